@@ -1,0 +1,51 @@
+# revops: `make demo` runs the whole pipeline on embedded defaults; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.revops-installed
+
+.PHONY: demo test test-fast bench lint format warehouse-start warehouse-stop clean help
+
+help:
+	@echo "make demo   - set up .venv and run the pipeline end to end on the simulator"
+	@echo "make test   - set up .venv and run the test suite"
+	@echo "make bench  - run the benchmarks"
+	@echo "make lint   - ruff"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "revops needs Python 3.11; set PYTHON=/path/to/python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing revops and its pinned dependencies into $(VENV) (first time: a few minutes)"
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/revops demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src dags tests scripts
+	$(BIN)/ruff format --check src dags tests scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format src dags tests scripts
+
+warehouse-start: $(STAMP)
+	$(BIN)/revops warehouse start
+
+warehouse-stop: $(STAMP)
+	$(BIN)/revops warehouse stop
+
+clean:
+	-$(BIN)/revops warehouse stop
+	rm -rf .revops out

@@ -1,0 +1,50 @@
+"""
+### revops_transform
+
+Builds the dbt project (staging -> intermediate -> marts) with Astronomer Cosmos once every raw
+schema has new data, and tests it as it builds (`dbt build`). Produces the asset `marts`, on
+which `revops_publish` is scheduled.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import Asset, dag
+from cosmos import ProfileConfig
+from cosmos.operators.local import DbtBuildLocalOperator
+
+DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
+RAW = [Asset(name=f"raw_{s}", uri=f"revops://warehouse/raw_{s}")
+       for s in ("hubspot", "google_ads", "mailchimp")]
+MARTS = Asset(name="marts", uri="revops://warehouse/marts")
+
+
+@dag(
+    dag_id="revops_transform",
+    schedule=RAW,
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    tags=["revops", "transform", "dbt"],
+    doc_md=__doc__,
+    default_args={"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2)},
+)
+def revops_transform():
+    DbtBuildLocalOperator(
+        task_id="build_models",
+        project_dir=str(DBT_PROJECT),
+        profile_config=ProfileConfig(
+            profile_name="revops",
+            target_name="warehouse",
+            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
+        ),
+        env={k: v for k, v in os.environ.items() if k.startswith("REVOPS_PG_")},
+        install_deps=False,
+        outlets=[MARTS],
+    )
+
+
+revops_transform()

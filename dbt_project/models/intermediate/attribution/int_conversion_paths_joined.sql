@@ -1,0 +1,80 @@
+-- Each conversion's path: the person's touches in [converted_at - lookback, converted_at],
+-- ordered by time then touchpoint id; a conversion with no touch gets one `(none)` touch so
+-- its credit still adds up (DOMAIN.md: touchpoints and conversions).
+with
+
+conversions as (
+
+    select * from {{ ref('int_conversions_unpivoted') }}
+
+),
+
+touches as (
+
+    select * from {{ ref('int_touchpoints_unioned') }}
+
+),
+
+in_window as (
+
+    select
+        conversions.conversion_id,
+        conversions.conversion_type,
+        conversions.person_id,
+        conversions.converted_at,
+        touches.touchpoint_id,
+        touches.touched_at,
+        touches.touch_type,
+        touches.channel,
+        touches.campaign_id,
+        touches.campaign_name
+    from conversions
+    inner join touches
+        on conversions.person_id = touches.person_id
+        and touches.touched_at <= conversions.converted_at
+        and touches.touched_at
+            >= conversions.converted_at - interval '{{ var("attribution_lookback_days") }} days'
+
+),
+
+empty_paths as (
+
+    select
+        conversions.conversion_id,
+        conversions.conversion_type,
+        conversions.person_id,
+        conversions.converted_at,
+        '(none)' as touchpoint_id,
+        cast(null as timestamptz) as touched_at,
+        '(none)' as touch_type,
+        '(none)' as channel,
+        cast(null as text) as campaign_id,
+        cast(null as text) as campaign_name
+    from conversions
+    where not exists (
+        select 1 from in_window where in_window.conversion_id = conversions.conversion_id
+    )
+
+),
+
+paths as (
+
+    select * from in_window
+    union all
+    select * from empty_paths
+
+),
+
+numbered as (
+
+    select
+        *,
+        row_number() over (
+            partition by conversion_id order by touched_at nulls first, touchpoint_id
+        ) as touch_position,
+        count(*) over (partition by conversion_id) as path_length
+    from paths
+
+)
+
+select * from numbered

@@ -1,0 +1,49 @@
+-- Spend per platform, account, campaign and day, on the platform's own day (its account time
+-- zone, kept beside it) and in the account's currency.
+with
+
+daily as (
+
+    select * from {{ ref('stg_google_ads__campaign_daily') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_google_ads__customers') }}
+
+),
+
+campaigns as (
+
+    select * from {{ ref('stg_google_ads__campaigns') }}
+
+),
+
+google_ads as (
+
+    select
+        daily.date_day,
+        'google_ads' as platform,
+        daily.customer_id as account_id,
+        daily.campaign_id,
+        campaigns.campaign_name,
+        coalesce(types.channel, 'paid_search') as channel,
+        daily.cost as spend,
+        customers.currency,
+        daily.impressions,
+        daily.clicks,
+        daily.platform_conversions,
+        customers.time_zone
+    from daily
+    left join customers
+        on daily.customer_id = customers.customer_id
+    left join campaigns
+        on daily.campaign_id = campaigns.campaign_id
+    left join {{ ref('ad_channel_types') }} as types
+        on types.platform = 'google_ads'
+        and campaigns.advertising_channel_type = types.advertising_channel_type
+
+)
+
+select * from google_ads

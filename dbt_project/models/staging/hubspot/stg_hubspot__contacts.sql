@@ -1,0 +1,39 @@
+with
+
+source as (
+
+    select * from {{ source('hubspot', 'contacts') }}
+
+),
+
+renamed as (
+
+    select
+        id::text as contact_id,
+        nullif(trim(email), '') as email,
+        lower(trim(email)) as email_normalized,
+        firstname as first_name,
+        lastname as last_name,
+        company as company_name,
+        createdate::timestamptz as created_at,
+        lastmodifieddate::timestamptz as updated_at,
+        lifecyclestage as lifecycle_stage,
+        hs_lifecyclestage_lead_date::timestamptz as became_lead_at,
+        hs_lifecyclestage_marketingqualifiedlead_date::timestamptz as became_mql_at,
+        hs_lifecyclestage_salesqualifiedlead_date::timestamptz as became_sql_at,
+        hs_lifecyclestage_opportunity_date::timestamptz as became_opportunity_at,
+        hs_lifecyclestage_customer_date::timestamptz as became_customer_at,
+        hs_analytics_source as analytics_source,
+        hs_analytics_source_data_1 as analytics_source_data_1,
+        hs_analytics_source_data_2 as analytics_source_data_2,
+        nullif(hs_google_click_id, '') as gclid,
+        hubspot_owner_id as owner_id,
+        hs_lead_status as lead_status,
+        coalesce(archived, false) as is_archived,
+        _dlt_load_id as load_id
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,186 @@
+"""The ``revops`` command: run any stage by hand, with the same code the Airflow DAGs run.
+
+    revops warehouse start|stop|url|status
+    revops simulate serve [--seed N] [--scale X] [--port P]
+    revops simulate env --port P
+    revops extract SYSTEM|all [--until ISO]
+    revops transform [-- DBT ARGS]
+    revops gate
+    revops report render|send --period 2026-W46
+    revops demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+
+def _cmd_warehouse(args: argparse.Namespace) -> int:
+    from revops.warehouse import EmbeddedWarehouse, configured_url, redact, warehouse_url
+
+    external = configured_url()
+    if args.action == "url":
+        print(warehouse_url(start=False) if not external else external)
+        return 0
+    if external:
+        print(f"REVOPS_WAREHOUSE_URL is set ({redact(external)}): revops does not manage "
+              f"that server; unset it to use the embedded warehouse.")
+        return 0 if args.action == "status" else 1
+    embedded = EmbeddedWarehouse()
+    if args.action == "start":
+        url = embedded.start()
+        print(f"warehouse running: {url}")
+        print(f"connect with: psql {url}")
+    elif args.action == "stop":
+        print("warehouse stopped" if embedded.stop() else "warehouse was not running")
+    else:
+        running = embedded.is_running()
+        print(f"embedded warehouse {'running' if running else 'stopped'}: {embedded.url}")
+        return 0 if running else 3
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from revops import simulator
+
+    if args.action == "serve":
+        simulator.run(seed=args.seed, scale=args.scale, host=args.host, port=args.port)
+        return 0
+    for name, value in simulator.env_exports(f"http://{args.host}:{args.port}").items():
+        print(f"export {name}='{value}'")
+    return 0
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from revops.pipeline import extract
+    from revops.sources import SYSTEMS
+
+    systems = list(SYSTEMS) if args.system == "all" else [args.system]
+    for system in systems:
+        outcome = extract(system, until=args.until)
+        rows = outcome["rows"]
+        detail = ", ".join(f"{table} {count:,}" for table, count in sorted(rows.items()))
+        print(f"{system}: {sum(rows.values()):,} rows into {outcome['dataset']} ({detail})")
+    return 0
+
+
+def _cmd_transform(args: argparse.Namespace) -> int:
+    from revops.transform import run_dbt
+    from revops.warehouse import warehouse_url
+
+    run_dbt(args.dbt_args or ["build"], warehouse_url())
+    return 0
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from revops.config import out_dir
+    from revops.quality.gate import run_gate
+    from revops.warehouse import warehouse_url
+
+    result = run_gate(warehouse_url(), out_dir() / "data_docs")
+    print(result.summary())
+    if args.json:
+        print(json.dumps(result.to_dict(), default=str, indent=2))
+    return 0 if result.passed else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from revops.config import out_dir
+    from revops.pipeline import report_period, send_report
+    from revops.reports.periods import parse_period
+    from revops.reports.render import build_report, render_html
+    from revops.warehouse import connect
+
+    period = args.period or report_period(None)
+    if args.action == "render":
+        with connect() as conn:
+            rendered = render_html(build_report(conn, parse_period(period)))
+        target = out_dir() / "reports" / "preview" / f"{period}.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(rendered.html)
+        print(f"rendered {period}: {target}")
+        return 0
+    outcome = send_report(period, run_key=args.run_key)
+    state = "already sent for this run key" if outcome["already_sent"] else "sent"
+    print(f"report {period}: {state}; saved at {outcome['html_path']}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from revops.demo import run_demo
+
+    return run_demo(seed=args.seed, scale=args.scale)
+
+
+def _iso(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="revops", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    wh = sub.add_parser("warehouse", help="start, stop or locate the warehouse")
+    wh.add_argument("action", choices=["start", "stop", "url", "status"])
+    wh.set_defaults(func=_cmd_warehouse)
+
+    sim = sub.add_parser("simulate", help="the loopback vendor simulator")
+    sim.add_argument("action", choices=["serve", "env"])
+    sim.add_argument("--seed", type=int, default=42)
+    sim.add_argument("--scale", type=float, default=1.0)
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.set_defaults(func=_cmd_simulate)
+
+    ex = sub.add_parser("extract", help="run one connector (or all) into raw_<system>")
+    ex.add_argument("system", choices=["hubspot", "google_ads", "mailchimp", "all"])
+    ex.add_argument("--until", type=_iso, default=None,
+                    help="end of the window (exclusive), ISO 8601; default now")
+    ex.set_defaults(func=_cmd_extract)
+
+    tr = sub.add_parser("transform", help="run dbt (default: build) on the warehouse")
+    tr.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    tr.set_defaults(func=_cmd_transform)
+
+    gate = sub.add_parser("gate", help="run the quality gate; exit 1 on a blocking failure")
+    gate.add_argument("--json", action="store_true", help="also print the result as JSON")
+    gate.set_defaults(func=_cmd_gate)
+
+    rep = sub.add_parser("report", help="render or send the leadership report")
+    rep.add_argument("action", choices=["render", "send"])
+    rep.add_argument("--period", help="2026-W46 or 2026-11; default the last complete week")
+    rep.add_argument("--run-key", default="manual", help="send once per run key")
+    rep.set_defaults(func=_cmd_report)
+
+    demo = sub.add_parser("demo", help="the whole pipeline on the simulator and embedded warehouse")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``revops`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # every known failure carries a message meant for the user
+        known = ("WarehouseError", "SettingsError", "SourceError", "DbtError", "GateFailed",
+                 "DagRunFailed", "ValueError", "FileNotFoundError")
+        if type(err).__name__ in known:
+            print(f"revops: {err}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

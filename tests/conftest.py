@@ -1,0 +1,54 @@
+"""Shared fixtures: a real PostgreSQL for every test that needs one.
+
+By default the tests start their own embedded warehouse (pgserver) in a temporary directory;
+set ``REVOPS_TEST_WAREHOUSE_URL`` to a server URL (e.g. the machine's PostgreSQL 15) to use that
+instead. Each test that asks for ``fresh_db`` gets a new, empty database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from revops.warehouse import EmbeddedWarehouse
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a PostgreSQL server the tests may create databases on."""
+    external = os.environ.get("REVOPS_TEST_WAREHOUSE_URL")
+    if external:
+        yield external
+        return
+    home = Path(tmp_path_factory.mktemp("warehouse"))
+    warehouse = EmbeddedWarehouse(home)
+    url = warehouse.start()
+    try:
+        yield url
+    finally:
+        warehouse.stop()
+
+
+def _with_db(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture
+def fresh_db(server_url: str) -> Iterator[str]:
+    """URL of a new empty database, dropped after the test."""
+    name = f"revops_test_{uuid.uuid4().hex[:10]}"
+    admin = _with_db(server_url, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield _with_db(server_url, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
