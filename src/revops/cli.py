@@ -92,16 +92,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from revops.config import out_dir
     from revops.pipeline import report_period, send_report
     from revops.reports.periods import parse_period
-    from revops.reports.render import build_report, render_html
+    from revops.reports.send import write_report
     from revops.warehouse import connect
 
     period = args.period or report_period(None)
     if args.action == "render":
         with connect() as conn:
-            rendered = render_html(build_report(conn, parse_period(period)))
-        target = out_dir() / "reports" / "preview" / f"{period}.html"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(rendered.html)
+            target = write_report(conn, parse_period(period), out_dir())
         print(f"rendered {period}: {target}")
         return 0
     outcome = send_report(period, run_key=args.run_key)
