@@ -1,0 +1,473 @@
+"""The publish gate: validate the marts with Great Expectations and decide if the report ships.
+
+``run_gate`` runs one GX checkpoint over the marts (one table asset, whole-table batch and
+validation definition per mart, the suites of ``revops.quality.suites``), builds Data Docs into a
+local directory, and returns a ``GateResult``: passed when no blocking expectation failed.
+``require_pass`` turns a failed result into ``GateFailed``, whose message names every failed
+expectation, its mart, and what was observed against what was expected.
+
+The GX context is ephemeral: nothing is written outside ``docs_dir``. The warehouse URL reaches
+GX only as a runtime substitution variable, and every message the gate writes is scrubbed of the
+password, so the password never appears in results, Data Docs, logs or exceptions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+import great_expectations as gx
+import sqlalchemy as sa
+from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from revops.quality.suites import SUITES, GateConfig, check_names, load_config
+from revops.warehouse import WarehouseError, redact
+
+log = logging.getLogger(__name__)
+
+DOCS_SITE = "revops_gate"
+CHECKPOINT = "revops_publish_gate"
+_URL_VARIABLE = "REVOPS_GATE_WAREHOUSE_SQLALCHEMY_URL"
+_SAMPLE_ROWS = 3
+_PARTIAL_UNEXPECTED = 5
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed expectation (or a mart missing altogether)."""
+
+    table: str
+    expectation_type: str
+    column: str
+    severity: str
+    observed: str
+    expected: str
+    check: str
+
+    def describe(self) -> str:
+        """Three lines for a person on call: what failed where, what was seen, what should be."""
+        return (
+            f"{self.severity.upper()} {self.table}: {self.expectation_type} on {self.column} "
+            f"[{self.check}]\n"
+            f"    observed: {self.observed}\n"
+            f"    expected: {self.expected}"
+        )
+
+
+@dataclass
+class GateResult:
+    """The outcome of one gate run.
+
+    ``failures`` holds every failed expectation, blocking and warning alike (each says which);
+    ``passed`` is True when none of them is blocking.
+    """
+
+    passed: bool
+    failures: list[Failure]
+    docs_index: Path
+    checks_run: int = 0
+    marts: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    config_source: str = ""
+
+    @property
+    def blocking(self) -> list[Failure]:
+        """The failures that stop the report."""
+        return [f for f in self.failures if f.severity == "blocking"]
+
+    @property
+    def warnings(self) -> list[Failure]:
+        """The failures reported but not stopping the report."""
+        return [f for f in self.failures if f.severity != "blocking"]
+
+    def summary(self) -> str:
+        """Human-readable outcome: one block per failure naming mart, expectation, observed
+        and expected, then where the Data Docs are."""
+        n_block, n_warn = len(self.blocking), len(self.warnings)
+        scope = (
+            f"{_plural(self.checks_run, 'check')} on {_plural(len(self.marts), 'mart')} "
+            f"({self.duration_seconds:.1f} s)"
+        )
+        if self.passed:
+            head = f"Quality gate PASSED: no blocking failure in {scope}"
+            if n_warn:
+                head += f"; {_plural(n_warn, 'warning')}"
+        else:
+            counts = _plural(n_block, "blocking failure")
+            if n_warn:
+                counts += f" and {_plural(n_warn, 'warning')}"
+            head = f"Quality gate FAILED: {counts} in {scope}; the report must not be published"
+        lines = [head + "."]
+        lines.extend(f.describe() for f in self.blocking + self.warnings)
+        if self.skipped:
+            lines.append(f"Not run because a mart they read is missing: {', '.join(self.skipped)}")
+        lines.append(f"Data Docs: {self.docs_index}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data."""
+        return {
+            "passed": self.passed,
+            "blocking_count": len(self.blocking),
+            "warning_count": len(self.warnings),
+            "failures": [asdict(f) for f in self.failures],
+            "checks_run": self.checks_run,
+            "marts": list(self.marts),
+            "skipped": list(self.skipped),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "docs_index": str(self.docs_index),
+            "config": self.config_source,
+        }
+
+
+class GateFailed(RuntimeError):
+    """The gate found a blocking failure; ``result`` holds the details, the message the summary."""
+
+    def __init__(self, result: GateResult) -> None:
+        super().__init__(result.summary())
+        self.result = result
+
+
+def require_pass(result: GateResult) -> GateResult:
+    """Return ``result`` if it passed, else raise ``GateFailed`` carrying it."""
+    if not result.passed:
+        raise GateFailed(result)
+    return result
+
+
+def run_gate(warehouse_url: str, docs_dir: Path, config: GateConfig | None = None) -> GateResult:
+    """Validate the marts at ``warehouse_url`` and build Data Docs into ``docs_dir``.
+
+    A mart that does not exist is a blocking failure; checks on other marts that read it are
+    not run (and listed as skipped). Raises ``WarehouseError`` (password redacted) when the
+    warehouse cannot be reached at all.
+    """
+    started = time.perf_counter()
+    config = config or load_config()
+    scrub = _Scrubber(warehouse_url)
+    docs_dir = Path(docs_dir).resolve()
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    sa_url = sqlalchemy_url(warehouse_url)
+
+    engine = sa.create_engine(sa_url, poolclass=sa.NullPool)
+    try:
+        present = _existing_marts(engine, config, warehouse_url, scrub)
+        missing = [m for m in SUITES if m not in present]
+        failures = [_missing_mart(config, m) for m in missing]
+        context = _context(sa_url, docs_dir)
+        validations, skipped, checks = [], [], 0
+        source = None
+        for mart, build in SUITES.items():
+            if mart not in present:
+                continue
+            source = source or context.data_sources.add_postgres(
+                name="warehouse", connection_string="${" + _URL_VARIABLE + "}"
+            )
+            suite, not_run = _runnable(build(config), config, missing)
+            skipped.extend(not_run)
+            checks += len(suite.expectations)
+            batch = source.add_table_asset(
+                name=mart, table_name=mart, schema_name=config.schema
+            ).add_batch_definition_whole_table(name="whole_table")
+            validations.append(
+                context.validation_definitions.add(
+                    gx.ValidationDefinition(
+                        name=config.table(mart), data=batch, suite=context.suites.add(suite)
+                    )
+                )
+            )
+        if validations:
+            checkpoint = context.checkpoints.add(
+                gx.Checkpoint(
+                    name=CHECKPOINT,
+                    validation_definitions=validations,
+                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                    result_format={
+                        "result_format": "SUMMARY",
+                        "partial_unexpected_count": _PARTIAL_UNEXPECTED,
+                    },
+                )
+            )
+            outcome = checkpoint.run(run_id=RunIdentifier(run_name="publish_gate"))
+            for suite_result in outcome.run_results.values():
+                for res in suite_result.results:
+                    if not res.success:
+                        failures.append(_failure(res, engine, config, scrub))
+        else:
+            context.build_data_docs(site_names=[DOCS_SITE])
+    finally:
+        engine.dispose()
+
+    failures.sort(key=_ordering(config))
+    result = GateResult(
+        passed=not any(f.severity == "blocking" for f in failures),
+        failures=failures,
+        docs_index=docs_dir / "index.html",
+        checks_run=checks + len(missing),
+        marts=[config.table(m) for m in SUITES],
+        skipped=skipped,
+        duration_seconds=time.perf_counter() - started,
+        config_source=config.source,
+    )
+    log.info(
+        "quality gate %s: %d blocking, %d warnings, %.1f s",
+        "passed" if result.passed else "failed",
+        len(result.blocking),
+        len(result.warnings),
+        result.duration_seconds,
+    )
+    return result
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The SQLAlchemy URL for a ``postgresql://`` warehouse URL (driver: psycopg 3)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("postgresql", "postgres"):
+        parts = parts._replace(scheme="postgresql+psycopg")
+    elif not parts.scheme.startswith("postgresql+"):
+        raise WarehouseError(
+            f"the quality gate needs a postgresql:// URL, got scheme {parts.scheme!r} in "
+            f"{redact(url)}"
+        )
+    # Timestamps in messages and Data Docs read in UTC, whatever the server's default.
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = [v for k, v in query if k == "options"]
+    rest = [(k, v) for k, v in query if k != "options"]
+    options.append("-c TimeZone=UTC")
+    return urlunsplit(
+        parts._replace(query=urlencode([*rest, ("options", " ".join(options))], quote_via=quote))
+    )
+
+
+# -- internals --------------------------------------------------------------------------------
+
+
+class _Scrubber:
+    """Replaces the URL's password, in any spelling, with ``***``."""
+
+    def __init__(self, url: str) -> None:
+        raw = urlsplit(url).password or ""
+        self.secrets = sorted({s for s in (raw, unquote(raw)) if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _context(sa_url: str, docs_dir: Path) -> Any:
+    """An ephemeral GX context with one local Data Docs site and no progress bars."""
+    context = gx.get_context(
+        mode="ephemeral",
+        project_config=DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False),
+        ),
+        runtime_environment={_URL_VARIABLE: sa_url},
+    )
+    context.add_data_docs_site(
+        site_name=DOCS_SITE,
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context
+
+
+def _existing_marts(engine: sa.Engine, config: GateConfig, url: str, scrub: _Scrubber) -> set[str]:
+    """Which of the marts exist (as table or view) in the configured schema."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "select c.relname from pg_catalog.pg_class as c "
+                    "join pg_catalog.pg_namespace as n on n.oid = c.relnamespace "
+                    "where n.nspname = :schema and c.relkind in ('r', 'v', 'm', 'p', 'f')"
+                ),
+                {"schema": config.schema},
+            ).scalars()
+            return set(rows) & set(SUITES)
+    except sa.exc.SQLAlchemyError as err:
+        reason = scrub(str(getattr(err, "orig", None) or err)).strip().splitlines()[0]
+        raise WarehouseError(
+            f"quality gate: cannot connect to the warehouse at {redact(url)}: {reason}"
+        ) from None
+
+
+def _ordering(config: GateConfig) -> Callable[[Failure], tuple[bool, int, int]]:
+    """Sort key: blocking first, then marts and checks in the order the suites declare them
+    (a missing mart before its checks)."""
+    marts = {config.table(m): i for i, m in enumerate(SUITES)}
+    checks = {name: i for i, name in enumerate(check_names(config))}
+    return lambda f: (
+        f.severity != "blocking",
+        marts.get(f.table, len(marts)),
+        checks.get(f.check, -1),
+    )
+
+
+def _missing_mart(config: GateConfig, mart: str) -> Failure:
+    table = config.table(mart)
+    return Failure(
+        table=table,
+        expectation_type="table_exists",
+        column="(table)",
+        severity="blocking",
+        observed=f"no table or view {table} in the warehouse",
+        expected=f"{table} exists (built by `dbt build`); none of its checks could run",
+        check=f"{mart}.exists",
+    )
+
+
+def _runnable(
+    suite: gx.ExpectationSuite, config: GateConfig, missing: list[str]
+) -> tuple[gx.ExpectationSuite, list[str]]:
+    """The suite without the checks that read a missing mart, and those checks' names."""
+    gone = {config.table(m) for m in missing}
+    keep, skipped = [], []
+    for expectation in suite.expectations:
+        meta = expectation.meta or {}
+        if gone & set(meta.get("requires", [])):
+            skipped.append(meta["check"])
+        else:
+            keep.append(expectation)
+    return gx.ExpectationSuite(name=suite.name, expectations=keep, meta=suite.meta), skipped
+
+
+def _failure(res: Any, engine: sa.Engine, config: GateConfig, scrub: _Scrubber) -> Failure:
+    """A Failure from one failed GX ExpectationValidationResult."""
+    cfg = res.expectation_config
+    meta = cfg.meta or {}
+    kwargs = cfg.kwargs
+    table = meta.get("table", "?")
+    return Failure(
+        table=table,
+        expectation_type=cfg.type,
+        column=_subject(cfg, kwargs),
+        severity=meta.get("severity", "blocking"),
+        observed=scrub(_observed(res, kwargs, table, engine)),
+        expected=meta.get("expected", "see Data Docs"),
+        check=meta.get("check", cfg.type),
+    )
+
+
+def _subject(cfg: Any, kwargs: dict[str, Any]) -> str:
+    meta = cfg.meta or {}
+    if meta.get("subject"):
+        return str(meta["subject"])
+    if "column" in kwargs:
+        return str(kwargs["column"])
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']}, {kwargs['column_B']}"
+    if "column_list" in kwargs:
+        return ", ".join(kwargs["column_list"])
+    return getattr(cfg, "description", None) or "(table)"
+
+
+def _observed(res: Any, kwargs: dict[str, Any], table: str, engine: sa.Engine) -> str:
+    error = _exception_message(res.exception_info or {})
+    if error is not None:
+        return f"could not be evaluated: {error}"
+    result = res.result or {}
+    if "unexpected_rows_query" in kwargs:
+        count = result.get("observed_value")
+        if not isinstance(count, int):
+            return "failed (see Data Docs)"
+        text = _plural(count, "offending row")
+        samples = _sample_rows(kwargs["unexpected_rows_query"], table, engine)
+        if not samples:
+            return text
+        shown = f", first {len(samples)}" if count > len(samples) else ""
+        return f"{text}{shown}: {'; '.join(samples)}"
+    if "unexpected_count" in result:
+        count, total = result["unexpected_count"], result.get("element_count")
+        text = f"{count} of {total} rows"
+        if isinstance(total, int) and total > 0:
+            text += f" ({100 * count / total:.1f}%)"
+        examples = [
+            _value(e["value"], kwargs) + (f" x{e['count']}" if e.get("count", 1) > 1 else "")
+            for e in result.get("partial_unexpected_counts") or []
+            if e.get("value") is not None
+        ]
+        if examples:
+            text += "; e.g. " + "; ".join(examples[:_PARTIAL_UNEXPECTED])
+        elif res.expectation_config.type == "expect_column_values_to_not_be_null":
+            text += " null"
+        return text
+    mismatched = (result.get("details") or {}).get("mismatched") or {}
+    if mismatched.get("missing"):
+        return f"missing columns: {', '.join(map(str, mismatched['missing']))}"
+    if "observed_value" in result:
+        return _value(result["observed_value"], {})
+    return "failed (see Data Docs)"
+
+
+def _exception_message(info: dict[str, Any]) -> str | None:
+    """The first line of the error GX caught while evaluating, if it caught one.
+
+    GX reports it either flat or keyed by the metric that raised it."""
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            message = str(candidate.get("exception_message") or "unknown error").strip()
+            return (message.splitlines() or ["unknown error"])[0][:300]
+    return None
+
+
+def _sample_rows(query: str, table: str, engine: sa.Engine) -> list[str]:
+    """The first offending rows of an unexpected-rows query, each as ``(col=value, ...)``."""
+    sql = f"select * from ({query.replace('{batch}', table)}) as offending limit {_SAMPLE_ROWS}"
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(sql)).mappings().all()
+    except sa.exc.SQLAlchemyError:
+        return []
+    return ["(" + ", ".join(f"{k}={_value(v, {})}" for k, v in row.items()) + ")" for row in rows]
+
+
+def _value(value: Any, kwargs: dict[str, Any]) -> str:
+    """A value as an engineer would type it; column pairs as ``(a=.., b=..)``."""
+    if isinstance(value, list | tuple) and "column_A" in kwargs and len(value) == 2:
+        a, b = value
+        return f"({kwargs['column_A']}={_value(a, {})}, {kwargs['column_B']}={_value(b, {})})"
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(_value(v, {}) for v in value) + ")"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={_value(v, {})}" for k, v in value.items()) + ")"
+    if value is None:
+        return "null"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.12g}"
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
