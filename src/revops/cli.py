@@ -172,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as err:  # every known failure carries a message meant for the user
         known = ("WarehouseError", "SettingsError", "SourceError", "DbtError", "GateFailed",
-                 "DagRunFailed", "ValueError", "FileNotFoundError")
+                 "DagRunFailed", "ReportError", "ReportSendError", "GateConfigError",
+                 "ValueError", "FileNotFoundError")
         if type(err).__name__ in known:
             print(f"revops: {err}", file=sys.stderr)
             return 1

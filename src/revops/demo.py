@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+
 from revops.config import out_dir
 
 
@@ -25,7 +26,8 @@ def _raw_and_mart_counts(url: str) -> dict[str, dict[str, int]]:
     with connect(url) as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where (table_schema like 'raw\\_%%' or table_schema = 'marts') "
+            "where ((table_schema like 'raw\\_%%' and table_schema not like '%%\\_staging') "
+            "or table_schema = 'marts') "
             "and table_name not like '\\_dlt\\_%%' and table_type = 'BASE TABLE' "
             "order by 1, 2"
         ).fetchall()

@@ -13,6 +13,7 @@ import os
 import platform
 import socket
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -98,7 +99,7 @@ class EmbeddedWarehouse:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> str:
         """Initialise (first time) and start the server if it is not running; return its URL."""
-        import pgserver  # heavy-ish import, only when the embedded warehouse is used
+        pgserver = _pgserver()
 
         if self.is_running():
             return self.url
@@ -148,8 +149,7 @@ class EmbeddedWarehouse:
 
     def stop(self) -> bool:
         """Stop the server; return False if it was not running."""
-        import pgserver
-
+        pgserver = _pgserver()
         if not (self.pgdata / "postmaster.pid").exists():
             return False
         pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user())
@@ -194,6 +194,14 @@ class EmbeddedWarehouse:
             ).fetchone()
             if not exists:
                 conn.execute(f'create database "{EMBEDDED_DB}"')
+
+
+def _pgserver():
+    """Import pgserver (only when the embedded warehouse is used) without its import warning."""
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+        warnings.simplefilter("ignore")
+        import pgserver
+    return pgserver
 
 
 def _free_port(start: int) -> int:

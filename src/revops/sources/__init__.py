@@ -45,6 +45,31 @@ def _source_factory(system: str) -> Callable:
     return getattr(importlib.import_module(module), attr)
 
 
+def _root_cause(err: BaseException) -> BaseException:
+    """The connector's own error (SourceError, SettingsError) inside dlt's wrappers, if any."""
+    from revops.sources.http import SourceError
+    from revops.sources.settings import SettingsError
+
+    seen = err
+    while seen is not None:
+        if isinstance(seen, SourceError | SettingsError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return err
+
+
+def _dlt_credentials(warehouse_url: str) -> str:
+    """dlt insists on a password; a URL without one (trust or peer auth) gets a placeholder,
+    which such servers never ask for."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(warehouse_url)
+    if parts.password or not parts.username:
+        return warehouse_url
+    netloc = parts.netloc.replace(f"{parts.username}@", f"{parts.username}:unused@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def run_extract(
     system: str,
     warehouse_url: str,
@@ -57,17 +82,20 @@ def run_extract(
     factory = _source_factory(system)
     pipeline = dlt.pipeline(
         pipeline_name=f"revops_{system}",
-        destination=dlt.destinations.postgres(credentials=warehouse_url),
+        destination=dlt.destinations.postgres(credentials=_dlt_credentials(warehouse_url)),
         dataset_name=dataset_name(system),
         pipelines_dir=str(state_dir() / "dlt"),
         progress="log" if os.environ.get("REVOPS_PROGRESS") == "log" else None,
     )
-    info = pipeline.run(factory(until=until))
-    trace = pipeline.last_trace
-    normalize = trace.last_normalize_info if trace else None
-    rows = {
-        table: count
-        for table, count in (normalize.row_counts.items() if normalize else [])
-        if not table.startswith("_dlt")
-    }
+    try:
+        info = pipeline.run(factory(until=until))
+    except Exception as err:  # dlt wraps connector errors in its own; surface ours
+        raise _root_cause(err) from err
+    rows: dict[str, int] = {}
+    # a run first finishes any package an interrupted run left behind: count every normalize
+    for step in pipeline.last_trace.steps if pipeline.last_trace else []:
+        if step.step == "normalize" and step.step_info is not None:
+            for table, count in step.step_info.row_counts.items():
+                if not table.startswith("_dlt"):
+                    rows[table] = rows.get(table, 0) + count
     return ExtractResult(system, dataset_name(system), rows, list(info.loads_ids))

@@ -115,7 +115,10 @@ class ApiClient:
 
     def request(self, method: str, path: str, stream: str, **kwargs: Any) -> requests.Response:
         """Send one request, retrying what can be retried; raise :class:`SourceError` otherwise."""
-        url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+        if path.startswith("http"):
+            url = path
+        else:
+            url = f"{self.base_url}/{path.lstrip('/')}" if path.strip("/") else self.base_url
         last_error = ""
         last_status: int | None = None
         for attempt in range(self.policy.max_attempts):
