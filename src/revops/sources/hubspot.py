@@ -151,7 +151,7 @@ def hubspot_source(until: datetime | None = None, initial: str = "2000-01-01T00:
     def contacts(
         modified=dlt.sources.incremental(stream.cursor, initial_value=initial),
     ) -> Iterator[list[dict[str, Any]]]:
-        since = parse_ts(modified.last_value)
+        since = parse_ts(modified.start_value)
         for page in search_window(api, stream, CONTACT_PROPERTIES, since, end):
             yield [contact_row(record) for record in page]
 

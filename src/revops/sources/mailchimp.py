@@ -116,7 +116,7 @@ def mailchimp_source(until: datetime | None = None, initial: str = "2000-01-01T0
             for audience in list_page:
                 path = members_stream.path.format(list_id=audience["id"])
                 for page in paged(
-                    api, path, "members", "members", {"since_last_changed": changed.last_value}
+                    api, path, "members", "members", {"since_last_changed": changed.start_value}
                 ):
                     yield [
                         flatten(m) for m in drop_links(page) if parse_ts(m["last_changed"]) < end
@@ -135,7 +135,7 @@ def mailchimp_source(until: datetime | None = None, initial: str = "2000-01-01T0
             for campaign in campaign_page:
                 path = activity_stream.path.format(campaign_id=campaign["id"])
                 for page in paged(
-                    api, path, "emails", "email_activity", {"since": happened.last_value}
+                    api, path, "emails", "email_activity", {"since": happened.start_value}
                 ):
                     rows = [row for email in page for row in activity_rows(email, end)]
                     if rows:

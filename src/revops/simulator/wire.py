@@ -1,0 +1,137 @@
+"""Transport-neutral request/response types and the timestamp formats the vendors use.
+
+The vendor handlers (``hubspot``, ``google_ads``, ``mailchimp``) are pure functions from a
+:class:`Request` to a :class:`Response`; ``server`` adapts them to HTTP. Keeping them free of
+sockets makes them easy to test and keeps every answer a function of (company, request).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+__all__ = [
+    "Request",
+    "Response",
+    "json_response",
+    "ms_to_dt",
+    "dt_to_ms",
+    "fmt_hubspot",
+    "fmt_mailchimp",
+    "parse_iso",
+]
+
+
+@dataclass
+class Request:
+    """One HTTP request as a vendor handler sees it.
+
+    ``path`` is relative to the vendor's base URL (e.g. ``/crm/v3/objects/contacts``),
+    ``headers`` have lower-cased names, and ``base_url`` is the vendor base URL as the client
+    used it (for building absolute ``link`` values).
+    """
+
+    method: str
+    path: str
+    query: dict[str, list[str]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    base_url: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        path: str,
+        query_string: str = "",
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        base_url: str = "",
+    ) -> Request:
+        """A request from raw parts (query string unparsed, header names in any case)."""
+        return cls(
+            method=method.upper(),
+            path=path,
+            query=parse_qs(query_string, keep_blank_values=True),
+            headers={k.lower(): v for k, v in (headers or {}).items()},
+            body=body,
+            base_url=base_url,
+        )
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """The first value of query parameter ``name``."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def args(self, name: str) -> list[str]:
+        """Every value of a repeated query parameter."""
+        return list(self.query.get(name, []))
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``ValueError`` when it is not JSON)."""
+        if not self.body:
+            return None
+        return json.loads(self.body.decode("utf-8"))
+
+
+@dataclass
+class Response:
+    """An HTTP answer: status, body bytes, content type and extra headers."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body.decode("utf-8"))
+
+
+def json_response(
+    status: int,
+    payload: Any,
+    content_type: str = "application/json; charset=utf-8",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A compact, deterministic JSON response (keys keep insertion order)."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(status, body, content_type, dict(headers or {}))
+
+
+def ms_to_dt(ms: int) -> datetime:
+    """Epoch milliseconds to an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def dt_to_ms(dt: datetime) -> int:
+    """An aware datetime to epoch milliseconds (naive datetimes are taken as UTC)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(round(dt.timestamp() * 1000))
+
+
+def fmt_hubspot(ms: int) -> str:
+    """HubSpot's timestamp format: ISO 8601, milliseconds, ``Z`` (``2026-11-01T14:03:27.123Z``)."""
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def fmt_mailchimp(ms: int) -> str:
+    """Mailchimp's timestamp format: ISO 8601, whole seconds, ``+00:00``."""
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}+00:00"
+
+
+def parse_iso(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp or date (``Z`` allowed; naive values are UTC)."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt
