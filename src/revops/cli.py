@@ -7,6 +7,7 @@
     revops transform [-- DBT ARGS]
     revops gate
     revops report render|send --period 2026-W46
+    revops attribute paths FILE.csv [--model MODEL,...|all] [--out OUT.csv]
     revops demo
 """
 
@@ -107,6 +108,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_attribute(args: argparse.Namespace) -> int:
+    from revops.attribution.cli import main as attribute_main
+
+    return attribute_main(args.attribute_args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from revops.demo import run_demo
 
@@ -155,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--period", help="2026-W46 or 2026-11; default the last complete week")
     rep.add_argument("--run-key", default="manual", help="send once per run key")
     rep.set_defaults(func=_cmd_report)
+
+    att = sub.add_parser("attribute", help="attribution on paths from outside the warehouse",
+                         add_help=False)
+    att.add_argument("attribute_args", nargs=argparse.REMAINDER)
+    att.set_defaults(func=_cmd_attribute)
 
     demo = sub.add_parser("demo", help="the whole pipeline on the simulator and embedded warehouse")
     demo.add_argument("--seed", type=int, default=42)

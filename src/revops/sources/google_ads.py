@@ -123,7 +123,10 @@ def google_ads_source(until: datetime | None = None, start_date: date | None = N
     api = client()
     customers = customer_ids()
     end_day = (until or default_until()).date()  # exclusive: the window ends before this day
-    first_day = start_date or end_day - timedelta(days=365)
+    configured = setting(SYSTEM, "start_date", "")
+    first_day = start_date or (
+        date.fromisoformat(configured) if configured else end_day - timedelta(days=365)
+    )
 
     def full(stream: Stream):
         @dlt.resource(name=stream.name, primary_key=stream.primary_key, write_disposition="merge")

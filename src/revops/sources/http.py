@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import time
@@ -42,6 +43,15 @@ class RetryPolicy:
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        """``REVOPS_HTTP_MAX_ATTEMPTS``, ``REVOPS_HTTP_BASE_DELAY``, ``REVOPS_HTTP_MAX_DELAY``."""
+        return cls(
+            max_attempts=max(1, int(os.environ.get("REVOPS_HTTP_MAX_ATTEMPTS", cls.max_attempts))),
+            base_delay=float(os.environ.get("REVOPS_HTTP_BASE_DELAY", cls.base_delay)),
+            max_delay=float(os.environ.get("REVOPS_HTTP_MAX_DELAY", cls.max_delay)),
+        )
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt`` (0-based) when the vendor gives none."""
@@ -103,7 +113,7 @@ class ApiClient:
     base_url: str
     headers: Callable[[], Mapping[str, str]] = field(default=lambda: {})
     auth: Any = None
-    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    policy: RetryPolicy = field(default_factory=RetryPolicy.from_env)
     timeout: float = 60.0
     sleep: Callable[[float], None] = time.sleep
 
