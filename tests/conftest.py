@@ -8,6 +8,8 @@ instead. Each test that asks for ``fresh_db`` gets a new, empty database, droppe
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,19 +22,22 @@ from revops.warehouse import EmbeddedWarehouse
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """URL of a PostgreSQL server the tests may create databases on."""
     external = os.environ.get("REVOPS_TEST_WAREHOUSE_URL")
     if external:
         yield external
         return
-    home = Path(tmp_path_factory.mktemp("warehouse"))
+    # not under pytest's basetemp: another pytest session rotates old basetemps away, and
+    # deleting a running server's data directory crashes it
+    home = Path(tempfile.mkdtemp(prefix="revops-test-warehouse-"))
     warehouse = EmbeddedWarehouse(home)
     url = warehouse.start()
     try:
         yield url
     finally:
         warehouse.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _with_db(url: str, dbname: str) -> str:

@@ -404,3 +404,42 @@ def test_an_unreachable_warehouse_raises_with_the_password_redacted(tmp_path: Pa
         run_gate(url, tmp_path / "docs")
     assert "Hunter2-s3cret" not in str(raised.value)
     assert "postgresql://bob:***@127.0.0.1:1/revops" in str(raised.value)
+
+
+SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _system_postgres_reachable() -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", 5432)) == 0
+
+
+@pytest.mark.skipif(not _system_postgres_reachable(),
+                    reason="no PostgreSQL server on 127.0.0.1:5432 (the gate runs on the "
+                           "embedded PostgreSQL 16 in the other tests)")
+def test_the_gate_passes_good_data_and_catches_bad_data_on_postgresql_15(tmp_path: Path) -> None:
+    """PostgreSQL before 16 demands an alias on every subquery in FROM: every check must run."""
+    import uuid
+
+    import psycopg
+
+    name = f"revops_gate_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SYSTEM_PG, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = SYSTEM_PG.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        build_good_marts(url)
+        result = gate(url, tmp_path)
+        assert result.passed, result.summary()
+        assert "could not be evaluated" not in result.summary()
+        sql(url, "update marts.fct_attribution set credit = 0.5 where ctid = "
+                 "(select min(ctid) from marts.fct_attribution)")
+        broken = gate(url, tmp_path / "broken")
+        assert not broken.passed
+        assert "fct_attribution.credit_sums_to_1" in broken.summary()
+    finally:
+        with psycopg.connect(SYSTEM_PG, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -72,22 +73,48 @@ def run_dags(
         began = time.monotonic()
         if progress:
             progress(f"      {dag_id}: running")
-        completed = subprocess.run(
-            [sys.executable, "-m", "revops.orchestration", dag_id, "--logical-date",
-             moment.isoformat()],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        log_file = Path(env["AIRFLOW_HOME"]) / "logs" / f"{dag_id}.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w") as log:
+            completed = subprocess.run(
+                [sys.executable, "-m", "revops.orchestration", dag_id, "--logical-date",
+                 moment.isoformat()],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+            log.write(completed.stdout)
         lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
         outcome = json.loads(lines[-1]) if lines else {"dag_id": dag_id, "state": "unknown"}
         results.append(outcome)
         if progress:
             progress(f"      {dag_id}: {outcome.get('state')} in {time.monotonic() - began:.0f}s")
         if completed.returncode != 0 or outcome.get("state") != "success":
-            failed = ", ".join(outcome.get("failed_tasks", [])) or "see the log above"
-            raise DagRunFailed(f"DAG {dag_id} run {outcome.get('state')}: failed tasks: {failed}")
+            failed = ", ".join(outcome.get("failed_tasks", [])) or "none recorded"
+            raise DagRunFailed(
+                f"DAG {dag_id} run {outcome.get('state')}; failed tasks: {failed}\n"
+                f"{failure_excerpt(log_file)}\nfull log: {log_file}"
+            )
     return results
+
+
+_EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Failed|Exception|Exit)\b[^:]*:")
+_LOG_RECORD = re.compile(r"^(\d{4}-\d\d-\d\d[T ]|\[|\{)")
+
+
+def failure_excerpt(log_file: Path, limit: int = 40) -> str:
+    """What the last exception in a failed run's log said (its message, not its frames)."""
+    lines = log_file.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if not starts:
+        return "\n".join(lines[-limit:])
+    excerpt = []
+    for line in lines[starts[-1]:]:
+        if excerpt and _LOG_RECORD.match(line):
+            break
+        excerpt.append(line)
+    return "\n".join(excerpt[:limit])
 
 
 def _test_one(dag_id: str, logical_date: datetime) -> int:

@@ -329,7 +329,7 @@ def rpt_funnel_weekly_suite(config: GateConfig | None = None) -> gx.ExpectationS
         "a row for every week, none missing",
         """
         with present as (
-            select distinct week_start from {batch} where week_start is not null
+            select distinct week_start from {batch} as batch_rows where week_start is not null
         ),
         expected as (
             select generate_series(min(week_start), max(week_start), interval '1 week')::date
@@ -358,7 +358,7 @@ def rpt_funnel_weekly_suite(config: GateConfig | None = None) -> gx.ExpectationS
         f"equal to the number of people in {config.table('fct_funnel')} who reached the stage",
         f"""
         with funnel as (select {funnel_counts} from {config.table("fct_funnel")}),
-        report as (select {report_sums} from {{batch}}),
+        report as (select {report_sums} from {{batch}} as batch_rows),
         compared as ({compared})
         select measure, in_fct_funnel, in_report from compared
         where in_fct_funnel <> in_report
@@ -518,7 +518,10 @@ def fct_attribution_suite(config: GateConfig | None = None) -> gx.ExpectationSui
         "applies to the conversion type)",
         f"""
         with stages as ({people}),
-        models as (select distinct model from {{batch}} where model is not null {required}),
+        models as (
+            select distinct model from {{batch}} as batch_models
+            where model is not null {required}
+        ),
         expected as (
             select models.model, stages.conversion_type, stages.people
             from models cross join stages
@@ -526,7 +529,7 @@ def fct_attribution_suite(config: GateConfig | None = None) -> gx.ExpectationSui
         ),
         attributed as (
             select model, conversion_type, count(distinct conversion_id) as conversions
-            from {{batch}}
+            from {{batch}} as batch_rows
             group by model, conversion_type
         )
         select
