@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``revops`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["attribute"]:  # its own parser, so `revops attribute --help` reaches it
+        from revops.attribution.cli import main as attribute_main
+
+        return attribute_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
