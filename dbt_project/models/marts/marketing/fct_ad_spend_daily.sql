@@ -31,6 +31,9 @@ google_ads as (
         coalesce(types.channel, 'paid_search') as channel,
         daily.cost as spend,
         customers.currency,
+        {{ to_reporting_currency('daily.cost', 'customers.currency', 'daily.date_day',
+                                 'rates.rate_to_usd') }} as spend_reporting,
+        '{{ var("reporting_currency") }}' as reporting_currency,
         daily.impressions,
         daily.clicks,
         daily.platform_conversions,
@@ -40,6 +43,9 @@ google_ads as (
         on daily.customer_id = customers.customer_id
     left join campaigns
         on daily.campaign_id = campaigns.campaign_id
+    left join {{ ref('fx_rates_daily') }} as rates
+        on daily.date_day = rates.rate_date
+        and customers.currency = rates.currency
     left join {{ ref('ad_channel_types') }} as types
         on types.platform = 'google_ads'
         and campaigns.advertising_channel_type = types.advertising_channel_type
