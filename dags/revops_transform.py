@@ -2,8 +2,10 @@
 ### revops_transform
 
 Builds the dbt project (staging -> intermediate -> marts) with Astronomer Cosmos once every raw
-schema has new data, and tests it as it builds (`dbt build`). Produces the asset `marts`, on
-which `revops_publish` is scheduled.
+schema has new data, testing as it builds (`dbt build`); in the middle, the exact data-driven
+attribution models (Markov, Shapley) are fitted on the path tables dbt built and their credits
+written back in one transaction, then the attribution marts are built on them. Produces the
+asset `marts`, on which `revops_publish` is scheduled.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import Asset, dag
+from airflow.sdk import Asset, dag, task
 from cosmos import ProfileConfig
 from cosmos.operators.local import DbtBuildLocalOperator
 
@@ -33,18 +35,33 @@ MARTS = Asset(name="marts", uri="revops://warehouse/marts")
     default_args={"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2)},
 )
 def revops_transform():
-    DbtBuildLocalOperator(
-        task_id="build_models",
-        project_dir=str(DBT_PROJECT),
-        profile_config=ProfileConfig(
+    dbt = {
+        "project_dir": str(DBT_PROJECT),
+        "profile_config": ProfileConfig(
             profile_name="revops",
             target_name="warehouse",
             profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
         ),
-        env={k: v for k, v in os.environ.items() if k.startswith("REVOPS_PG_")},
-        install_deps=False,
-        outlets=[MARTS],
+        "env": {k: v for k, v in os.environ.items() if k.startswith("REVOPS_PG_")},
+        "install_deps": False,
+    }
+    # everything that does not need the data-driven credits (staging, intermediate, marts)
+    build_models = DbtBuildLocalOperator(
+        task_id="build_models", exclude=["source:attribution+"], **dbt
     )
+
+    @task
+    def attribute_data_driven() -> dict:
+        from revops.pipeline import attribute_data_driven as run
+
+        return run()
+
+    # the attribution marts, once markov and shapley credits are written
+    build_attribution_marts = DbtBuildLocalOperator(
+        task_id="build_attribution_marts", select=["source:attribution+"], outlets=[MARTS], **dbt
+    )
+
+    build_models >> attribute_data_driven() >> build_attribution_marts
 
 
 revops_transform()

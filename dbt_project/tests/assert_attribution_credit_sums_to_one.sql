@@ -1,5 +1,5 @@
--- For every conversion and model the credits sum to 1 (within 1e-9), and every conversion has
--- credit under every model (DOMAIN.md: attribution models).
+-- For every conversion and every model that applies to its type, the credits sum to 1 within
+-- 1e-9 (DOMAIN.md: attribution models; w_shaped: opportunity and customer, full_path: customer).
 with
 
 credited as (
@@ -12,7 +12,12 @@ credited as (
 
 models as (
 
-    select distinct model from {{ ref('fct_attribution') }}
+    select model, applies_to from (values
+        ('first_touch', null), ('last_touch', null), ('last_non_direct', null),
+        ('linear', null), ('time_decay', null), ('position_based', null),
+        ('markov', null), ('shapley', null),
+        ('w_shaped', 'opportunity'), ('w_shaped', 'customer'), ('full_path', 'customer')
+    ) as applicable (model, applies_to)
 
 ),
 
@@ -20,7 +25,8 @@ expected as (
 
     select conversions.conversion_id, models.model
     from {{ ref('int_conversions_unpivoted') }} as conversions
-    cross join models
+    inner join models
+        on models.applies_to is null or models.applies_to = conversions.conversion_type
 
 )
 

@@ -70,10 +70,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_transform(args: argparse.Namespace) -> int:
-    from revops.transform import run_dbt
-    from revops.warehouse import warehouse_url
+    if args.dbt_args:  # a dbt command of the user's own
+        from revops.transform import run_dbt
+        from revops.warehouse import warehouse_url
 
-    run_dbt(args.dbt_args or ["build"], warehouse_url())
+        run_dbt(args.dbt_args, warehouse_url())
+        return 0
+    from revops.pipeline import transform
+
+    transform()
     return 0
 
 
@@ -149,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="end of the window (exclusive), ISO 8601; default now")
     ex.set_defaults(func=_cmd_extract)
 
-    tr = sub.add_parser("transform", help="run dbt (default: build) on the warehouse")
+    tr = sub.add_parser("transform", help="build the marts (dbt + data-driven attribution); "
+                        "extra arguments run that dbt command instead")
     tr.add_argument("dbt_args", nargs=argparse.REMAINDER)
     tr.set_defaults(func=_cmd_transform)
 

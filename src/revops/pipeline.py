@@ -30,6 +30,44 @@ def extract(system: str, until: datetime | None = None) -> dict[str, Any]:
     return {"system": system, "dataset": result.dataset, "rows": result.rows}
 
 
+CONVERSION_TYPES = ("lead", "mql", "sql", "opportunity", "customer")
+NON_CONVERTING_SQL = (
+    "select journey_id, touchpoint_id, channel, touch_position "
+    "from intermediate.int_nonconversion_paths_joined "
+    "where conversion_type = %(conversion_type)s"
+)
+# dbt selections around the data-driven step: everything that does not need its credits, then
+# the attribution marts that do.
+BEFORE_ATTRIBUTION = ["build", "--exclude", "source:attribution+"]
+ATTRIBUTION_MARTS = ["build", "--select", "source:attribution+"]
+
+
+def attribute_data_driven() -> dict[str, Any]:
+    """Fit Markov and Shapley on every conversion type's paths; write credits in one go each."""
+    from revops.attribution.warehouse import compute_data_driven
+    from revops.warehouse import connect
+
+    written = {}
+    with connect() as conn:
+        for conversion_type in CONVERSION_TYPES:
+            run = compute_data_driven(conn, conversion_type, non_converting_sql=NON_CONVERTING_SQL)
+            written[conversion_type] = run.rows_written
+            log.info("%s: markov+shapley credits for %d conversions (%d non-converting)",
+                     conversion_type, run.conversions, run.non_converting_journeys)
+    return written
+
+
+def transform() -> None:
+    """The whole dbt build with the data-driven attribution step in the middle (CLI path)."""
+    from revops.transform import run_dbt
+    from revops.warehouse import warehouse_url
+
+    url = warehouse_url()
+    run_dbt(BEFORE_ATTRIBUTION, url)
+    attribute_data_driven()
+    run_dbt(ATTRIBUTION_MARTS, url)
+
+
 def quality_gate(docs_dir: Path | None = None) -> dict[str, Any]:
     """Run the quality gate; raise ``GateFailed`` naming every blocking failure."""
     from revops.quality.gate import require_pass, run_gate
