@@ -1,0 +1,61 @@
+-- Per period (week, month), conversion type, model, channel and campaign: conversions the model
+-- attributes, the spend in the same grouping, and cost per attributed conversion
+-- (DOMAIN.md: cost per X with X from a named model).
+{%- set periods = ['week', 'month'] %}
+
+with
+
+attributed as (
+
+    {% for period in periods %}
+    select
+        '{{ period }}' as period_type,
+        date_trunc('{{ period }}', converted_at at time zone 'UTC')::date as period_start,
+        conversion_type,
+        model,
+        channel,
+        coalesce(campaign_id, '(none)') as campaign_id,
+        max(campaign_name) as campaign_name,
+        sum(credit) as attributed_conversions
+    from {{ ref('fct_attribution') }}
+    group by 1, 2, 3, 4, 5, 6
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+spend as (
+
+    select period_type, period_start, attribution_model as model, channel, campaign_id,
+        max(spend_reporting) as spend_reporting
+    from {{ ref('rpt_spend_efficiency') }}
+    group by 1, 2, 3, 4, 5
+
+),
+
+final as (
+
+    select
+        attributed.period_type,
+        attributed.period_start,
+        attributed.conversion_type,
+        attributed.model,
+        attributed.channel,
+        attributed.campaign_id,
+        attributed.campaign_name,
+        attributed.attributed_conversions,
+        coalesce(spend.spend_reporting, 0) as spend_reporting,
+        coalesce(spend.spend_reporting, 0)
+            / nullif(attributed.attributed_conversions, 0)::numeric
+            as cost_per_attributed_conversion
+    from attributed
+    left join spend
+        on attributed.period_type = spend.period_type
+        and attributed.period_start = spend.period_start
+        and attributed.model = spend.model
+        and attributed.channel = spend.channel
+        and attributed.campaign_id = spend.campaign_id
+
+)
+
+select * from final
