@@ -37,6 +37,9 @@ def test_demo_runs_the_dags_twice_with_the_same_tables_and_one_email_each(
                  "rpt_funnel_weekly"):
         assert first["marts"][mart] > 0
 
+    check_attribution_reconciles(fresh_db)
+    check_bi_reader_reads_marts_only(fresh_db)
+
     assert run_demo(seed=3, scale=0.03) == 0
     assert _raw_and_mart_counts(fresh_db) == first
     messages = sorted(outbox.glob("*.eml"))
@@ -58,3 +61,47 @@ def test_demo_runs_the_dags_twice_with_the_same_tables_and_one_email_each(
     assert message["Subject"] == f"revops weekly report {week.label}"
     shown = dict(re.findall(r">(Leads|MQLs)</td>\s*<td[^>]*>([\d,]+)</td>", html))
     assert shown == {"Leads": f"{leads:,}", "MQLs": f"{mqls:,}"}
+
+
+APPLIES = {"w_shaped": ("opportunity", "customer"), "full_path": ("customer",)}
+MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay",
+          "position_based", "w_shaped", "full_path", "markov", "shapley")
+
+
+def check_attribution_reconciles(url: str) -> None:
+    """Every model attributes exactly the conversions fct_funnel counts, credit summing to 1."""
+    with psycopg.connect(url) as conn:
+        funnel = dict(zip(("lead", "mql", "sql", "opportunity", "customer"), conn.execute(
+            "select count(lead_at), count(mql_at), count(sql_at), count(opportunity_at), "
+            "count(customer_at) from marts.fct_funnel").fetchone(), strict=True))
+        rows = conn.execute(
+            "select model, conversion_type, count(distinct conversion_id), sum(credit), "
+            "max(abs(per_conversion - 1)) from (select model, conversion_type, conversion_id, "
+            "credit, sum(credit) over (partition by model, conversion_id) as per_conversion "
+            "from marts.fct_attribution) as credited group by 1, 2").fetchall()
+    seen = {(model, ctype): (n, total, worst) for model, ctype, n, total, worst in rows}
+    for model in MODELS:
+        for ctype, expected in funnel.items():
+            if ctype not in APPLIES.get(model, funnel):
+                assert (model, ctype) not in seen
+                continue
+            n, total, worst = seen[(model, ctype)]
+            assert n == expected, (model, ctype)
+            assert abs(total - expected) < 1e-6 and worst < 1e-9, (model, ctype)
+
+
+def check_bi_reader_reads_marts_only(url: str) -> None:
+    """The bi_reader role dbt grants: marts readable, raw schemas not."""
+    import uuid
+
+    login = f"bi_tool_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"create role {login} login in role bi_reader")
+        try:
+            conn.execute(f"set role {login}")
+            assert conn.execute("select count(*) from marts.fct_funnel").fetchone()[0] > 0
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("select count(*) from raw_hubspot.contacts")
+        finally:
+            conn.execute("reset role")
+            conn.execute(f"drop role {login}")

@@ -51,4 +51,5 @@ def run_dbt(args: Sequence[str], warehouse_url: str, quiet: bool = False) -> Non
         if str(node_result.status) in ("error", "fail"):
             failed.append(f"{node_result.node.name}: {node_result.message}")
     detail = "; ".join(failed) if failed else str(result.exception or "see the dbt log above")
+    detail = detail.strip().replace("\n", " ")
     raise DbtError(f"dbt {' '.join(args)} failed: {detail}")

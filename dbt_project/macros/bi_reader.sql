@@ -1,0 +1,18 @@
+{#- The read-only role BI tools use (the name is fixed: `+grants` in dbt_project.yml names it): it may read `marts` and nothing else. Created if missing
+    (needs CREATEROLE; on a warehouse where dbt's user lacks it, create the role once by hand:
+    `create role bi_reader nologin;`). Grant it to your BI tool's login role. -#}
+{% macro ensure_bi_reader_role() %}
+    do $$
+    begin
+        if not exists (select 1 from pg_roles where rolname = 'bi_reader') then
+            create role bi_reader nologin;
+        end if;
+    end
+    $$;
+{% endmacro %}
+
+{% macro grant_marts_schema_usage() %}
+    {% if execute %}
+        grant usage on schema marts to bi_reader;
+    {% endif %}
+{% endmacro %}
