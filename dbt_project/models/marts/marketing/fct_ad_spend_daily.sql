@@ -1,5 +1,13 @@
 -- Spend per platform, account, campaign and day, on the platform's own day (its account time
--- zone, kept beside it) and in the account's currency.
+-- zone, kept beside it), in the account's currency and the reporting currency. Incremental:
+-- each run rebuilds the days inside the longest restatement window (platforms restate recent
+-- days), replacing the old figures; a full refresh gives the same table.
+{{ config(
+    materialized='incremental',
+    unique_key=['date_day', 'platform', 'account_id', 'campaign_id'],
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+) }}
 with
 
 daily as (
@@ -53,3 +61,9 @@ google_ads as (
 )
 
 select * from google_ads
+{% if is_incremental() %}
+where date_day >= (
+    select coalesce(max(date_day), '1900-01-01'::date) - {{ var('spend_restatement_days') }}
+    from {{ this }}
+)
+{% endif %}
