@@ -32,6 +32,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_attribution.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src dags tests scripts

@@ -19,8 +19,8 @@ from cosmos import ProfileConfig
 from cosmos.operators.local import DbtBuildLocalOperator
 
 DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
-RAW = [Asset(name=f"raw_{s}", uri=f"revops://warehouse/raw_{s}")
-       for s in ("hubspot", "google_ads", "mailchimp")]
+SYSTEMS = ("hubspot", "salesforce", "google_ads", "meta_ads", "linkedin_ads", "mailchimp")
+RAW = [Asset(name=f"raw_{s}", uri=f"revops://warehouse/raw_{s}") for s in SYSTEMS]
 MARTS = Asset(name="marts", uri="revops://warehouse/marts")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from revops.orchestration import PIPELINE_DAGS, airflow_env
+from revops.orchestration import EXTRACT_SYSTEMS, PIPELINE_DAGS, VENDOR_POOLS, airflow_env
 
 DAGS = Path(__file__).resolve().parent.parent / "dags"
 
@@ -46,13 +46,32 @@ def test_each_dag_has_tags_docs_retries_and_its_file_name(dagbag, dag_id: str) -
     assert dag.catchup is False
 
 
-def test_extract_tasks_are_verbs_and_declare_their_raw_assets(dagbag) -> None:
-    dag = dagbag.dags["revops_extract"]
-    outlets = {t.task_id: [a.name for a in t.outlets] for t in dag.tasks}
-    assert outlets == {
-        "extract_hubspot": ["raw_hubspot"],
-        "extract_google_ads": ["raw_google_ads"],
-        "extract_mailchimp": ["raw_mailchimp"],
+def _tables(system: str) -> set[str]:
+    """The raw tables a connector writes, from its stream declarations."""
+    import importlib
+
+    module = importlib.import_module(f"revops.sources.{system}")
+    return set(module.STREAMS)
+
+
+@pytest.mark.parametrize("system", EXTRACT_SYSTEMS)
+def test_each_extract_dag_declares_its_raw_assets_pool_and_retries(dagbag, system: str) -> None:
+    dag = dagbag.dags[f"extract_{system}"]
+    assert [t.task_id for t in dag.tasks] == [f"extract_{system}"]
+    task = dag.tasks[0]
+    outlets = {a.name for a in task.outlets}
+    assert f"raw_{system}" in outlets
+    # one asset per raw table the connector writes, no more and no less
+    assert {name.split(".", 1)[1] for name in outlets if "." in name} == _tables(system)
+    assert task.pool == f"vendor_{system}" and task.pool in VENDOR_POOLS
+    assert task.retries >= 2
+    assert {"revops", "extract", system} <= set(dag.tags)
+
+
+def test_transform_waits_for_every_raw_schema(dagbag) -> None:
+    condition = dagbag.dags["revops_transform"].timetable.asset_condition
+    assert {asset.name for asset in condition.objects} == {
+        f"raw_{system}" for system in EXTRACT_SYSTEMS
     }
 
 
@@ -67,6 +86,9 @@ def test_dag_files_call_no_clock(path: Path) -> None:
     """Windows come from the data interval, never now()."""
     source = path.read_text()
     tree = ast.parse(source)
-    calls = {node.func.attr for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+    calls = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
     assert not {"now", "utcnow", "today"} & calls

@@ -45,6 +45,19 @@ def load_raw_google_ads(url: str, currency: str, day: date, cost_micros: int) ->
                      "metrics__conversions double precision)")
         conn.execute("insert into raw_google_ads.campaign_daily values "
                      "('111', '9', %s, '1000', '40', %s, 2)", (day, str(cost_micros)))
+        # the other ad platforms, empty: the mart unions them
+        conn.execute("create schema raw_meta_ads")
+        conn.execute("create table raw_meta_ads.ad_insights (account_id text, campaign_id text, "
+                     "campaign_name text, ad_id text, date_start date, spend text, "
+                     "account_currency text, impressions text, clicks text, "
+                     "account_timezone text)")
+        conn.execute("create schema raw_linkedin_ads")
+        conn.execute("create table raw_linkedin_ads.campaign_analytics (account_id text, "
+                     "campaign_id text, date date, cost_in_local_currency text, "
+                     "account_currency text, impressions bigint, clicks bigint, "
+                     "external_website_conversions double precision, time_zone text)")
+        conn.execute("create table raw_linkedin_ads.campaigns (id text, account text, "
+                     "name text, objective_type text, status text)")
 
 
 def test_spend_is_converted_at_the_rate_of_its_own_day(fresh_db: str) -> None:

@@ -75,25 +75,38 @@ MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay"
 
 
 def check_attribution_reconciles(url: str) -> None:
-    """Every model attributes exactly the conversions fct_funnel counts, credit summing to 1."""
+    """Every model attributes exactly the conversions the marts count (people for lead, mql,
+    sql; opportunities created and won for opportunity and customer, account-based), credit
+    summing to 1 per conversion and revenue credit to the won revenue."""
     with psycopg.connect(url) as conn:
-        funnel = dict(zip(("lead", "mql", "sql", "opportunity", "customer"), conn.execute(
-            "select count(lead_at), count(mql_at), count(sql_at), count(opportunity_at), "
-            "count(customer_at) from marts.fct_funnel").fetchone(), strict=True))
+        expected = dict(zip(("lead", "mql", "sql", "opportunity", "customer"), conn.execute(
+            "select (select count(lead_at) from marts.fct_funnel), "
+            "(select count(mql_at) from marts.fct_funnel), "
+            "(select count(sql_at) from marts.fct_funnel), "
+            "(select count(*) from marts.fct_opportunities), "
+            "(select count(*) from marts.fct_opportunities where is_won)").fetchone(),
+            strict=True))
+        won_revenue = conn.execute(
+            "select coalesce(sum(won_revenue), 0) from marts.rpt_pipeline "
+            "where period_type = 'month'").fetchone()[0]
         rows = conn.execute(
             "select model, conversion_type, count(distinct conversion_id), sum(credit), "
-            "max(abs(per_conversion - 1)) from (select model, conversion_type, conversion_id, "
-            "credit, sum(credit) over (partition by model, conversion_id) as per_conversion "
+            "max(abs(per_conversion - 1)), sum(revenue_credit) from (select model, "
+            "conversion_type, conversion_id, credit, revenue_credit, sum(credit) over "
+            "(partition by model, conversion_id) as per_conversion "
             "from marts.fct_attribution) as credited group by 1, 2").fetchall()
-    seen = {(model, ctype): (n, total, worst) for model, ctype, n, total, worst in rows}
+    assert expected["customer"] > 0 and won_revenue > 0
+    seen = {(model, ctype): rest for model, ctype, *rest in rows}
     for model in MODELS:
-        for ctype, expected in funnel.items():
-            if ctype not in APPLIES.get(model, funnel):
+        for ctype, count in expected.items():
+            if ctype not in APPLIES.get(model, expected):
                 assert (model, ctype) not in seen
                 continue
-            n, total, worst = seen[(model, ctype)]
-            assert n == expected, (model, ctype)
-            assert abs(total - expected) < 1e-6 and worst < 1e-9, (model, ctype)
+            n, total, worst, revenue = seen[(model, ctype)]
+            assert n == count, (model, ctype)
+            assert abs(total - count) < 1e-6 and worst < 1e-9, (model, ctype)
+            if ctype == "customer":
+                assert abs(revenue - won_revenue) < 0.01, model
 
 
 def check_bi_reader_reads_marts_only(url: str) -> None:

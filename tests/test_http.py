@@ -8,7 +8,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from revops.sources.http import ApiClient, RetryPolicy, SourceError
+from revops.sources.http import (
+    QUOTA_CONFIRMATIONS,
+    ApiClient,
+    OAuthToken,
+    QuotaExhausted,
+    RetryPolicy,
+    SourceError,
+    _iter_array,
+)
 
 SECRET = "pat-na1-very-secret-token"
 
@@ -25,9 +33,11 @@ class Scripted(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         server: Scripted = self.server  # type: ignore[assignment]
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
         server.seen_auth.append(self.headers.get("Authorization", ""))
         status, headers, body = server.script.pop(0)
-        payload = json.dumps(body).encode()
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -35,6 +45,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    do_POST = do_GET
 
     def log_message(self, *args) -> None:
         pass
@@ -46,7 +58,9 @@ def serve():
 
     def start(script) -> tuple[Scripted, ApiClient, list[float]]:
         server = Scripted(script)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         servers.append(server)
         slept: list[float] = []
         client = ApiClient(
@@ -66,33 +80,48 @@ def serve():
 
 def test_429_honours_retry_after_then_succeeds(serve) -> None:
     rate_limited = {"status": "error", "errorType": "RATE_LIMIT", "message": "secondly limit"}
-    server, client, slept = serve([(429, {"Retry-After": "2"}, rate_limited),
-                                   (200, {}, {"ok": True})])
+    server, client, slept = serve(
+        [(429, {"Retry-After": "2"}, rate_limited), (200, {}, {"ok": True})]
+    )
     assert client.get_json("/x", "contacts") == {"ok": True}
     assert slept == [2.0]
     assert client.retries == 1
 
 
 def test_google_retry_delay_in_the_body_is_honoured(serve) -> None:
-    exhausted = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota",
-                           "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                                        "retryDelay": "1.5s"}]}}
+    exhausted = {
+        "error": {
+            "code": 429,
+            "status": "RESOURCE_EXHAUSTED",
+            "message": "quota",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.5s"}
+            ],
+        }
+    }
     _, client, slept = serve([(429, {}, exhausted), (200, {}, [])])
     assert client.get_json("/x", "campaign_daily") == []
     assert slept == [1.5]
 
 
 def test_5xx_is_retried_with_backoff(serve) -> None:
-    _, client, slept = serve([(503, {}, {"message": "unavailable"}),
-                              (502, {}, {"message": "bad gateway"}),
-                              (200, {}, {"done": 1})])
+    _, client, slept = serve(
+        [
+            (503, {}, {"message": "unavailable"}),
+            (502, {}, {"message": "bad gateway"}),
+            (200, {}, {"done": 1}),
+        ]
+    )
     assert client.get_json("/x", "contacts") == {"done": 1}
     assert len(slept) == 2 and all(0 < s <= 5 for s in slept)
 
 
 def test_other_4xx_fails_at_once_naming_system_stream_status_and_vendor_text(serve) -> None:
-    body = {"status": "error", "message": "Property 'foo' does not exist",
-            "category": "VALIDATION_ERROR"}
+    body = {
+        "status": "error",
+        "message": "Property 'foo' does not exist",
+        "category": "VALIDATION_ERROR",
+    }
     server, client, slept = serve([(400, {}, body)])
     with pytest.raises(SourceError) as err:
         client.get_json("/x", "contacts")
@@ -108,3 +137,166 @@ def test_retries_run_out_with_a_clear_error(serve) -> None:
         client.get_json("/x", "contacts")
     assert "gave up after 4 attempts: down" in str(err.value)
     assert err.value.status == 503
+
+
+def test_salesforce_request_limit_is_throttling_and_retried(serve) -> None:
+    limit = [
+        {
+            "message": "ConcurrentPerOrgLongTxn Limit exceeded.",
+            "errorCode": "REQUEST_LIMIT_EXCEEDED",
+        }
+    ]
+    _, client, slept = serve([(403, {"Retry-After": "3"}, limit), (200, {}, {"done": True})])
+    assert client.get_json("/q", "opportunity") == {"done": True}
+    assert slept == [3.0]
+
+
+def test_salesforce_daily_total_requests_ends_the_run_cleanly(serve) -> None:
+    limit = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    server, client, slept = serve([(403, {}, limit)] * QUOTA_CONFIRMATIONS)
+    with pytest.raises(QuotaExhausted) as err:
+        client.get_json("/q", "lead")
+    assert "quota exhausted" in str(err.value) and "TotalRequests" in str(err.value)
+    assert len(slept) == QUOTA_CONFIRMATIONS - 1  # believed only when it persists
+    with pytest.raises(QuotaExhausted):  # no further request is sent once the quota is gone
+        client.get_json("/q", "contact")
+    assert len(server.seen_auth) == QUOTA_CONFIRMATIONS
+
+
+def test_a_daily_quota_answer_that_does_not_persist_is_retried(serve) -> None:
+    limit = [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    _, client, _ = serve([(403, {}, limit), (403, {}, limit), (200, {}, {"done": True})])
+    assert client.get_json("/q", "lead") == {"done": True}
+
+
+def test_meta_throttling_codes_honour_the_usage_header(serve) -> None:
+    throttled = {
+        "error": {
+            "message": "(#17) User request limit reached",
+            "type": "OAuthException",
+            "code": 17,
+            "error_subcode": 2446079,
+            "fbtrace_id": "x",
+        }
+    }
+    usage = json.dumps(
+        {
+            "1189450230212345": [
+                {"type": "ads_insights", "call_count": 100, "estimated_time_to_regain_access": 0.05}
+            ]
+        }
+    )
+    _, client, slept = serve(
+        [(400, {"X-Business-Use-Case-Usage": usage}, throttled), (200, {}, {"data": []})]
+    )
+    assert client.get_json("/act_1/insights", "ad_insights") == {"data": []}
+    assert slept == [3.0]
+
+
+def test_meta_other_errors_fail_with_the_vendor_text(serve) -> None:
+    invalid = {"error": {"message": "Invalid parameter", "type": "OAuthException", "code": 100}}
+    _, client, _ = serve([(400, {}, invalid)])
+    with pytest.raises(SourceError) as err:
+        client.get_json("/act_1/ads", "ads")
+    assert str(err.value) == "hubspot stream 'ads': HTTP 400: (#100) Invalid parameter"
+
+
+def test_hubspot_daily_limit_is_a_quota_not_a_retry(serve) -> None:
+    daily = {
+        "status": "error",
+        "message": "You have reached your daily limit.",
+        "errorType": "RATE_LIMIT",
+        "policyName": "DAILY",
+    }
+    _, client, _ = serve([(429, {}, daily)] * QUOTA_CONFIRMATIONS)
+    with pytest.raises(QuotaExhausted):
+        client.get_json("/x", "contacts")
+
+
+def test_google_retry_delay_beyond_the_longest_wait_is_a_quota(serve) -> None:
+    exhausted = {
+        "error": {
+            "code": 429,
+            "status": "RESOURCE_EXHAUSTED",
+            "message": "quota",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.ads.googleads.v21.errors.GoogleAdsFailure",
+                    "errors": [
+                        {
+                            "errorCode": {"quotaError": "RESOURCE_EXHAUSTED"},
+                            "details": {
+                                "quotaErrorDetails": {
+                                    "rateScope": "DEVELOPER",
+                                    "retryDelay": "43200s",
+                                }
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    }
+    _, client, slept = serve([(429, {}, exhausted)])
+    with pytest.raises(QuotaExhausted) as err:
+        client.get_json("/x", "campaign_daily")
+    assert "43200" in str(err.value) and slept == []
+
+
+def test_mailchimp_429_without_retry_after_backs_off(serve) -> None:
+    busy = {
+        "type": "https://mailchimp.com/developer/marketing/docs/errors/",
+        "title": "Too Many Requests",
+        "status": 429,
+        "detail": "You have exceeded the limit of 10 simultaneous connections.",
+    }
+    _, client, slept = serve([(429, {}, busy), (200, {}, {"members": []})])
+    assert client.get_json("/lists/1/members", "members") == {"members": []}
+    assert len(slept) == 1 and 0 < slept[0] <= 0.01
+
+
+def test_a_truncated_or_malformed_body_is_retried_then_named(serve) -> None:
+    _, client, slept = serve([(200, {}, b'{"results": [1, 2'), (200, {}, {"results": [1, 2]})])
+    assert client.get_json("/x", "contacts") == {"results": [1, 2]}
+    assert len(slept) == 1
+    _, client, _ = serve([(200, {}, b"<html>oops")] * 4)
+    with pytest.raises(SourceError) as err:
+        client.get_json("/x", "contacts")
+    assert "malformed JSON body" in str(err.value)
+
+
+def test_an_expired_token_is_refreshed_once(serve) -> None:
+    expired = {
+        "status": "error",
+        "message": "The OAuth token used to make this call expired.",
+        "category": "EXPIRED_AUTHENTICATION",
+    }
+    token_server, token_client, _ = serve(
+        [
+            (200, {}, {"access_token": "fresh", "expires_in": 1800}),
+            (200, {}, {"access_token": "fresh2"}),
+        ]
+    )
+    oauth = OAuthToken("hubspot", "stale", token_client.base_url, "id", "secret", "refresh")
+    server, client, slept = serve(
+        [(401, {}, expired), (200, {}, {"ok": 1}), (401, {}, expired), (401, {}, expired)]
+    )
+    client.headers = lambda: {"Authorization": f"Bearer {oauth.token()}"}
+    client.oauth = oauth
+    assert client.get_json("/x", "contacts") == {"ok": 1}
+    assert server.seen_auth[:2] == ["Bearer stale", "Bearer fresh"] and slept == []
+    with pytest.raises(SourceError) as err:  # refreshed once per request, then it fails
+        client.get_json("/x", "contacts")
+    assert err.value.status == 401 and "fresh" not in str(err.value)
+    assert oauth.refreshes == 2
+
+
+def test_a_json_array_body_is_decoded_element_by_element() -> None:
+    body = json.dumps(
+        [{"results": [{"id": i, "name": "é" * 3} for i in range(500)]}, {"results": []}]
+    ).encode()
+    for size in (1, 7, 4096):
+        chunks = (body[i : i + size] for i in range(0, len(body), size))
+        assert list(_iter_array(chunks)) == json.loads(body)
+    with pytest.raises(ValueError, match="ended early"):
+        list(_iter_array(iter([body[: len(body) // 2]])))

@@ -1,4 +1,4 @@
-"""The gate's suites and configuration, and its result type, without a database."""
+"""The gate's suites and configuration, its result type, and its alert, without a database."""
 
 from __future__ import annotations
 
@@ -21,7 +21,14 @@ def test_every_expectation_names_its_mart_severity_and_expectation() -> None:
         "fct_ad_spend_daily",
         "fct_attribution",
         "fct_funnel",
+        "fct_opportunities",
+        "rpt_channel_attribution",
+        "rpt_funnel_conversion",
         "rpt_funnel_weekly",
+        "rpt_lead_handoff",
+        "rpt_lead_quality",
+        "rpt_lead_rejections",
+        "rpt_pipeline",
     ]
     for mart, suite in built.items():
         assert suite.name == f"marts.{mart}"
@@ -31,8 +38,23 @@ def test_every_expectation_names_its_mart_severity_and_expectation() -> None:
             assert meta["severity"] in ("blocking", "warning")
             assert meta["check"].startswith(f"{mart}.")
             assert meta["expected"]
+            gx_severity = "critical" if meta["severity"] == "blocking" else "warning"
+            assert expectation.severity.value == gx_severity
     names = suites.check_names(config)
     assert len(names) == len(set(names))
+    for required in (
+        "fct_ad_spend_daily.spend_matches_raw",
+        "fct_ad_spend_daily.rate_known",
+        "fct_attribution.revenue_totals_match_across_models",
+        "rpt_channel_attribution.totals_match_fct_attribution",
+        "rpt_pipeline.won_revenue_matches_fct_opportunities",
+        "rpt_funnel_conversion.funnel_monotonic",
+        "rpt_funnel_conversion.sal_to_sql_rate_between_0_and_1",
+        "rpt_lead_quality.mql_to_sql_rate_between_0_and_1",
+        "rpt_funnel_conversion.no_missing_period",
+        "rpt_lead_handoff.sla_met_rate_between_0_and_1",
+    ):
+        assert required in names, required
 
 
 def test_shipped_gate_yml_sets_the_documented_severities() -> None:
@@ -67,6 +89,81 @@ def test_tuned_tolerance_and_warnings_reach_the_suites(tmp_path: Path) -> None:
     spend = {e.meta["check"]: e.meta for e in suites.fct_ad_spend_daily_suite(config).expectations}
     assert spend["fct_ad_spend_daily.currency_iso_code"]["severity"] == "warning"
     assert spend["fct_ad_spend_daily.platform_conversions_not_null"]["severity"] == "blocking"
+
+
+@pytest.mark.parametrize(
+    "warning",
+    [
+        "raw_google_ads.campaign_daily.volume",
+        "raw_*.*.volume",
+        "raw_hubspot.freshness",
+        "raw_hubspot.deals.amount_not_negative",
+        "raw_salesforce.opportunity.currency_iso_code_known_currency",
+        "rpt_lead_*.no_missing_week",
+    ],
+)
+def test_raw_check_names_and_patterns_can_be_made_warnings(tmp_path: Path, warning: str) -> None:
+    path = tmp_path / "gate.yml"
+    path.write_text(f"warnings: ['{warning}']\n")
+    config = load_config(path)
+    assert warning in config.warnings
+
+
+def test_a_pattern_makes_every_check_it_matches_a_warning() -> None:
+    config = GateConfig(warnings=frozenset({"raw_*.*.volume"}))
+    assert config.severity("raw_google_ads.campaign_daily.volume") == "warning"
+    assert config.severity("raw_google_ads.campaign_daily.primary_key_unique") == "blocking"
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("warnings: [raw_hubspot.contacts.volumes]\n", "volumes"),
+        ("warnings: [fct_funel.*]\n", "fct_funel"),
+        ("volume_min_fraction: 1.5\n", "volume_min_fraction"),
+        ("raw_spend: {google_ads: {table: campaign_daily}}\n", "raw_spend.google_ads"),
+        ("raw_money_columns: {campaign_daily: [cost]}\n", "campaign_daily"),
+        ("rates_table: fx_rates\n", "fx_rates"),
+    ],
+)
+def test_invalid_settings_are_refused_naming_them(tmp_path: Path, text: str, named: str) -> None:
+    path = tmp_path / "gate.yml"
+    path.write_text(text)
+    with pytest.raises(GateConfigError, match=named.replace(".", r"\.").replace("*", r"\*")):
+        load_config(path)
+
+
+def test_report_periods_make_the_funnel_mart_cover_them() -> None:
+    from datetime import UTC, datetime
+
+    from revops.reports.periods import parse_period
+
+    ctx = suites.GateContext(
+        as_of=datetime(2026, 11, 16, tzinfo=UTC),
+        periods=(parse_period("2026-W46"), parse_period("2026-10")),
+    )
+    suite = suites.rpt_funnel_conversion_suite(GateConfig(), ctx)
+    [check] = [
+        e
+        for e in suite.expectations
+        if e.meta["check"] == "rpt_funnel_conversion.report_periods_present"
+    ]
+    assert "'week'::text as period_type, date '2026-11-09'" in check.unexpected_rows_query
+    assert "'month'::text as period_type, date '2026-10-01'" in check.unexpected_rows_query
+    without = suites.rpt_funnel_conversion_suite(GateConfig(), suites.GateContext())
+    assert "rpt_funnel_conversion.report_periods_present" not in {
+        e.meta["check"] for e in without.expectations
+    }
+
+
+def test_sql_that_gx_would_alias_wrongly_is_refused_when_the_suite_is_built() -> None:
+    builder = suites.SuiteBuilder("fct_funnel", GateConfig())
+    with pytest.raises(ValueError, match="without a JOIN"):
+        builder.rows("x", "s", "e", "select 1 from {batch} as rows_")
+    with pytest.raises(ValueError, match="with a JOIN, alias"):
+        builder.rows("y", "s", "e", "select 1 from {batch} join marts.fct_funnel as f on true")
+    with pytest.raises(ValueError, match="braces"):
+        builder.rows("z", "s", "e", "select '{x}' from {batch}")
 
 
 def test_a_misspelt_warning_is_refused(tmp_path: Path) -> None:
@@ -159,3 +256,64 @@ def test_require_pass_raises_with_the_summary_only_on_blocking_failures() -> Non
         require_pass(failed)
     assert raised.value.result is failed
     assert str(raised.value) == failed.summary()
+
+
+def test_the_summary_counts_raw_tables_and_lists_failed_tables() -> None:
+    raw_failure = Failure(
+        table="raw_google_ads.campaign_daily",
+        expectation_type="unexpected_rows_expectation",
+        column="rows of the newest complete day of segments__date",
+        severity="blocking",
+        observed="1 offending row: (newest_day=2026-11-15, rows_that_day=10)",
+        expected="at least 60% of the median of the same weekday over the previous 4 weeks",
+        check="raw_google_ads.campaign_daily.volume",
+        docs_page="/docs/validations/raw_google_ads/campaign_daily/x.html",
+    )
+    result = _result(raw_failure, NEGATIVE_SPEND, NULL_CONVERSIONS)
+    result.raw_tables = ["raw_google_ads.campaign_daily", "raw_hubspot.contacts"]
+    assert (
+        result.summary()
+        .splitlines()[0]
+        .startswith(
+            "Quality gate FAILED: 2 blocking failures and 1 warning in 10 checks on 1 mart and "
+            "2 raw tables"
+        )
+    )
+    assert result.failed_tables == ["raw_google_ads.campaign_daily", "marts.fct_ad_spend_daily"]
+    assert result.to_dict()["failures"][0]["docs_page"].endswith("x.html")
+
+
+def test_the_alert_lists_each_failure_with_observed_expected_and_its_data_docs_page() -> None:
+    from revops.quality.alert import alert_subject, build_alert
+    from revops.reports.periods import parse_period
+
+    page = "/docs/validations/marts/fct_ad_spend_daily/run/page.html"
+    failure = Failure(**{**NEGATIVE_SPEND.__dict__, "docs_page": page})
+    result = _result(failure, NULL_CONVERSIONS)
+    week = parse_period("2026-W46")
+    assert alert_subject(result, [week]) == (
+        "revops quality gate FAILED for weekly 2026-W46: 1 blocking failure "
+        "(marts.fct_ad_spend_daily)"
+    )
+    message = build_alert(result, [week], "scheduled", "revops@example.com", ["oncall@example.com"])
+    text = message.get_body(("plain",)).get_content()
+    assert "The weekly report 2026-W46 was NOT sent." in text
+    assert "1. marts.fct_ad_spend_daily: fct_ad_spend_daily.spend_not_negative" in text
+    assert "   observed:    1 of 3 rows (33.3%); e.g. -5" in text
+    assert "   expected:    >= 0" in text
+    assert f"   Data Docs:   {page}" in text
+    assert "- marts.fct_ad_spend_daily: fct_ad_spend_daily.platform_conversions_not_null" in text
+    html = message.get_body(("html",)).get_content()
+    assert f'href="{page}"' in html and "e.g. -5" in html
+    hosted = build_alert(
+        result,
+        [week],
+        "k",
+        "revops@example.com",
+        ["oncall@example.com"],
+        base_url="https://docs.example.com/gate",
+    )
+    assert (
+        "https://docs.example.com/gate/validations/marts/fct_ad_spend_daily/run/page.html"
+        in hosted.get_body(("plain",)).get_content()
+    )

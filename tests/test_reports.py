@@ -1,28 +1,18 @@
 """The leadership report against a real PostgreSQL and a real SMTP server (MailCatcher).
 
-Every test builds the four marts the report reads from a small hand-made data set, so the
-expected numbers are known exactly:
-
-=========  =====  ====  ====  =========  ===========================================
-period     leads  MQLs  SQLs  customers  spend
-=========  =====  ====  ====  =========  ===========================================
-2026-W46   10     7     3     1          USD 2,234.50, EUR 500.00
-2026-W45   8      5     2     0          USD 2,000.00
-=========  =====  ====  ====  =========  ===========================================
-
-MQLs by channel (last_touch): W46 paid_search 4, email 2, (none) 1; W45 paid_search 3,
-organic_search 2. Rows just outside the periods (and other models, other conversion types)
-are there to be left out.
+The marts are the consistent world of ``test_publish_data``; every expected number is read
+from the marts here with its own SQL, so the report must show exactly what the marts hold.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import smtplib
 import threading
 from collections.abc import Iterator
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,155 +20,63 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
+from test_publish_data import AS_OF, build_world, sql
 
+from revops.quality.gate import Failure, GateResult
+from revops.quality.runs import GateNotPassed, record_gate_run
 from revops.reports.mailcatcher import MailCatcher
 from revops.reports.periods import parse_period
-from revops.reports.render import (
-    RenderedReport,
-    ReportError,
-    WeekCounts,
-    build_report,
-    render_html,
-)
+from revops.reports.render import RenderedReport, ReportError, build_report, render_report
 from revops.reports.send import (
     ReportSendError,
     SmtpConfigError,
     SmtpSettings,
+    archive_report,
     build_message,
+    environ_from_connection,
     send_report,
     write_report,
 )
 
 W46 = parse_period("2026-W46")
 W45 = parse_period("2026-W45")
-
-MARTS_DDL = """
-create schema marts;
-create table marts.fct_funnel (
-    person_id text primary key, email text, hubspot_contact_id text, mailchimp_member_id text,
-    lead_at timestamptz, mql_at timestamptz, sal_at timestamptz, sql_at timestamptz,
-    opportunity_at timestamptz, customer_at timestamptz,
-    source_channel text, source text, source_campaign text
-);
-create table marts.rpt_funnel_weekly (
-    week_start date, source_channel text, leads bigint, mqls bigint, sals bigint, sqls bigint,
-    opportunities bigint, customers bigint
-);
-create table marts.fct_ad_spend_daily (
-    date_day date, platform text, account_id text, campaign_id text, campaign_name text,
-    channel text, spend numeric, currency text, impressions bigint, clicks bigint,
-    platform_conversions double precision, time_zone text
-);
-create table marts.fct_attribution (
-    conversion_id text, conversion_type text, person_id text, converted_at timestamptz,
-    touchpoint_id text, touched_at timestamptz, model text, credit double precision,
-    channel text, campaign_id text, campaign_name text
-);
-"""
-
-# person, lead_at, mql_at, sql_at, customer_at (UTC unless an offset is given)
-W45_LEAD, W45_MQL, W45_SQL = "2026-11-03 09:00Z", "2026-11-04 10:00Z", "2026-11-06 11:00Z"
-W46_LEAD, W46_MQL, W46_SQL = "2026-11-10 09:00Z", "2026-11-11 10:00Z", "2026-11-12 11:00Z"
-FUNNEL = [
-    ("p01", W45_LEAD, W45_MQL, W45_SQL, "2026-11-13 15:00Z"),  # customer in W46
-    ("p02", W45_LEAD, W45_MQL, W45_SQL, None),
-    ("p03", W45_LEAD, W45_MQL, W46_SQL, None),  # MQL in W45, SQL in W46
-    ("p04", W45_LEAD, W45_MQL, None, None),
-    ("p05", W45_LEAD, W45_MQL, None, None),
-    ("p06", W45_LEAD, W46_MQL, None, None),  # lead in W45, MQL in W46
-    ("p07", W45_LEAD, None, None, None),
-    ("p08", "2026-11-09 00:30+01", None, None, None),  # Sunday 23:30 UTC: still W45
-    *[(f"p{n}", W46_LEAD, W46_MQL, W46_SQL, None) for n in (11, 12)],
-    *[(f"p{n}", W46_LEAD, W46_MQL, None, None) for n in (13, 14, 15, 16)],
-    *[(f"p{n}", W46_LEAD, None, None, None) for n in (17, 18, 19)],
-    ("p20", "2026-11-16 00:30+01", None, None, None),  # Sunday 23:30 UTC: still W46
-    ("p21", "2026-11-16 00:00Z", "2026-11-16 00:00Z", "2026-11-16 00:00Z", None),  # W47
-    ("p22", "2026-11-01 23:59Z", "2026-11-01 23:59Z", None, None),  # W44
-]
-
-WEEKLY = [  # week_start, channel, leads, mqls, sals, sqls, opportunities, customers
-    ("2026-08-17", "paid_search", 99, 99, 99, 99, 99, 99),  # 13 weeks back: off the chart
-    ("2026-11-02", "paid_search", 5, 3, 1, 1, 1, 0),
-    ("2026-11-02", "organic_search", 3, 2, 1, 1, 0, 0),
-    ("2026-11-09", "paid_search", 6, 4, 2, 2, 1, 1),
-    ("2026-11-09", "organic_search", 4, 3, 1, 1, 0, 0),
-    ("2026-11-16", "paid_search", 50, 50, 50, 50, 50, 50),  # after the period
-]
-
-SPEND = [  # date_day, spend, currency
-    ("2026-11-01", "777.00", "USD"),  # W44
-    ("2026-11-02", "1500.00", "USD"),
-    ("2026-11-08", "500.00", "USD"),
-    ("2026-11-09", "1000.00", "USD"),
-    ("2026-11-12", "500.00", "EUR"),
-    ("2026-11-15", "1234.50", "USD"),
-    ("2026-11-16", "9999.00", "USD"),  # W47
-]
-
-ATTRIBUTION = [  # person, conversion_type, converted_at, model, credit, channel
-    *[(p, "mql", W46_MQL, "last_touch", 1.0, "paid_search") for p in ("p11", "p12", "p13", "p14")],
-    *[(p, "mql", W46_MQL, "last_touch", 1.0, "email") for p in ("p15", "p16")],
-    ("p06", "mql", W46_MQL, "last_touch", 1.0, None),  # no touch: reported as (none)
-    *[(p, "mql", W45_MQL, "last_touch", 1.0, "paid_search") for p in ("p01", "p02", "p03")],
-    *[(p, "mql", W45_MQL, "last_touch", 1.0, "organic_search") for p in ("p04", "p05")],
-    ("p11", "mql", W46_MQL, "linear", 0.5, "events"),  # another model
-    ("p11", "sql", W46_SQL, "last_touch", 1.0, "referral"),  # another conversion type
-    ("p21", "mql", "2026-11-16 00:00Z", "last_touch", 1.0, "referral"),  # W47
-]
-
+OCT = parse_period("2026-10")
 RECIPIENTS = ("ceo@example.com", "cmo@example.com")
 SENDER = "revops@example.com"
-
-
-def create_marts(conn: psycopg.Connection, with_rows: bool = True) -> None:
-    """The marts schema with the hand-made rows above (or none)."""
-    conn.execute(MARTS_DDL)
-    if not with_rows:
-        return
-    with conn.cursor() as cur:
-        cur.executemany(
-            "insert into marts.fct_funnel (person_id, email, lead_at, mql_at, sal_at, sql_at, "
-            "opportunity_at, customer_at, source_channel) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s, 'paid_search')",
-            [
-                (p, f"{p}@example.com", lead, mql, sql, sql, customer, customer)
-                for p, lead, mql, sql, customer in FUNNEL
-            ],
-        )
-        cur.executemany(
-            "insert into marts.rpt_funnel_weekly values (%s, %s, %s, %s, %s, %s, %s, %s)", WEEKLY
-        )
-        cur.executemany(
-            "insert into marts.fct_ad_spend_daily (date_day, platform, account_id, campaign_id, "
-            "campaign_name, channel, spend, currency, impressions, clicks, platform_conversions, "
-            "time_zone) values (%s, 'google_ads', %s, 'c1', 'Brand', 'paid_search', %s, %s, "
-            "1000, 50, 2.0, 'America/New_York')",
-            [(day, f"acct-{currency}", spend, currency) for day, spend, currency in SPEND],
-        )
-        cur.executemany(
-            "insert into marts.fct_attribution values (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "null, null)",
-            [
-                (f"{p}:{kind}", kind, p, at, f"t-{p}-{kind}", at, model, credit, channel)
-                for p, kind, at, model, credit, channel in ATTRIBUTION
-            ],
-        )
+WARNING = Failure(
+    table="marts.fct_ad_spend_daily",
+    expectation_type="expect_column_values_to_not_be_null",
+    column="platform_conversions",
+    severity="warning",
+    observed="1 of 1512 rows (0.1%) null",
+    expected="no nulls",
+    check="fct_ad_spend_daily.platform_conversions_not_null",
+)
 
 
 @pytest.fixture
-def marts_url(fresh_db: str) -> str:
-    """A database holding the hand-made marts."""
-    with psycopg.connect(fresh_db) as conn:
-        create_marts(conn)
+def world(fresh_db: str) -> str:
+    build_world(fresh_db)
     return fresh_db
+
+
+def record_gate(url: str, period, passed: bool = True, failures=()) -> int:
+    """Record a gate run for ``period`` as the gate would."""
+    result = GateResult(
+        passed=passed,
+        failures=list(failures),
+        docs_index=Path("/docs/index.html"),
+        as_of=AS_OF.isoformat(),
+    )
+    with psycopg.connect(url) as conn:
+        return record_gate_run(conn, result, [period], "test-gate")[0]
 
 
 @pytest.fixture
-def empty_marts_url(fresh_db: str) -> str:
-    """A database holding the marts' tables with no rows."""
-    with psycopg.connect(fresh_db) as conn:
-        create_marts(conn, with_rows=False)
-    return fresh_db
+def gated(world: str) -> str:
+    """The world with a passing gate run for 2026-W46 (with one warning)."""
+    record_gate(world, W46, failures=[WARNING])
+    return world
 
 
 @pytest.fixture
@@ -198,7 +96,7 @@ def settings_for(catcher: MailCatcher, **changes: object) -> SmtpSettings:
     return SmtpSettings(**values)  # type: ignore[arg-type]
 
 
-class _Html(HTMLParser):
+class Html(HTMLParser):
     """Table rows (cell texts) and image tags of an HTML document."""
 
     def __init__(self, html: str) -> None:
@@ -230,116 +128,320 @@ class _Html(HTMLParser):
             self._cell.append(data)
 
 
-def rendered_for(url: str, label: str = "2026-W46") -> RenderedReport:
+def one(url: str, query: str, params: tuple = ()) -> tuple:
     with psycopg.connect(url) as conn:
-        return render_html(build_report(conn, parse_period(label)))
+        row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row
+
+
+def usd(value: float) -> str:
+    return f"USD {round(value):,}"
+
+
+def pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def expected_headline(url: str, period) -> dict[str, float | None]:
+    """The headline numbers of ``period``, straight from the marts."""
+    kind, start = period.period_type, period.start
+    pipeline, won = one(
+        url,
+        "select sum(pipeline_created), sum(won_revenue) from "
+        "marts.rpt_pipeline where period_type = %s and period_start = %s",
+        (kind, start),
+    )
+    (spend,) = one(
+        url,
+        "select sum(spend_reporting) from marts.fct_ad_spend_daily "
+        "where date_day >= %s and date_day < %s",
+        (period.start, period.end),
+    )
+    customers, mqls = one(
+        url,
+        "select sum(customers), sum(mqls) from "
+        "marts.rpt_funnel_conversion where period_type = %s "
+        "and period_start = %s",
+        (kind, start),
+    )
+    sqls, cohort = one(
+        url,
+        "select count(sql_at), count(*) from marts.fct_funnel where mql_at >= %s and mql_at < %s",
+        (period.start_at, period.end_at),
+    )
+    within, handoff_mqls = one(
+        url,
+        "select sum(handed_off_within_sla), sum(mqls) from "
+        "marts.rpt_lead_handoff where week_start >= %s "
+        "and week_start < %s",
+        (period.start, period.end),
+    )
+    return {
+        "pipeline_created": float(pipeline),
+        "won_revenue": float(won),
+        "cac": float(spend) / float(customers) if customers else None,
+        "mqls": float(mqls),
+        "mql_to_sql_rate": sqls / cohort if cohort else None,
+        "handoff_sla_met": float(within) / float(handoff_mqls) if handoff_mqls else None,
+    }
 
 
 # -- the numbers ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("autocommit", [False, True])
-def test_build_report_counts_what_the_marts_hold(marts_url: str, autocommit: bool) -> None:
-    with psycopg.connect(marts_url, autocommit=autocommit) as conn:
+def test_every_headline_number_equals_the_marts_for_the_period_and_the_one_before(
+    world: str,
+) -> None:
+    with psycopg.connect(world) as conn:
         report = build_report(conn, W46)
-        assert conn.info.transaction_status == TransactionStatus.IDLE  # nothing left open
-    now, before = report.current, report.previous
-    assert report.previous_period == W45
-    assert (now.leads, now.mqls, now.sqls, now.customers) == (10, 7, 3, 1)
-    assert (before.leads, before.mqls, before.sqls, before.customers) == (8, 5, 2, 0)
-    assert now.mql_to_sql_ratio == pytest.approx(3 / 7)
-    assert before.mql_to_sql_ratio == pytest.approx(2 / 5)
-    assert now.spend == {"EUR": Decimal("500.00"), "USD": Decimal("2234.50")}
-    assert before.spend == {"USD": Decimal("2000.00")}
-    assert now.mqls_by_channel == {"paid_search": 4.0, "email": 2.0, "(none)": 1.0}
-    assert before.mqls_by_channel == {"paid_search": 3.0, "organic_search": 2.0}
-    assert report.change("mqls").delta == 2 and report.change("mqls").relative == pytest.approx(0.4)
-    assert report.change("customers").relative is None  # nothing to compare with
-    assert len(report.weeks) == 12
-    assert report.weeks[0].week_start == date(2026, 8, 24)
-    assert report.weeks[-2] == WeekCounts(date(2026, 11, 2), 8, 5, 2, 2, 1, 0)
-    assert report.weeks[-1] == WeekCounts(date(2026, 11, 9), 10, 7, 3, 3, 1, 1)
-    assert sum(w.leads for w in report.weeks) == 18  # neither the 99s nor the 50s
+    assert report.previous_period == W45 and report.currency == "USD"
+    now, before = expected_headline(world, W46), expected_headline(world, W45)
+    for kpi in report.kpis:
+        assert kpi.missing is None
+        assert kpi.current == pytest.approx(now[kpi.key]), kpi.key
+        assert kpi.previous == pytest.approx(before[kpi.key]), kpi.key
+    assert report.kpi("pipeline_created").current > 0 and report.kpi("won_revenue").current > 0
+    assert report.unavailable == {}
 
 
-def test_a_monthly_report_covers_the_calendar_month(marts_url: str) -> None:
-    with psycopg.connect(marts_url) as conn:
-        report = build_report(conn, parse_period("2026-11"))
-    assert report.previous_period.label == "2026-10"
-    # November holds W45 and W46, plus Sunday 1 November (W44: p22, USD 777) and Monday
-    # 16 November (W47: p21, USD 9,999).
-    assert (report.current.leads, report.current.mqls, report.current.sqls) == (20, 14, 6)
-    assert report.current.spend["USD"] == Decimal("15010.50")
-    assert report.previous.leads == 0
+def test_attribution_spend_quality_and_handoff_equal_the_marts(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, W46)
+        attributed = conn.execute(
+            "select channel, conversion_type, model, sum(attributed_revenue) "
+            "from marts.rpt_channel_attribution where period_type = 'week' "
+            "and period_start = '2026-11-09' and conversion_type in ('opportunity', 'customer') "
+            "and model in ('last_touch', 'w_shaped', 'markov') group by 1, 2, 3"
+        ).fetchall()
+        spend = dict(
+            conn.execute(
+                "select channel, sum(spend_reporting) from marts.fct_ad_spend_daily "
+                "where date_day between '2026-11-09' and '2026-11-15' group by 1"
+            ).fetchall()
+        )
+        quality = conn.execute(
+            "select channel, sum(mqls), sum(accepted), sum(rejected) from marts.rpt_lead_quality "
+            "where period_type = 'week' and period_start = '2026-11-09' group by 1"
+        ).fetchall()
+        reasons = dict(
+            conn.execute(
+                "select disqualification_reason, sum(rejected) from marts.rpt_lead_rejections "
+                "where period_type = 'week' and period_start = '2026-11-09' group by 1"
+            ).fetchall()
+        )
+        owners = conn.execute(
+            "select owner_name, mqls, handed_off_within_sla, still_waiting, "
+            "median_handoff_hours from marts.rpt_lead_handoff "
+            "where week_start = '2026-11-09'"
+        ).fetchall()
+    a = report.attribution
+    assert a is not None and a.models == ("last_touch", "w_shaped", "markov")
+    for channel, kind, model, revenue in attributed:
+        table = a.pipeline if kind == "opportunity" else a.revenue
+        assert table[channel][model] == pytest.approx(float(revenue))
+    for model in a.models:  # every model hands out the same total
+        assert a.total("revenue", model) == pytest.approx(report.kpi("won_revenue").current)
+    assert {r.channel: r.spend for r in report.spend or ()} == pytest.approx(
+        {c: float(v) for c, v in spend.items()}
+    )
+    assert {(r.channel, r.mqls, r.accepted, r.rejected) for r in report.lead_quality or ()} == {
+        (c, int(m), int(acc), int(rej)) for c, m, acc, rej in quality
+    }
+    assert {r.reason: r.rejected for r in report.rejections or ()} == {
+        k: int(v) for k, v in reasons.items()
+    }
+    assert {(r.owner, r.mqls, r.within_sla, r.still_waiting) for r in report.handoff or ()} == {
+        (name, m, w, s) for name, m, w, s, _ in owners
+    }
+    medians = {r.owner: r.median_hours for r in report.handoff or ()}
+    assert medians == pytest.approx({name: med for name, _, _, _, med in owners})
 
 
-def test_rendered_html_shows_the_numbers_inserted(marts_url: str) -> None:
-    rendered = rendered_for(marts_url)
-    rows = _Html(rendered.html).rows
-    assert ["Leads", "10", "8", "+2 (+25.0%)"] in rows
-    assert ["MQLs", "7", "5", "+2 (+40.0%)"] in rows
-    assert ["SQLs", "3", "2", "+1 (+50.0%)"] in rows
-    assert ["Customers", "1", "0", "+1 (new)"] in rows
-    assert ["MQL \u2192 SQL ratio*", "42.9%", "40.0%", "+2.9 pp"] in rows
-    assert ["USD", "USD 2,234.50", "USD 2,000.00", "+USD 234.50 (+11.7%)"] in rows
-    assert ["EUR", "EUR 500.00", "EUR 0.00", "+EUR 500.00 (new)"] in rows
-    assert ["paid_search", "4", "3", "57.1%"] in rows
-    assert ["email", "2", "0", "28.6%"] in rows
-    assert ["(none)", "1", "0", "14.3%"] in rows
-    assert ["organic_search", "0", "2", "0.0%"] in rows
-    assert "not the cohort conversion rate" in rendered.html  # the footnote on the ratio
-    assert "No data" not in rendered.html
+def test_the_monthly_edition_reads_month_rows_and_the_weeks_starting_in_it(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, OCT)
+    assert report.previous_period.label == "2026-09"
+    expected = expected_headline(world, OCT)
+    for kpi in report.kpis:
+        assert kpi.current == pytest.approx(expected[kpi.key]), kpi.key
+    (handoff_mqls,) = one(
+        world,
+        "select sum(mqls) from marts.rpt_lead_handoff where "
+        "week_start between '2026-10-01' and '2026-10-31'",
+    )
+    assert sum(r.mqls for r in report.handoff or ()) == handoff_mqls
+    assert report.funnel is not None and report.funnel.weeks[-1][0].isoformat() == "2026-10-26"
 
 
-def test_rendered_text_carries_the_same_numbers(marts_url: str) -> None:
-    text = rendered_for(marts_url).text
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+def test_the_html_shows_the_marts_numbers(gated: str) -> None:
+    with psycopg.connect(gated) as conn:
+        report = build_report(conn, W46)
+    rendered = render_report(report)
+    html = rendered.html
+    now = expected_headline(gated, W46)
+    for value in (
+        usd(now["pipeline_created"]),
+        usd(now["won_revenue"]),
+        usd(now["cac"]),
+        f"{int(now['mqls'])}",
+        pct(now["mql_to_sql_rate"]),
+        pct(now["handoff_sla_met"]),
+    ):
+        assert f">{value}</td>" in html, value
+    rows = Html(html).rows
+    a = report.attribution
+    assert a is not None
+    top = a.channels[0]
+    assert [top, *(usd(a.revenue[top].get(m, 0.0)) for m in a.models)] in [r[:4] for r in rows]
+    assert ["Total", *(usd(a.total("revenue", m)) for m in a.models), ""] in rows
+    stages = one(
+        gated,
+        "select sum(leads), sum(mqls), sum(customers) from "
+        "marts.rpt_funnel_conversion where period_type = 'week' "
+        "and period_start = '2026-11-09'",
+    )
+    assert [r[1] for r in rows if len(r) == 4 and r[0] in ("Leads", "MQLs", "Customers")] == [
+        str(v) for v in stages
+    ]
+    spend = report.spend[0]  # type: ignore[index]
+    assert [spend.channel, usd(spend.spend), usd(spend.previous_spend)] in [r[:3] for r in rows]
+    assert "Where the models disagree" in html
+    assert "<style" not in html  # every style is inline, as mail clients need
+    assert "Not available yet" not in html
+
+
+def test_the_text_part_carries_the_same_numbers(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        rendered = render_report(build_report(conn, W46), with_pdf=False)
+    lines = [" ".join(line.split()) for line in rendered.text.splitlines()]
+    now = expected_headline(world, W46)
     assert "revops weekly report 2026-W46" in lines
-    assert "MQLs 7 5 +2 (+40.0%)" in lines
-    assert "MQL \u2192 SQL ratio* 42.9% 40.0% +2.9 pp" in lines
-    assert "USD USD 2,234.50 USD 2,000.00 +USD 234.50 (+11.7%)" in lines
-    assert "paid_search 4 3 57.1%" in lines
+    assert any(
+        line.startswith(f"Pipeline created {usd(now['pipeline_created'])}") for line in lines
+    )
+    assert any(line.startswith(f"MQL → SQL rate {pct(now['mql_to_sql_rate'])}") for line in lines)
+    assert "ATTRIBUTED PIPELINE AND REVENUE BY CHANNEL" in lines
+    assert rendered.pdf == b""
 
 
-def test_html_images_are_cid_pngs_with_alt_text_and_size(marts_url: str) -> None:
-    rendered = rendered_for(marts_url)
-    images = _Html(rendered.html).images
-    assert len(images) == 2 == len(rendered.images)
+def test_images_are_cid_pngs_with_alt_text_that_carries_the_numbers(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, W46)
+    rendered = render_report(report, with_pdf=False)
+    images = Html(rendered.html).images
+    assert [i["src"] for i in images] == [f"cid:{c.cid}" for c in rendered.charts]
+    assert [c.cid.split(".")[0] for c in rendered.charts] == [
+        "attribution",
+        "funnel",
+        "trend",
+        "spend",
+    ]
     for img in images:
-        src = img["src"] or ""
-        assert src.startswith("cid:") and src[4:] in rendered.images
         assert img["alt"] and int(img["width"] or 0) > 0 and int(img["height"] or 0) > 0
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in rendered.images.values())
-    channel_alt = next(i["alt"] for i in images if "channel" in (i["alt"] or ""))
-    assert "paid_search 4, email 2, (none) 1" in (channel_alt or "")
-    assert "<style" not in rendered.html  # styles are inline, as mail clients need
+    funnel = report.funnel
+    assert funnel is not None
+    funnel_alt = next(i["alt"] for i in images if (i["src"] or "").startswith("cid:funnel."))
+    assert f"Leads {funnel.current.leads}, MQLs {funnel.current.mqls}" in (funnel_alt or "")
 
 
-def test_an_empty_period_renders_zeros_and_no_data(empty_marts_url: str) -> None:
-    rendered = rendered_for(empty_marts_url)
-    rows = _Html(rendered.html).rows
-    assert ["MQLs", "0", "0", "no change"] in rows
-    assert ["MQL \u2192 SQL ratio*", "n/a", "n/a", "n/a"] in rows
-    assert "No data" in rendered.html and "No data" in rendered.text
-    assert "No ad spend recorded in 2026-W46" in rendered.html
+def test_marts_not_built_yet_show_as_not_available_and_the_rest_renders(world: str) -> None:
+    sql(
+        world,
+        """  -- what the marts were before this release
+        drop table marts.rpt_pipeline; drop table marts.rpt_lead_handoff;
+        drop table marts.rpt_lead_quality; drop table marts.rpt_lead_rejections;
+        alter table marts.rpt_channel_attribution drop column attributed_revenue;
+    """,
+    )
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, W46)
+    assert report.unavailable == {
+        "pipeline": "marts.rpt_pipeline has not been built yet",
+        "sla": "marts.rpt_lead_handoff has not been built yet",
+        "attribution": "marts.rpt_channel_attribution has no attributed_revenue yet",
+        "lead_quality": "marts.rpt_lead_quality has not been built yet",
+        "rejections": "marts.rpt_lead_rejections has not been built yet",
+        "handoff": "marts.rpt_lead_handoff has not been built yet",
+    }
+    rendered = render_report(report)
+    html = rendered.html
+    assert "Not available yet: marts.rpt_pipeline has not been built yet" in html
+    assert "Not available yet: marts.rpt_channel_attribution has no attributed_revenue yet" in html
+    assert "ROAS not available yet" in html
+    (mqls,) = one(
+        world,
+        "select count(*) from marts.fct_funnel "
+        "where mql_at >= '2026-11-09' and mql_at < '2026-11-16'",
+    )
+    assert f">{mqls}</td>" in html  # what exists still shows
+    assert [c.cid.split(".")[0] for c in rendered.charts] == ["funnel", "trend", "spend"]
+    assert not any("attribution" in name for name in rendered.csvs)
+    assert rendered.pdf.startswith(b"%PDF")
+
+
+def test_no_marts_at_all_is_a_clear_error(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db) as conn, pytest.raises(ReportError, match="revops transform"):
+        build_report(conn, W46)
+
+
+def test_a_period_without_data_says_so(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        rendered = render_report(build_report(conn, parse_period("2027-W10")), with_pdf=False)
+    assert "No data for 2027-W10" in rendered.html and "No data for 2027-W10" in rendered.text
     assert rendered.images == {} and "cid:" not in rendered.html
 
 
-def test_a_quiet_period_after_a_busy_one_says_no_data_and_shows_the_drop(marts_url: str) -> None:
-    rendered = rendered_for(marts_url, "2026-W48")  # nothing in W48; W47 holds p21 only
-    rows = _Html(rendered.html).rows
-    assert "No data for 2026-W48" in rendered.html
-    assert ["Leads", "0", "1", "-1 (-100.0%)"] in rows
-    assert ["MQL \u2192 SQL ratio*", "n/a", "100.0%", "n/a"] in rows
-    assert ["USD", "USD 0.00", "USD 9,999.00", "-USD 9,999.00 (-100.0%)"] in rows
-    assert ["referral", "0", "1", "n/a"] in rows
-    assert "No attributed MQLs in 2026-W48" in rendered.html
-    assert [cid.split(".")[0] for cid in rendered.images] == ["funnel-weekly"]  # weeks 45-47
+def test_the_csv_attachments_hold_the_tables_unformatted(world: str) -> None:
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, W46)
+    rendered = render_report(report, with_pdf=False)
+    assert sorted(rendered.csvs) == sorted(
+        f"revops-2026-W46-{n}.csv"
+        for n in (
+            "headline",
+            "attribution_by_channel",
+            "funnel",
+            "funnel_conversion",
+            "spend_roas_by_channel",
+            "lead_quality_by_channel",
+            "lead_rejections_by_reason",
+            "handoff_by_owner",
+        )
+    )
+    headline = list(csv.DictReader(io.StringIO(rendered.csvs["revops-2026-W46-headline.csv"])))
+    by_metric = {row["metric"]: row for row in headline}
+    won = report.kpi("won_revenue")
+    assert float(by_metric["won_revenue"]["current"]) == pytest.approx(won.current)
+    assert by_metric["won_revenue"]["unit"] == "USD"
+    rows = list(
+        csv.DictReader(io.StringIO(rendered.csvs["revops-2026-W46-attribution_by_channel.csv"]))
+    )
+    assert sum(float(r["attributed_revenue_usd"]) for r in rows if r["model"] == "markov") == (
+        pytest.approx(won.current)
+    )
 
 
-def test_missing_marts_raise_a_clear_error(fresh_db: str) -> None:
-    with psycopg.connect(fresh_db) as conn, pytest.raises(ReportError, match="fct_funnel"):
-        build_report(conn, W46)
+def test_the_pdf_is_the_same_report_with_its_charts_and_is_reproducible(gated: str) -> None:
+    with psycopg.connect(gated) as conn:
+        report = build_report(conn, W46)
+    first, second = render_report(report), render_report(report)
+    assert first.pdf.startswith(b"%PDF-") and first.pdf == second.pdf
+    assert first.pdf.count(b"/Subtype /Image") == len(first.charts) == 4
+    assert first.pdf_filename == "revops-weekly-2026-W46.pdf"
+
+
+def test_the_footer_lists_the_gates_warnings(gated: str, tmp_path: Path) -> None:
+    archived = archive_report(psycopg.connect(gated), W46, tmp_path)
+    html = archived.html_path.read_text()
+    assert "Quality gate passed at" in html and "with 1 warning(s):" in html
+    assert (
+        "Warning: marts.fct_ad_spend_daily: fct_ad_spend_daily.platform_conversions_not_null"
+        ": 1 of 1512 rows (0.1%) null (expected: no nulls)"
+    ) in html
+    assert archived.pdf_path == tmp_path / "reports" / "weekly" / "2026-W46.pdf"
+    assert archived.pdf_path.read_bytes().startswith(b"%PDF")
 
 
 # -- the mail catcher -----------------------------------------------------------------------
@@ -358,113 +460,119 @@ def test_mailcatcher_on_port_zero_listens_on_a_real_port_and_keeps_every_message
             with smtplib.SMTP(catcher.host, catcher.port, timeout=10) as client:
                 client.send_message(message)
         assert len(catcher.paths()) == 2
-        assert all(p.suffix == ".eml" for p in catcher.paths())
         received = catcher.messages()
     assert [m["Subject"] for m in received] == ["hi", "hi"]
     assert received[0]["X-RcptTo"] == "a@example.com"
-    assert received[0].get_content().strip() == "hello"
 
 
 # -- sending --------------------------------------------------------------------------------
 
 
-def test_the_received_message_has_text_html_and_inline_images(
-    marts_url: str, catcher: MailCatcher, tmp_path: Path
+def test_the_received_message_has_text_html_inline_images_pdf_and_csvs(
+    gated: str, catcher: MailCatcher, tmp_path: Path
 ) -> None:
-    with psycopg.connect(marts_url) as conn:
+    with psycopg.connect(gated) as conn:
         result = send_report(conn, W46, settings_for(catcher), "run-1", tmp_path / "out")
     assert result.already_sent is False
     [message] = catcher.messages()
     assert message["Subject"] == "revops weekly report 2026-W46"
     assert message["Message-ID"] == result.message_id
     assert message["X-RcptTo"] == ", ".join(RECIPIENTS)
-    assert message.get_content_type() == "multipart/alternative"
-    text_part, related = message.get_payload()
+    assert message.get_content_type() == "multipart/mixed"
+    body, *attachments = message.get_payload()
+    assert body.get_content_type() == "multipart/alternative"
+    text_part, related = body.get_payload()
     assert text_part.get_content_type() == "text/plain"
-    assert "42.9%" in text_part.get_content()
     assert related.get_content_type() == "multipart/related"
-    html_part, *image_parts = related.get_payload()
+    html_part, *images = related.get_payload()
     assert html_part.get_content_type() == "text/html"
     html = html_part.get_content()
-    assert ["MQLs", "7", "5", "+2 (+40.0%)"] in _Html(html).rows
-    referenced = set(re.findall(r'src="cid:([^"]+)"', html))
-    assert len(image_parts) == 2
-    content_ids = {part["Content-ID"].strip("<>") for part in image_parts}
-    assert content_ids == referenced
-    for part in image_parts:
+    referenced = re.findall(r'src="cid:([^"]+)"', html)
+    assert len(images) == 4 and {p["Content-ID"].strip("<>") for p in images} == set(referenced)
+    for part in images:
         assert part.get_content_type() == "image/png"
         assert part.get_content_disposition() == "inline"
         assert part.get_content().startswith(b"\x89PNG")
+    pdf, *csvs = attachments
+    assert pdf.get_content_type() == "application/pdf"
+    assert pdf.get_filename() == "revops-weekly-2026-W46.pdf"
+    assert pdf.get_content_disposition() == "attachment"
+    assert pdf.get_content().startswith(b"%PDF")
+    assert {p.get_content_type() for p in csvs} == {"text/csv"} and len(csvs) == 8
+    assert tuple(result.attachments) == (pdf.get_filename(), *(p.get_filename() for p in csvs))
+    won = expected_headline(gated, W46)["won_revenue"]
+    assert f">{usd(won)}</td>" in html and usd(won) in text_part.get_content()
     saved = tmp_path / "out" / "reports" / "weekly" / "2026-W46.html"
-    assert result.html_path == saved
+    assert result.html_path == saved and result.pdf_path == saved.with_suffix(".pdf")
     assert "data:image/png;base64," in saved.read_text() and "cid:" not in saved.read_text()
 
 
-def test_build_message_without_images_is_text_and_html_only() -> None:
+def test_build_message_without_images_or_attachments_is_text_and_html_only() -> None:
     rendered = RenderedReport(html="<p>no data</p>", text="no data", images={})
     message = build_message(rendered, parse_period("2026-11"), SENDER, RECIPIENTS)
     assert message["Subject"] == "revops monthly report 2026-11"
-    assert message["To"] == "ceo@example.com, cmo@example.com"
+    assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.get_payload()] == ["text/plain", "text/html"]
 
 
-def test_write_report_saves_a_self_contained_preview_without_sending(
-    marts_url: str, catcher: MailCatcher, tmp_path: Path
+def test_write_report_archives_html_and_pdf_without_sending(
+    world: str, catcher: MailCatcher, tmp_path: Path
 ) -> None:
-    with psycopg.connect(marts_url) as conn:
+    with psycopg.connect(world) as conn:
         path = write_report(conn, parse_period("2026-11"), tmp_path)
     assert path == tmp_path / "reports" / "monthly" / "2026-11.html"
+    assert path.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
     html = path.read_text()
-    assert ["Leads", "20", "0", "+20 (new)"] in _Html(html).rows
-    assert html.count("data:image/png;base64,") == 2
+    assert "Monthly report 2026-11" in html and html.count("data:image/png;base64,") == 4
+    assert "no run recorded for this period" in html
     assert catcher.messages() == []
 
 
 def _sends(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "select edition, period, run_key, message_id, recipients, subject, sent_at "
-            "from revops_meta.report_sends order by sent_at"
+            "select edition, period, run_key, message_id, recipients, subject, sent_at, "
+            "gate_run_id, attachments from revops_meta.report_sends order by sent_at"
         ).fetchall()
 
 
 def test_the_same_run_key_sends_once_and_a_new_one_sends_again(
-    marts_url: str, catcher: MailCatcher, tmp_path: Path
+    gated: str, catcher: MailCatcher, tmp_path: Path
 ) -> None:
     settings = settings_for(catcher)
-    with psycopg.connect(marts_url) as conn:
-        first = send_report(conn, W46, settings, "scheduled__2026-11-16", tmp_path)
-        again = send_report(conn, W46, settings, "scheduled__2026-11-16", tmp_path)
+    with psycopg.connect(gated) as conn:
+        first = send_report(conn, W46, settings, "scheduled", tmp_path)
+        again = send_report(conn, W46, settings, "scheduled", tmp_path)
     assert (first.already_sent, again.already_sent) == (False, True)
     assert again.message_id == first.message_id and again.sent_at == first.sent_at
     assert len(catcher.messages()) == 1
-    [row] = _sends(marts_url)
+    [row] = _sends(gated)
     assert row[:6] == (
         "weekly",
         "2026-W46",
-        "scheduled__2026-11-16",
+        "scheduled",
         first.message_id,
         list(RECIPIENTS),
         "revops weekly report 2026-W46",
     )
-    assert row[6] is not None
+    assert row[6] is not None and row[7] == first.gate_run_id and row[7] is not None
+    assert row[8][0] == "revops-weekly-2026-W46.pdf"
 
-    with psycopg.connect(marts_url) as conn:
-        rerun = send_report(conn, W46, settings, "manual__2026-11-17", tmp_path)
+    with psycopg.connect(gated) as conn:
+        rerun = send_report(conn, W46, settings, "revops_publish/manual__2026-11-17", tmp_path)
     assert rerun.already_sent is False and rerun.message_id != first.message_id
     assert len(catcher.messages()) == 2
-    assert len(_sends(marts_url)) == 2
 
 
 def test_concurrent_sends_with_one_run_key_deliver_one_message(
-    marts_url: str, catcher: MailCatcher, tmp_path: Path
+    gated: str, catcher: MailCatcher, tmp_path: Path
 ) -> None:
     settings = settings_for(catcher)
     start = threading.Barrier(3)
     results: list = []
 
     def send() -> None:
-        with psycopg.connect(marts_url) as conn:
+        with psycopg.connect(gated) as conn:
             start.wait()
             results.append(send_report(conn, W46, settings, "race", tmp_path))
 
@@ -472,54 +580,137 @@ def test_concurrent_sends_with_one_run_key_deliver_one_message(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
     assert len(results) == 3
     assert sorted(r.already_sent for r in results) == [False, True, True]
     assert len({r.message_id for r in results}) == 1
     assert len(catcher.messages()) == 1
-    assert len(_sends(marts_url)) == 1
+    assert len(_sends(gated)) == 1
 
 
-def test_a_failed_send_records_nothing_and_stays_retryable(marts_url: str, tmp_path: Path) -> None:
+def test_a_period_whose_gate_has_not_passed_is_not_sent(
+    world: str, catcher: MailCatcher, tmp_path: Path
+) -> None:
+    settings = settings_for(catcher)
+    with psycopg.connect(world) as conn:
+        with pytest.raises(
+            GateNotPassed, match="no quality gate run is recorded for the weekly report 2026-W46"
+        ):
+            send_report(conn, W46, settings, "run-1", tmp_path)
+        record_gate(world, W46, passed=True)
+        record_gate(
+            world,
+            W46,
+            passed=False,
+            failures=[
+                Failure(
+                    "raw_mailchimp._dlt_loads",
+                    "unexpected_rows_expectation",
+                    "newest load",
+                    "blocking",
+                    "1 offending row",
+                    "a load at most 36 h old",
+                    "raw_mailchimp.freshness",
+                )
+            ],
+        )
+        with pytest.raises(GateNotPassed) as refused:
+            send_report(conn, W46, settings, "run-1", tmp_path)
+    message = str(refused.value)
+    assert "has not passed for the weekly report 2026-W46" in message
+    assert "raw_mailchimp.freshness on raw_mailchimp._dlt_loads" in message
+    assert catcher.messages() == [] and _sends(world) == []
+
+
+def test_a_failed_send_records_nothing_and_stays_retryable(gated: str, tmp_path: Path) -> None:
     catcher = MailCatcher(tmp_path / "box").start()
     port = catcher.port
     catcher.stop()  # nobody listens on the port now
-    with psycopg.connect(marts_url) as conn:
+    with psycopg.connect(gated) as conn:
         with pytest.raises(ReportSendError, match=f"127.0.0.1:{port}"):
             send_report(conn, W46, settings_for(catcher, port=port), "run-1", tmp_path)
-        assert _sends(marts_url) == []
+        assert _sends(gated) == []
         with MailCatcher(tmp_path / "box") as running:
             result = send_report(conn, W46, settings_for(running), "run-1", tmp_path)
             assert result.already_sent is False
             assert len(running.messages()) == 1
-    assert len(_sends(marts_url)) == 1
+    assert len(_sends(gated)) == 1
 
 
 def test_send_report_refuses_a_connection_inside_a_transaction(
-    marts_url: str, catcher: MailCatcher, tmp_path: Path
+    gated: str, catcher: MailCatcher, tmp_path: Path
 ) -> None:
-    with psycopg.connect(marts_url) as conn:
+    with psycopg.connect(gated) as conn:
         conn.execute("select 1")
+        assert conn.info.transaction_status != TransactionStatus.IDLE
         with pytest.raises(ValueError, match="no open transaction"):
             send_report(conn, W46, settings_for(catcher), "run-1", tmp_path)
     assert catcher.messages() == []
 
 
-# -- credentials never show -----------------------------------------------------------------
+# -- TLS, credentials, settings -------------------------------------------------------------
 
 PASSWORD = "pa55-Very-Secret"
 
 
-def test_login_is_used_and_a_wrong_password_is_not_revealed(marts_url: str, tmp_path: Path) -> None:
-    with MailCatcher(tmp_path / "box", credentials=("reports", PASSWORD)) as catcher:
-        wrong = settings_for(catcher, user="reports", password=PASSWORD + "-typo")
-        with psycopg.connect(marts_url) as conn:
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    import ipaddress
+
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_starttls_and_login_are_used_and_a_wrong_password_is_not_revealed(
+    gated: str, tmp_path: Path
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    with MailCatcher(
+        tmp_path / "box", credentials=("reports", PASSWORD), tls=(cert, key)
+    ) as catcher:
+        tls = {"starttls": True, "ca_file": str(cert), "user": "reports"}
+        wrong = settings_for(catcher, **tls, password=PASSWORD + "-typo")
+        with psycopg.connect(gated) as conn:
             with pytest.raises(ReportSendError) as err:
                 send_report(conn, W46, wrong, "run-1", tmp_path)
             assert "535" in str(err.value) and "reports" in str(err.value)
             assert PASSWORD not in str(err.value) and PASSWORD not in repr(err.value)
-            right = settings_for(catcher, user="reports", password=PASSWORD)
-            send_report(conn, W46, right, "run-1", tmp_path)
+            untrusted = settings_for(catcher, **{**tls, "ca_file": None}, password=PASSWORD)
+            with pytest.raises(ReportSendError, match="CERTIFICATE_VERIFY_FAILED"):
+                send_report(conn, W46, untrusted, "run-1", tmp_path)
+            send_report(
+                conn, W46, settings_for(catcher, **tls, password=PASSWORD), "run-1", tmp_path
+            )
         [message] = catcher.messages()
     assert message["X-Auth-Login"] == "reports"
 
@@ -549,12 +740,48 @@ def test_settings_from_env_read_every_variable_and_hide_the_password() -> None:
     assert settings.recipients == RECIPIENTS
     assert settings.user == "reports" and settings.password == PASSWORD
     assert PASSWORD not in repr(settings) and PASSWORD not in str(settings)
-    assert "***" in repr(settings)
     assert (
         SmtpSettings.from_env(_env(REVOPS_SMTP_STARTTLS="false", REVOPS_SMTP_SSL="true")).port
         == 465
     )
     assert SmtpSettings.from_env(_env(REVOPS_SMTP_PORT="2525")).port == 2525
+
+
+def test_editions_and_alerts_have_their_own_recipients() -> None:
+    env = _env(
+        REVOPS_REPORT_RECIPIENTS_MONTHLY="board@example.com",
+        REVOPS_ALERT_RECIPIENTS="oncall@example.com, data@example.com",
+    )
+    assert SmtpSettings.from_env(env, edition="weekly").recipients == RECIPIENTS
+    assert SmtpSettings.from_env(env, edition="monthly").recipients == ("board@example.com",)
+    alerts = SmtpSettings.from_env(env, alerts=True)
+    assert alerts.recipients == ("oncall@example.com", "data@example.com")
+    assert alerts.sender == "Revops <revops@example.com>"
+    with pytest.raises(SmtpConfigError, match="REVOPS_ALERT_RECIPIENTS"):
+        SmtpSettings.from_env(_env(), alerts=True)
+
+
+def test_an_airflow_smtp_connection_stands_for_the_variables() -> None:
+    env = environ_from_connection(
+        "smtp.example.com",
+        2525,
+        "reports",
+        PASSWORD,
+        {
+            "starttls": True,
+            "sender": "revops@example.com",
+            "recipients": ["ceo@example.com", "cmo@example.com"],
+            "unknown": "x",
+        },
+    )
+    settings = SmtpSettings.from_env(env)
+    assert (settings.host, settings.port, settings.user, settings.starttls) == (
+        "smtp.example.com",
+        2525,
+        "reports",
+        True,
+    )
+    assert settings.recipients == RECIPIENTS and settings.password == PASSWORD
 
 
 @pytest.mark.parametrize(
@@ -569,6 +796,7 @@ def test_settings_from_env_read_every_variable_and_hide_the_password() -> None:
         ({"REVOPS_SMTP_STARTTLS": "maybe"}, "REVOPS_SMTP_STARTTLS"),
         ({"REVOPS_SMTP_SSL": "true"}, "REVOPS_SMTP_SSL"),
         ({"REVOPS_SMTP_PORT": "smtp"}, "REVOPS_SMTP_PORT"),
+        ({"REVOPS_SMTP_CA_FILE": "/no/such/ca.pem"}, "REVOPS_SMTP_CA_FILE"),
     ],
 )
 def test_settings_errors_name_the_variable_never_the_password(

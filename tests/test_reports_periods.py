@@ -8,6 +8,7 @@ import pytest
 
 from revops.reports.periods import (
     Period,
+    due_periods,
     last_complete_month,
     last_complete_week,
     parse_period,
@@ -104,3 +105,25 @@ def test_period_of_a_datetime_uses_its_utc_day() -> None:
     assert period_of("monthly", date(2026, 11, 30)).label == "2026-11"
     with pytest.raises(ValueError, match="quarterly"):
         period_of("quarterly", date(2026, 11, 30))  # type: ignore[arg-type]
+
+
+def test_period_type_is_how_the_marts_name_the_grain() -> None:
+    assert parse_period("2026-W46").period_type == "week"
+    assert parse_period("2026-11").period_type == "month"
+
+
+@pytest.mark.parametrize(
+    ("moment", "labels"),
+    [
+        (datetime(2026, 11, 16, 6, tzinfo=UTC), ["2026-W46"]),
+        (datetime(2026, 12, 1, 0, 30, tzinfo=UTC), ["2026-W48", "2026-11"]),
+        (datetime(2026, 12, 7, 23, tzinfo=UTC), ["2026-W49", "2026-11"]),
+        (datetime(2026, 12, 8, tzinfo=UTC), ["2026-W49"]),
+        (date(2027, 1, 4), ["2026-W53", "2026-12"]),
+    ],
+)
+def test_due_periods_are_the_last_week_and_in_a_months_first_week_the_last_month(
+    moment: datetime | date, labels: list[str]
+) -> None:
+    assert [p.label for p in due_periods(moment)] == labels
+    assert [p.label for p in due_periods(moment, ("weekly",))] == labels[:1]

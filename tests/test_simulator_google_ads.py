@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
 
-from revops.simulator import SIM_CREDENTIALS, Company, SimulatorServer, env_exports
+from revops.simulator import SIM_CREDENTIALS, Company, SimulatorServer
 from revops.simulator.gaql import Condition, GaqlError, OrderBy, parse
 
 AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
 CREDS = SIM_CREDENTIALS["google_ads"]
 FAILURE = "type.googleapis.com/google.ads.googleads.v17.errors.GoogleAdsFailure"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The simulator's certificates for this module; requests trusts its CA meanwhile."""
+    path = tmp_path_factory.mktemp("tls")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REQUESTS_CA_BUNDLE", str(path / "ca.pem"))
+        yield path
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +32,9 @@ def company() -> Company:
 
 
 @pytest.fixture(scope="module")
-def env(company: Company) -> Iterator[dict[str, str]]:
-    with SimulatorServer(company) as server:
-        yield env_exports(server.base_url)
+def env(company: Company, certs: Path) -> Iterator[dict[str, str]]:
+    with SimulatorServer(company, cert_dir=certs) as server:
+        yield server.env()
 
 
 def token(env: dict[str, str], **overrides: str) -> requests.Response:
@@ -49,7 +59,7 @@ def headers(env: dict[str, str]) -> dict[str, str]:
 def stream(
     env: dict[str, str], headers: dict[str, str], query: str, customer: str = "1234567890"
 ) -> requests.Response:
-    url = f"{env['REVOPS_GOOGLE_ADS_BASE_URL']}/customers/{customer}/googleAds:searchStream"
+    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers/{customer}/googleAds:searchStream"
     return requests.post(url, headers=headers, json={"query": query}, timeout=30)
 
 
@@ -347,7 +357,7 @@ def test_oauth_and_api_auth_failures(env: dict, headers: dict) -> None:
     code, _ = failure(stream(env, headers, query, customer="9999999999"), 403)
     assert code == {"authorizationError": "USER_PERMISSION_DENIED"}
     accessible = requests.get(
-        f"{env['REVOPS_GOOGLE_ADS_BASE_URL']}/customers:listAccessibleCustomers",
+        f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers:listAccessibleCustomers",
         headers=headers,
         timeout=10,
     ).json()
@@ -355,7 +365,7 @@ def test_oauth_and_api_auth_failures(env: dict, headers: dict) -> None:
 
 
 def test_paged_search_endpoint(env: dict, headers: dict) -> None:
-    url = f"{env['REVOPS_GOOGLE_ADS_BASE_URL']}/customers/1234567890/googleAds:search"
+    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers/1234567890/googleAds:search"
     body = requests.post(
         url,
         headers=headers,
@@ -367,3 +377,26 @@ def test_paged_search_endpoint(env: dict, headers: dict) -> None:
         and len(body["results"]) == 6
         and "nextPageToken" not in body
     )
+
+
+def test_any_recent_api_version_and_the_static_token(env: dict) -> None:
+    static = {
+        "Authorization": f"Bearer {SIM_CREDENTIALS['google_ads']['token']}",
+        "developer-token": SIM_CREDENTIALS["google_ads"]["developer_token"],
+    }
+    for version in ("v17", "v20", "v22"):
+        answer = requests.post(
+            f"{env['REVOPS_GOOGLE_ADS_URL']}/{version}/customers/1234567890/googleAds:searchStream",
+            headers=static,
+            json={"query": "SELECT customer.id, customer.currency_code FROM customer"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, version
+        assert answer.json()[0]["results"][0]["customer"]["currencyCode"] == "USD"
+    old = requests.post(
+        f"{env['REVOPS_GOOGLE_ADS_URL']}/v9/customers/1234567890/googleAds:searchStream",
+        headers=static,
+        json={"query": "SELECT customer.id FROM customer"},
+        timeout=30,
+    )
+    assert old.status_code == 404 and old.json()["error"]["status"] == "NOT_FOUND"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,15 +17,24 @@ AUTH = ("anyone", SIM_CREDENTIALS["mailchimp"]["api_key"])
 ERRORS_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The simulator's certificates for this module; requests trusts its CA meanwhile."""
+    path = tmp_path_factory.mktemp("tls")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REQUESTS_CA_BUNDLE", str(path / "ca.pem"))
+        yield path
+
+
 @pytest.fixture(scope="module")
 def company() -> Company:
     return Company.generate(seed=42, scale=0.05, as_of=AS_OF)
 
 
 @pytest.fixture(scope="module")
-def base(company: Company) -> Iterator[str]:
-    with SimulatorServer(company) as server:
-        yield server.base_url + "/mailchimp/3.0"
+def base(company: Company, certs: Path) -> Iterator[str]:
+    with SimulatorServer(company, cert_dir=certs) as server:
+        yield server.urls["mailchimp"] + "/3.0"
 
 
 def get(base: str, path: str, **params: object) -> dict:
@@ -179,3 +189,26 @@ def test_auth_and_not_found_are_problem_json(company: Company, base: str) -> Non
         assert response.json()["title"] == "Resource Not Found"
     scheduled = next(c for c in company.email_campaigns if c.status == "schedule")
     assert requests.get(f"{base}/reports/{scheduled.id}", auth=AUTH, timeout=10).status_code == 404
+
+
+def test_official_client_works_with_the_simulator_host(company: Company, base: str) -> None:
+    import mailchimp_marketing
+    from mailchimp_marketing.api_client import ApiClientError
+
+    client = mailchimp_marketing.Client()
+    client.set_config({"api_key": SIM_CREDENTIALS["mailchimp"]["api_key"]})
+    client.api_client.host = base  # REVOPS_MAILCHIMP_URL + "/3.0"
+    assert client.ping.get() == {"health_status": "Everything's Chimpy!"}
+    lists = client.lists.get_all_lists()
+    list_id = lists["lists"][0]["id"]
+    members = client.lists.get_list_members_info(list_id, count=1000, offset=0)
+    assert members["total_items"] == len(company.members)
+    assert [m["id"] for m in members["members"]] == [m.id for m in company.members][:1000]
+    reports = client.reports.get_all_campaign_reports(count=1000)
+    assert reports["total_items"] == sum(1 for c in company.email_campaigns if c.status == "sent")
+    bad = mailchimp_marketing.Client()
+    bad.set_config({"api_key": "0" * 32 + "-us1"})
+    bad.api_client.host = base
+    with pytest.raises(ApiClientError) as err:
+        bad.ping.get()
+    assert err.value.status_code == 401

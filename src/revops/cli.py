@@ -49,10 +49,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from revops import simulator
 
     if args.action == "serve":
-        simulator.run(seed=args.seed, scale=args.scale, host=args.host, port=args.port)
+        simulator.run(seed=args.seed, scale=args.scale, host=args.host, port=args.port,
+                      faults=args.faults, as_of=args.as_of)
         return 0
-    for name, value in simulator.env_exports(f"http://{args.host}:{args.port}").items():
-        print(f"export {name}='{value}'")
+    simulator.print_env(port=args.port, host=args.host)
     return 0
 
 
@@ -84,32 +84,44 @@ def _cmd_transform(args: argparse.Namespace) -> int:
 
 def _cmd_gate(args: argparse.Namespace) -> int:
     from revops.config import out_dir
-    from revops.quality.gate import run_gate
-    from revops.warehouse import warehouse_url
+    from revops.pipeline import report_periods
+    from revops.reports.periods import parse_period
+    from revops.reports.publish import check_and_record
 
-    result = run_gate(warehouse_url(), out_dir() / "data_docs")
-    print(result.summary())
+    labels = args.period or report_periods(None)
+    outcome = check_and_record(
+        [parse_period(p) for p in labels],
+        args.run_key,
+        docs_dir=out_dir() / "data_docs",
+        alert=args.alert,
+    )
+    print(outcome.result.summary())
+    if args.alert and outcome.alert_error:
+        print(outcome.alert_error, file=sys.stderr)
     if args.json:
-        print(json.dumps(result.to_dict(), default=str, indent=2))
-    return 0 if result.passed else 1
+        print(json.dumps(outcome.to_dict(), default=str, indent=2))
+    return 0 if outcome.result.passed else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from revops.config import out_dir
     from revops.pipeline import report_period, send_report
     from revops.reports.periods import parse_period
-    from revops.reports.send import write_report
+    from revops.reports.send import archive_report
     from revops.warehouse import connect
 
     period = args.period or report_period(None)
     if args.action == "render":
         with connect() as conn:
-            target = write_report(conn, parse_period(period), out_dir())
-        print(f"rendered {period}: {target}")
+            archived = archive_report(conn, parse_period(period), out_dir())
+        print(f"rendered {period}: {archived.html_path} and {archived.pdf_path}")
         return 0
     outcome = send_report(period, run_key=args.run_key)
-    state = "already sent for this run key" if outcome["already_sent"] else "sent"
-    print(f"report {period}: {state}; saved at {outcome['html_path']}")
+    for sent in outcome["sent"]:
+        state = ("already sent for this run key" if sent["already_sent"]
+                 else f"sent to {', '.join(sent['recipients'])}")
+        print(f"report {sent['period']}: {state}; archived at {sent['html_path']} "
+              f"and {sent['pdf_path']}")
     return 0
 
 
@@ -145,11 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=42)
     sim.add_argument("--scale", type=float, default=1.0)
     sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--port", type=int, default=8765,
+                     help="first of six consecutive ports (one per vendor)")
+    sim.add_argument("--faults", default=None,
+                     help="RATE[:KINDS], e.g. 0.1 or 0.1:429,500,reset,truncate,slow")
+    sim.add_argument("--as-of", default=None, help="the simulated clock (ISO date or date-time)")
     sim.set_defaults(func=_cmd_simulate)
 
     ex = sub.add_parser("extract", help="run one connector (or all) into raw_<system>")
-    ex.add_argument("system", choices=["hubspot", "google_ads", "mailchimp", "all"])
+    ex.add_argument("system", choices=["hubspot", "salesforce", "google_ads", "meta_ads",
+                                       "linkedin_ads", "mailchimp", "all"])
     ex.add_argument("--until", type=_iso, default=None,
                     help="end of the window (exclusive), ISO 8601; default now")
     ex.set_defaults(func=_cmd_extract)
@@ -161,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     gate = sub.add_parser("gate", help="run the quality gate; exit 1 on a blocking failure")
     gate.add_argument("--json", action="store_true", help="also print the result as JSON")
+    gate.add_argument("--period", action="append",
+                      help="2026-W46 or 2026-11 (repeatable); default the periods due now")
+    gate.add_argument("--run-key", default="manual", help="recorded with the gate run")
+    gate.add_argument("--alert", action="store_true",
+                      help="e-mail REVOPS_ALERT_RECIPIENTS when it fails (as the DAG does)")
     gate.set_defaults(func=_cmd_gate)
 
     rep = sub.add_parser("report", help="render or send the leadership report")
@@ -196,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # every known failure carries a message meant for the user
         known = ("WarehouseError", "SettingsError", "SourceError", "DbtError", "GateFailed",
                  "DagRunFailed", "ReportError", "ReportSendError", "GateConfigError",
+                 "GateNotPassed", "SmtpConfigError",
                  "ValueError", "FileNotFoundError")
         if type(err).__name__ in known:
             print(f"revops: {err}", file=sys.stderr)

@@ -52,7 +52,7 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
     """Run the demo end to end; return the process exit code."""
     from revops.orchestration import PIPELINE_DAGS, run_dags
     from revops.reports.mailcatcher import MailCatcher
-    from revops.simulator import Company, SimulatorServer, env_exports
+    from revops.simulator import Company, SimulatorServer
     from revops.transform import dbt_env
     from revops.warehouse import configured_url, redact, warehouse_url
 
@@ -67,10 +67,10 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
     company = Company.generate(seed=seed, scale=scale)
     outbox = out_dir() / "outbox"
     with SimulatorServer(company).start() as simulator, MailCatcher(outbox) as catcher:
-        _say(f"      serving HubSpot, Google Ads and Mailchimp at {simulator.base_url}")
+        _say("      serving " + ", ".join(f"{name} {url}" for name, url in simulator.urls.items()))
         _say(f"[3/5] mail: local SMTP server on 127.0.0.1:{catcher.port}, saving to {outbox}")
         env = {
-            **env_exports(simulator.base_url),
+            **simulator.env(),
             **dbt_env(url),
             "REVOPS_WAREHOUSE_URL": url,
             "REVOPS_SMTP_HOST": "127.0.0.1",
@@ -81,6 +81,9 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
             "REVOPS_REPORT_RECIPIENTS": os.environ.get("REVOPS_REPORT_RECIPIENTS",
                                                        "leadership@example.com"),
             "REVOPS_OUT_DIR": str(out_dir()),
+            "REVOPS_ALERT_RECIPIENTS": os.environ.get("REVOPS_ALERT_RECIPIENTS",
+                                                      "data-oncall@example.com"),
+            "REVOPS_REPORT_EDITIONS": os.environ.get("REVOPS_REPORT_EDITIONS", "weekly"),
         }
         before = set(outbox.glob("*.eml"))
         _say("[4/5] Airflow: running the DAGs " + " -> ".join(PIPELINE_DAGS))

@@ -20,7 +20,13 @@ from pathlib import Path
 
 from revops.config import project_root, state_dir
 
-PIPELINE_DAGS = ("revops_extract", "revops_transform", "revops_publish")
+EXTRACT_SYSTEMS = ("hubspot", "salesforce", "google_ads", "meta_ads", "linkedin_ads", "mailchimp")
+PIPELINE_DAGS = (
+    *(f"extract_{system}" for system in EXTRACT_SYSTEMS),
+    "revops_transform",
+    "revops_publish",
+)
+VENDOR_POOLS = {f"vendor_{system}": 1 for system in EXTRACT_SYSTEMS}
 
 
 class DagRunFailed(RuntimeError):
@@ -44,18 +50,43 @@ def airflow_env(home: Path | None = None) -> dict[str, str]:
 
 
 def ensure_metadata_db(env: dict[str, str]) -> None:
-    """Create or upgrade the local Airflow metadata DB (fast when it is already current)."""
-    marker = Path(env["AIRFLOW_HOME"]) / ".revops-db-migrated"
-    if marker.exists():
-        return
+    """Create or upgrade the local Airflow metadata DB and its vendor pools (fast when current).
+
+    Each extract task runs in a pool ``vendor_<system>`` (one slot: one extract per vendor at a
+    time); the pools are created here so ``dag.test`` finds them.
+    """
+    home = Path(env["AIRFLOW_HOME"])
     airflow = Path(sys.executable).with_name("airflow")
+    marker = home / ".revops-db-migrated"
+    if not marker.exists():
+        subprocess.run(
+            [str(airflow), "db", "migrate"],
+            env={**os.environ, **env},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        marker.write_text(datetime.now(UTC).isoformat())
+    pools = {
+        name: {
+            "slots": slots,
+            "description": f"extracts from {name.removeprefix('vendor_')}",
+            "include_deferred": False,
+        }
+        for name, slots in VENDOR_POOLS.items()
+    }
+    pools_file = home / "revops-pools.json"
+    wanted = json.dumps(pools, sort_keys=True)
+    pools_marker = home / ".revops-pools"
+    if pools_marker.exists() and pools_marker.read_text() == wanted:
+        return
+    pools_file.write_text(wanted)
     subprocess.run(
-        [str(airflow), "db", "migrate"],
+        [str(airflow), "pools", "import", str(pools_file)],
         env={**os.environ, **env},
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    marker.write_text(datetime.now(UTC).isoformat())
+    pools_marker.write_text(wanted)
 
 
 def run_dags(

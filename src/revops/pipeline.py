@@ -8,6 +8,7 @@ rebuilds its tables, the gate only reads, and the report is sent once per run ke
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,12 @@ log = logging.getLogger(__name__)
 
 
 def extract(system: str, until: datetime | None = None) -> dict[str, Any]:
-    """Extract one system into ``raw_<system>``; returns what was loaded (for XCom and logs)."""
+    """Extract one system into ``raw_<system>``; returns what was loaded (for XCom and logs).
+
+    A stream that a used-up daily quota ended early, records set aside in ``_rejected`` and
+    values that changed type are logged as warnings and returned; the task still succeeds (the
+    next run resumes the stopped streams).
+    """
     from revops.sources import run_extract
     from revops.sources.settings import apply_airflow_connection
     from revops.warehouse import warehouse_url
@@ -27,7 +33,22 @@ def extract(system: str, until: datetime | None = None) -> dict[str, Any]:
     result = run_extract(system, warehouse_url(), until=until)
     total = sum(result.rows.values())
     log.info("%s: loaded %d rows into %s: %s", system, total, result.dataset, result.rows)
-    return {"system": system, "dataset": result.dataset, "rows": result.rows}
+    if result.stopped:
+        log.warning("%s: ended early, resumed next run: %s", system, result.stopped)
+    if result.rejected:
+        log.warning(
+            "%s: records without a primary key set aside in %s._rejected: %s",
+            system, result.dataset, result.rejected,
+        )
+    return {
+        "system": system,
+        "dataset": result.dataset,
+        "rows": result.rows,
+        "complete": result.complete,
+        "stopped": result.stopped,
+        "rejected": result.rejected,
+        "variant_columns": result.variant_columns,
+    }
 
 
 CONVERSION_TYPES = ("lead", "mql", "sql", "opportunity", "customer")
@@ -68,19 +89,23 @@ def transform() -> None:
     run_dbt(ATTRIBUTION_MARTS, url)
 
 
-def quality_gate(docs_dir: Path | None = None) -> dict[str, Any]:
-    """Run the quality gate; raise ``GateFailed`` naming every blocking failure."""
-    from revops.quality.gate import require_pass, run_gate
-    from revops.warehouse import warehouse_url
+EDITIONS_ENV = "REVOPS_REPORT_EDITIONS"
 
-    result = run_gate(warehouse_url(), docs_dir or out_dir() / "data_docs")
-    log.info("quality gate:\n%s", result.summary())
-    require_pass(result)
-    return result.to_dict()
+
+def report_periods(moment: datetime | date | None) -> list[str]:
+    """The report periods a publish run at ``moment`` covers: the last complete ISO week, and
+    in a month's first week the last complete month (``REVOPS_REPORT_EDITIONS`` narrows it)."""
+    from revops.reports.periods import EDITIONS, due_periods
+
+    wanted = tuple(
+        e.strip() for e in (os.environ.get(EDITIONS_ENV) or ",".join(EDITIONS)).split(",")
+        if e.strip()
+    )
+    return [p.label for p in due_periods(moment or datetime.now(UTC), wanted)]  # type: ignore[arg-type]
 
 
 def report_period(moment: datetime | date | None) -> str:
-    """The report period for a run at ``moment``: the last complete ISO week before it."""
+    """The weekly report period for a run at ``moment``: the last complete ISO week before it."""
     from revops.reports.periods import last_complete_week
 
     if moment is None:
@@ -89,19 +114,45 @@ def report_period(moment: datetime | date | None) -> str:
     return last_complete_week(day).label
 
 
-def send_report(period: str, run_key: str) -> dict[str, Any]:
-    """Render and send the report for ``period`` once per ``run_key``."""
+def quality_gate(
+    periods: list[str] | None = None,
+    run_key: str = "manual",
+    as_of: datetime | None = None,
+    docs_dir: Path | None = None,
+    alert: bool = True,
+) -> dict[str, Any]:
+    """Run the gate (raw layer and marts) for the report periods, record it in
+    revops_meta.gate_runs, alert the engineers on call when it fails, and raise GateFailed
+    naming every blocking failure."""
+    from revops.quality.gate import require_pass
     from revops.reports.periods import parse_period
-    from revops.reports.send import SmtpSettings
-    from revops.reports.send import send_report as send
-    from revops.warehouse import connect
+    from revops.reports.publish import check_and_record
 
-    settings = SmtpSettings.from_env()
-    with connect() as conn:
-        result = send(conn, parse_period(period), settings, run_key, out_dir())
-    log.info("report %s: %s", period, result)
+    moment = as_of or datetime.now(UTC)
+    labels = periods or report_periods(moment)
+    outcome = check_and_record(
+        [parse_period(p) for p in labels],
+        run_key,
+        docs_dir=docs_dir or out_dir() / "data_docs",
+        as_of=moment,
+        alert=alert,
+    )
+    log.info("quality gate:\n%s", outcome.result.summary())
+    require_pass(outcome.result)
+    return outcome.to_dict()
+
+
+def send_report(periods: list[str] | str, run_key: str) -> dict[str, Any]:
+    """Send each period's edition once per run_key; refused (GateNotPassed) unless its gate
+    passed."""
+    from revops.reports.periods import parse_period
+    from revops.reports.publish import publish, result_dict
+
+    labels = [periods] if isinstance(periods, str) else list(periods)
+    results = publish([parse_period(p) for p in labels], run_key)
     return {
-        "period": period,
-        "already_sent": bool(getattr(result, "already_sent", False)),
-        "html_path": str(getattr(result, "html_path", "")),
+        "periods": labels,
+        "sent": [result_dict(r) for r in results],
+        "already_sent": all(r.already_sent for r in results),
+        "html_path": str(results[0].html_path) if results else "",
     }

@@ -1,5 +1,13 @@
-"""The quality gate between the marts and the report: Great Expectations suites over the marts
-(``suites``) and the checkpoint that decides whether the report is published (``gate``).
+"""The quality gate between the warehouse and the report.
 
-Import ``revops.quality.gate`` directly; this package stays import-light (GX is slow to load).
+- ``suites``: the marts' Great Expectations suites as code, and the gate's configuration
+  (``expectations/gate.yml``);
+- ``raw``: the raw layer's suites, built at run time from the connectors' streams and the
+  warehouse's catalog (freshness, volume, keys, money, currencies);
+- ``gate``: the checkpoint over both layers, its Data Docs and its result;
+- ``runs``: every gate run recorded in ``revops_meta.gate_runs`` (what the report's sender
+  checks before sending);
+- ``alert``: the e-mail to the engineers on call when the gate blocks a report.
+
+Import the modules directly; this package stays import-light (GX is slow to load).
 """

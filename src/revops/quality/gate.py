@@ -1,10 +1,18 @@
-"""The publish gate: validate the marts with Great Expectations and decide if the report ships.
+"""The publish gate: validate the raw layer and the marts with Great Expectations and decide if
+the report ships.
 
-``run_gate`` runs one GX checkpoint over the marts (one table asset, whole-table batch and
-validation definition per mart, the suites of ``revops.quality.suites``), builds Data Docs into a
-local directory, and returns a ``GateResult``: passed when no blocking expectation failed.
-``require_pass`` turns a failed result into ``GateFailed``, whose message names every failed
-expectation, its mart, and what was observed against what was expected.
+``run_gate`` runs one GX checkpoint with two layers of suites: the raw layer (one suite per
+source for freshness and one per stream table for volume, keys, money and currencies, built at
+run time by ``revops.quality.raw``) and the marts (one suite per mart, ``revops.quality.suites``).
+Each suite is a validation definition over a whole-table batch. It builds Data Docs into a
+local directory and returns a ``GateResult``: passed when no blocking expectation failed. Each
+failure names its check, table, expectation, what was observed against what was expected, and
+the Data Docs page of its validation. ``require_pass`` turns a failed result into
+``GateFailed``, whose message is that summary.
+
+``as_of`` is the moment the gate judges freshness and complete days against (in Airflow the
+run's logical moment, so a rerun judges the same way); ``periods`` are the report periods the
+run clears, which the marts must cover.
 
 The GX context is ephemeral: nothing is written outside ``docs_dir``. The warehouse URL reaches
 GX only as a runtime substitution variable, and every message the gate writes is scrubbed of the
@@ -17,15 +25,15 @@ import datetime as dt
 import decimal
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.request import url2pathname
 
 import great_expectations as gx
 import sqlalchemy as sa
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import (
     DataContextConfig,
@@ -33,7 +41,15 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
-from revops.quality.suites import SUITES, GateConfig, check_names, load_config
+from revops.quality import raw
+from revops.quality.suites import (
+    SUITES,
+    Catalog,
+    GateConfig,
+    GateContext,
+    PeriodLike,
+    load_config,
+)
 from revops.warehouse import WarehouseError, redact
 
 log = logging.getLogger(__name__)
@@ -56,6 +72,8 @@ class Failure:
     observed: str
     expected: str
     check: str
+    docs_page: str = ""
+    """The Data Docs page of the validation that failed (a local path), when there is one."""
 
     def describe(self) -> str:
         """Three lines for a person on call: what failed where, what was seen, what should be."""
@@ -83,6 +101,19 @@ class GateResult:
     skipped: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
     config_source: str = ""
+    raw_tables: list[str] = field(default_factory=list)
+    """The raw tables checked (``raw_<system>.<table>``)."""
+    not_run: list[str] = field(default_factory=list)
+    """Raw checks that did not apply (a stream never loaded, a configured column absent)."""
+    as_of: str = ""
+    """The moment freshness was judged against (ISO 8601, UTC)."""
+    periods: list[str] = field(default_factory=list)
+    """The report periods this run clears (``2026-W46``, ``2026-11``)."""
+
+    @property
+    def failed_tables(self) -> list[str]:
+        """The tables with a blocking failure, in the order of the failures."""
+        return list(dict.fromkeys(f.table for f in self.blocking))
 
     @property
     def blocking(self) -> list[Failure]:
@@ -98,10 +129,10 @@ class GateResult:
         """Human-readable outcome: one block per failure naming mart, expectation, observed
         and expected, then where the Data Docs are."""
         n_block, n_warn = len(self.blocking), len(self.warnings)
-        scope = (
-            f"{_plural(self.checks_run, 'check')} on {_plural(len(self.marts), 'mart')} "
-            f"({self.duration_seconds:.1f} s)"
-        )
+        tables = _plural(len(self.marts), "mart")
+        if self.raw_tables:
+            tables += f" and {_plural(len(self.raw_tables), 'raw table')}"
+        scope = f"{_plural(self.checks_run, 'check')} on {tables} ({self.duration_seconds:.1f} s)"
         if self.passed:
             head = f"Quality gate PASSED: no blocking failure in {scope}"
             if n_warn:
@@ -131,6 +162,10 @@ class GateResult:
             "duration_seconds": round(self.duration_seconds, 3),
             "docs_index": str(self.docs_index),
             "config": self.config_source,
+            "raw_tables": list(self.raw_tables),
+            "not_run": list(self.not_run),
+            "as_of": self.as_of,
+            "periods": list(self.periods),
         }
 
 
@@ -149,15 +184,25 @@ def require_pass(result: GateResult) -> GateResult:
     return result
 
 
-def run_gate(warehouse_url: str, docs_dir: Path, config: GateConfig | None = None) -> GateResult:
-    """Validate the marts at ``warehouse_url`` and build Data Docs into ``docs_dir``.
+def run_gate(
+    warehouse_url: str,
+    docs_dir: Path,
+    config: GateConfig | None = None,
+    *,
+    periods: Sequence[PeriodLike] = (),
+    as_of: dt.datetime | None = None,
+) -> GateResult:
+    """Validate the raw layer and the marts at ``warehouse_url``; build Data Docs in ``docs_dir``.
 
-    A mart that does not exist is a blocking failure; checks on other marts that read it are
-    not run (and listed as skipped). Raises ``WarehouseError`` (password redacted) when the
-    warehouse cannot be reached at all.
+    A mart that does not exist is a blocking failure (unless ``optional_marts`` lists it); checks
+    on other marts that read it are not run (and listed as skipped). A source in
+    ``raw_required_sources`` that was never loaded is a blocking failure. ``as_of`` (default:
+    now) is when freshness is judged; ``periods`` are the report periods the marts must cover.
+    Raises ``WarehouseError`` (password redacted) when the warehouse cannot be reached at all.
     """
     started = time.perf_counter()
     config = config or load_config()
+    as_of = (as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     scrub = _Scrubber(warehouse_url)
     docs_dir = Path(docs_dir).resolve()
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -165,37 +210,60 @@ def run_gate(warehouse_url: str, docs_dir: Path, config: GateConfig | None = Non
 
     engine = sa.create_engine(sa_url, poolclass=sa.NullPool)
     try:
-        present = _existing_marts(engine, config, warehouse_url, scrub)
-        missing = [m for m in SUITES if m not in present]
-        failures = [_missing_mart(config, m) for m in missing]
+        catalog = _catalog(engine, config, warehouse_url, scrub)
+        ctx = GateContext(as_of=as_of, periods=tuple(periods), catalog=catalog)
+        present = {m for m in SUITES if catalog.has(config.schema, m)}
+        missing = [m for m in SUITES if m not in present and m not in config.optional_marts]
+        optional_gone = [m for m in SUITES if m not in present and m in config.optional_marts]
+        raw_plan = raw.plan(config, ctx)
+        failures = [_missing_source(config, system) for system in raw_plan.missing_sources]
+        failures += [_missing_mart(config, m) for m in missing]
+        order = {f.check: i for i, f in enumerate(failures)}
         context = _context(sa_url, docs_dir)
-        validations, skipped, checks = [], [], 0
+        validations: list[Any] = []
+        skipped: list[str] = []
+        checks = 0
         source = None
-        for mart, build in SUITES.items():
-            if mart not in present:
-                continue
+
+        def validate(asset_name: str, schema: str, table: str, suite: gx.ExpectationSuite) -> None:
+            nonlocal source, checks
             source = source or context.data_sources.add_postgres(
                 name="warehouse", connection_string="${" + _URL_VARIABLE + "}"
             )
-            suite, not_run = _runnable(build(config), config, missing)
-            skipped.extend(not_run)
             checks += len(suite.expectations)
+            for expectation in suite.expectations:
+                order.setdefault((expectation.meta or {}).get("check", ""), len(order))
             batch = source.add_table_asset(
-                name=mart, table_name=mart, schema_name=config.schema
+                name=asset_name, table_name=table, schema_name=schema
             ).add_batch_definition_whole_table(name="whole_table")
             validations.append(
                 context.validation_definitions.add(
                     gx.ValidationDefinition(
-                        name=config.table(mart), data=batch, suite=context.suites.add(suite)
+                        name=suite.name, data=batch, suite=context.suites.add(suite)
                     )
                 )
             )
+
+        for planned in raw_plan.suites:
+            validate(
+                f"{planned.schema}__{planned.batch_table}",
+                planned.schema,
+                planned.batch_table,
+                planned.suite,
+            )
+        for mart, build in SUITES.items():
+            if mart not in present:
+                continue
+            gone = [*missing, *optional_gone]
+            suite, not_run = _runnable(build(config, ctx), config, gone)
+            skipped.extend(not_run)
+            validate(mart, config.schema, mart, suite)
         if validations:
             checkpoint = context.checkpoints.add(
                 gx.Checkpoint(
                     name=CHECKPOINT,
                     validation_definitions=validations,
-                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                    actions=[],
                     result_format={
                         "result_format": "SUMMARY",
                         "partial_unexpected_count": _PARTIAL_UNEXPECTED,
@@ -203,25 +271,35 @@ def run_gate(warehouse_url: str, docs_dir: Path, config: GateConfig | None = Non
                 )
             )
             outcome = checkpoint.run(run_id=RunIdentifier(run_name="publish_gate"))
-            for suite_result in outcome.run_results.values():
+            # once for the whole run: GX's UpdateDataDocsAction rebuilds the site per validation
+            context.build_data_docs(site_names=[DOCS_SITE])
+            for identifier, suite_result in outcome.run_results.items():
+                page = _docs_page(context, identifier)
                 for res in suite_result.results:
                     if not res.success:
-                        failures.append(_failure(res, engine, config, scrub))
+                        failures.append(_failure(res, engine, config, scrub, page))
         else:
             context.build_data_docs(site_names=[DOCS_SITE])
     finally:
         engine.dispose()
 
-    failures.sort(key=_ordering(config))
+    failures.sort(key=lambda f: (f.severity != "blocking", order.get(f.check, len(order))))
     result = GateResult(
         passed=not any(f.severity == "blocking" for f in failures),
         failures=failures,
         docs_index=docs_dir / "index.html",
-        checks_run=checks + len(missing),
-        marts=[config.table(m) for m in SUITES],
+        checks_run=checks + len(missing) + len(raw_plan.missing_sources),
+        marts=[config.table(m) for m in SUITES if m in present or m in missing],
         skipped=skipped,
         duration_seconds=time.perf_counter() - started,
         config_source=config.source,
+        raw_tables=raw_plan.tables,
+        not_run=[
+            *raw_plan.not_run,
+            *(f"{config.table(m)} (optional, not built)" for m in optional_gone),
+        ],
+        as_of=as_of.isoformat(),
+        periods=[p.label for p in periods],
     )
     log.info(
         "quality gate %s: %d blocking, %d warnings, %.1f s",
@@ -298,35 +376,66 @@ def _context(sa_url: str, docs_dir: Path) -> Any:
     return context
 
 
-def _existing_marts(engine: sa.Engine, config: GateConfig, url: str, scrub: _Scrubber) -> set[str]:
-    """Which of the marts exist (as table or view) in the configured schema."""
+def _catalog(engine: sa.Engine, config: GateConfig, url: str, scrub: _Scrubber) -> Catalog:
+    """The tables and columns of the marts schema, the rates table's schema and every
+    ``raw_<system>`` schema."""
+    rates_schema = config.rates_table.partition(".")[0]
+    raw_schemas = [f"raw_{system}" for system in raw.systems()] + [
+        f"raw_{system}" for system in config.raw_required_sources
+    ]
     try:
         with engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
-                    "select c.relname from pg_catalog.pg_class as c "
+                    "select n.nspname, c.relname, a.attname "
+                    "from pg_catalog.pg_class as c "
                     "join pg_catalog.pg_namespace as n on n.oid = c.relnamespace "
-                    "where n.nspname = :schema and c.relkind in ('r', 'v', 'm', 'p', 'f')"
+                    "left join pg_catalog.pg_attribute as a "
+                    "    on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped "
+                    "where n.nspname = any(:schemas) and c.relkind in ('r', 'v', 'm', 'p', 'f') "
+                    "order by n.nspname, c.relname, a.attnum"
                 ),
-                {"schema": config.schema},
-            ).scalars()
-            return set(rows) & set(SUITES)
+                {"schemas": [config.schema, rates_schema, *raw_schemas]},
+            ).all()
     except sa.exc.SQLAlchemyError as err:
         reason = scrub(str(getattr(err, "orig", None) or err)).strip().splitlines()[0]
         raise WarehouseError(
             f"quality gate: cannot connect to the warehouse at {redact(url)}: {reason}"
         ) from None
+    tables: dict[str, dict[str, list[str]]] = {}
+    for schema, table, column in rows:
+        columns = tables.setdefault(schema, {}).setdefault(table, [])
+        if column is not None:
+            columns.append(column)
+    return Catalog({s: {t: tuple(c) for t, c in ts.items()} for s, ts in tables.items()})
 
 
-def _ordering(config: GateConfig) -> Callable[[Failure], tuple[bool, int, int]]:
-    """Sort key: blocking first, then marts and checks in the order the suites declare them
-    (a missing mart before its checks)."""
-    marts = {config.table(m): i for i, m in enumerate(SUITES)}
-    checks = {name: i for i, name in enumerate(check_names(config))}
-    return lambda f: (
-        f.severity != "blocking",
-        marts.get(f.table, len(marts)),
-        checks.get(f.check, -1),
+def _docs_page(context: Any, identifier: Any) -> str:
+    """The local path of the Data Docs page of one validation result ('' if unknown)."""
+    try:
+        sites = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE)
+    except Exception:  # Data Docs are a convenience: never fail the gate over a link
+        return ""
+    for site in sites or []:
+        url = site.get("site_url") or ""
+        if url.startswith("file://"):
+            return url2pathname(urlsplit(url).path)
+        if url:
+            return url
+    return ""
+
+
+def _missing_source(config: GateConfig, system: str) -> Failure:
+    schema = f"raw_{system}"
+    return Failure(
+        table=schema,
+        expectation_type="source_loaded",
+        column="(schema)",
+        severity="blocking",
+        observed=f"no {schema} schema (or no {raw.LOADS_TABLE}) in the warehouse: never loaded",
+        expected=f"{schema} loaded by `revops extract {system}` within "
+        f"{config.freshness_hours(system):g} h",
+        check=raw.missing_source_check(system),
     )
 
 
@@ -358,7 +467,9 @@ def _runnable(
     return gx.ExpectationSuite(name=suite.name, expectations=keep, meta=suite.meta), skipped
 
 
-def _failure(res: Any, engine: sa.Engine, config: GateConfig, scrub: _Scrubber) -> Failure:
+def _failure(
+    res: Any, engine: sa.Engine, config: GateConfig, scrub: _Scrubber, page: str = ""
+) -> Failure:
     """A Failure from one failed GX ExpectationValidationResult."""
     cfg = res.expectation_config
     meta = cfg.meta or {}
@@ -372,6 +483,7 @@ def _failure(res: Any, engine: sa.Engine, config: GateConfig, scrub: _Scrubber) 
         observed=scrub(_observed(res, kwargs, table, engine)),
         expected=meta.get("expected", "see Data Docs"),
         check=meta.get("check", cfg.type),
+        docs_page=page,
     )
 
 

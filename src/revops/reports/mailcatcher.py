@@ -5,8 +5,9 @@ Built on aiosmtpd's threaded ``Controller``. ``port=0`` picks a free port; :attr
 is the real one once started. Each message is stored under ``outbox`` as
 ``<UTC timestamp>-<hash of its Message-ID>.eml`` with the SMTP envelope prepended as
 ``X-MailFrom``/``X-RcptTo`` headers (and ``X-Auth-Login`` when the client logged in); a file is
-never overwritten. With ``credentials`` set the server offers AUTH (PLAIN, LOGIN) without TLS,
-which only a local test server should do.
+never overwritten. With ``credentials`` set the server offers AUTH (PLAIN, LOGIN); without
+``tls`` it does so in the clear, which only a local test server should do. With ``tls`` (a
+certificate and key file) it offers STARTTLS and requires it before AUTH.
 
 Run one by hand with ``python -m revops.reports.mailcatcher --outbox out/mail --port 1025``.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import ssl
 import threading
 import time
 from collections.abc import Awaitable
@@ -104,11 +106,13 @@ class MailCatcher:
         host: str = "127.0.0.1",
         port: int = 0,
         credentials: tuple[str, str] | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.outbox = Path(outbox)
         self.host = host
         self._requested_port = port
         self._credentials = credentials
+        self._tls = tls
         self._controller: _Controller | None = None
 
     @property
@@ -136,7 +140,11 @@ class MailCatcher:
         self.outbox.mkdir(parents=True, exist_ok=True)
         auth: dict[str, Any] = {}
         if self._credentials is not None:
-            auth = {"authenticator": self._authenticate, "auth_require_tls": False}
+            auth = {"authenticator": self._authenticate, "auth_require_tls": self._tls is not None}
+        if self._tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(self._tls[0]), str(self._tls[1]))
+            auth["tls_context"] = context
         controller = _Controller(
             _Handler(self.outbox),
             hostname=self.host,

@@ -14,6 +14,10 @@ from typing import Literal
 
 Edition = Literal["weekly", "monthly"]
 EDITIONS: tuple[Edition, ...] = ("weekly", "monthly")
+PERIOD_TYPES: dict[str, str] = {"weekly": "week", "monthly": "month"}
+"""Edition -> the ``period_type`` value the marts use for that grain."""
+MONTHLY_DUE_DAYS = 7
+"""The monthly edition is due during the first this-many days of the next month."""
 
 _WEEK = re.compile(r"^(\d{4})-[Ww](\d{1,2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -43,6 +47,11 @@ class Period:
     def last_day(self) -> date:
         """The last day inside the period."""
         return self.end - timedelta(days=1)
+
+    @property
+    def period_type(self) -> str:
+        """How the marts name this grain in their ``period_type`` column: ``week`` or ``month``."""
+        return PERIOD_TYPES[self.edition]
 
     def __str__(self) -> str:
         return self.label
@@ -102,3 +111,20 @@ def last_complete_month(today: date) -> Period:
 def previous(period: Period) -> Period:
     """The period of the same edition just before ``period``."""
     return period_of(period.edition, period.start - timedelta(days=1))
+
+
+def due_periods(moment: date | datetime, editions: tuple[Edition, ...] = EDITIONS) -> list[Period]:
+    """The periods a publish run at ``moment`` reports on, weekly first.
+
+    Weekly: the last complete ISO week, always. Monthly: the last complete month, only during
+    the first :data:`MONTHLY_DUE_DAYS` days of the next month (so a daily publish run does not
+    keep offering last month's edition all month; sending stays once per run key).
+    """
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+    due: list[Period] = []
+    if "weekly" in editions:
+        due.append(last_complete_week(moment))
+    if "monthly" in editions and moment.day <= MONTHLY_DUE_DAYS:
+        due.append(last_complete_month(moment))
+    return due

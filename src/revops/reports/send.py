@@ -1,9 +1,22 @@
 """Sending the leadership report: the MIME message, SMTP settings, and exactly-once delivery.
 
-:func:`send_report` renders the report, saves a self-contained copy of the HTML under
-``out/reports/<edition>/<label>.html`` and e-mails it over SMTP, once per
-``(edition, period label, run_key)``. A run key names one scheduled run (the Airflow run id):
-retries of that run never send twice, a new run sends a new copy.
+:func:`send_report` refuses a period whose latest quality gate run has not passed
+(``revops_meta.gate_runs``), renders the report, archives it under
+``out/reports/<edition>/<label>.html`` and ``.pdf`` and e-mails it over SMTP, once per
+``(edition, period label, run_key)``. A run key names one publication: the scheduled runs of the
+publish DAG share one (so a daily run never re-sends a period already sent), a manual run has
+its own, so a deliberate rerun sends a new copy.
+
+The e-mail (:func:`build_message`)::
+
+    multipart/mixed
+      multipart/alternative
+        text/plain                      the same numbers in fixed columns
+        multipart/related
+          text/html                     inline CSS, tables for layout
+          image/png (inline, Content-ID) one per chart, referenced as cid:
+      application/pdf (attachment)      the same report, A4
+      text/csv (attachment)             one per table
 
 How "exactly once" is kept (``revops_meta.report_sends``, one row per sent e-mail, unique on
 ``(edition, period, run_key)``):
@@ -14,7 +27,8 @@ How "exactly once" is kept (``revops_meta.report_sends``, one row per sent e-mai
    null (``insert ... on conflict do nothing``, then ``select ... for update``). The row lock
    is held until commit, so a concurrent caller with the same key blocks on its own insert
    until this transaction ends, then finds the committed row and returns it.
-3. Send over SMTP while holding the lock; on success set ``sent_at`` and commit.
+3. Check the gate again (a failed rerun may have been recorded meanwhile), send over SMTP
+   while holding the lock; on success set ``sent_at`` and commit.
 
 A crash, an SMTP error or a lost warehouse connection before the commit rolls the row back,
 so the key stays retryable and the next call sends. The one window this cannot close is a
@@ -23,8 +37,9 @@ second copy (at-least-once in that window, never zero). We chose this over commi
 "sending" row first because such a row cannot tell a crashed sender from a live one without
 extra machinery (session advisory locks), and the window is a few milliseconds.
 
-The SMTP password is never printed: :class:`SmtpSettings` hides it in ``repr``/``str``, and
-error messages are scrubbed of it.
+SMTP settings come from the environment (``REVOPS_SMTP_*``), or from an Airflow connection
+(``revops_smtp``) inside Airflow, the environment winning. The SMTP password is never printed:
+:class:`SmtpSettings` hides it in ``repr``/``str``, and error messages are scrubbed of it.
 """
 
 from __future__ import annotations
@@ -45,8 +60,9 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from revops.quality.runs import GateNotPassed, GateRun, latest_gate_run, require_gate_passed
 from revops.reports.periods import Period
-from revops.reports.render import RenderedReport, build_report, render_html
+from revops.reports.render import RenderedReport, build_report, render_report
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +72,14 @@ USER_ENV = "REVOPS_SMTP_USER"
 PASSWORD_ENV = "REVOPS_SMTP_PASSWORD"
 STARTTLS_ENV = "REVOPS_SMTP_STARTTLS"
 SSL_ENV = "REVOPS_SMTP_SSL"
+CA_FILE_ENV = "REVOPS_SMTP_CA_FILE"
 SENDER_ENV = "REVOPS_REPORT_SENDER"
 RECIPIENTS_ENV = "REVOPS_REPORT_RECIPIENTS"
+ALERT_SENDER_ENV = "REVOPS_ALERT_SENDER"
+ALERT_RECIPIENTS_ENV = "REVOPS_ALERT_RECIPIENTS"
+AIRFLOW_CONNECTION = "revops_smtp"
+"""The Airflow connection the SMTP settings may come from (host, port, login, password;
+extras ``starttls``, ``ssl``, ``ca_file``, ``sender``, ``recipients``, ``alert_recipients``)."""
 
 SENDS_TABLE = "revops_meta.report_sends"
 _HIDDEN = "***"
@@ -89,13 +111,16 @@ class SmtpSettings:
     starttls: bool = False
     ssl: bool = False
     timeout: float = 30.0
+    ca_file: str | None = None
+    """A CA bundle to verify the server's certificate with (a private relay); None: the
+    system's trusted CAs."""
 
     def __repr__(self) -> str:
         return (
             f"SmtpSettings(host={self.host!r}, port={self.port}, sender={self.sender!r}, "
             f"recipients={self.recipients!r}, user={self.user!r}, "
             f"password={_HIDDEN if self.password else None!r}, starttls={self.starttls}, "
-            f"ssl={self.ssl}, timeout={self.timeout})"
+            f"ssl={self.ssl}, timeout={self.timeout}, ca_file={self.ca_file!r})"
         )
 
     __str__ = __repr__
@@ -106,12 +131,21 @@ class SmtpSettings:
         return f"{self.host}:{self.port}"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        edition: str | None = None,
+        alerts: bool = False,
+    ) -> SmtpSettings:
         """Read the ``REVOPS_SMTP_*`` and ``REVOPS_REPORT_*`` variables (``os.environ`` default).
 
         Required: ``REVOPS_SMTP_HOST``, ``REVOPS_REPORT_SENDER``, ``REVOPS_REPORT_RECIPIENTS``
-        (comma-separated). ``REVOPS_SMTP_PORT`` defaults to 465 with SSL, 587 with STARTTLS,
-        25 otherwise; ``REVOPS_SMTP_USER`` and ``REVOPS_SMTP_PASSWORD`` go together.
+        (comma-separated; ``REVOPS_REPORT_RECIPIENTS_WEEKLY``/``_MONTHLY`` override it for one
+        ``edition``). With ``alerts``: recipients from ``REVOPS_ALERT_RECIPIENTS`` and the sender
+        from ``REVOPS_ALERT_SENDER`` (default the report's). ``REVOPS_SMTP_PORT`` defaults to 465
+        with SSL, 587 with STARTTLS, 25 otherwise; ``REVOPS_SMTP_USER`` and
+        ``REVOPS_SMTP_PASSWORD`` go together; ``REVOPS_SMTP_CA_FILE`` names a CA bundle.
         Raises :class:`SmtpConfigError` naming the variable at fault.
         """
         env = os.environ if environ is None else environ
@@ -149,18 +183,77 @@ class SmtpSettings:
             raise SmtpConfigError(f"{USER_ENV} is set but {PASSWORD_ENV} is not")
         if password and not user:
             raise SmtpConfigError(f"{PASSWORD_ENV} is set but {USER_ENV} is not")
-        sender = required(SENDER_ENV, "the From address of the report")
-        _check_address(SENDER_ENV, sender)
-        recipients = tuple(
-            r.strip()
-            for r in required(RECIPIENTS_ENV, "who receives the report").split(",")
-            if r.strip()
-        )
+        ca_file = get(CA_FILE_ENV) or None
+        if ca_file and not Path(ca_file).is_file():
+            raise SmtpConfigError(f"{CA_FILE_ENV} names {ca_file!r}, which is not a file")
+        if alerts:
+            sender_env = ALERT_SENDER_ENV if get(ALERT_SENDER_ENV) else SENDER_ENV
+            recipients_env = ALERT_RECIPIENTS_ENV
+            who = "the data engineers on call who receive the gate's alerts"
+        else:
+            sender_env = SENDER_ENV
+            override = f"{RECIPIENTS_ENV}_{edition.upper()}" if edition else ""
+            recipients_env = override if override and get(override) else RECIPIENTS_ENV
+            who = "who receives the report"
+        sender = required(sender_env, "the From address of the report")
+        _check_address(sender_env, sender)
+        recipients = tuple(r.strip() for r in required(recipients_env, who).split(",") if r.strip())
         if not recipients:
-            raise SmtpConfigError(f"{RECIPIENTS_ENV} holds no address")
+            raise SmtpConfigError(f"{recipients_env} holds no address")
         for recipient in recipients:
-            _check_address(RECIPIENTS_ENV, recipient)
-        return cls(host, port, sender, recipients, user, password, starttls, use_ssl)
+            _check_address(recipients_env, recipient)
+        return cls(
+            host, port, sender, recipients, user, password, starttls, use_ssl, ca_file=ca_file
+        )
+
+
+def environ_from_connection(
+    host: str | None,
+    port: int | None,
+    login: str | None,
+    password: str | None,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, str]:
+    """The ``REVOPS_SMTP_*``/``REVOPS_*`` variables an Airflow SMTP connection stands for."""
+    values: dict[str, str] = {}
+    if host:
+        values[HOST_ENV] = host
+    if port:
+        values[PORT_ENV] = str(port)
+    if login:
+        values[USER_ENV] = login
+    if password:
+        values[PASSWORD_ENV] = password
+    names = {
+        "starttls": STARTTLS_ENV,
+        "ssl": SSL_ENV,
+        "ca_file": CA_FILE_ENV,
+        "sender": SENDER_ENV,
+        "recipients": RECIPIENTS_ENV,
+        "alert_sender": ALERT_SENDER_ENV,
+        "alert_recipients": ALERT_RECIPIENTS_ENV,
+    }
+    for key, value in (extra or {}).items():
+        name = names.get(str(key).lower())
+        if name and value is not None:
+            values[name] = ",".join(value) if isinstance(value, list | tuple) else str(value)
+    return values
+
+
+def smtp_environ(conn_id: str = AIRFLOW_CONNECTION) -> dict[str, str]:
+    """The environment with the Airflow connection ``conn_id`` filled in underneath it (the
+    environment wins); just the environment outside Airflow or without that connection."""
+    env = dict(os.environ)
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(conn_id)
+    except Exception:  # no such connection, or not inside Airflow
+        return env
+    found = environ_from_connection(
+        conn.host, conn.port, conn.login, conn.password, conn.extra_dejson or {}
+    )
+    return {**found, **env}
 
 
 def _flag(name: str, value: str) -> bool:
@@ -194,10 +287,11 @@ def build_message(
     *,
     message_id: str | None = None,
 ) -> EmailMessage:
-    """The e-mail: multipart/alternative of the text and an HTML part with its inline PNGs.
+    """The e-mail: text and HTML alternatives (the HTML with its inline PNGs as a
+    multipart/related), then the PDF and the CSVs as attachments (see the module docstring).
 
-    With images, the HTML part is a multipart/related holding the HTML and one ``image/png``
-    per image, whose ``Content-ID`` is the ``cid:`` the HTML refers to.
+    Without images the HTML is a plain alternative; without PDF and CSVs the message is the
+    multipart/alternative alone.
     """
     message = EmailMessage()
     message["Subject"] = subject_for(period)
@@ -208,15 +302,32 @@ def build_message(
     message.set_content(rendered.text, subtype="plain", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     html_part = message.get_payload()[1]
-    for cid, png in rendered.images.items():
+    for chart in rendered.charts or ():
         html_part.add_related(
-            png,
+            chart.png,
             maintype="image",
             subtype="png",
-            cid=f"<{cid}>",
+            cid=f"<{chart.cid}>",
             disposition="inline",
-            filename=f"{cid.split('@', 1)[0]}.png",
+            filename=chart.filename,
         )
+    known = {c.cid for c in rendered.charts or ()}
+    for cid, png in rendered.images.items():
+        if cid not in known:
+            html_part.add_related(
+                png,
+                maintype="image",
+                subtype="png",
+                cid=f"<{cid}>",
+                disposition="inline",
+                filename=f"{cid.split('@', 1)[0]}.png",
+            )
+    if rendered.pdf:
+        message.add_attachment(
+            rendered.pdf, maintype="application", subtype="pdf", filename=rendered.pdf_filename
+        )
+    for name, text in rendered.csvs.items():
+        message.add_attachment(text.encode("utf-8"), maintype="text", subtype="csv", filename=name)
     return message
 
 
@@ -225,9 +336,9 @@ def _domain(address: str) -> str:
     return addr.rpartition("@")[2] or "revops.local"
 
 
-def report_path(out_dir: Path, period: Period) -> Path:
-    """Where the HTML copy of a period's report is saved: ``reports/<edition>/<label>.html``."""
-    return Path(out_dir) / "reports" / period.edition / f"{period.label}.html"
+def report_path(out_dir: Path, period: Period, suffix: str = ".html") -> Path:
+    """Where a period's report is archived: ``reports/<edition>/<label>.html`` (or ``.pdf``)."""
+    return Path(out_dir) / "reports" / period.edition / f"{period.label}{suffix}"
 
 
 def self_contained_html(rendered: RenderedReport) -> str:
@@ -239,18 +350,55 @@ def self_contained_html(rendered: RenderedReport) -> str:
     return html
 
 
-def save_html(rendered: RenderedReport, path: Path) -> Path:
-    """Write :func:`self_contained_html` to ``path`` (atomically) and return the path."""
+def _write_atomically(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(self_contained_html(rendered), encoding="utf-8")
+    partial.write_bytes(data)
     partial.replace(path)
     return path
 
 
+def save_html(rendered: RenderedReport, path: Path) -> Path:
+    """Write :func:`self_contained_html` to ``path`` (atomically) and return the path."""
+    return _write_atomically(path, self_contained_html(rendered).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Archived:
+    """Where one edition was archived."""
+
+    html_path: Path
+    pdf_path: Path | None
+
+    def __str__(self) -> str:
+        return ", ".join(str(p) for p in (self.html_path, self.pdf_path) if p is not None)
+
+
+def archive(rendered: RenderedReport, out_dir: Path, period: Period) -> Archived:
+    """Save the self-contained HTML and the PDF under ``out_dir/reports/<edition>/``."""
+    html_path = save_html(rendered, report_path(out_dir, period))
+    pdf_path = None
+    if rendered.pdf:
+        pdf_path = _write_atomically(report_path(out_dir, period, ".pdf"), rendered.pdf)
+    return Archived(html_path, pdf_path)
+
+
+def gate_for_footer(conn: psycopg.Connection[Any], period: Period) -> GateRun | None:
+    """The latest gate run of the period (its warnings go in the footer), if any."""
+    with conn.transaction():
+        return latest_gate_run(conn, period.edition, period.label)
+
+
+def archive_report(conn: psycopg.Connection[Any], period: Period, out_dir: Path) -> Archived:
+    """Render the report of ``period`` and archive its HTML and PDF without sending it."""
+    gate = gate_for_footer(conn, period)
+    return archive(render_report(build_report(conn, period), gate), out_dir, period)
+
+
 def write_report(conn: psycopg.Connection[Any], period: Period, out_dir: Path) -> Path:
-    """Render the report of ``period`` and save its HTML under ``out_dir`` without sending it."""
-    return save_html(render_html(build_report(conn, period)), report_path(out_dir, period))
+    """:func:`archive_report`, returning the HTML's path (kept for the first release's
+    callers)."""
+    return archive_report(conn, period, out_dir).html_path
 
 
 # -- SMTP -----------------------------------------------------------------------------------
@@ -260,12 +408,12 @@ def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, _HIDDEN) if secret else text
 
 
-def deliver(message: EmailMessage, settings: SmtpSettings) -> None:
+def deliver(message: EmailMessage, settings: SmtpSettings, what: str = "the report") -> None:
     """Hand ``message`` to the SMTP server (SSL or STARTTLS and login when configured).
 
     Raises :class:`ReportSendError` (never showing the password) when the server refuses it.
     """
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=settings.ca_file)
     client: smtplib.SMTP | None = None
     try:
         if settings.ssl:
@@ -287,7 +435,7 @@ def deliver(message: EmailMessage, settings: SmtpSettings) -> None:
         leaked = bool(settings.password) and settings.password in repr(err.args)
         raise ReportSendError(
             _scrub(
-                f"sending the report via {settings.address}{who} failed: {detail}",
+                f"sending {what} via {settings.address}{who} failed: {detail}",
                 settings.password,
             )
         ) from (None if leaked else err)
@@ -317,6 +465,11 @@ class SendResult:
     sent_at: datetime
     already_sent: bool
     html_path: Path
+    pdf_path: Path | None = None
+    gate_run_id: int | None = None
+    """The passing gate run the report was sent under."""
+    attachments: tuple[str, ...] = ()
+    """The attached files' names (PDF, CSVs)."""
 
 
 _DDL = f"""
@@ -328,11 +481,16 @@ create table if not exists {SENDS_TABLE} (
     recipients text[] not null,
     subject text not null,
     sent_at timestamptz,
+    gate_run_id bigint,
+    attachments text[],
     primary key (edition, period, run_key)
 )
 """
 
-_COLUMNS = "edition, period, run_key, message_id, recipients, subject, sent_at"
+_COLUMNS = (
+    "edition, period, run_key, message_id, recipients, subject, sent_at, gate_run_id, attachments"
+)
+_ADDED = {"gate_run_id": "bigint", "attachments": "text[]"}
 
 
 def ensure_sends_table(conn: psycopg.Connection[Any]) -> None:
@@ -343,18 +501,28 @@ def ensure_sends_table(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         exists = conn.execute("select to_regclass(%s)", (SENDS_TABLE,)).fetchone()
         if exists is not None and exists[0] is not None:
-            return
+            present = {
+                row[0]
+                for row in conn.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'revops_meta' and table_name = 'report_sends'"
+                ).fetchall()
+            }
+            if set(_ADDED) <= present:
+                return
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (SENDS_TABLE,))
         conn.execute("create schema if not exists revops_meta")
         conn.execute(_DDL)
+        for column, kind in _ADDED.items():  # a table from the first release gains them
+            conn.execute(f"alter table {SENDS_TABLE} add column if not exists {column} {kind}")
         conn.execute(
             f"comment on table {SENDS_TABLE} is 'One row per leadership report e-mail sent, "
             "unique per edition, period and run key (revops.reports.send).'"
         )
 
 
-def _result(row: tuple[Any, ...], already_sent: bool, html_path: Path) -> SendResult:
-    edition, period, run_key, message_id, recipients, subject, sent_at = row
+def _result(row: tuple[Any, ...], already_sent: bool, archived: Archived) -> SendResult:
+    edition, period, run_key, message_id, recipients, subject, sent_at, gate_id, files = row
     return SendResult(
         edition,
         period,
@@ -364,7 +532,10 @@ def _result(row: tuple[Any, ...], already_sent: bool, html_path: Path) -> SendRe
         subject,
         sent_at,
         already_sent,
-        html_path,
+        archived.html_path,
+        archived.pdf_path,
+        gate_id,
+        tuple(files or ()),
     )
 
 
@@ -387,11 +558,13 @@ def send_report(
     run_key: str,
     out_dir: Path,
 ) -> SendResult:
-    """Render the report of ``period``, save its HTML, and e-mail it once per ``run_key``.
+    """Render the report of ``period``, archive it, and e-mail it once per ``run_key``.
 
     Returns the send record; ``already_sent`` is True when an earlier call with the same
-    edition, period and run key sent it (nothing is rendered or sent then). ``conn`` must have
-    no transaction open: this function commits its own (see the module docstring).
+    edition, period and run key sent it (nothing is rendered or sent then). Raises
+    :class:`~revops.quality.runs.GateNotPassed` when the period's latest gate run did not pass
+    (or there is none): nothing is sent. ``conn`` must have no transaction open: this function
+    commits its own (see the module docstring).
     """
     if not run_key:
         raise ValueError("run_key must be a non-empty string naming the run (e.g. its run id)")
@@ -400,26 +573,31 @@ def send_report(
             "send_report commits its own transactions: pass a connection with no open "
             "transaction (commit or roll back first)"
         )
-    html_path = report_path(out_dir, period)
+    expected = Archived(report_path(out_dir, period), report_path(out_dir, period, ".pdf"))
     ensure_sends_table(conn)
     earlier = find_send(conn, period, run_key)
     if earlier is not None:
-        return _result(earlier, True, html_path)
+        return _result(earlier, True, expected)
+    with conn.transaction():
+        gate = require_gate_passed(conn, period.edition, period.label)
 
-    rendered = render_html(build_report(conn, period))
-    save_html(rendered, html_path)
+    rendered = render_report(build_report(conn, period), gate)
+    archived = archive(rendered, out_dir, period)
     message = build_message(rendered, period, settings.sender, settings.recipients)
     message["X-Revops-Run-Key"] = run_key
     key = (period.edition, period.label, run_key)
     message_id, subject = str(message["Message-ID"]), str(message["Subject"])
+    files = [rendered.pdf_filename] if rendered.pdf else []
+    files += list(rendered.csvs)
     delivered = False
     try:
         with conn.transaction():
             conn.execute("set transaction isolation level read committed")
             claimed = conn.execute(
-                f"insert into {SENDS_TABLE} ({_COLUMNS}) values (%s, %s, %s, %s, %s, %s, null) "
+                f"insert into {SENDS_TABLE} ({_COLUMNS}) "
+                "values (%s, %s, %s, %s, %s, %s, null, %s, %s) "
                 "on conflict (edition, period, run_key) do nothing returning edition",
-                (*key, message_id, list(settings.recipients), subject),
+                (*key, message_id, list(settings.recipients), subject, gate.gate_run_id, files),
             ).fetchone()
             if claimed is None:
                 row = conn.execute(
@@ -432,12 +610,19 @@ def send_report(
                         f"the {SENDS_TABLE} row for {key} vanished while claiming it; "
                         "nothing was sent, retry"
                     )
-                if row[-1] is not None:
-                    return _result(row, True, html_path)  # a concurrent caller sent it
+                if row[6] is not None:
+                    return _result(row, True, archived)  # a concurrent caller sent it
                 conn.execute(  # an unsent row (not written by this module): take it over
-                    f"update {SENDS_TABLE} set message_id = %s, recipients = %s, subject = %s "
+                    f"update {SENDS_TABLE} set message_id = %s, recipients = %s, subject = %s, "
+                    "gate_run_id = %s, attachments = %s "
                     "where edition = %s and period = %s and run_key = %s",
-                    (message_id, list(settings.recipients), subject, *key),
+                    (message_id, list(settings.recipients), subject, gate.gate_run_id, files, *key),
+                )
+            latest = latest_gate_run(conn, period.edition, period.label)
+            if latest is None or not latest.passed:  # a failed rerun was recorded meanwhile
+                raise GateNotPassed(
+                    f"the quality gate of the {period.edition} report {period.label} failed "
+                    "again while the report was being prepared; nothing was sent"
                 )
             deliver(message, settings)
             delivered = True
@@ -460,4 +645,4 @@ def send_report(
             f"a retry with run key {run_key!r} will send it again"
         )
     log.info("sent %s to %s (%s)", subject, ", ".join(settings.recipients), message_id)
-    return _result(row, False, html_path)
+    return _result(row, False, archived)

@@ -1,25 +1,49 @@
-"""The vendor simulator: HubSpot, Google Ads and Mailchimp over one synthetic B2B company.
+"""The vendor simulator: six go-to-market APIs over one synthetic B2B company.
 
-Loopback HTTP servers that speak each vendor's real wire format (paths, auth, paging, errors,
-throttling) over one coherent, deterministic company, so connectors talk to it exactly as to
-the vendor: only base URLs and credentials change (see :func:`env_exports`).
+HTTPS servers on loopback that speak each vendor's real wire format (paths, auth, OAuth,
+paging, errors, throttling) over one coherent, deterministic company, so connectors and the
+vendors' own client libraries talk to it exactly as to the vendor: only base URLs, credentials
+and the CA bundle change (see :func:`env_exports`).
 
 Typical use::
 
-    from revops.simulator import Company, SimulatorServer, env_exports
+    from revops.simulator import Company, SimulatorServer
 
-    company = Company.generate(seed=42, scale=0.05)
-    with SimulatorServer(company) as server:
-        os.environ.update(env_exports(server.base_url))
-        ...  # run connectors; compare with company.people, company.ad_daily, ...
+    company = Company.generate(seed=42, scale=0.05, as_of="2026-11-02")
+    with SimulatorServer(company, cert_dir=tmp) as server:
+        os.environ.update(server.env())
+        ...  # run connectors; compare with company.people, company.salesforce, ...
 
-Modules: ``company`` (pure generation and ground truth), ``hubspot``, ``google_ads`` (with the
-``gaql`` parser), ``mailchimp`` (pure request -> response handlers), ``server`` (HTTP, routing,
-fault injection), ``credentials`` (what the simulator accepts).
+Modules: ``company`` (pure generation and ground truth) with ``crm`` (the sales side: accounts,
+leads, opportunities, deals, activities) and ``social`` (Meta and LinkedIn ads); one module per
+vendor (``google_ads`` with ``gaql``, ``meta_ads``, ``linkedin_ads``, ``mailchimp``, ``hubspot``,
+``salesforce`` with ``soql``), each a pure request -> response handler; ``server`` (HTTPS, one
+port per vendor), ``faults``, ``oauth`` (tokens), ``tls`` (certificates) and ``credentials``
+(what the simulator accepts, ports, environment).
 """
 
 from revops.simulator.company import Company
-from revops.simulator.credentials import SIM_CREDENTIALS, env_exports
-from revops.simulator.server import FaultConfig, SimulatorServer, run
+from revops.simulator.credentials import (
+    SIM_CREDENTIALS,
+    SYSTEMS,
+    env_exports,
+    export_lines,
+    print_env,
+    urls_for,
+)
+from revops.simulator.faults import FAULT_KINDS, FaultConfig
+from revops.simulator.server import SimulatorServer, run
 
-__all__ = ["SIM_CREDENTIALS", "Company", "FaultConfig", "SimulatorServer", "env_exports", "run"]
+__all__ = [
+    "FAULT_KINDS",
+    "SIM_CREDENTIALS",
+    "SYSTEMS",
+    "Company",
+    "FaultConfig",
+    "SimulatorServer",
+    "env_exports",
+    "export_lines",
+    "print_env",
+    "run",
+    "urls_for",
+]

@@ -1,35 +1,55 @@
 """The synthetic B2B company behind the simulator: pure, deterministic data generation.
 
-One coherent world ("Lumenary", a RevOps SaaS vendor) seen through three systems: HubSpot
-contacts, one Google Ads account and one Mailchimp audience. Everything is a function of
-``(seed, scale, as_of)``:
+One coherent world ("Lumenary", a RevOps SaaS vendor) seen through six systems - the same
+people, accounts, campaigns and money in each:
 
-* **Day-keyed randomness.** Each account-time-zone calendar day's new people come from an RNG
+* **HubSpot** (marketing's CRM): contacts, companies, deals, owners, the deal pipeline;
+* **Salesforce** (sales' CRM): leads, contacts, accounts, opportunities, campaigns, tasks,
+  events, users, with histories (see :mod:`revops.simulator.crm` for how the two CRMs relate);
+* **Google Ads** (one account, USD, New York days), **Meta** (one account, EUR, Berlin days)
+  and **LinkedIn** (one account, USD, UTC days) - see :mod:`revops.simulator.social`;
+* **Mailchimp**: one newsletter audience, its campaigns and their e-mail activity.
+
+Everything is a function of ``(seed, scale, as_of)``:
+
+* **Keyed randomness.** Each account-time-zone calendar day's new people come from an RNG
   keyed on ``(seed, date, "people")``; each ad group's day of ad activity from ``(seed, date,
   ad group, ...)``; each Mailchimp campaign from its date; each recipient's email activity from
-  a hash of ``(seed, campaign, member)``. So a day's data never changes when ``as_of`` moves:
-  a later ``as_of`` only adds newer days and reveals later events.
+  a hash of ``(seed, campaign, member)``; everything a person does on the sales side from keys
+  naming the person. So a day's data never changes when ``as_of`` moves: a later ``as_of``
+  only adds newer days, reveals later events, and changes records the way time changes them
+  (updates with new modification stamps, deletions, restated ad days).
 * **as_of is "now".** Nothing at or after ``as_of`` is visible anywhere: people not yet created
   do not exist, stage dates in the future are null, clicks and email events after it have not
-  happened. Today's (account time zone) ad day is partial.
+  happened. Today's ad day (in each platform's zone) is partial; the last days restate.
 * **History window.** The 365 account-time-zone days before ``as_of``'s day, plus that day.
   People created before the window do not exist, so aggregates that span people (a Mailchimp
   campaign's ``emails_sent``, list member counts) lose those who age out as ``as_of`` moves;
-  every individual record (a contact, a click, one recipient's activity) stays identical.
-  People created up to ``LOOKAHEAD_DAYS`` after ``as_of`` are generated too, but only their
-  past newsletter subscription (EMAIL_MARKETING people subscribe before their form fill) is
-  visible, so Mailchimp never reveals subscriptions "in the past" later.
+  every individual record (a contact, a lead, a click, one recipient's activity) stays
+  identical. People of the 150 days before the window are generated too (never shown) so that
+  what they did to people in the window (a colleague's opportunity converting a lead) does not
+  change as they age out. People created up to ``LOOKAHEAD_DAYS`` after ``as_of`` are
+  generated too, but only their past newsletter subscription (EMAIL_MARKETING people subscribe
+  before their form fill) is visible, so Mailchimp never reveals subscriptions "in the past"
+  later.
 
 Coherence guarantees (tested in ``tests/test_simulator*.py``):
 
 * every PAID_SEARCH person came through exactly one Google Ads click (their ``gclid``) made on
-  their creation day (account time zone) on the campaign/ad group named in HubSpot;
-* a campaign's daily ``clicks`` equals its ``click_view`` rows that day, ``cost_micros`` is the
-  sum of the per-click costs and ``conversions`` is the number of PAID_SEARCH people it brought
-  that day;
+  their creation day (account time zone) on the campaign/ad group named in HubSpot; every
+  PAID_SOCIAL person through one Meta ad click (``fbclid``) or LinkedIn campaign click
+  (``li_fat_id``), the ad or campaign named in their UTM tags, on a day when that ad had at
+  least that many link clicks;
+* a Google Ads campaign's daily ``clicks`` equals its ``click_view`` rows that day,
+  ``cost_micros`` is the sum of the per-click costs and ``conversions`` is the number of
+  PAID_SEARCH people it brought that day once reported (5 minutes to 36 hours after the form
+  fill);
 * Mailchimp recipients are exactly the members subscribed at send time; EMAIL_MARKETING people
   clicked the campaign named in ``hs_analytics_source_data_1`` shortly before their form fill;
-  a hard bounce cleans the member.
+  a hard bounce cleans the member;
+* every HubSpot lead has a Salesforce Lead with the same e-mail; stage dates agree across the
+  CRMs up to the sync delay; a mirrored deal has its opportunity's amount, currency and close
+  date (once the sync caught up).
 
 Performance Max has no ad groups (as in the real API): its clicks and people have no ad group.
 """
@@ -47,10 +67,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from revops.simulator import _data
-from revops.simulator.wire import ms_to_dt
+from revops.simulator._gen import lag, restate_down, unit
+from revops.simulator.crm import Account, Crm, HubSpotRecord, SfRecord, User
+from revops.simulator.social import Social, SocialClick, SocialDaily
+from revops.simulator.wire import ms_to_dt, parse_as_of
 
 __all__ = [
     "ACCOUNT_TIME_ZONE",
@@ -75,6 +99,8 @@ CUSTOMER_ID = "1234567890"
 CUSTOMER_NAME = "Lumenary Inc."
 HISTORY_DAYS = 365
 LOOKAHEAD_DAYS = 50
+GHOST_DAYS = 150
+HUBSPOT_RECYCLE_BIN_MS = 90 * 24 * 3600 * 1000  # archived records can be restored for 90 days
 CLICK_VIEW_DAYS = 90
 PEOPLE_PER_DAY = 70.0
 SECOND = 1000
@@ -253,18 +279,18 @@ class Person:
     lead_status: str | None
     last_modified_at: datetime
     duplicate_contact_ids: tuple[str, ...]
+    fbclid: str | None = None
+    li_fat_id: str | None = None
+    social_platform: str | None = None
+    social_campaign_id: str | None = None
+    social_ad_id: str | None = None
+    account_index: int | None = None
+    salesforce_lead_id: str | None = None
+    salesforce_contact_id: str | None = None
+    utm: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
-class Contact:
-    """A HubSpot contact record: typed property values (timestamps as epoch ms)."""
-
-    id: str
-    person_id: str
-    is_duplicate: bool
-    created_ms: int
-    updated_ms: int
-    values: dict[str, object]
+Contact = HubSpotRecord
 
 
 @dataclass(frozen=True)
@@ -400,6 +426,10 @@ class _Raw:
     dup_email: str | None = None
     dup_data: tuple[str, str | None] | None = None
     member_id: str = ""
+    account_index: int = 0
+    social: SocialClick | None = None
+    dup_merged_ms: int | None = None
+    deleted_ms: int | None = None
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -452,9 +482,17 @@ def _ms(dt: datetime) -> int:
 class Company:
     """The synthetic company and its ground truth, as visible at ``as_of``.
 
-    Build it with :meth:`generate`. Ground-truth views for tests: :attr:`people`,
-    :attr:`contacts`, :attr:`ad_daily`, :attr:`clicks` (last 90 days), :meth:`clicks_on`,
-    :attr:`members`, :attr:`email_campaigns`, :attr:`email_events`.
+    Build it with :meth:`generate`. Ground-truth views for tests - what each API serves:
+
+    * people and HubSpot: :attr:`people`, :attr:`contacts`, :attr:`archived_contacts`,
+      :attr:`companies`, :attr:`deals`, :attr:`archived_deals`, :attr:`users` (owners);
+    * Salesforce: :meth:`salesforce` (rows per object, ``include_deleted`` for ``queryAll``),
+      :attr:`accounts`; :attr:`crm` holds every person's sales-side timeline;
+    * Google Ads: :attr:`ad_daily`, :attr:`ad_group_daily`, :attr:`clicks` (last 90 days),
+      :meth:`clicks_on`; Meta and LinkedIn: :attr:`meta_daily`, :attr:`linkedin_daily`,
+      :attr:`social_clicks`, :attr:`social` (accounts, campaigns, ads);
+    * Mailchimp: :attr:`members`, :attr:`email_campaigns`, :attr:`email_events`;
+    * :meth:`summary` counts rows per system and stream.
     """
 
     customer_id = CUSTOMER_ID
@@ -485,22 +523,34 @@ class Company:
         self._all_clicks_cache: list[Click] | None = None
         self._build_static()
         self._build_people()
+        self._build_social()
         self._build_ads()
+        self.crm = Crm(self)
+        for r in self._raws:
+            plan = self.crm.plan(r.id)
+            if plan is not None and plan.lead_deleted is not None:
+                r.deleted_ms = plan.lead_deleted - lag(f"{seed}:{r.id}:hs-del", MINUTE, 9 * MINUTE)
+            elif r.mql_ms is None and r.sql_ms is None:
+                r.deleted_ms = self.crm._junk_deleted(r)
         self._build_views()
+        visible = {r.id for r in self._raws if r.created_ms < self.as_of_ms}
+        self.crm.set_visible(visible)
 
     # ---------------------------------------------------------------- construction
 
     @classmethod
-    def generate(cls, seed: int = 42, scale: float = 1.0, as_of: datetime | None = None) -> Company:
+    def generate(
+        cls, seed: int = 42, scale: float = 1.0, as_of: datetime | date | str | None = None
+    ) -> Company:
         """Generate the company for ``seed`` and ``scale`` as seen at ``as_of``.
 
-        ``as_of`` defaults to today's UTC midnight. The same arguments always give the same
-        company, and so byte-identical API answers.
+        ``as_of`` is a datetime (naive means UTC), a date (its UTC midnight) or an ISO string;
+        it defaults to now, truncated to the whole minute. The same arguments always give the
+        same company, and so byte-identical API answers.
         """
         if as_of is None:
-            now = datetime.now(UTC)
-            as_of = datetime(now.year, now.month, now.day, tzinfo=UTC)
-        return cls(seed, scale, as_of)
+            as_of = datetime.now(UTC).replace(second=0, microsecond=0)
+        return cls(seed, scale, parse_as_of(as_of))
 
     def _build_static(self) -> None:
         rng = random.Random(f"{self.seed}:ids")
@@ -843,7 +893,28 @@ class Company:
                 r.email = f"{local}{int(r.id) % 9973}@{domain}"
             seen.add(r.email)
             r.member_id = _md5(r.email.lower())
+            if r.dup_ms is not None and unit(f"{self.seed}:{r.id}:merge") < 0.7:
+                r.dup_merged_ms = r.dup_ms + lag(f"{self.seed}:{r.id}:merge-at", DAY, 20 * DAY)
         self._raws = raws
+        # People from before the window: invisible, but their opportunities may have made
+        # colleagues in the window into contacts, which must not change as they age out.
+        ghosts: list[_Raw] = []
+        day = self.start_day - timedelta(days=GHOST_DAYS)
+        while day < self.start_day:
+            ghosts.extend(self._people_on(day))
+            day += timedelta(days=1)
+        self._ghosts = ghosts
+
+    def _build_social(self) -> None:
+        social = Social(self.seed, self.scale, self.as_of_ms)
+        clicks = []
+        for r in (*self._ghosts, *self._raws):
+            if r.source == "PAID_SOCIAL":
+                r.social = social.assign(r)
+                clicks.append(r.social)
+        social.clicks = clicks
+        social.build_daily([*self._ghosts, *self._raws])
+        self.social = social
 
     def _bounds(self, day: date) -> tuple[int, int]:
         bounds = self._day_bounds.get(day)
@@ -911,6 +982,7 @@ class Company:
         r = _Raw(
             pid, day, seq, created, first, last, email, company, source, None, None, engagement
         )
+        r.account_index = ci
         self._source_details(rng, r)
         self._subscription(rng, r)
         self._lifecycle(rng, r)
@@ -1171,7 +1243,9 @@ class Company:
                 continue
             gid = r.click.ad_group_id or self._pmax_group(r.click.campaign_id).id
             assigned[(r.day, gid)].append(r.click)
-            if r.created_ms < self.as_of_ms:
+            # A conversion is reported 5 minutes to 36 hours after the form fill.
+            reported = r.created_ms + lag(f"{self.seed}:{r.id}:gads-conv", 5 * MINUTE, 36 * HOUR)
+            if reported < self.as_of_ms:
                 people_by_group[(r.day, gid)] += 1
         self._assigned = assigned
         rows: list[AdDaily] = []
@@ -1197,6 +1271,18 @@ class Company:
                             cost += click.cost_micros
                     if fraction < 1.0:
                         impressions = max(clicks, int(impressions * fraction))
+                    # Late impressions keep arriving for two days (the day restates upwards).
+                    impressions = max(
+                        clicks,
+                        restate_down(
+                            impressions,
+                            end,
+                            self.as_of_ms,
+                            f"{self.seed}:{day.isoformat()}:{group.id}:impr",
+                            0.03,
+                            2.0,
+                        ),
+                    )
                     conversions = float(people_by_group.get((day, group.id), 0))
                     if fraction > 0 and not group.hidden:
                         group_rows.append(
@@ -1261,17 +1347,28 @@ class Company:
         contacts: list[Contact] = []
         members: list[Member] = []
         self._person_by_id: dict[str, Person] = {}
+        archived: list[Contact] = []
         for r in self._raws:
             if r.sub_ms is not None and r.sub_ms < as_of and r.day >= self.start_day:
                 members.append(self._member(r))
             if r.created_ms >= as_of:
                 continue
             person, contact = self._person_view(r)
-            people.append(person)
-            contacts.append(contact)
-            self._person_by_id[person.id] = person
+            if contact.archived_ms is not None:
+                if contact.archived_ms + HUBSPOT_RECYCLE_BIN_MS >= as_of:
+                    archived.append(contact)
+            else:
+                people.append(person)
+                contacts.append(contact)
+                self._person_by_id[person.id] = person
             if r.dup_id is not None and r.dup_ms is not None and r.dup_ms < as_of:
-                contacts.append(self._dup_contact(r))
+                dup = self._dup_contact(r)
+                if dup.archived_ms is None:
+                    contacts.append(dup)
+                elif dup.archived_ms + HUBSPOT_RECYCLE_BIN_MS >= as_of:
+                    archived.append(dup)
+        archived.sort(key=lambda c: int(c.id))
+        self.archived_contacts: list[Contact] = archived
         contacts.sort(key=lambda c: int(c.id))
         members.sort(key=lambda m: (m.timestamp_opt_ms, m.id))
         self.people: list[Person] = people
@@ -1335,17 +1432,28 @@ class Company:
     def _person_view(self, r: _Raw) -> tuple[Person, Contact]:
         as_of = self.as_of_ms
         stage, stages, reset = self._stage_state(r)
+        synced = [(ms, name, value) for ms, name, value in self.crm.contact_timeline(r)]
+        visible_sync = [x for x in synced if x[0] < as_of]
         status = None
-        for ms, value in r.lead_status:
-            if ms < as_of:
+        status_history: list[tuple[int, object]] = []
+        for ms, name, value in visible_sync:
+            if name == "hs_lead_status":
                 status = value
+                status_history.append((ms, value))
         owner = r.owner_id if r.owner_ms is not None and r.owner_ms < as_of else None
         changes = [r.created_ms, r.touch_ms, *(ms for ms in stages.values() if ms is not None)]
         if reset is not None:
             changes.append(reset)
         if owner is not None and r.owner_ms is not None:
             changes.append(r.owner_ms)
-        changes.extend(ms for ms, _ in r.lead_status if ms < as_of)
+        changes.extend(ms for ms, _, _ in visible_sync)
+        merged = r.dup_id is not None and r.dup_merged_ms is not None and r.dup_merged_ms < as_of
+        if merged:
+            assert r.dup_merged_ms is not None
+            changes.append(r.dup_merged_ms)
+        archived = r.deleted_ms if r.deleted_ms is not None and r.deleted_ms < as_of else None
+        if archived is not None:
+            changes.append(archived)
         updated = (
             max(ms for ms in changes if ms < as_of)
             if any(ms < as_of for ms in changes)
@@ -1353,11 +1461,18 @@ class Company:
         )
         member_id = r.member_id if r.sub_ms is not None and r.sub_ms < as_of else None
         click = r.click
+        social = r.social
         dups = (
             (r.dup_id,)
-            if r.dup_id is not None and r.dup_ms is not None and r.dup_ms < as_of
+            if r.dup_id is not None and r.dup_ms is not None and r.dup_ms < as_of and not merged
             else ()
         )
+        plan = self.crm.plan(r.id)
+        acct = self.crm.account_of(r)
+        sync = {name: value for _, name, value in visible_sync}
+        corporate = r.email.rpartition("@")[2].lower() not in _data.FREE_MAIL_DOMAINS
+        utm = self._utm(r)
+        first_url = self._first_url(r, utm)
 
         def dt(ms: int | None) -> datetime | None:
             return ms_to_dt(ms) if ms is not None else None
@@ -1387,15 +1502,25 @@ class Company:
             customer_at=dt(stages["customer"]),
             reset_to_lead_at=dt(reset),
             owner_id=owner,
-            lead_status=status,
+            lead_status=status,  # type: ignore[arg-type]
             last_modified_at=ms_to_dt(updated),
             duplicate_contact_ids=dups,
+            fbclid=social.click_id if social and social.platform == "meta_ads" else None,
+            li_fat_id=social.click_id if social and social.platform == "linkedin_ads" else None,
+            social_platform=social.platform if social else None,
+            social_campaign_id=self._social_campaign(social),
+            social_ad_id=social.entity_id if social else None,
+            account_index=acct.index,
+            salesforce_lead_id=sync.get("salesforceleadid"),  # type: ignore[arg-type]
+            salesforce_contact_id=sync.get("salesforcecontactid"),  # type: ignore[arg-type]
+            utm=tuple(utm.items()),
         )
         values: dict[str, object] = {
             "email": r.email,
             "firstname": r.first,
             "lastname": r.last,
             "company": r.company,
+            "jobtitle": plan.title if plan is not None and plan.lead_id else None,
             "createdate": r.created_ms,
             "lastmodifieddate": updated,
             "hs_object_id": int(r.id),
@@ -1409,16 +1534,109 @@ class Company:
             "hs_analytics_source": r.source,
             "hs_analytics_source_data_1": r.data_1,
             "hs_analytics_source_data_2": r.data_2,
+            "hs_analytics_first_url": first_url,
             "hs_google_click_id": click.gclid if click else None,
+            "hs_facebook_click_id": person.fbclid,
+            "li_fat_id": person.li_fat_id,
+            "utm_source": utm.get("utm_source"),
+            "utm_medium": utm.get("utm_medium"),
+            "utm_campaign": utm.get("utm_campaign"),
+            "utm_content": utm.get("utm_content"),
+            "utm_term": utm.get("utm_term"),
             "hubspot_owner_id": owner,
             "hs_lead_status": status,
+            "associatedcompanyid": acct.hubspot_id
+            if corporate
+            else sync.get("associatedcompanyid"),
+            "salesforceleadid": sync.get("salesforceleadid"),
+            "salesforcecontactid": sync.get("salesforcecontactid"),
+            "hs_merged_object_ids": r.dup_id if merged else None,
         }
-        return person, Contact(r.id, r.id, False, r.created_ms, updated, values)
+        lifecycle: list[tuple[int, object]] = sorted(
+            ((ms, name) for name, ms in stages.items() if ms is not None),
+            key=lambda x: x[0],
+        )
+        if reset is not None:
+            lifecycle.append((reset, "lead"))
+            lifecycle.sort(key=lambda x: x[0])
+        owner_history: list[tuple[int, object]] = (
+            [(r.owner_ms, owner)] if owner is not None and r.owner_ms is not None else []
+        )
+        contact = Contact(
+            id=r.id,
+            created_ms=r.created_ms,
+            updated_ms=updated,
+            values=values,
+            person_id=r.id,
+            is_duplicate=False,
+            archived_ms=archived,
+            history={
+                "lifecyclestage": lifecycle,
+                "hs_lead_status": status_history,
+                "hubspot_owner_id": owner_history,
+            },
+        )
+        return person, contact
+
+    def _social_campaign(self, click: SocialClick | None) -> str | None:
+        if click is None:
+            return None
+        if click.platform == "meta_ads":
+            ad = self.social.meta_ad(click.entity_id)
+            return ad.campaign_id if ad else None
+        return click.entity_id
+
+    def _utm(self, r: _Raw) -> dict[str, str]:
+        """UTM tags of the visit that created the contact (paid and e-mail traffic)."""
+        if r.click is not None:
+            camp = self._campaign_by_id[r.click.campaign_id]
+            out = {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": _slug(camp.name)}
+            if r.click.keyword is not None:
+                out["utm_term"] = r.click.keyword.text
+            return out
+        if r.social is not None:
+            source = "facebook" if r.social.platform == "meta_ads" else "linkedin"
+            return {
+                "utm_source": source,
+                "utm_medium": "paid_social",
+                "utm_campaign": r.social.utm_campaign,
+                "utm_content": r.social.entity_id,
+            }
+        if r.source == "EMAIL_MARKETING" and r.data_2:
+            return {"utm_source": "mailchimp", "utm_medium": "email", "utm_campaign": r.data_2}
+        if r.source == "OTHER_CAMPAIGNS" and r.data_1:
+            return {
+                "utm_source": "partner" if "partner" in r.data_1 else "lumenary",
+                "utm_medium": "referral" if "partner" in r.data_1 else "content",
+                "utm_campaign": r.data_1,
+            }
+        return {}
+
+    def _first_url(self, r: _Raw, utm: dict[str, str]) -> str:
+        page = _data.LANDING_PAGES[int(r.id) % len(_data.LANDING_PAGES)]
+        if r.source == "DIRECT_TRAFFIC" and r.data_1:
+            page = r.data_1
+        params = list(utm.items())
+        if r.click is not None:
+            params.append(("gclid", r.click.gclid))
+        if r.social is not None:
+            key = "fbclid" if r.social.platform == "meta_ads" else "li_fat_id"
+            params.append((key, r.social.click_id))
+        if not params:
+            return page
+        return page + "?" + "&".join(f"{k}={quote(v, safe='-_.')}" for k, v in params)
 
     def _dup_contact(self, r: _Raw) -> Contact:
         assert r.dup_id is not None and r.dup_ms is not None and r.dup_data is not None
         touched = r.dup_ms + 3 * SECOND + int(r.dup_id) % 20_000
         updated = touched if touched < self.as_of_ms else r.dup_ms
+        archived = (
+            r.dup_merged_ms
+            if r.dup_merged_ms is not None and r.dup_merged_ms < self.as_of_ms
+            else None
+        )
+        if archived is not None:
+            updated = archived
         values: dict[str, object] = {
             "email": r.dup_email,
             "firstname": r.first,
@@ -1443,7 +1661,19 @@ class Company:
         }
         if values["hs_lifecyclestage_lead_date"] >= self.as_of_ms:  # type: ignore[operator]
             values["hs_lifecyclestage_lead_date"] = None
-        return Contact(r.dup_id, r.id, True, r.dup_ms, updated, values)
+        history: dict[str, list[tuple[int, object]]] = {"lifecyclestage": []}
+        if values["hs_lifecyclestage_lead_date"] is not None:
+            history["lifecyclestage"].append((r.dup_ms + 700, "lead"))
+        return Contact(
+            id=r.dup_id,
+            created_ms=r.dup_ms,
+            updated_ms=updated,
+            values=values,
+            person_id=r.id,
+            is_duplicate=True,
+            archived_ms=archived,
+            history=history,
+        )
 
     def _member(self, r: _Raw) -> Member:
         as_of = self.as_of_ms
@@ -1598,13 +1828,76 @@ class Company:
         """A Google Ads ad group by id (Performance Max's hidden group included)."""
         return self._group_by_id.get(ad_group_id)
 
+    # ---------------------------------------------------------------- other systems
+
+    @property
+    def accounts(self) -> list[Account]:
+        """The companies of the market (Salesforce Accounts, HubSpot companies)."""
+        return self.crm.accounts
+
+    @property
+    def users(self) -> list[User]:
+        """Salesforce users; those with an ``owner_id`` are HubSpot owners too."""
+        return self.crm.users
+
+    @property
+    def companies(self) -> list[HubSpotRecord]:
+        """HubSpot companies at ``as_of``."""
+        return self.crm.companies
+
+    @property
+    def deals(self) -> list[HubSpotRecord]:
+        """HubSpot deals at ``as_of`` (archived ones in :attr:`archived_deals`)."""
+        return self.crm.deals
+
+    @property
+    def archived_deals(self) -> list[HubSpotRecord]:
+        """HubSpot deals archived before ``as_of``."""
+        return self.crm.archived_deals
+
+    def salesforce(self, obj: str, include_deleted: bool = False) -> list[SfRecord]:
+        """Salesforce rows of ``obj`` at ``as_of`` (what ``query``, or with
+        ``include_deleted`` what ``queryAll``, returns), in id order."""
+        rows = self.crm.sf[obj]
+        return list(rows) if include_deleted else [r for r in rows if not r.deleted]
+
+    @property
+    def meta_daily(self) -> list[SocialDaily]:
+        """Meta daily insights per ad (Berlin days), as reported at ``as_of``."""
+        return self.social.meta_daily
+
+    @property
+    def linkedin_daily(self) -> list[SocialDaily]:
+        """LinkedIn daily analytics per campaign (UTC days), as reported at ``as_of``."""
+        return self.social.linkedin_daily
+
+    @property
+    def social_clicks(self) -> list[SocialClick]:
+        """Every PAID_SOCIAL person's ad click (people created before ``as_of``)."""
+        visible = {p.id for p in self.people} | {c.person_id for c in self.archived_contacts}
+        return [c for c in self.social.clicks if c.person_id in visible]
+
     def summary(self) -> dict[str, int]:
-        """Row counts, for logs and reports."""
+        """Row counts per system and stream, for logs, reports and the docs."""
+        sf = {f"salesforce.{obj}": len(self.salesforce(obj)) for obj in self.crm.sf}
         return {
             "people": len(self.people),
-            "contacts": len(self.contacts),
-            "members": len(self.members),
-            "email_campaigns": len(self.email_campaigns),
-            "ad_days": len({row.date for row in self.ad_daily}),
-            "ad_clicks_365d": sum(row.clicks for row in self.ad_daily),
+            "hubspot.contacts": len(self.contacts),
+            "hubspot.contacts_archived": len(self.archived_contacts),
+            "hubspot.companies": len(self.companies),
+            "hubspot.deals": len(self.deals),
+            "hubspot.deals_archived": len(self.archived_deals),
+            "hubspot.owners": len(self.crm.owners),
+            **sf,
+            "salesforce.deleted_in_recycle_bin": sum(
+                1 for rows in self.crm.sf.values() for r in rows if r.deleted
+            ),
+            "google_ads.campaign_days": len(self.ad_daily),
+            "google_ads.clicks_365d": sum(row.clicks for row in self.ad_daily),
+            "google_ads.click_views_90d": len(self.clicks),
+            "meta_ads.ad_days": len(self.meta_daily),
+            "linkedin_ads.campaign_days": len(self.linkedin_daily),
+            "mailchimp.members": len(self.members),
+            "mailchimp.campaigns": len(self.email_campaigns),
+            "mailchimp.email_activity": len(self.email_events),
         }

@@ -1,15 +1,18 @@
-"""Google Ads API (REST, v17) and Google's OAuth token endpoint over the synthetic company.
+"""Google Ads API (REST) and Google's OAuth token endpoint over the synthetic company.
 
-Endpoints (paths relative to ``/google-ads/v17``):
+Endpoints (paths relative to the Google Ads base URL; ``{v}`` is any of v17..v22, the
+simulator answers all of them alike):
 
-* ``POST /customers/{id}/googleAds:searchStream`` - body ``{"query": GAQL}``; answers a JSON
+* ``POST /{v}/customers/{id}/googleAds:searchStream`` - body ``{"query": GAQL}``; answers a JSON
   array of batches ``{"results": [...], "fieldMask": ..., "requestId": ...}`` of at most
   10,000 rows. A query with no rows answers one batch without ``results`` (proto3 JSON leaves
   the empty list out), so clients must treat a missing ``results`` as empty.
-* ``POST /customers/{id}/googleAds:search`` - the paged variant (fixed page size 10,000,
+* ``POST /{v}/customers/{id}/googleAds:search`` - the paged variant (fixed page size 10,000,
   ``pageToken`` / ``nextPageToken``).
-* ``GET /customers:listAccessibleCustomers``.
-* ``POST /google-oauth/token`` (served by :meth:`GoogleAdsAPI.token`) - refresh-token grant.
+* ``GET /{v}/customers:listAccessibleCustomers``.
+* ``POST /token`` (Google's ``oauth2.googleapis.com/token``, served on the same port) - the
+  refresh-token grant; access tokens live 3,599 s. The static ``REVOPS_GOOGLE_ADS_TOKEN`` is
+  accepted too. Every API call also needs the ``developer-token`` header.
 
 Rows nest by resource with camelCase keys; int64 values are strings, doubles numbers, enums
 names; unset fields are omitted (so Performance Max ``click_view`` rows have no ``adGroup``).
@@ -30,29 +33,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import secrets
-import threading
-import time as _time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 
 from revops.simulator.company import CUSTOMER_ID, AdCampaign, AdGroup, Click, Company
+from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.gaql import Condition, GaqlError, Query, parse
+from revops.simulator.oauth import TokenStore, basic_client, form_of
 from revops.simulator.wire import Request, Response, json_response
 
 __all__ = ["API_VERSION", "GoogleAdsAPI", "OAUTH_SCOPE", "QueryFailure", "run_query"]
 
 API_VERSION = "v17"
+SUPPORTED_VERSIONS = (17, 18, 19, 20, 21, 22)
 OAUTH_SCOPE = "https://www.googleapis.com/auth/adwords"
-TOKEN_LIFETIME_S = 3599
 BATCH_ROWS = 10_000
 CLICK_VIEW_MAX_AGE_DAYS = 90
 FAILURE_TYPE = f"type.googleapis.com/google.ads.googleads.{API_VERSION}.errors.GoogleAdsFailure"
-RETRY_DELAY = "0.05s"
 
 _DATE_SEGMENTS = (
     "segments.date",
@@ -785,11 +785,10 @@ def _render(q: Query, ctx: _Ctx) -> dict[str, Any]:
 class GoogleAdsAPI:
     """Request handler for the Google Ads REST API and Google's OAuth token endpoint."""
 
-    def __init__(self, company: Company, credentials: dict[str, str]) -> None:
+    def __init__(self, company: Company, tokens: TokenStore) -> None:
         self.company = company
-        self.credentials = credentials
-        self._tokens: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.tokens = tokens
+        self.credentials = SIM_CREDENTIALS["google_ads"]
 
     # ---------------------------------------------------------------- errors
 
@@ -805,6 +804,7 @@ class GoogleAdsAPI:
         code: dict[str, str] | None = None,
         error_message: str | None = None,
         extra_details: list[dict] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
         """A Google API error body, with a ``GoogleAdsFailure`` detail when ``code`` is given."""
         details: list[dict[str, Any]] = []
@@ -820,22 +820,45 @@ class GoogleAdsAPI:
         body: dict[str, Any] = {"error": {"code": http, "message": message, "status": status}}
         if details:
             body["error"]["details"] = details
-        return json_response(http, body)
+        return json_response(http, body, headers=headers)
 
-    def rate_limited(self) -> Response:
-        """The API's throttling answer: 429 RESOURCE_EXHAUSTED with a RetryInfo delay."""
+    def throttled(self, retry_after: int | None) -> Response:
+        """429 RESOURCE_EXHAUSTED; with a RetryInfo delay (and header) when ``retry_after``."""
+        extra: list[dict[str, Any]] = []
+        headers: dict[str, str] = {}
+        message = "Too many requests. Retry later."
+        if retry_after is not None:
+            extra.append(
+                {
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo",
+                    "retryDelay": f"{retry_after}s",
+                }
+            )
+            headers["Retry-After"] = str(retry_after)
+            message = f"Too many requests. Retry in {retry_after} seconds."
         return self.error(
             429,
             "RESOURCE_EXHAUSTED",
             "Resource has been exhausted (e.g. check quota).",
             {"quotaError": "RESOURCE_TEMPORARILY_EXHAUSTED"},
-            f"Too many requests. Retry in {RETRY_DELAY[:-1]} seconds.",
-            [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": RETRY_DELAY}],
+            message,
+            extra,
+            headers,
         )
 
-    def unavailable(self) -> Response:
-        """A transient 503."""
-        return self.error(503, "UNAVAILABLE", "The service is currently unavailable.")
+    def rate_limited(self) -> Response:
+        """The throttling answer with the usual short RetryInfo delay."""
+        return self.throttled(1)
+
+    def server_error(self) -> Response:
+        """A transient 500 INTERNAL."""
+        return self.error(
+            500, "INTERNAL", "Internal error encountered.", {"internalError": "INTERNAL_ERROR"}
+        )
+
+    def is_oauth(self, req: Request) -> bool:
+        """Google's OAuth token endpoint: ``/token`` (also ``/oauth2/v4/token``)."""
+        return req.path.rstrip("/") in ("/token", "/oauth2/v4/token", "/o/oauth2/token")
 
     # ---------------------------------------------------------------- oauth
 
@@ -845,16 +868,15 @@ class GoogleAdsAPI:
             return json_response(
                 405, {"error": "invalid_request", "error_description": "Method not allowed"}
             )
-        ctype = req.headers.get("content-type", "")
-        try:
-            if "json" in ctype:
-                form = {k: str(v) for k, v in (req.json() or {}).items()}
-            else:
-                form = {k: v[0] for k, v in parse_qs(req.body.decode("utf-8")).items()}
-        except (ValueError, UnicodeDecodeError, AttributeError):
+        form = form_of(req)
+        if form is None:
             return json_response(
                 400, {"error": "invalid_request", "error_description": "Invalid request body"}
             )
+        basic = basic_client(req)
+        if basic is not None:
+            form.setdefault("client_id", basic[0])
+            form.setdefault("client_secret", basic[1])
         grant = form.get("grant_type")
         if grant != "refresh_token":
             return json_response(
@@ -877,16 +899,12 @@ class GoogleAdsAPI:
             return json_response(
                 400, {"error": "invalid_grant", "error_description": "Bad Request"}
             )
-        token = "ya29.sim-" + secrets.token_urlsafe(48)
-        with self._lock:
-            now = _time.monotonic()
-            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
-            self._tokens[token] = now + TOKEN_LIFETIME_S
+        token, lifetime = self.tokens.mint("google_ads", "ya29.sim-")
         return json_response(
             200,
             {
                 "access_token": token,
-                "expires_in": TOKEN_LIFETIME_S,
+                "expires_in": lifetime,
                 "scope": OAUTH_SCOPE,
                 "token_type": "Bearer",
             },
@@ -913,9 +931,8 @@ class GoogleAdsAPI:
                     }
                 ],
             )
-        with self._lock:
-            expiry = self._tokens.get(auth[7:].strip())
-        if expiry is None or expiry <= _time.monotonic():
+        state = self.tokens.check("google_ads", auth[7:].strip())
+        if state != "valid":
             return self.error(
                 401,
                 "UNAUTHENTICATED",
@@ -927,7 +944,7 @@ class GoogleAdsAPI:
                     {
                         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
                         "reason": "ACCESS_TOKEN_EXPIRED"
-                        if expiry
+                        if state == "expired"
                         else "ACCESS_TOKEN_TYPE_UNSUPPORTED",
                         "domain": "googleapis.com",
                     }
@@ -959,8 +976,18 @@ class GoogleAdsAPI:
         return None
 
     def handle(self, req: Request) -> Response:
-        """Serve one request under ``/google-ads/v17``."""
-        path = req.path
+        """Serve one request: ``/v{N}/...`` (any supported version) or the OAuth endpoint."""
+        if self.is_oauth(req):
+            return self.token(req)
+        m = re.fullmatch(r"/v(\d+)(/.*)", req.path)
+        if m is None or int(m.group(1)) not in SUPPORTED_VERSIONS:
+            return self.error(
+                404,
+                "NOT_FOUND",
+                f"Method not found: {req.method} {req.path}. Supported versions: "
+                + ", ".join(f"v{v}" for v in SUPPORTED_VERSIONS),
+            )
+        path = m.group(2)
         if path == "/customers:listAccessibleCustomers":
             denied = self.check_auth(req, None)
             if denied:

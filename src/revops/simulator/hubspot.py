@@ -1,55 +1,74 @@
-"""HubSpot CRM v3 contacts API over the synthetic company.
+"""HubSpot CRM v3/v4 over the synthetic company: contacts, companies, deals, owners, pipelines.
 
-Endpoints (paths relative to ``/hubspot``):
+Endpoints (paths relative to the HubSpot base URL, which stands for ``https://api.hubapi.com``;
+``{object}`` is ``contacts``, ``companies`` or ``deals``, also ``0-1`` / ``0-2`` / ``0-3``):
 
-* ``POST /crm/v3/objects/contacts/search`` - ``filterGroups`` (OR of AND-ed filters, at most
+* ``GET /crm/v3/objects/{object}`` - ``limit`` (at most 100, larger values are capped; at most
+  50 with ``propertiesWithHistory``), ``after`` (an opaque cursor: the next id), ``properties``
+  and ``propertiesWithHistory`` (comma-separated or repeated), ``associations``
+  (``contacts,companies,deals``) and ``archived`` (``true`` lists only archived records, each
+  with ``archivedAt``). Results are in id order.
+* ``GET /crm/v3/objects/{object}/{id}`` (``idProperty=email`` for contacts, ``archived``),
+  ``POST /crm/v3/objects/{object}/batch/read``.
+* ``POST /crm/v3/objects/{object}/search`` - ``filterGroups`` (OR of AND-ed filters, at most
   5 groups / 6 filters each / 18 in all), one ``sorts`` rule, ``query``, ``properties``,
   ``limit`` (at most 200; more is a 400) and ``after`` (an offset string). Paging stops at the
   real 10,000-result cap: a request whose ``after + limit`` exceeds 10,000 answers 400
-  ``VALIDATION_ERROR``. ``total`` is the true count. Unsorted results are in ``hs_object_id``
-  order.
-* ``GET /crm/v3/objects/contacts`` - ``limit`` (at most 100, larger values are capped),
-  ``after`` (an opaque cursor: the next id), ``properties`` (comma-separated or repeated),
-  ``archived``.
-* ``GET /crm/v3/objects/contacts/{id}`` (``idProperty=email`` supported),
-  ``POST /crm/v3/objects/contacts/batch/read``, ``GET /crm/v3/properties/contacts``.
+  ``VALIDATION_ERROR``. ``total`` is the true count. Unsorted results are in id order.
+  Archived records are never found by search.
+* ``GET /crm/v3/properties/{object}``.
+* ``GET /crm/v3/pipelines/deals`` (and ``/{pipelineId}``, ``/{pipelineId}/stages``): the
+  default pipeline and its stages.
+* ``GET /crm/v3/owners`` (``limit`` at most 500, ``after``, ``email``, ``archived``) and
+  ``GET /crm/v3/owners/{ownerId}``.
+* Associations: ``GET /crm/v4/objects/{from}/{id}/associations/{to}`` (``limit`` at most
+  500, ``after``), ``POST /crm/v4/associations/{from}/{to}/batch/read`` (``toObjectId`` and
+  ``associationTypes`` with HubSpot's type ids: contact->company 1 primary / 279, deal->contact
+  3, contact->deal 4, deal->company 5 primary / 341, company->deal 6 / 342, company->contact
+  2 / 280) and the v3 ``POST /crm/v3/associations/{from}/{to}/batch/read``.
+* ``POST /oauth/v1/token`` - the refresh-token grant; access tokens live 1,800 s. The static
+  private-app token (``REVOPS_HUBSPOT_TOKEN``) never expires.
 
 Datetime filter values may be epoch milliseconds (number or string) or ISO 8601. String
 comparisons (``EQ``, ``NEQ``, ``IN``...) are case-insensitive, as HubSpot's are. ``NEQ`` and
-``NOT_IN`` match contacts without a value. Properties come back as strings (timestamps as
-``2026-11-01T14:03:27.123Z``), ``null`` when requested but unset; ``createdate``,
-``lastmodifieddate`` and ``hs_object_id`` are always included.
+``NOT_IN`` match records without a value. Properties come back as strings (timestamps as
+``2026-11-01T14:03:27.123Z``, booleans as ``true``/``false``), ``null`` when requested but unset;
+``createdate``, ``hs_object_id`` and the last-modified property (``lastmodifieddate`` for
+contacts, ``hs_lastmodifieddate`` otherwise) are always included. ``propertiesWithHistory``
+lists each property's values newest first (``lifecyclestage``, ``hs_lead_status`` and
+``hubspot_owner_id`` of contacts, ``dealstage``, ``amount`` and ``closedate`` of deals and
+``lifecyclestage`` of companies have full histories; other properties their current value).
 """
 
 from __future__ import annotations
 
 import bisect
 import fnmatch
+import hashlib
 import json
 import re
 import threading
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from revops.simulator.company import Company, Contact
+from revops.simulator.company import Company
+from revops.simulator.credentials import SIM_CREDENTIALS
+from revops.simulator.crm import DEAL_STAGES, HubSpotRecord
+from revops.simulator.oauth import TokenStore, form_of
 from revops.simulator.wire import Request, Response, dt_to_ms, fmt_hubspot, json_response, parse_iso
 
-__all__ = ["HubSpotAPI", "PROPERTIES", "SEARCH_CAP"]
+__all__ = ["HubSpotAPI", "OBJECT_PROPERTIES", "PROPERTIES", "SEARCH_CAP"]
 
 SEARCH_CAP = 10_000
 SEARCH_MAX_LIMIT = 200
 LIST_MAX_LIMIT = 100
-DEFAULT_PROPERTIES = (
-    "createdate",
-    "email",
-    "firstname",
-    "hs_object_id",
-    "lastmodifieddate",
-    "lastname",
-)
-ALWAYS = ("createdate", "hs_object_id", "lastmodifieddate")
+HISTORY_MAX_LIMIT = 50
+OWNERS_MAX_LIMIT = 500
+ASSOC_MAX_LIMIT = 500
+PIPELINE_CREATED_MS = 1_551_715_200_000  # 2019-03-04
 
 LIFECYCLE_STAGES = (
     "subscriber",
@@ -85,13 +104,25 @@ LEAD_STATUSES = (
 )
 
 # name -> (type, fieldType, label, group, options)
-PROPERTIES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
-    "email": ("string", "text", "Email", "contactinformation", ()),
-    "firstname": ("string", "text", "First Name", "contactinformation", ()),
-    "lastname": ("string", "text", "Last Name", "contactinformation", ()),
-    "company": ("string", "text", "Company Name", "contactinformation", ()),
-    "createdate": ("datetime", "date", "Create Date", "contactinformation", ()),
-    "lastmodifieddate": ("datetime", "date", "Last Modified Date", "contactinformation", ()),
+PropSpec = tuple[str, str, str, str, tuple[str, ...]]
+
+
+def _dt(label: str, group: str = "contactinformation") -> PropSpec:
+    return ("datetime", "date", label, group, ())
+
+
+def _text(label: str, group: str = "contactinformation") -> PropSpec:
+    return ("string", "text", label, group, ())
+
+
+PROPERTIES: dict[str, PropSpec] = {
+    "email": _text("Email"),
+    "firstname": _text("First Name"),
+    "lastname": _text("Last Name"),
+    "company": _text("Company Name"),
+    "jobtitle": _text("Job Title"),
+    "createdate": _dt("Create Date"),
+    "lastmodifieddate": _dt("Last Modified Date"),
     "hs_object_id": ("number", "number", "Record ID", "contactinformation", ()),
     "lifecyclestage": (
         "enumeration",
@@ -100,48 +131,12 @@ PROPERTIES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
         "contactinformation",
         LIFECYCLE_STAGES,
     ),
-    "hs_lifecyclestage_subscriber_date": (
-        "datetime",
-        "date",
-        "Became a Subscriber Date",
-        "contactinformation",
-        (),
-    ),
-    "hs_lifecyclestage_lead_date": (
-        "datetime",
-        "date",
-        "Became a Lead Date",
-        "contactinformation",
-        (),
-    ),
-    "hs_lifecyclestage_marketingqualifiedlead_date": (
-        "datetime",
-        "date",
-        "Became a Marketing Qualified Lead Date",
-        "contactinformation",
-        (),
-    ),
-    "hs_lifecyclestage_salesqualifiedlead_date": (
-        "datetime",
-        "date",
-        "Became a Sales Qualified Lead Date",
-        "contactinformation",
-        (),
-    ),
-    "hs_lifecyclestage_opportunity_date": (
-        "datetime",
-        "date",
-        "Became an Opportunity Date",
-        "contactinformation",
-        (),
-    ),
-    "hs_lifecyclestage_customer_date": (
-        "datetime",
-        "date",
-        "Became a Customer Date",
-        "contactinformation",
-        (),
-    ),
+    "hs_lifecyclestage_subscriber_date": _dt("Became a Subscriber Date"),
+    "hs_lifecyclestage_lead_date": _dt("Became a Lead Date"),
+    "hs_lifecyclestage_marketingqualifiedlead_date": _dt("Became a Marketing Qualified Lead Date"),
+    "hs_lifecyclestage_salesqualifiedlead_date": _dt("Became a Sales Qualified Lead Date"),
+    "hs_lifecyclestage_opportunity_date": _dt("Became an Opportunity Date"),
+    "hs_lifecyclestage_customer_date": _dt("Became a Customer Date"),
     "hs_analytics_source": (
         "enumeration",
         "select",
@@ -149,23 +144,155 @@ PROPERTIES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
         "analyticsinformation",
         SOURCES,
     ),
-    "hs_analytics_source_data_1": (
-        "string",
-        "text",
-        "Original Traffic Source Drill-Down 1",
-        "analyticsinformation",
-        (),
+    "hs_analytics_source_data_1": _text(
+        "Original Traffic Source Drill-Down 1", "analyticsinformation"
     ),
-    "hs_analytics_source_data_2": (
-        "string",
-        "text",
-        "Original Traffic Source Drill-Down 2",
-        "analyticsinformation",
-        (),
+    "hs_analytics_source_data_2": _text(
+        "Original Traffic Source Drill-Down 2", "analyticsinformation"
     ),
-    "hs_google_click_id": ("string", "text", "Google ad click id", "analyticsinformation", ()),
+    "hs_analytics_first_url": _text("First Page Seen", "analyticsinformation"),
+    "hs_google_click_id": _text("Google ad click id", "analyticsinformation"),
+    "hs_facebook_click_id": _text("Facebook click id", "analyticsinformation"),
+    "li_fat_id": _text("LinkedIn first-party ad tracking id", "analyticsinformation"),
+    "utm_source": _text("UTM Source", "analyticsinformation"),
+    "utm_medium": _text("UTM Medium", "analyticsinformation"),
+    "utm_campaign": _text("UTM Campaign", "analyticsinformation"),
+    "utm_content": _text("UTM Content", "analyticsinformation"),
+    "utm_term": _text("UTM Term", "analyticsinformation"),
     "hubspot_owner_id": ("enumeration", "select", "Contact owner", "sales_properties", ()),
     "hs_lead_status": ("enumeration", "radio", "Lead Status", "sales_properties", LEAD_STATUSES),
+    "associatedcompanyid": (
+        "number",
+        "number",
+        "Primary Associated Company ID",
+        "contactinformation",
+        (),
+    ),
+    "salesforceleadid": _text("Salesforce Lead ID", "salesforceinformation"),
+    "salesforcecontactid": _text("Salesforce Contact ID", "salesforceinformation"),
+    "hs_merged_object_ids": (
+        "enumeration",
+        "checkbox",
+        "Merged Contact IDs",
+        "contactinformation",
+        (),
+    ),
+}
+
+COMPANY_PROPERTIES: dict[str, PropSpec] = {
+    "name": _text("Company name", "companyinformation"),
+    "domain": _text("Company Domain Name", "companyinformation"),
+    "website": _text("Website URL", "companyinformation"),
+    "industry": ("enumeration", "select", "Industry", "companyinformation", ()),
+    "numberofemployees": ("number", "number", "Number of Employees", "companyinformation", ()),
+    "annualrevenue": ("number", "number", "Annual Revenue", "companyinformation", ()),
+    "country": _text("Country/Region", "companyinformation"),
+    "lifecyclestage": (
+        "enumeration",
+        "radio",
+        "Lifecycle Stage",
+        "companyinformation",
+        LIFECYCLE_STAGES,
+    ),
+    "hubspot_owner_id": ("enumeration", "select", "Company owner", "companyinformation", ()),
+    "salesforceaccountid": _text("Salesforce Account ID", "salesforceinformation"),
+    "createdate": _dt("Create Date", "companyinformation"),
+    "hs_lastmodifieddate": _dt("Last Modified Date", "companyinformation"),
+    "hs_object_id": ("number", "number", "Record ID", "companyinformation", ()),
+}
+
+DEAL_PROPERTIES: dict[str, PropSpec] = {
+    "dealname": _text("Deal Name", "dealinformation"),
+    "amount": ("number", "number", "Amount", "dealinformation", ()),
+    "deal_currency_code": (
+        "enumeration",
+        "select",
+        "Currency",
+        "dealinformation",
+        ("USD", "EUR", "GBP"),
+    ),
+    "closedate": _dt("Close Date", "dealinformation"),
+    "createdate": _dt("Create Date", "dealinformation"),
+    "dealstage": ("enumeration", "radio", "Deal Stage", "dealinformation", tuple(DEAL_STAGES)),
+    "pipeline": ("enumeration", "select", "Pipeline", "dealinformation", ("default",)),
+    "dealtype": (
+        "enumeration",
+        "radio",
+        "Deal Type",
+        "dealinformation",
+        ("newbusiness", "existingbusiness"),
+    ),
+    "hubspot_owner_id": ("enumeration", "select", "Deal owner", "dealinformation", ()),
+    "hs_is_closed": ("bool", "booleancheckbox", "Is Deal Closed?", "dealinformation", ()),
+    "hs_is_closed_won": ("bool", "booleancheckbox", "Is Closed Won", "dealinformation", ()),
+    "closed_lost_reason": _text("Closed Lost Reason", "dealinformation"),
+    "salesforceopportunityid": _text("Salesforce Opportunity ID", "salesforceinformation"),
+    "hs_lastmodifieddate": _dt("Last Modified Date", "dealinformation"),
+    "hs_object_id": ("number", "number", "Record ID", "dealinformation", ()),
+    **{
+        f"hs_v2_date_entered_{stage}": _dt(f'Date entered "{label}"', "dealstages")
+        for stage, (label, _, _, _) in DEAL_STAGES.items()
+    },
+}
+
+OBJECT_PROPERTIES: dict[str, dict[str, PropSpec]] = {
+    "contacts": PROPERTIES,
+    "companies": COMPANY_PROPERTIES,
+    "deals": DEAL_PROPERTIES,
+}
+_DEFAULTS: dict[str, tuple[str, ...]] = {
+    "contacts": (
+        "createdate",
+        "email",
+        "firstname",
+        "hs_object_id",
+        "lastmodifieddate",
+        "lastname",
+    ),
+    "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    "deals": (
+        "amount",
+        "closedate",
+        "createdate",
+        "dealname",
+        "dealstage",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "pipeline",
+    ),
+}
+_ALWAYS: dict[str, tuple[str, ...]] = {
+    "contacts": ("createdate", "hs_object_id", "lastmodifieddate"),
+    "companies": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "deals": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+}
+_ALIASES = {
+    "contact": "contacts",
+    "contacts": "contacts",
+    "0-1": "contacts",
+    "company": "companies",
+    "companies": "companies",
+    "0-2": "companies",
+    "deal": "deals",
+    "deals": "deals",
+    "0-3": "deals",
+}
+_SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
+# (from, to) -> [(typeId, label)]: HubSpot-defined association types
+_ASSOC_TYPES: dict[tuple[str, str], list[tuple[int, str | None]]] = {
+    ("contacts", "companies"): [(279, None), (1, "Primary")],
+    ("companies", "contacts"): [(280, None), (2, "Primary")],
+    ("deals", "contacts"): [(3, None)],
+    ("contacts", "deals"): [(4, None)],
+    ("deals", "companies"): [(341, None), (5, "Primary")],
+    ("companies", "deals"): [(342, None), (6, "Primary")],
+}
+_SOURCE_TYPES = {
+    "lifecyclestage": "CRM_UI",
+    "hs_lead_status": "SALESFORCE",
+    "dealstage": "SALESFORCE",
+    "amount": "SALESFORCE",
+    "closedate": "SALESFORCE",
 }
 
 _OPERATORS = {
@@ -185,8 +312,16 @@ _OPERATORS = {
 }
 
 
+def _team_id(name: str) -> str:
+    return str(int(hashlib.md5(name.encode()).hexdigest()[:8], 16) % 90_000_000 + 10_000_000)
+
+
 class _Invalid(ValueError):
     """A request HubSpot answers with 400 VALIDATION_ERROR."""
+
+
+class _NotFound(LookupError):
+    """A request HubSpot answers with 404."""
 
 
 def _error(status: int, message: str, category: str, **extra: Any) -> Response:
@@ -205,6 +340,10 @@ def _render(value: object, kind: str) -> str | None:
         return None
     if kind == "datetime":
         return fmt_hubspot(int(value))  # type: ignore[call-overload]
+    if kind == "bool" or isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
@@ -230,21 +369,21 @@ def _to_num(value: Any, prop: str) -> float:
 
 
 class _Filter:
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, props: dict[str, PropSpec]) -> None:
         if not isinstance(raw, dict):
             raise _Invalid("Each filter must be an object")
         prop = raw.get("propertyName")
         op = raw.get("operator")
         if not isinstance(prop, str) or not prop:
             raise _Invalid("filter is missing propertyName")
-        if prop not in PROPERTIES:
+        if prop not in props:
             raise _Invalid(
                 f"There was a problem with the request: Property '{prop}' does not exist"
             )
         if op not in _OPERATORS:
             raise _Invalid(f"Invalid operator '{op}' for property {prop}")
         self.prop, self.op = prop, op
-        self.kind = PROPERTIES[prop][0]
+        self.kind = props[prop][0]
         conv = self._converter()
         if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
             self.values: list[Any] = []
@@ -267,6 +406,8 @@ class _Filter:
             return lambda v: _to_ms(v, self.prop)
         if self.kind == "number":
             return lambda v: _to_num(v, self.prop)
+        if self.kind == "bool":
+            return lambda v: str(v).lower() == "true"
         return lambda v: str(v).lower()
 
     def matches(self, values: dict[str, object]) -> bool:
@@ -288,8 +429,10 @@ class _Filter:
             return hit if op == "CONTAINS_TOKEN" else not hit
         if actual is None:
             return op in ("NEQ", "NOT_IN")
-        if self.kind == "string" or self.kind == "enumeration":
+        if self.kind in ("string", "enumeration"):
             a: Any = str(actual).lower()
+        elif self.kind == "bool":
+            a = bool(actual)
         else:
             a = actual
         v = self.values
@@ -306,21 +449,61 @@ class _Filter:
         return {"LT": a < v[0], "LTE": a <= v[0], "GT": a > v[0], "GTE": a >= v[0]}[op]
 
 
-class HubSpotAPI:
-    """Request handler for the HubSpot CRM v3 contacts endpoints."""
+@dataclass
+class _Objects:
+    """One object type's records as the API sees them."""
 
-    def __init__(self, company: Company, token: str) -> None:
+    name: str
+    props: dict[str, PropSpec]
+    records: list[HubSpotRecord]
+    archived: list[HubSpotRecord]
+
+    def __post_init__(self) -> None:
+        self.by_id = {r.id: r for r in self.records}
+        self.archived_by_id = {r.id: r for r in self.archived}
+        self.ids = [int(r.id) for r in self.records]
+        self.archived_ids = [int(r.id) for r in self.archived]
+
+
+class HubSpotAPI:
+    """Request handler for the HubSpot CRM endpoints and HubSpot's OAuth token endpoint."""
+
+    def __init__(self, company: Company, tokens: TokenStore) -> None:
         self.company = company
-        self.token = token
-        self._by_id = {c.id: c for c in company.contacts}
-        self._ids = [int(c.id) for c in company.contacts]
-        self._cache: OrderedDict[str, list[Contact]] = OrderedDict()
+        self.tokens = tokens
+        self._objects: dict[str, _Objects] = {}
+        self._assoc: dict[tuple[str, str], dict[str, list[str]]] | None = None
+        self._cache: OrderedDict[str, list[HubSpotRecord]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def objects(self, name: str) -> _Objects:
+        """The records of one object type (built on first use)."""
+        with self._lock:
+            found = self._objects.get(name)
+        if found is not None:
+            return found
+        c = self.company
+        if name == "contacts":
+            built = _Objects(name, PROPERTIES, c.contacts, c.archived_contacts)
+        elif name == "companies":
+            built = _Objects(name, COMPANY_PROPERTIES, c.crm.companies, [])
+        else:
+            built = _Objects(name, DEAL_PROPERTIES, c.crm.deals, c.crm.archived_deals)
+        with self._lock:
+            self._objects.setdefault(name, built)
+            return self._objects[name]
 
     # ---------------------------------------------------------------- errors
 
-    def unauthorized(self) -> Response:
-        """HubSpot's answer to a missing or wrong token."""
+    def unauthorized(self, expired_for: float | None = None) -> Response:
+        """HubSpot's answer to a missing, wrong or expired token."""
+        if expired_for is not None:
+            return _error(
+                401,
+                f"The OAuth token used to make this call expired {max(1, int(expired_for))} "
+                "second(s) ago.",
+                "EXPIRED_AUTHENTICATION",
+            )
         return _error(
             401,
             "Authentication credentials not found. This API supports OAuth 2.0 authentication "
@@ -329,8 +512,8 @@ class HubSpotAPI:
             "INVALID_AUTHENTICATION",
         )
 
-    def rate_limited(self) -> Response:
-        """HubSpot's secondly-limit 429."""
+    def throttled(self, retry_after: int | None) -> Response:
+        """HubSpot's secondly-limit 429 (``Retry-After`` only when asked)."""
         body = {
             "status": "error",
             "message": "You have reached your secondly limit.",
@@ -338,123 +521,241 @@ class HubSpotAPI:
             "correlationId": str(uuid.uuid4()),
             "policyName": "SECONDLY",
         }
+        headers = {
+            "X-HubSpot-RateLimit-Secondly": "10",
+            "X-HubSpot-RateLimit-Secondly-Remaining": "0",
+        }
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return json_response(429, body, headers=headers)
+
+    def server_error(self) -> Response:
+        """A transient 500."""
+        return _error(500, "internal error", "INTERNAL_ERROR")
+
+    def is_oauth(self, req: Request) -> bool:
+        """``POST /oauth/v1/token`` (and the newer ``/oauth/v3/token``)."""
+        return req.path.rstrip("/") in ("/oauth/v1/token", "/oauth/v3/token")
+
+    def token(self, req: Request) -> Response:
+        """HubSpot's OAuth token endpoint: the ``refresh_token`` grant."""
+
+        def bad(status: str, message: str) -> Response:
+            return json_response(
+                400,
+                {"status": status, "message": message, "correlationId": str(uuid.uuid4())},
+            )
+
+        if req.method != "POST":
+            return bad("BAD_REQUEST", "Method not allowed; use POST")
+        form = form_of(req)
+        if form is None:
+            return bad("BAD_REQUEST", "Invalid request body")
+        creds = SIM_CREDENTIALS["hubspot"]
+        if form.get("grant_type") != "refresh_token":
+            return bad("BAD_GRANT_TYPE", "grant_type must be refresh_token")
+        if form.get("client_id") != creds["client_id"]:
+            return bad("BAD_CLIENT_ID", "missing or unknown client id")
+        if form.get("client_secret") != creds["client_secret"]:
+            return bad("BAD_CLIENT_SECRET", "missing or invalid client secret")
+        if form.get("refresh_token") != creds["refresh_token"]:
+            return bad("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
+        token, lifetime = self.tokens.mint("hubspot", "CNSimHubSpot")
         return json_response(
-            429,
-            body,
-            headers={
-                "X-HubSpot-RateLimit-Secondly": "10",
-                "X-HubSpot-RateLimit-Secondly-Remaining": "0",
+            200,
+            {
+                "token_type": "bearer",
+                "refresh_token": creds["refresh_token"],
+                "access_token": token,
+                "expires_in": lifetime,
             },
         )
-
-    def unavailable(self) -> Response:
-        """A transient 503."""
-        return _error(503, "Service Unavailable. Please try again later.", "INTERNAL_ERROR")
 
     # ---------------------------------------------------------------- routing
 
     def check_auth(self, req: Request) -> Response | None:
-        """None when the bearer token is the simulator's."""
+        """None when the bearer token is valid (static private-app token or an OAuth one)."""
         auth = req.headers.get("authorization", "")
-        if auth.lower().startswith("bearer ") and auth[7:].strip() == self.token:
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        state = self.tokens.check("hubspot", token)
+        if state == "valid":
             return None
+        if state == "expired":
+            return self.unauthorized(self.tokens.expired_for(token))
         return self.unauthorized()
 
     def handle(self, req: Request) -> Response:
-        """Serve one request under ``/hubspot``."""
+        """Serve one request (paths relative to the HubSpot base URL)."""
+        if self.is_oauth(req):
+            return self.token(req)
         denied = self.check_auth(req)
         if denied:
             return denied
         path = req.path.rstrip("/")
+        method = req.method
         try:
-            if path == "/crm/v3/objects/contacts/search" and req.method == "POST":
-                return self.search(req)
-            if path == "/crm/v3/objects/contacts/batch/read" and req.method == "POST":
-                return self.batch_read(req)
-            if path == "/crm/v3/objects/contacts" and req.method == "GET":
-                return self.list_contacts(req)
-            m = re.fullmatch(r"/crm/v3/objects/contacts/([^/]+)", path)
-            if m and req.method == "GET":
-                return self.get_one(req, m.group(1))
-            if path == "/crm/v3/properties/contacts" and req.method == "GET":
-                return self.properties()
+            m = re.fullmatch(r"/crm/v3/objects/([^/]+)(?:/(search|batch/read|[^/]+))?", path)
+            if m and _ALIASES.get(m.group(1)):
+                obj = _ALIASES[m.group(1)]
+                rest = m.group(2)
+                if rest is None and method == "GET":
+                    return self.list_objects(req, obj)
+                if rest == "search" and method == "POST":
+                    return self.search(req, obj)
+                if rest == "batch/read" and method == "POST":
+                    return self.batch_read(req, obj)
+                if rest and rest not in ("search", "batch/read") and method == "GET":
+                    return self.get_one(req, obj, rest)
+            m = re.fullmatch(r"/crm/v3/properties/([^/]+)", path)
+            if m and _ALIASES.get(m.group(1)) and method == "GET":
+                return self.properties(_ALIASES[m.group(1)])
+            m = re.fullmatch(r"/crm/v3/pipelines/(deals|0-3)(?:/([^/]+)(/stages)?)?", path)
+            if m and method == "GET":
+                return self.pipelines(m.group(2), bool(m.group(3)))
+            if path == "/crm/v3/owners" and method == "GET":
+                return self.owners(req)
+            m = re.fullmatch(r"/crm/v3/owners/([^/]+)", path)
+            if m and method == "GET":
+                return self.owner(req, m.group(1))
+            m = re.fullmatch(r"/crm/v4/objects/([^/]+)/([^/]+)/associations/([^/]+)", path)
+            if m and method == "GET":
+                return self.associations_of(req, m.group(1), m.group(2), m.group(3))
+            m = re.fullmatch(r"/crm/(v3|v4)/associations/([^/]+)/([^/]+)/batch/read", path)
+            if m and method == "POST":
+                return self.associations_batch(req, m.group(1), m.group(2), m.group(3))
         except _Invalid as err:
             return _error(400, str(err), "VALIDATION_ERROR")
+        except _NotFound as err:
+            return _error(404, str(err) or "resource not found", "OBJECT_NOT_FOUND")
         return _error(404, f"No route found for {req.method} {req.path}", "OBJECT_NOT_FOUND")
 
     # ---------------------------------------------------------------- rendering
 
     @staticmethod
-    def _wanted(names: list[str] | None) -> list[str]:
+    def _names(req: Request, param: str) -> list[str] | None:
+        names: list[str] = []
+        for value in req.args(param):
+            names.extend(p.strip() for p in value.split(",") if p.strip())
+        return names or None
+
+    @staticmethod
+    def _wanted(obj: str, props: dict[str, PropSpec], names: list[str] | None) -> list[str]:
         if not names:
-            return list(DEFAULT_PROPERTIES)
-        out = [n for n in dict.fromkeys(names) if n in PROPERTIES]
-        for name in ALWAYS:
+            return list(_DEFAULTS[obj])
+        out = [n for n in dict.fromkeys(names) if n in props]
+        for name in _ALWAYS[obj]:
             if name not in out:
                 out.append(name)
         return out
 
-    @staticmethod
-    def _record(contact: Contact, props: list[str]) -> dict[str, Any]:
-        values = contact.values
-        rendered = {name: _render(values.get(name), PROPERTIES[name][0]) for name in sorted(props)}
-        return {
-            "id": contact.id,
+    def _record(
+        self,
+        obj: str,
+        rec: HubSpotRecord,
+        props: list[str],
+        history: list[str] | None = None,
+        associations: list[str] | None = None,
+    ) -> dict[str, Any]:
+        spec = OBJECT_PROPERTIES[obj]
+        values = rec.values
+        rendered = {name: _render(values.get(name), spec[name][0]) for name in sorted(props)}
+        out: dict[str, Any] = {
+            "id": rec.id,
             "properties": rendered,
-            "createdAt": fmt_hubspot(contact.created_ms),
-            "updatedAt": fmt_hubspot(contact.updated_ms),
-            "archived": False,
         }
+        if history:
+            hist: dict[str, list[dict[str, Any]]] = {}
+            for name in dict.fromkeys(history):
+                if name not in spec:
+                    continue
+                kind = spec[name][0]
+                rows = rec.history.get(name)
+                if rows is None:
+                    value = values.get(name)
+                    rows = [] if value is None else [(rec.created_ms, value)]
+                hist[name] = [
+                    {
+                        "value": _render(value, kind) or "",
+                        "timestamp": fmt_hubspot(ms),
+                        "sourceType": _SOURCE_TYPES.get(name, "CRM_UI"),
+                        "sourceId": "sim" if name not in _SOURCE_TYPES else "sfdc-sync",
+                    }
+                    for ms, value in sorted(rows, key=lambda x: x[0], reverse=True)
+                ]
+            out["propertiesWithHistory"] = hist
+        out["createdAt"] = fmt_hubspot(rec.created_ms)
+        out["updatedAt"] = fmt_hubspot(rec.updated_ms)
+        out["archived"] = rec.archived_ms is not None
+        if rec.archived_ms is not None:
+            out["archivedAt"] = fmt_hubspot(rec.archived_ms)
+        if associations:
+            assoc: dict[str, Any] = {}
+            for target in associations:
+                to = _ALIASES.get(target)
+                if to is None or to == obj:
+                    continue
+                linked = self._linked(obj, to).get(rec.id, [])
+                if linked:
+                    label = f"{_SINGULAR[obj]}_to_{_SINGULAR[to]}"
+                    assoc[target] = {"results": [{"id": other, "type": label} for other in linked]}
+            if assoc:
+                out["associations"] = assoc
+        return out
 
     # ---------------------------------------------------------------- search
 
     def _search_results(
         self,
+        obj: str,
         groups: list[list[_Filter]],
         sort: tuple[str, bool] | None,
         query: str | None,
         key: str,
-    ) -> list[Contact]:
+    ) -> list[HubSpotRecord]:
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        contacts = self.company.contacts
+        objects = self.objects(obj)
+        records = objects.records
         if groups:
-            contacts = [
-                c for c in contacts if any(all(f.matches(c.values) for f in g) for g in groups)
+            records = [
+                c for c in records if any(all(f.matches(c.values) for f in g) for g in groups)
             ]
         if query:
             needle = query.lower().strip()
-            contacts = [
+            fields = {
+                "contacts": ("email", "firstname", "lastname", "company"),
+                "companies": ("name", "domain", "website"),
+                "deals": ("dealname",),
+            }[obj]
+            records = [
                 c
-                for c in contacts
-                if any(
-                    needle in str(c.values.get(p) or "").lower()
-                    for p in ("email", "firstname", "lastname", "company")
-                )
+                for c in records
+                if any(needle in str(c.values.get(p) or "").lower() for p in fields)
             ]
         if sort is not None:
             prop, descending = sort
-            kind = PROPERTIES[prop][0]
-            present = [c for c in contacts if c.values.get(prop) is not None]
-            missing = [c for c in contacts if c.values.get(prop) is None]
+            kind = objects.props[prop][0]
+            present = [c for c in records if c.values.get(prop) is not None]
+            missing = [c for c in records if c.values.get(prop) is None]
             if kind in ("datetime", "number"):
                 present.sort(key=lambda c: (c.values[prop], int(c.id)), reverse=descending)  # type: ignore[index]
             else:
                 present.sort(
                     key=lambda c: (str(c.values[prop]).lower(), int(c.id)), reverse=descending
                 )
-            contacts = present + missing
+            records = present + missing
         with self._lock:
-            self._cache[key] = contacts
+            self._cache[key] = records
             while len(self._cache) > 32:
                 self._cache.popitem(last=False)
-        return contacts
+        return records
 
-    def search(self, req: Request) -> Response:
-        """``POST /crm/v3/objects/contacts/search``."""
+    def search(self, req: Request, obj: str) -> Response:
+        """``POST /crm/v3/objects/{object}/search``."""
+        props_spec = OBJECT_PROPERTIES[obj]
         try:
             body = req.json()
         except ValueError:
@@ -499,7 +800,7 @@ class HubSpotAPI:
             if len(filters) > 6:
                 raise _Invalid("Too many filters in a filter group: at most 6 are allowed")
             total_filters += len(filters)
-            groups.append([_Filter(f) for f in filters])
+            groups.append([_Filter(f, props_spec) for f in filters])
         if total_filters > 18:
             raise _Invalid("Too many filters: at most 18 are allowed across all filter groups")
         sort: tuple[str, bool] | None = None
@@ -518,7 +819,7 @@ class HubSpotAPI:
                 desc = direction == "DESCENDING"
             else:
                 raise _Invalid("Invalid sort")
-            if prop not in PROPERTIES:
+            if prop not in props_spec:
                 raise _Invalid(
                     f"There was a problem with the request: Property '{prop}' does not exist"
                 )
@@ -527,13 +828,15 @@ class HubSpotAPI:
         if props is not None and not isinstance(props, list):
             raise _Invalid("properties must be a list of property names")
         query = body.get("query")
-        key = json.dumps([raw_groups, sort, query], sort_keys=True)
-        results = self._search_results(groups, sort, query if isinstance(query, str) else None, key)
+        key = json.dumps([obj, raw_groups, sort, query], sort_keys=True)
+        results = self._search_results(
+            obj, groups, sort, query if isinstance(query, str) else None, key
+        )
         page = results[after : after + limit]
-        wanted = self._wanted([str(p) for p in props] if props else None)
+        wanted = self._wanted(obj, props_spec, [str(p) for p in props] if props else None)
         answer: dict[str, Any] = {
             "total": len(results),
-            "results": [self._record(c, wanted) for c in page],
+            "results": [self._record(obj, c, wanted) for c in page],
         }
         if after + limit < len(results) and limit > 0:
             nxt = str(after + limit)
@@ -542,62 +845,70 @@ class HubSpotAPI:
 
     # ---------------------------------------------------------------- list / read
 
-    @staticmethod
-    def _props_param(req: Request) -> list[str] | None:
-        names: list[str] = []
-        for value in req.args("properties"):
-            names.extend(p.strip() for p in value.split(",") if p.strip())
-        return names or None
-
-    def list_contacts(self, req: Request) -> Response:
-        """``GET /crm/v3/objects/contacts``: cursor-paged in id order."""
+    def list_objects(self, req: Request, obj: str) -> Response:
+        """``GET /crm/v3/objects/{object}``: cursor-paged in id order."""
+        objects = self.objects(obj)
+        history = self._names(req, "propertiesWithHistory")
         try:
             limit = int(req.arg("limit", "10") or 10)
         except ValueError:
             raise _Invalid(f"Invalid limit: {req.arg('limit')}") from None
         if limit < 1:
             raise _Invalid(f"Invalid limit: {limit}")
-        limit = min(limit, LIST_MAX_LIMIT)
+        limit = min(limit, HISTORY_MAX_LIMIT if history else LIST_MAX_LIMIT)
         after_raw = req.arg("after")
         after = 0
         if after_raw:
             if not after_raw.isdigit():
                 raise _Invalid(f"Invalid after cursor: {after_raw}")
             after = int(after_raw)
-        wanted = self._wanted(self._props_param(req))
+        wanted = self._wanted(obj, objects.props, self._names(req, "properties"))
+        associations = self._names(req, "associations")
         archived = (req.arg("archived", "false") or "false").lower() == "true"
-        contacts = [] if archived else self.company.contacts
-        start = bisect.bisect_left(self._ids, after) if contacts else 0
-        page = contacts[start : start + limit]
-        answer: dict[str, Any] = {"results": [self._record(c, wanted) for c in page]}
-        if start + limit < len(contacts):
-            nxt = contacts[start + limit].id
-            params = {"limit": str(limit), "after": nxt}
-            if self._props_param(req):
-                params["properties"] = ",".join(self._props_param(req) or [])
+        records = objects.archived if archived else objects.records
+        ids = objects.archived_ids if archived else objects.ids
+        start = bisect.bisect_left(ids, after)
+        page = records[start : start + limit]
+        answer: dict[str, Any] = {
+            "results": [self._record(obj, c, wanted, history, associations) for c in page]
+        }
+        if start + limit < len(records):
+            nxt = records[start + limit].id
+            params: dict[str, str] = {"limit": str(limit), "after": nxt}
+            for name in ("properties", "propertiesWithHistory", "associations"):
+                given = self._names(req, name)
+                if given:
+                    params[name] = ",".join(given)
+            if archived:
+                params["archived"] = "true"
             answer["paging"] = {
                 "next": {
                     "after": nxt,
-                    "link": f"{req.base_url}/crm/v3/objects/contacts?{urlencode(params)}",
+                    "link": f"{req.base_url}/crm/v3/objects/{obj}?{urlencode(params)}",
                 }
             }
         return json_response(200, answer)
 
-    def _find(self, ident: str, id_property: str | None) -> Contact | None:
+    def _find(
+        self, obj: str, ident: str, id_property: str | None, archived: bool = False
+    ) -> HubSpotRecord | None:
+        objects = self.objects(obj)
+        pool = objects.archived if archived else objects.records
         if id_property and id_property != "hs_object_id":
-            if id_property != "email":
+            if id_property not in objects.props or objects.props[id_property][0] != "string":
                 raise _Invalid(f"Invalid idProperty: {id_property}")
             needle = ident.strip().lower()
-            for c in self.company.contacts:
-                if str(c.values.get("email") or "").strip().lower() == needle:
+            for c in pool:
+                if str(c.values.get(id_property) or "").strip().lower() == needle:
                     return c
             return None
-        return self._by_id.get(ident)
+        return (objects.archived_by_id if archived else objects.by_id).get(ident)
 
-    def get_one(self, req: Request, ident: str) -> Response:
-        """``GET /crm/v3/objects/contacts/{id}``."""
-        contact = self._find(ident, req.arg("idProperty"))
-        if contact is None:
+    def get_one(self, req: Request, obj: str, ident: str) -> Response:
+        """``GET /crm/v3/objects/{object}/{id}``."""
+        archived = (req.arg("archived", "false") or "false").lower() == "true"
+        rec = self._find(obj, ident, req.arg("idProperty"), archived)
+        if rec is None:
             return json_response(
                 404,
                 {
@@ -606,10 +917,20 @@ class HubSpotAPI:
                     "correlationId": str(uuid.uuid4()),
                 },
             )
-        return json_response(200, self._record(contact, self._wanted(self._props_param(req))))
+        objects = self.objects(obj)
+        return json_response(
+            200,
+            self._record(
+                obj,
+                rec,
+                self._wanted(obj, objects.props, self._names(req, "properties")),
+                self._names(req, "propertiesWithHistory"),
+                self._names(req, "associations"),
+            ),
+        )
 
-    def batch_read(self, req: Request) -> Response:
-        """``POST /crm/v3/objects/contacts/batch/read``."""
+    def batch_read(self, req: Request, obj: str) -> Response:
+        """``POST /crm/v3/objects/{object}/batch/read``."""
         try:
             body = req.json() or {}
         except ValueError:
@@ -617,15 +938,17 @@ class HubSpotAPI:
         inputs = body.get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, list) or len(inputs) > 100:
             raise _Invalid("inputs must be a list of at most 100 objects")
-        wanted = self._wanted(body.get("properties"))
+        objects = self.objects(obj)
+        wanted = self._wanted(obj, objects.props, body.get("properties"))
+        history = body.get("propertiesWithHistory") or None
         results, missing = [], []
         for item in inputs:
             ident = str((item or {}).get("id", ""))
-            contact = self._find(ident, body.get("idProperty"))
-            if contact is None:
+            rec = self._find(obj, ident, body.get("idProperty"))
+            if rec is None:
                 missing.append(ident)
             else:
-                results.append(self._record(contact, wanted))
+                results.append(self._record(obj, rec, wanted, history))
         stamp = fmt_hubspot(self.company.as_of_ms)
         answer: dict[str, Any] = {
             "status": "COMPLETE",
@@ -639,23 +962,23 @@ class HubSpotAPI:
                 {
                     "status": "error",
                     "category": "OBJECT_NOT_FOUND",
-                    "message": "Could not get some CONTACT objects, they may be deleted or not "
-                    "exist.",
+                    "message": f"Could not get some {_SINGULAR[obj].upper()} objects, they may "
+                    "be deleted or not exist.",
                     "context": {"ids": missing},
                 }
             ]
             return json_response(207, answer)
         return json_response(200, answer)
 
-    def properties(self) -> Response:
-        """``GET /crm/v3/properties/contacts``: the property definitions the simulator serves."""
+    def properties(self, obj: str) -> Response:
+        """``GET /crm/v3/properties/{object}``: the property definitions the simulator serves."""
         results = []
-        for name, (kind, field_type, label, group, options) in PROPERTIES.items():
+        for name, (kind, field_type, label, group, options) in OBJECT_PROPERTIES[obj].items():
             results.append(
                 {
                     "name": name,
                     "label": label,
-                    "type": kind,
+                    "type": kind if kind != "bool" else "bool",
                     "fieldType": field_type,
                     "groupName": group,
                     "description": "",
@@ -669,3 +992,243 @@ class HubSpotAPI:
                 }
             )
         return json_response(200, {"results": results})
+
+    # ---------------------------------------------------------------- pipelines and owners
+
+    def _pipeline(self) -> dict[str, Any]:
+        stamp = fmt_hubspot(PIPELINE_CREATED_MS)
+        stages = [
+            {
+                "label": label,
+                "displayOrder": order,
+                "metadata": {"isClosed": "true" if closed else "false", "probability": prob},
+                "id": stage,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "archived": False,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+            }
+            for stage, (label, order, prob, closed) in DEAL_STAGES.items()
+        ]
+        return {
+            "label": "Sales Pipeline",
+            "displayOrder": 0,
+            "id": "default",
+            "stages": stages,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": False,
+        }
+
+    def pipelines(self, pipeline_id: str | None, stages_only: bool) -> Response:
+        """``GET /crm/v3/pipelines/deals[/{pipelineId}[/stages]]``."""
+        pipeline = self._pipeline()
+        if pipeline_id is None:
+            return json_response(200, {"results": [pipeline]})
+        if pipeline_id != "default":
+            raise _NotFound(f"Pipeline {pipeline_id} does not exist")
+        if stages_only:
+            return json_response(200, {"results": pipeline["stages"]})
+        return json_response(200, pipeline)
+
+    def _owner_object(self, user: Any) -> dict[str, Any]:
+        team = user.team or "Sales"
+        return {
+            "id": user.owner_id,
+            "email": user.email,
+            "type": "PERSON",
+            "firstName": user.first,
+            "lastName": user.last,
+            "userId": user.hubspot_user_id,
+            "userIdIncludingInactive": user.hubspot_user_id,
+            "createdAt": fmt_hubspot(user.created_ms + 3_600_000),
+            "updatedAt": fmt_hubspot(user.created_ms + 86_400_000),
+            "archived": False,
+            "teams": [
+                {
+                    "id": str(abs(hash(team)) % 90_000_000 + 10_000_000),
+                    "name": team,
+                    "primary": True,
+                }
+            ],
+        }
+
+    def owners(self, req: Request) -> Response:
+        """``GET /crm/v3/owners``."""
+        archived = (req.arg("archived", "false") or "false").lower() == "true"
+        users = (
+            []
+            if archived
+            else [u for u in self.company.crm.owners if u.created_ms < self.company.as_of_ms]
+        )
+        users.sort(key=lambda u: int(u.owner_id))
+        email = req.arg("email")
+        if email:
+            users = [u for u in users if u.email.lower() == email.strip().lower()]
+        try:
+            limit = min(int(req.arg("limit", "100") or 100), OWNERS_MAX_LIMIT)
+        except ValueError:
+            raise _Invalid(f"Invalid limit: {req.arg('limit')}") from None
+        after = int(req.arg("after", "0") or 0) if (req.arg("after") or "0").isdigit() else 0
+        start = next((i for i, u in enumerate(users) if int(u.owner_id) >= after), len(users))
+        page = users[start : start + limit]
+        answer: dict[str, Any] = {"results": [self._owner_object(u) for u in page]}
+        if start + limit < len(users):
+            nxt = users[start + limit].owner_id
+            answer["paging"] = {
+                "next": {"after": nxt, "link": f"{req.base_url}/crm/v3/owners?after={nxt}"}
+            }
+        return json_response(200, answer)
+
+    def owner(self, req: Request, owner_id: str) -> Response:
+        """``GET /crm/v3/owners/{ownerId}``."""
+        for u in self.company.crm.owners:
+            if u.owner_id == owner_id:
+                return json_response(200, self._owner_object(u))
+        raise _NotFound(f"Owner {owner_id} not found")
+
+    # ---------------------------------------------------------------- associations
+
+    def _linked(self, src: str, dst: str) -> dict[str, list[str]]:
+        with self._lock:
+            built = self._assoc
+        if built is None:
+            built = self._build_associations()
+            with self._lock:
+                self._assoc = built
+        return built.get((src, dst), {})
+
+    def _build_associations(self) -> dict[tuple[str, str], dict[str, list[str]]]:
+        out: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(dict)
+        contacts = self.objects("contacts").by_id
+        companies = self.objects("companies").by_id
+        deals = self.objects("deals").by_id
+        c2co: dict[str, list[str]] = defaultdict(list)
+        co2c: dict[str, list[str]] = defaultdict(list)
+        for c in self.company.contacts:
+            company_id = c.values.get("associatedcompanyid")
+            if company_id is not None and str(company_id) in companies:
+                c2co[c.id].append(str(company_id))
+                co2c[str(company_id)].append(c.id)
+        d2c: dict[str, list[str]] = defaultdict(list)
+        c2d: dict[str, list[str]] = defaultdict(list)
+        d2co: dict[str, list[str]] = defaultdict(list)
+        co2d: dict[str, list[str]] = defaultdict(list)
+        crm = self.company.crm
+        for deal_id, people in crm.deal_contacts.items():
+            if deal_id not in deals:
+                continue
+            for person, _ in people:
+                if person in contacts:
+                    d2c[deal_id].append(person)
+                    c2d[person].append(deal_id)
+            company_id = crm.deal_company.get(deal_id)
+            if company_id in companies:
+                d2co[deal_id].append(company_id)
+                co2d[company_id].append(deal_id)
+        for key, mapping in (
+            (("contacts", "companies"), c2co),
+            (("companies", "contacts"), co2c),
+            (("deals", "contacts"), d2c),
+            (("contacts", "deals"), c2d),
+            (("deals", "companies"), d2co),
+            (("companies", "deals"), co2d),
+        ):
+            out[key] = {k: sorted(dict.fromkeys(v), key=int) for k, v in mapping.items()}
+        return dict(out)
+
+    def _types(self, src: str, dst: str) -> list[dict[str, Any]]:
+        return [
+            {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label}
+            for type_id, label in _ASSOC_TYPES[(src, dst)]
+        ]
+
+    def associations_of(self, req: Request, src_raw: str, ident: str, dst_raw: str) -> Response:
+        """``GET /crm/v4/objects/{from}/{id}/associations/{to}``."""
+        src, dst = _ALIASES.get(src_raw), _ALIASES.get(dst_raw)
+        if src is None or dst is None or src == dst:
+            raise _Invalid(f"Unknown association {src_raw} -> {dst_raw}")
+        if ident not in self.objects(src).by_id:
+            raise _NotFound(f"{_SINGULAR[src]} {ident} not found")
+        linked = self._linked(src, dst).get(ident, [])
+        try:
+            limit = min(int(req.arg("limit", "500") or 500), ASSOC_MAX_LIMIT)
+        except ValueError:
+            raise _Invalid(f"Invalid limit: {req.arg('limit')}") from None
+        after_raw = req.arg("after") or "0"
+        start = int(after_raw) if after_raw.isdigit() else 0
+        page = linked[start : start + limit]
+        answer: dict[str, Any] = {
+            "results": [
+                {"toObjectId": int(other), "associationTypes": self._types(src, dst)}
+                for other in page
+            ]
+        }
+        if start + limit < len(linked):
+            nxt = str(start + limit)
+            answer["paging"] = {
+                "next": {
+                    "after": nxt,
+                    "link": f"{req.base_url}/crm/v4/objects/{src}/{ident}/associations/{dst}"
+                    f"?after={nxt}",
+                }
+            }
+        return json_response(200, answer)
+
+    def associations_batch(
+        self, req: Request, version: str, src_raw: str, dst_raw: str
+    ) -> Response:
+        """``POST /crm/v4/associations/{from}/{to}/batch/read`` (and the v3 form)."""
+        src, dst = _ALIASES.get(src_raw), _ALIASES.get(dst_raw)
+        if src is None or dst is None or src == dst:
+            raise _Invalid(f"Unknown association {src_raw} -> {dst_raw}")
+        try:
+            body = req.json() or {}
+        except ValueError:
+            raise _Invalid("Invalid input JSON") from None
+        inputs = body.get("inputs") if isinstance(body, dict) else None
+        if not isinstance(inputs, list) or len(inputs) > 1000:
+            raise _Invalid("inputs must be a list of at most 1000 objects")
+        linked = self._linked(src, dst)
+        known = self.objects(src).by_id
+        results: list[dict[str, Any]] = []
+        missing: list[str] = []
+        for item in inputs:
+            ident = str((item or {}).get("id", ""))
+            if ident not in known:
+                missing.append(ident)
+                continue
+            others = linked.get(ident, [])
+            if not others:
+                missing.append(ident)
+                continue
+            if version == "v4":
+                to = [
+                    {"toObjectId": int(o), "associationTypes": self._types(src, dst)}
+                    for o in others
+                ]
+            else:
+                label = f"{_SINGULAR[src]}_to_{_SINGULAR[dst]}"
+                to = [{"id": o, "type": label} for o in others]
+            results.append({"from": {"id": ident}, "to": to})
+        stamp = fmt_hubspot(self.company.as_of_ms)
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": stamp,
+            "completedAt": stamp,
+        }
+        if missing:
+            answer["numErrors"] = len(missing)
+            answer["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                    "message": f"No {dst_raw} is associated with {_SINGULAR[src]} {ident}.",
+                    "context": {"fromObjectId": [ident]},
+                }
+                for ident in missing
+            ]
+            return json_response(207, answer)
+        return json_response(200, answer)

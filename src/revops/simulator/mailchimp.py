@@ -1,10 +1,14 @@
 """Mailchimp Marketing API 3.0 over the synthetic company.
 
-Endpoints (paths relative to ``/mailchimp/3.0``): ``/ping``, ``/lists``, ``/lists/{id}``,
-``/lists/{id}/members``, ``/lists/{id}/members/{subscriber_hash}``, ``/campaigns``,
-``/campaigns/{id}``, ``/reports``, ``/reports/{id}``, ``/reports/{id}/email-activity``.
+Endpoints (paths relative to the Mailchimp base URL, which stands for
+``https://<dc>.api.mailchimp.com``): ``/3.0/``, ``/3.0/ping``, ``/3.0/lists``,
+``/3.0/lists/{id}``, ``/3.0/lists/{id}/members``, ``/3.0/lists/{id}/members/{subscriber_hash}``,
+``/3.0/campaigns``, ``/3.0/campaigns/{id}``, ``/3.0/reports``, ``/3.0/reports/{id}``,
+``/3.0/reports/{id}/email-activity``. (The ``mailchimp-marketing`` client works with its
+``host`` set to ``REVOPS_MAILCHIMP_URL + "/3.0"``.)
 
-Conventions, as in the real API: HTTP Basic auth (any user name, the API key as password);
+Conventions, as in the real API: HTTP Basic auth (any user name, the API key as password) or
+an OAuth bearer token (``REVOPS_MAILCHIMP_TOKEN``; Mailchimp's OAuth tokens do not expire);
 ``count`` (default 10, values above 1,000 are capped at 1,000) and ``offset`` (default 0);
 ``fields`` / ``exclude_fields`` (comma-separated dotted paths); timestamps as ISO 8601 with
 ``+00:00`` and whole seconds; errors as ``application/problem+json``.
@@ -31,6 +35,8 @@ import uuid
 from typing import Any
 
 from revops.simulator.company import Company, EmailCampaign, Member
+from revops.simulator.credentials import SIM_CREDENTIALS
+from revops.simulator.oauth import TokenStore
 from revops.simulator.wire import (
     Request,
     Response,
@@ -114,28 +120,43 @@ def _rate(part: int, whole: int) -> float:
 class MailchimpAPI:
     """Request handler for the Mailchimp Marketing API 3.0."""
 
-    def __init__(self, company: Company, api_key: str) -> None:
+    def __init__(self, company: Company, tokens: TokenStore) -> None:
         self.company = company
-        self.api_key = api_key
+        self.tokens = tokens
+        self.api_key = SIM_CREDENTIALS["mailchimp"]["api_key"]
         self._reports: dict[str, dict[str, Any]] = {}
         self._member_stats: dict[str, tuple[float, float]] | None = None
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- errors
 
-    def rate_limited(self) -> Response:
-        """Mailchimp's 429 (no ``Retry-After`` header, as the real API)."""
+    def throttled(self, retry_after: int | None) -> Response:
+        """Mailchimp's 429 (the real API never sends ``Retry-After``; the header is added only
+        for the ``rate_limit`` fault kind)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return problem(
-            429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections."
+            429,
+            "Too Many Requests",
+            "You have exceeded the limit of 10 simultaneous connections.",
+            headers,
         )
 
-    def unavailable(self) -> Response:
-        """A transient 503."""
+    def rate_limited(self) -> Response:
+        """The 429 as Mailchimp sends it: no ``Retry-After``."""
+        return self.throttled(None)
+
+    def server_error(self) -> Response:
+        """A transient 500."""
         return problem(
-            503,
-            "Service Unavailable",
-            "The service is temporarily unavailable. Please try again later.",
+            500,
+            "Internal Server Error",
+            "An unexpected internal error has occurred. Please contact Support for more "
+            "information.",
         )
+
+    def is_oauth(self, req: Request) -> bool:
+        """Mailchimp has no token endpoint the simulator serves."""
+        return False
 
     def check_auth(self, req: Request) -> Response | None:
         """None when the request carries the simulator's API key."""
@@ -150,6 +171,8 @@ class MailchimpAPI:
             key = decoded.partition(":")[2] if ":" in decoded else None
         elif scheme.lower() in ("bearer", "apikey", "oauth"):
             key = value.strip()
+            if self.tokens.check("mailchimp", key) == "valid":
+                return None
         if not key:
             return problem(401, "API Key Missing", "Your request did not include an API key.")
         if key != self.api_key:
@@ -163,7 +186,12 @@ class MailchimpAPI:
     # ---------------------------------------------------------------- routing
 
     def handle(self, req: Request) -> Response:
-        """Serve one request under ``/mailchimp/3.0``."""
+        """Serve one request (``/3.0/...`` relative to the Mailchimp base URL)."""
+        if req.path != "/3.0" and not req.path.startswith("/3.0/"):
+            return problem(404, "Resource Not Found", "Invalid path")
+        req = Request(
+            req.method, req.path[4:] or "/", req.query, req.headers, req.body, req.base_url + "/3.0"
+        )
         denied = self.check_auth(req)
         if denied:
             return denied

@@ -1,143 +1,149 @@
-"""The simulator's HTTP server: one port, each vendor under its own path prefix.
+"""The simulator's HTTPS servers: one port per vendor, fault injection, the CLI entry points.
 
-* ``/hubspot/...``            -> :class:`~revops.simulator.hubspot.HubSpotAPI`
-* ``/google-ads/v17/...``     -> :class:`~revops.simulator.google_ads.GoogleAdsAPI`
-* ``/google-oauth/token``     -> Google's OAuth token endpoint
-* ``/mailchimp/3.0/...``      -> :class:`~revops.simulator.mailchimp.MailchimpAPI`
-* ``/``                       -> a JSON index of the base URLs
+Each vendor listens on its own port with the API at the root of its base URL, as the vendor
+has it (the port order is in :mod:`revops.simulator.credentials`). Every port serves HTTPS
+with the certificate from :mod:`revops.simulator.tls`; clients trust it through
+``REQUESTS_CA_BUNDLE``.
 
-Routing, fault injection and the HTTP plumbing live here; the vendor modules are pure
-request -> response handlers (authentication included, since each vendor words its own 401).
+The vendor modules are pure request -> response handlers (authentication included, since each
+vendor words its own 401); this module adds the transport: TLS, keep-alive, routing to the
+vendor of the port, and the faults of :mod:`revops.simulator.faults` - including the ones that
+only exist on the wire (reset connections, truncated bodies, slow answers).
 
-Fault injection (:class:`FaultConfig`) counts requests per vendor: every Nth one answers that
-vendor's real throttling response (or a 503) instead of being served. Nothing is lost: the
-client's retry is request N+1 and gets the normal answer. The OAuth endpoint is never faulted.
+:meth:`SimulatorServer.set_as_of` moves the simulated clock of a running server: the company is
+regenerated for the new instant and served from the same URLs, with the same tokens.
 """
 
 from __future__ import annotations
 
+import hashlib
+import socket
+import ssl
+import struct
 import sys
 import threading
+import time
 import traceback
-from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from revops.simulator.company import Company
-from revops.simulator.credentials import (
-    GOOGLE_ADS_PREFIX,
-    GOOGLE_OAUTH_TOKEN_PATH,
-    HUBSPOT_PREFIX,
-    MAILCHIMP_PREFIX,
-    SIM_CREDENTIALS,
-)
-from revops.simulator.google_ads import GoogleAdsAPI
-from revops.simulator.hubspot import HubSpotAPI
-from revops.simulator.mailchimp import MailchimpAPI
-from revops.simulator.wire import Request, Response, json_response
+from revops.simulator.credentials import SIM_CREDENTIALS, SYSTEMS, env_exports
+from revops.simulator.faults import FaultConfig, FaultPlan
+from revops.simulator.oauth import TokenStore
+from revops.simulator.tls import TlsFiles, ensure_certificates, server_context
+from revops.simulator.wire import Request, Response, json_response, parse_as_of
 
-__all__ = ["FaultConfig", "Simulator", "SimulatorServer", "run"]
+__all__ = ["FaultConfig", "Simulator", "SimulatorServer", "VendorAPI", "build_apis", "run"]
 
 
-@dataclass(frozen=True)
-class FaultConfig:
-    """Inject vendor throttling (``rate_limit_every``) or 503s (``server_error_every``).
+class VendorAPI(Protocol):
+    """What every vendor module provides to the server."""
 
-    Every Nth request to a vendor gets the fault; when both hit the same request the
-    rate limit wins. ``None`` (or 0) disables a fault.
-    """
+    def handle(self, req: Request) -> Response:
+        """Answer one request (paths relative to the vendor's base URL)."""
+        ...
 
-    rate_limit_every: int | None = None
-    server_error_every: int | None = None
+    def throttled(self, retry_after: int | None) -> Response:
+        """The vendor's own rate-limit answer (with a delay hint when ``retry_after``)."""
+        ...
+
+    def server_error(self) -> Response:
+        """A 500 in the vendor's error format."""
+        ...
+
+    def is_oauth(self, req: Request) -> bool:
+        """Whether the request is for the vendor's OAuth token endpoint (never faulted)."""
+        ...
+
+
+def build_apis(company: Company, tokens: TokenStore) -> dict[str, VendorAPI]:
+    """One handler per system over ``company``."""
+    from revops.simulator.google_ads import GoogleAdsAPI
+    from revops.simulator.hubspot import HubSpotAPI
+    from revops.simulator.linkedin_ads import LinkedInAdsAPI
+    from revops.simulator.mailchimp import MailchimpAPI
+    from revops.simulator.meta_ads import MetaAdsAPI
+    from revops.simulator.salesforce import SalesforceAPI
+
+    return {
+        "google_ads": GoogleAdsAPI(company, tokens),
+        "meta_ads": MetaAdsAPI(company, tokens),
+        "linkedin_ads": LinkedInAdsAPI(company, tokens),
+        "mailchimp": MailchimpAPI(company, tokens),
+        "hubspot": HubSpotAPI(company, tokens),
+        "salesforce": SalesforceAPI(company, tokens),
+    }
+
+
+def _signature(req: Request) -> str:
+    query = "&".join(f"{k}={v}" for k in sorted(req.query) for v in req.query[k])
+    digest = hashlib.sha1(req.body).hexdigest() if req.body else ""
+    return f"{req.method} {req.path}?{query}#{digest}"
 
 
 class Simulator:
-    """The transport-free core: routes a request to the right vendor and injects faults."""
+    """The transport-free core: the company, the vendor handlers, tokens and the fault plan."""
 
-    def __init__(self, company: Company, faults: FaultConfig | None = None) -> None:
-        self.company = company
-        self.faults = faults or FaultConfig()
-        self.hubspot = HubSpotAPI(company, SIM_CREDENTIALS["hubspot"]["token"])
-        self.google_ads = GoogleAdsAPI(company, SIM_CREDENTIALS["google_ads"])
-        self.mailchimp = MailchimpAPI(company, SIM_CREDENTIALS["mailchimp"]["api_key"])
-        self._counts: dict[str, int] = {"hubspot": 0, "google_ads": 0, "mailchimp": 0}
+    def __init__(
+        self,
+        company: Company,
+        faults: FaultConfig | None = None,
+        token_lifetime: float | None = None,
+    ) -> None:
+        self.tokens = TokenStore(
+            {system: creds["token"] for system, creds in SIM_CREDENTIALS.items()},
+            lifetime=token_lifetime,
+        )
+        self.faults = FaultPlan(faults or FaultConfig(), company.seed)
         self._lock = threading.Lock()
+        self.company = company
+        self.apis: dict[str, VendorAPI] = build_apis(company, self.tokens)
+
+    def set_company(self, company: Company) -> None:
+        """Serve ``company`` from now on (tokens and fault counters carry over)."""
+        apis = build_apis(company, self.tokens)
+        with self._lock:
+            self.company, self.apis = company, apis
 
     @property
     def request_counts(self) -> dict[str, int]:
-        """Requests seen per vendor (faulted ones included)."""
-        with self._lock:
-            return dict(self._counts)
+        """Requests seen per vendor (faulted ones included, OAuth token requests not)."""
+        seen = self.faults.requests_seen()
+        return {system: seen.get(system, 0) for system in SYSTEMS}
 
-    def _fault(self, vendor: str) -> str | None:
-        with self._lock:
-            self._counts[vendor] += 1
-            n = self._counts[vendor]
-        if self.faults.rate_limit_every and n % self.faults.rate_limit_every == 0:
-            return "rate_limit"
-        if self.faults.server_error_every and n % self.faults.server_error_every == 0:
-            return "server_error"
-        return None
+    def plan(self, system: str, req: Request) -> tuple[VendorAPI, str | None]:
+        """The handler for ``system`` and the fault (if any) this request meets."""
+        api = self.apis[system]
+        if api.is_oauth(req):
+            return api, None
+        return api, self.faults.decide(system, _signature(req))
 
-    def dispatch(
-        self,
-        method: str,
-        raw_path: str,
-        query: str,
-        headers: dict[str, str],
-        body: bytes,
-        root_url: str,
-    ) -> Response:
-        """Answer one HTTP request addressed to the simulator root ``root_url``."""
-
-        def under(prefix: str) -> bool:
-            return (
-                raw_path == prefix
-                or raw_path.startswith(prefix + "/")
-                or raw_path.startswith(prefix + ":")
-            )
-
-        if raw_path == GOOGLE_OAUTH_TOKEN_PATH:
-            req = Request.build(method, "/token", query, headers, body, root_url + "/google-oauth")
-            return self.google_ads.token(req)
-        vendors: list[tuple[str, str, Any]] = [
-            ("hubspot", HUBSPOT_PREFIX, self.hubspot),
-            ("google_ads", GOOGLE_ADS_PREFIX, self.google_ads),
-            ("mailchimp", MAILCHIMP_PREFIX, self.mailchimp),
-        ]
-        for vendor, prefix, api in vendors:
-            if under(prefix):
-                fault = self._fault(vendor)
-                if fault == "rate_limit":
-                    return api.rate_limited()
-                if fault == "server_error":
-                    return api.unavailable()
-                req = Request.build(
-                    method, raw_path[len(prefix) :] or "/", query, headers, body, root_url + prefix
-                )
-                return api.handle(req)
-        if raw_path in ("/", ""):
-            return json_response(
-                200,
-                {
-                    "simulator": "revops vendor simulator",
-                    "seed": self.company.seed,
-                    "scale": self.company.scale,
-                    "as_of": self.company.as_of.isoformat(),
-                    "hubspot": root_url + HUBSPOT_PREFIX,
-                    "google_ads": root_url + GOOGLE_ADS_PREFIX,
-                    "google_oauth_token": root_url + GOOGLE_OAUTH_TOKEN_PATH,
-                    "mailchimp": root_url + MAILCHIMP_PREFIX,
-                },
-            )
-        return json_response(404, {"error": f"no simulated vendor at {raw_path}"})
+    def answer(self, system: str, req: Request, fault: str | None = None) -> Response:
+        """The response for ``req`` given its fault (wire-level faults are the server's job)."""
+        api = self.apis[system]
+        if fault == "rate_limit":
+            return api.throttled(self.faults.config.retry_after)
+        if fault == "rate_limit_no_retry_after":
+            return api.throttled(None)
+        if fault == "server_error":
+            return api.server_error()
+        try:
+            return api.handle(req)
+        except Exception:  # a simulator bug: answer 500, keep serving
+            traceback.print_exc(file=sys.stderr)
+            return json_response(500, {"error": "internal simulator error"})
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "revops-simulator/1.0"
+    disable_nagle_algorithm = True  # headers and body go out at once, no delayed-ACK stalls
+    server_version = "revops-simulator/2.0"
     sys_version = ""
-    simulator: Simulator  # set on the per-server subclass
+    simulator: Simulator  # set on the per-port subclass
+    system: str
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
@@ -156,43 +162,103 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _abort(self) -> None:
+        """Close the connection with a TCP reset, answering nothing more."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            raw = self.connection
+            if isinstance(raw, ssl.SSLSocket):
+                raw = socket.socket(fileno=raw.detach())
+            raw.close()
+        except OSError:
+            pass
+
     def _serve(self) -> None:
         try:
             body = self._body()
             path, _, query = self.path.partition("?")
             host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-            try:
-                response = self.simulator.dispatch(
-                    self.command, path, query, dict(self.headers.items()), body, f"http://{host}"
-                )
-            except Exception:  # a simulator bug: answer 500, keep serving
-                traceback.print_exc(file=sys.stderr)
-                response = json_response(500, {"error": "internal simulator error"})
+            req = Request.build(
+                self.command, path, query, dict(self.headers.items()), body, f"https://{host}"
+            )
+            _, fault = self.simulator.plan(self.system, req)
+            if fault == "reset":
+                self._abort()
+                return
+            if fault == "slow":
+                time.sleep(self.simulator.faults.config.slow_seconds)
+            response = self.simulator.answer(self.system, req, fault)
+            payload = response.body
+            if fault == "malformed":
+                payload = payload[: max(1, len(payload) // 2)]
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
+            self.send_header("Content-Length", str(len(payload)))
             for name, value in response.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-        except (BrokenPipeError, ConnectionResetError):
+            if self.command == "HEAD":
+                return
+            if fault == "truncated":
+                self.wfile.write(payload[: len(payload) // 2])
+                self._abort()
+                return
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except OSError:
+            pass
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
 
-class _Server(ThreadingHTTPServer):
+class _VendorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 64
+    request_queue_size = 128
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], handler: type, context: ssl.SSLContext) -> None:
+        self.tls_context = context
+        super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, in the request's own thread, not in the accept loop.
+        try:
+            request.settimeout(30)
+            tls = self.tls_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
 
 
 class SimulatorServer:
-    """The simulator served over HTTP on ``host:port`` (``port=0`` picks a free port).
+    """All six vendors served over HTTPS, one port each.
 
-    Use :meth:`start` / :meth:`stop` (or a ``with`` block) to serve from a daemon thread, or
-    :meth:`serve_forever` to serve in the calling thread.
+    ``port=P`` binds P, P+1, ... in the order of :data:`~revops.simulator.credentials.SYSTEMS`;
+    ``port=0`` lets each vendor pick a free port. ``cert_dir`` holds the CA and server
+    certificate (default ``$REVOPS_HOME/simulator/tls``). Use :meth:`start` / :meth:`stop` (or a
+    ``with`` block) to serve from daemon threads, or :meth:`serve_forever` in the foreground.
     """
 
     def __init__(
@@ -200,52 +266,152 @@ class SimulatorServer:
         company: Company,
         host: str = "127.0.0.1",
         port: int = 0,
-        faults: FaultConfig | None = None,
+        faults: FaultConfig | str | None = None,
+        cert_dir: Path | str | None = None,
+        token_lifetime: float | None = None,
     ) -> None:
-        self.company = company
-        self.simulator = Simulator(company, faults)
-        handler = type("SimulatorHandler", (_Handler,), {"simulator": self.simulator})
-        self._httpd = _Server((host, port), handler)
-        self._thread: threading.Thread | None = None
+        if isinstance(faults, str):
+            faults = FaultConfig.parse(faults)
+        self.host = host
+        self.tls: TlsFiles = ensure_certificates(cert_dir, [host])
+        context = server_context(self.tls)
+        self.simulator = Simulator(company, faults, token_lifetime)
+        self._servers: dict[str, _VendorServer] = {}
+        handlers = {
+            system: type(
+                f"{system.title().replace('_', '')}Handler",
+                (_Handler,),
+                {"simulator": self.simulator, "system": system},
+            )
+            for system in SYSTEMS
+        }
+        if port:
+            self._bind(host, [port + i for i in range(len(SYSTEMS))], handlers, context)
+        else:
+            self._bind_any(host, handlers, context)
+        self._threads: list[threading.Thread] = []
+        self._stopped = threading.Event()
+
+    def _bind(
+        self, host: str, ports: list[int], handlers: dict[str, type], context: ssl.SSLContext
+    ) -> None:
+        try:
+            for system, port in zip(SYSTEMS, ports, strict=True):
+                try:
+                    self._servers[system] = _VendorServer((host, port), handlers[system], context)
+                except OSError as err:
+                    raise OSError(
+                        f"cannot serve {system} on {host}:{port}: {err.strerror or err}"
+                    ) from err
+        except OSError:
+            for server in self._servers.values():
+                server.server_close()
+            self._servers = {}
+            raise
+
+    def _bind_any(self, host: str, handlers: dict[str, type], context: ssl.SSLContext) -> None:
+        """Free ports, consecutive when possible (so ``env_exports(first_port)`` is right)."""
+        for _ in range(20):
+            first = _VendorServer((host, 0), handlers[SYSTEMS[0]], context)
+            base = int(first.server_address[1])
+            first.server_close()
+            if base + len(SYSTEMS) > 65535:
+                continue
+            try:
+                self._bind(host, [base + i for i in range(len(SYSTEMS))], handlers, context)
+                return
+            except OSError:
+                continue
+        self._bind(host, [0] * len(SYSTEMS), handlers, context)
+
+    # ---------------------------------------------------------------- addresses
 
     @property
-    def host(self) -> str:
-        """The bound host."""
-        return str(self._httpd.server_address[0])
+    def company(self) -> Company:
+        """The company currently served."""
+        return self.simulator.company
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """The bound port per system."""
+        return {s: int(srv.server_address[1]) for s, srv in self._servers.items()}
 
     @property
     def port(self) -> int:
-        """The bound port (the real one when constructed with ``port=0``)."""
-        return int(self._httpd.server_address[1])
+        """The first vendor's port (``P`` of ``--port P`` when ports are consecutive)."""
+        return self.ports[SYSTEMS[0]]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """The HTTPS base URL per system (no trailing slash)."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return {s: f"https://{host}:{p}" for s, p in self.ports.items()}
 
     @property
     def base_url(self) -> str:
-        """``http://host:port``, the simulator root that :func:`env_exports` expects."""
-        return f"http://{self.host}:{self.port}"
+        """The first vendor's base URL (kept for callers that want one address)."""
+        return self.urls[SYSTEMS[0]]
+
+    def env(self) -> dict[str, str]:
+        """The environment pointing every connector at this server (see ``env_exports``)."""
+        return env_exports(self)
+
+    # ---------------------------------------------------------------- control
+
+    def set_as_of(self, as_of: datetime | str) -> Company:
+        """Move the simulated clock: regenerate the company at ``as_of`` and serve it."""
+        when = parse_as_of(as_of) if isinstance(as_of, str) else as_of
+        company = Company.generate(self.company.seed, self.company.scale, when)
+        company.crm.warm()
+        self.simulator.set_company(company)
+        return company
+
+    def expire_tokens(self) -> int:
+        """Expire every OAuth-minted access token now (static tokens stay valid)."""
+        return self.simulator.tokens.expire_all()
 
     def start(self) -> SimulatorServer:
-        """Serve from a daemon thread; returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.1},
-                name="revops-simulator",
-                daemon=True,
-            )
-            self._thread.start()
+        """Serve from daemon threads; returns self."""
+        if not self._threads:
+            for system, server in self._servers.items():
+                thread = threading.Thread(
+                    target=server.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name=f"revops-simulator-{system}",
+                    daemon=True,
+                )
+                thread.start()
+                self._threads.append(thread)
         return self
 
     def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`stop` (or KeyboardInterrupt)."""
-        self._httpd.serve_forever(poll_interval=0.2)
+        """Serve until :meth:`stop` or KeyboardInterrupt."""
+        self.start()
+        try:
+            while not self._stopped.wait(0.5):
+                pass
+        finally:
+            self.stop()
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
+        """Stop serving and close the sockets."""
+        self._stopped.set()
+        if self._threads:
+            stoppers = [
+                threading.Thread(target=server.shutdown, daemon=True)
+                for server in self._servers.values()
+            ]
+            for stopper in stoppers:
+                stopper.start()
+            for thread in [*stoppers, *self._threads]:
+                thread.join(timeout=5)
+            self._threads = []
+        for server in self._servers.values():
+            server.server_close()
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
@@ -259,16 +425,33 @@ def run(
     scale: float = 1.0,
     host: str = "127.0.0.1",
     port: int = 8765,
-    faults: FaultConfig | None = None,
+    faults: FaultConfig | str | None = None,
+    as_of: datetime | str | None = None,
+    cert_dir: Path | str | None = None,
 ) -> None:
-    """Generate the company and serve it in the foreground until Ctrl-C (the CLI's entry point)."""
-    company = Company.generate(seed=seed, scale=scale)
-    server = SimulatorServer(company, host=host, port=port, faults=faults)
+    """Generate the company and serve it in the foreground until Ctrl-C (``revops simulate serve``).
+
+    ``faults`` is a :class:`FaultConfig` or a ``RATE[:KINDS]`` string; ``as_of`` an ISO date or
+    date-time (default: now, truncated to the minute).
+    """
+    if isinstance(faults, str):
+        faults = FaultConfig.parse(faults, seed=seed)
+    when = parse_as_of(as_of) if isinstance(as_of, str) else as_of
+    started = time.monotonic()
+    company = Company.generate(seed=seed, scale=scale, as_of=when)
+    company.crm.warm()  # build the CRM views now, not on the first connector's request
+    server = SimulatorServer(company, host=host, port=port, faults=faults, cert_dir=cert_dir)
+    urls = ", ".join(f"{s}={u}" for s, u in server.urls.items())
     print(
-        f"revops simulator serving seed={seed} scale={scale} "
-        f"as_of={company.as_of.date().isoformat()} "
+        f"revops simulator serving seed={seed} scale={scale} as_of={company.as_of.isoformat()} "
         f'at {server.base_url} - point connectors at it with: eval "$(revops simulate env '
         f'--port {server.port})"',
+        flush=True,
+    )
+    print(
+        f"  generated in {time.monotonic() - started:.1f}s; {urls}; "
+        f"CA bundle {server.tls.ca_bundle}; faults "
+        f"{'off' if not (faults and faults.active) else faults}",
         flush=True,
     )
     try:
@@ -276,5 +459,5 @@ def run(
     except KeyboardInterrupt:
         pass
     finally:
-        server._httpd.server_close()
+        server.stop()
         print("revops simulator stopped", flush=True)

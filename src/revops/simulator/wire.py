@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 __all__ = [
     "Request",
@@ -22,6 +23,9 @@ __all__ = [
     "fmt_hubspot",
     "fmt_mailchimp",
     "parse_iso",
+    "parse_as_of",
+    "fmt_salesforce",
+    "fmt_graph",
 ]
 
 
@@ -135,3 +139,34 @@ def parse_iso(value: str) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt
+
+
+def parse_as_of(value: str | date | datetime) -> datetime:
+    """The simulated clock from an ISO date (midnight UTC) or date-time (naive means UTC)."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    else:
+        text = value.strip()
+        try:
+            dt = parse_iso(text)
+        except ValueError:
+            raise ValueError(
+                f"bad --as-of value {value!r}: expected an ISO date or date-time"
+            ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def fmt_salesforce(ms: int) -> str:
+    """Salesforce's datetime format: ``2026-11-01T14:03:27.000+0000``."""
+    dt = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}+0000"
+
+
+def fmt_graph(ms: int, tz: str) -> str:
+    """The Graph API's datetime format, in the ad account's zone: ``2026-11-01T15:03:27+0100``."""
+    dt = datetime.fromtimestamp(ms // 1000, tz=ZoneInfo(tz))
+    return dt.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -1,6 +1,10 @@
 """Connectors: one module per vendor, each a dlt source loaded into ``raw_<system>``.
 
-``run_extract`` is the one entry point: the Airflow DAG and ``revops extract`` both call it.
+``run_extract`` is the one entry point: the Airflow DAGs and ``revops extract`` both call it.
+Besides the rows, it reports what a data engineer needs to know about a run: streams a used-up
+daily quota ended early (the next run resumes them), records set aside in ``_rejected``, and
+schema drift (new columns; type changes landed in variant columns, or a stop, by
+``REVOPS_SCHEMA_DRIFT``).
 """
 
 from __future__ import annotations
@@ -8,8 +12,8 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from revops.config import state_dir
@@ -18,24 +22,72 @@ log = logging.getLogger(__name__)
 
 SYSTEMS: dict[str, str] = {
     "hubspot": "revops.sources.hubspot:hubspot_source",
+    "salesforce": "revops.sources.salesforce:salesforce_source",
     "google_ads": "revops.sources.google_ads:google_ads_source",
+    "meta_ads": "revops.sources.meta_ads:meta_ads_source",
+    "linkedin_ads": "revops.sources.linkedin_ads:linkedin_ads_source",
     "mailchimp": "revops.sources.mailchimp:mailchimp_source",
 }
+
+DRIFT_MODES = ("variant", "stop")
+
+
+class SchemaDriftStopped(RuntimeError):
+    """A field changed type and ``REVOPS_SCHEMA_DRIFT=stop``: nothing of the run was loaded."""
 
 
 @dataclass(frozen=True)
 class ExtractResult:
-    """What one run of one connector loaded."""
+    """What one run of one connector loaded, and what else happened."""
 
     system: str
     dataset: str
-    rows: dict[str, int]  # table -> rows written in this run (before merge dedup)
+    rows: dict[str, int]  # table -> rows extracted in this run (before merge dedup)
     load_ids: list[str]
+    stopped: dict[str, str] = field(default_factory=dict)  # stream -> why it ended early
+    rejected: dict[str, int] = field(default_factory=dict)  # stream -> records set aside
+    new_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns
+    variant_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns
+
+    @property
+    def complete(self) -> bool:
+        """False when a daily quota ended some stream early."""
+        return not self.stopped
 
 
 def dataset_name(system: str) -> str:
     """The warehouse schema a system lands in: ``raw_<system>``."""
     return f"raw_{system}"
+
+
+def drift_mode(system: str) -> str:
+    """``REVOPS_<SYSTEM>_SCHEMA_DRIFT`` or ``REVOPS_SCHEMA_DRIFT``: ``variant`` (default) or
+    ``stop``."""
+    mode = (
+        os.environ.get(f"REVOPS_{system.upper()}_SCHEMA_DRIFT")
+        or os.environ.get("REVOPS_SCHEMA_DRIFT")
+        or "variant"
+    ).lower()
+    if mode not in DRIFT_MODES:
+        from revops.sources.settings import SettingsError
+
+        raise SettingsError(f"REVOPS_SCHEMA_DRIFT must be one of {DRIFT_MODES}, got {mode!r}")
+    return mode
+
+
+def loader_format() -> str:
+    """How dlt hands rows to PostgreSQL: ``csv`` (``COPY``, the default) or ``insert_values``
+    (``REVOPS_LOADER_FORMAT``).
+
+    ``COPY`` loads faster and keeps memory flat as volumes grow; it stores empty strings as
+    NULL, which staging treats alike anyway.
+    """
+    value = (os.environ.get("REVOPS_LOADER_FORMAT") or "csv").lower()
+    if value not in ("csv", "insert_values"):
+        from revops.sources.settings import SettingsError
+
+        raise SettingsError(f"REVOPS_LOADER_FORMAT must be csv or insert_values, got {value!r}")
+    return value
 
 
 def _source_factory(system: str) -> Callable:
@@ -46,13 +98,16 @@ def _source_factory(system: str) -> Callable:
 
 
 def _root_cause(err: BaseException) -> BaseException:
-    """The connector's own error (SourceError, SettingsError) inside dlt's wrappers, if any."""
+    """The connector's own error (SourceError, SettingsError, contract violation) inside dlt's
+    wrappers, if any."""
+    from dlt.common.schema.exceptions import DataValidationError
+
     from revops.sources.http import SourceError
     from revops.sources.settings import SettingsError
 
-    seen = err
+    seen: BaseException | None = err
     while seen is not None:
-        if isinstance(seen, SourceError | SettingsError):
+        if isinstance(seen, SourceError | SettingsError | DataValidationError):
             return seen
         seen = seen.__cause__ or seen.__context__
     return err
@@ -70,32 +125,113 @@ def _dlt_credentials(warehouse_url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def pipeline_for(system: str, warehouse_url: str):
+    """The dlt pipeline that loads ``system`` into ``raw_<system>``.
+
+    Its local working state is kept per warehouse (host, port, database), so pointing revops at
+    another warehouse starts from that warehouse's own cursors, never from another's.
+    """
+    import hashlib
+    from urllib.parse import urlsplit
+
+    import dlt
+
+    parts = urlsplit(warehouse_url)
+    where = hashlib.sha1(f"{parts.hostname}:{parts.port}{parts.path}".encode()).hexdigest()[:12]
+    return dlt.pipeline(
+        pipeline_name=f"revops_{system}",
+        destination=dlt.destinations.postgres(credentials=_dlt_credentials(warehouse_url)),
+        dataset_name=dataset_name(system),
+        pipelines_dir=str(state_dir() / "dlt" / where),
+        progress="log" if os.environ.get("REVOPS_PROGRESS") == "log" else None,
+    )
+
+
 def run_extract(
     system: str,
     warehouse_url: str,
     until: datetime | None = None,
+    streams: Sequence[str] | None = None,
 ) -> ExtractResult:
-    """Extract one system up to ``until`` (exclusive) and merge it into ``raw_<system>``."""
+    """Extract one system up to ``until`` (exclusive) and merge it into ``raw_<system>``.
+
+    ``streams`` limits the run to some of the system's resources (benchmarks, backfills of one
+    stream); by default every stream is read.
+    """
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
-    import dlt
+    # dlt's working files are transient; compressing them costs more time than the disk saved
+    os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
+    from dlt.common.schema.exceptions import DataValidationError
+
+    from revops.sources.base import reset_notes
 
     factory = _source_factory(system)
-    pipeline = dlt.pipeline(
-        pipeline_name=f"revops_{system}",
-        destination=dlt.destinations.postgres(credentials=_dlt_credentials(warehouse_url)),
-        dataset_name=dataset_name(system),
-        pipelines_dir=str(state_dir() / "dlt"),
-        progress="log" if os.environ.get("REVOPS_PROGRESS") == "log" else None,
-    )
+    mode = drift_mode(system)
+    notes = reset_notes()
+    pipeline = pipeline_for(system, warehouse_url)
     try:
-        info = pipeline.run(factory(until=until))
+        source = factory(until=until)
+        if streams:
+            source = source.with_resources(*streams)
+        # vendor timestamps land as the vendor sent them, offset included; staging casts them
+        source.schema.remove_type_detection("iso_timestamp")
+        if mode == "stop":
+            source.schema_contract = {"data_type": "freeze"}
+        pipeline.sync_destination()  # the destination's schema and cursors, before drift is judged
+        known = set(pipeline.default_schema.tables) if pipeline.default_schema_name else set()
+        info = pipeline.run(source, loader_file_format=loader_format())
     except Exception as err:  # dlt wraps connector errors in its own; surface ours
-        raise _root_cause(err) from err
-    rows: dict[str, int] = {}
-    # a run first finishes any package an interrupted run left behind: count every normalize
-    for step in pipeline.last_trace.steps if pipeline.last_trace else []:
-        if step.step == "normalize" and step.step_info is not None:
-            for table, count in step.step_info.row_counts.items():
-                if not table.startswith("_dlt"):
-                    rows[table] = rows.get(table, 0) + count
-    return ExtractResult(system, dataset_name(system), rows, list(info.loads_ids))
+        root = _root_cause(err)
+        if isinstance(root, DataValidationError):
+            # the failed package holds rows and cursor state that were never loaded: drop the
+            # local working state so the next run starts again from the destination's
+            pipeline.drop()
+            message = (
+                f"{system}: schema drift stopped the run (REVOPS_SCHEMA_DRIFT=stop): table "
+                f"{dataset_name(system)}.{root.table_name} column {root.column_name!r} "
+                f"changed type; nothing of this run was loaded. Set REVOPS_SCHEMA_DRIFT=variant "
+                "to land such values in a variant column instead."
+            )
+            log.error(message)
+            raise SchemaDriftStopped(message) from err
+        raise root from err
+    rows = dict(notes.rows)
+    new_columns, variants = _drift(info, known)
+    for table, columns in new_columns.items():
+        log.info("%s: new columns in %s.%s: %s", system, dataset_name(system), table, columns)
+    for table, columns in variants.items():
+        log.warning(
+            "%s: values of a changed type landed in variant columns %s.%s: %s",
+            system,
+            dataset_name(system),
+            table,
+            columns,
+        )
+    return ExtractResult(
+        system,
+        dataset_name(system),
+        rows,
+        list(info.loads_ids),
+        stopped=dict(notes.stopped),
+        rejected=dict(notes.rejected),
+        new_columns=new_columns,
+        variant_columns=variants,
+    )
+
+
+def _drift(info, known: set[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Columns this run added to tables that existed before it, and which of them are variants
+    (``<column>__v_<type>``)."""
+    new: dict[str, list[str]] = {}
+    variants: dict[str, list[str]] = {}
+    for package in getattr(info, "load_packages", []) or []:
+        for table, update in (package.schema_update or {}).items():
+            if table.startswith("_dlt"):
+                continue
+            columns = [c for c in (update.get("columns") or {}) if not c.startswith("_dlt")]
+            found = [c for c in columns if "__v_" in c]
+            if found:
+                variants.setdefault(table, []).extend(found)
+            if columns and table in known:
+                new.setdefault(table, []).extend(columns)
+    return new, variants

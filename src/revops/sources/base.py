@@ -1,23 +1,200 @@
-"""What every connector shares: stream declarations, record flattening, time helpers."""
+"""What every connector shares: streams and paginators declared as data, flattening, cursors,
+records set aside, and the clean end of a run whose daily quota ran out.
+
+A connector module declares its streams (:class:`Stream`: name, primary key, cursor, path,
+paginator) and writes one dlt resource per stream. Cursor state lives in dlt's resource state,
+which dlt commits to the destination in the same load as the rows it describes; a connector
+moves a cursor only past data it has yielded, so a run that dies mid-stream commits nothing
+and the next run starts from the last committed cursor.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
+
+from revops.sources.http import ApiClient, QuotaExhausted
+
+log = logging.getLogger(__name__)
+
+REJECTED_TABLE = "_rejected"
+
+
+# -- paginators --------------------------------------------------------------------------------
+
+
+def dig(body: Any, dotted: str | None) -> Any:
+    """``body["a"]["b"]`` for ``"a.b"``; None where a key is missing; the body for None."""
+    if dotted is None:
+        return body
+    for part in dotted.split("."):
+        if not isinstance(body, Mapping):
+            return None
+        body = body.get(part)
+    return body
+
+
+class Paginator(Protocol):
+    """How a collection is paged: yields the list of records of each page."""
+
+    def pages(
+        self, api: ApiClient, path: str, stream: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]: ...
+
+
+@dataclass(frozen=True)
+class SinglePage:
+    """One request; the records are at ``items`` (None: the body is one record)."""
+
+    items: str | None = None
+
+    def pages(self, api, path, stream, params=None):
+        """The one page."""
+        body = api.get_json(path, stream, params=dict(params or {}))
+        found = dig(body, self.items) if self.items else body
+        if isinstance(found, dict):
+            found = [found]
+        yield list(found or [])
+
+
+@dataclass(frozen=True)
+class OffsetPaginator:
+    """``count``/``offset`` paging with a ``total_items`` count (Mailchimp)."""
+
+    items: str
+    limit: int = 1000
+    limit_param: str = "count"
+    offset_param: str = "offset"
+    total: str = "total_items"
+
+    def pages(self, api, path, stream, params=None):
+        """Pages until the total is reached or a page comes back empty."""
+        offset = 0
+        while True:
+            query = {**(params or {}), self.limit_param: self.limit, self.offset_param: offset}
+            body = api.get_json(path, stream, params=query)
+            records = dig(body, self.items) or []
+            if records:
+                yield records
+            offset += len(records)
+            if not records or offset >= int(dig(body, self.total) or 0):
+                return
+
+
+@dataclass(frozen=True)
+class AfterCursorPaginator:
+    """``limit``/``after`` paging with the next cursor at ``paging.next.after`` (HubSpot)."""
+
+    items: str = "results"
+    limit: int = 100
+    next_after: str = "paging.next.after"
+
+    def pages(self, api, path, stream, params=None):
+        """Pages until no next cursor is given."""
+        after: str | None = None
+        while True:
+            query = {**(params or {}), "limit": self.limit}
+            if after:
+                query["after"] = after
+            body = api.get_json(path, stream, params=query)
+            records = dig(body, self.items) or []
+            if records:
+                yield records
+            after = dig(body, self.next_after)
+            if not after or not records:
+                return
+
+
+@dataclass(frozen=True)
+class NextLinkPaginator:
+    """The answer names the next page's URL or absolute path (Salesforce ``nextRecordsUrl``,
+    Meta ``paging.next``); parameters go on the first request only."""
+
+    items: str
+    next_link: str
+    limit_param: str | None = None
+    limit: int = 0
+
+    def pages(self, api, path, stream, params=None):
+        """Pages until no next link is given."""
+        query: dict[str, Any] | None = dict(params or {})
+        if self.limit_param and query is not None:
+            query[self.limit_param] = self.limit
+        link: str | None = path
+        while link:
+            body = api.get_json(link, stream, params=query)
+            query = None
+            records = dig(body, self.items) or []
+            if records:
+                yield records
+            link = dig(body, self.next_link)
+            if not records:
+                return
+
+
+@dataclass(frozen=True)
+class PageTokenPaginator:
+    """``pageSize``/``pageToken`` paging, next token at ``metadata.nextPageToken`` (LinkedIn)."""
+
+    items: str = "elements"
+    page_size: int = 100
+    next_token: str = "metadata.nextPageToken"
+
+    def pages(self, api, path, stream, params=None):
+        """Pages until no next token is given."""
+        token: str | None = None
+        while True:
+            query = {**(params or {}), "pageSize": self.page_size}
+            if token:
+                query["pageToken"] = token
+            body = api.get_json(path, stream, params=query)
+            records = dig(body, self.items) or []
+            if records:
+                yield records
+            token = dig(body, self.next_token)
+            if not token or not records:
+                return
+
+
+# -- streams -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Stream:
-    """One stream of a source, declared as data: what it is called, keyed and tracked by."""
+    """One stream of a source, declared as data: what it is called, keyed and tracked by.
+
+    ``cursor`` None: a small table re-read in full every run and merged on its key.
+    ``merge_key``: child rows replaced as a set per parent (a deal's contacts), so a removed
+    child disappears when its parent is read again.
+    """
 
     name: str
     primary_key: str | tuple[str, ...]
-    cursor: str | None  # None: a small table re-read in full every run (merged on the key)
+    cursor: str | None
     path: str
+    paginator: Paginator = field(default_factory=SinglePage)
     lookback_days: int = 0  # re-read this many days behind the cursor (restated metrics)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    merge_key: str | tuple[str, ...] | None = None
 
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The primary key as a tuple of column names."""
+        return (self.primary_key,) if isinstance(self.primary_key, str) else self.primary_key
+
+    def pages(self, api: ApiClient, path: str | None = None, **params: Any):
+        """The stream's pages through its paginator (``path`` formatted by the caller)."""
+        return self.paginator.pages(api, path or self.path, self.name, {**self.params, **params})
+
+
+# -- records -----------------------------------------------------------------------------------
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
@@ -27,21 +204,161 @@ def snake(name: str) -> str:
     return _CAMEL.sub(r"_\1", name).lower()
 
 
-def flatten(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested objects become ``parent__child`` columns; lists are kept as they are."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
         column = f"{prefix}{snake(key)}"
-        if isinstance(value, dict):
+        if isinstance(value, Mapping):
             flat.update(flatten(value, f"{column}__"))
         else:
             flat[column] = value
     return flat
 
 
+def has_key(row: Mapping[str, Any], columns: Sequence[str]) -> bool:
+    """Whether every primary-key column has a non-empty value."""
+    return all(row.get(column) not in (None, "") for column in columns)
+
+
+def rejected_row(stream: str, reason: str, record: Any) -> dict[str, Any]:
+    """A record set aside: which stream, why, and the record itself (keyed by its hash)."""
+    text = json.dumps(record, sort_keys=True, default=str)
+    return {
+        "stream": stream,
+        "reason": reason,
+        "record_hash": hashlib.md5(text.encode()).hexdigest(),
+        "record": text,
+    }
+
+
+# A table variant starts from the yielding resource's hints; ``columns={}`` clears the columns
+# it would inherit (a deal's properties must not become columns of its stage history).
+REJECTED_HINTS: dict[str, Any] = {
+    "table_name": REJECTED_TABLE,
+    "primary_key": ("stream", "record_hash"),
+    "merge_key": "",
+    "write_disposition": "merge",
+    "columns": {},
+}
+
+
+@dataclass
+class RunNotes:
+    """What a run did besides loading rows: streams stopped by quota, records set aside."""
+
+    stopped: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows yielded
+
+
+NOTES = RunNotes()
+
+
+def reset_notes() -> RunNotes:
+    """Start a new run's notes (called by ``run_extract``)."""
+    NOTES.stopped.clear()
+    NOTES.rejected.clear()
+    NOTES.rows.clear()
+    return NOTES
+
+
+def screened(
+    stream: Stream,
+    rows: Iterable[dict[str, Any]],
+    route: bool = False,
+    columns: Mapping[str, Any] | None = None,
+) -> Iterator[Any]:
+    """Rows with their whole primary key, then (separately) the others for ``_rejected``.
+
+    A record without its primary key never reaches the stream's table: it is kept, whole, in
+    ``raw_<system>._rejected`` with the stream's name and the reason, and counted in the run's
+    notes, so a data engineer can query what was set aside. ``route``: the rows belong to
+    ``stream``'s own table although another resource yields them (a deal's stage history is
+    read with the deal). ``columns``: column types learnt at run time (a describe call, a
+    properties API) declared with the rows, so a column exists even while every value is null.
+    """
+    import dlt
+
+    good: list[dict[str, Any]] = []
+    bad: list[dict[str, Any]] = []
+    key = stream.key_columns
+    for row in rows:
+        if has_key(row, key):
+            good.append(row)
+        else:
+            missing = [column for column in key if row.get(column) in (None, "")]
+            bad.append(rejected_row(stream.name, f"missing primary key {', '.join(missing)}", row))
+    if good:
+        NOTES.rows[stream.name] = NOTES.rows.get(stream.name, 0) + len(good)
+    if good and route:
+        hints = dlt.mark.make_hints(
+            table_name=stream.name,
+            primary_key=stream.primary_key,
+            merge_key=stream.merge_key or "",
+            write_disposition="merge",
+            columns={},
+        )
+        yield dlt.mark.with_hints(good, hints, create_table_variant=True)
+    elif good and columns:
+        hints = dlt.mark.make_hints(columns=dict(columns))
+        yield dlt.mark.with_hints(good, hints)
+    elif good:
+        yield good
+    if bad:
+        NOTES.rejected[stream.name] = NOTES.rejected.get(stream.name, 0) + len(bad)
+        log.warning(
+            "%s: %d records without a primary key set aside in %s",
+            stream.name,
+            len(bad),
+            REJECTED_TABLE,
+        )
+        yield dlt.mark.with_hints(
+            bad, dlt.mark.make_hints(**REJECTED_HINTS), create_table_variant=True
+        )
+
+
+@contextmanager
+def quota_ends_stream(system: str, stream: str) -> Iterator[None]:
+    """Inside a resource: a used-up daily quota ends this stream cleanly.
+
+    What was yielded before is loaded with the cursor state that describes it; the next run
+    resumes from there. The stop is recorded in the run's notes and logged.
+    """
+    try:
+        yield
+    except QuotaExhausted as err:
+        NOTES.stopped[stream] = err.detail
+        log.warning(
+            "%s %s: %s; the stream ends here and the next run resumes", system, stream, err.detail
+        )
+
+
+def resource_hints(stream: Stream, **extra: Any) -> dict[str, Any]:
+    """The dlt resource arguments a stream's declaration implies."""
+    hints: dict[str, Any] = {
+        "name": stream.name,
+        "primary_key": stream.primary_key,
+        "write_disposition": "merge",
+    }
+    if stream.merge_key:
+        hints["merge_key"] = stream.merge_key
+    hints.update(extra)
+    return hints
+
+
+# -- time --------------------------------------------------------------------------------------
+
+
 def parse_ts(value: str) -> datetime:
-    """An ISO 8601 timestamp (``Z`` or an offset) as an aware UTC datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    """An ISO 8601 timestamp (``Z``, ``+00:00`` or ``+0000``) as an aware UTC datetime."""
+    text = value.strip().replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", text):
+        text = f"{text[:-2]}:{text[-2:]}"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def iso_z(moment: datetime) -> str:
@@ -59,6 +376,28 @@ def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days)]
 
 
+def day_chunks(start: date, end: date, size: int) -> list[tuple[date, date]]:
+    """``[start, end)`` cut into inclusive ``(first, last)`` day ranges of at most ``size`` days."""
+    chunks = []
+    first = start
+    while first < end:
+        last = min(end, first + timedelta(days=size)) - timedelta(days=1)
+        chunks.append((first, last))
+        first = last + timedelta(days=1)
+    return chunks
+
+
+def reread_from(cursor: date | None, initial: date, lookback_days: int, oldest: date) -> date:
+    """The first day to read: the cursor less the lookback, never before ``initial``/``oldest``."""
+    start = initial if cursor is None else cursor - timedelta(days=lookback_days)
+    return max(start, initial, oldest)
+
+
 def default_until() -> datetime:
     """The end of an extraction window when no scheduler gives one: now, to the second, UTC."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC datetime (naive values are taken as UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

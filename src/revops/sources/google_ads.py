@@ -1,7 +1,16 @@
 """Google Ads API (REST ``googleAds:searchStream`` with GAQL): spend, clicks and the click ids.
 
-Daily campaign metrics are re-read over a lookback window (platforms restate recent days);
-``click_view`` is read one day per query, as the API requires, at most 90 days back.
+* customers (currency, time zone), campaigns and ad groups are re-read in full every run;
+* campaign daily performance re-reads the last 14 days behind its cursor (platforms restate
+  recent days), in chunks of :data:`CHUNK_DAYS` days, each row carrying the account's currency
+  and time zone beside its day and its ``cost_micros``;
+* ``click_view`` (gclid -> campaign / ad group) is read one day per query, as the API requires,
+  at most 90 days back, re-reading 3 days.
+
+The cursor of a daily stream is the first day not yet read; it moves forward after each chunk
+(or day) has been yielded, so a run stopped by a used-up quota resumes where it stopped.
+``searchStream`` answers are one JSON array of batches, decoded as they stream in.
+GAQL returns int64 values (``cost_micros``, ids) as strings and keeps them so.
 """
 
 from __future__ import annotations
@@ -12,12 +21,34 @@ from typing import Any
 
 import dlt
 
-from revops.sources.base import Stream, days, default_until, flatten
+from revops.sources.base import (
+    Stream,
+    as_utc,
+    day_chunks,
+    days,
+    default_until,
+    flatten,
+    quota_ends_stream,
+    reread_from,
+    resource_hints,
+    screened,
+)
 from revops.sources.http import ApiClient
-from revops.sources.settings import setting
+from revops.sources.settings import (
+    api_url,
+    id_list,
+    oauth_token,
+    optional,
+    setting,
+    start_date,
+)
 
 SYSTEM = "google_ads"
+DEFAULT_URL = "https://googleads.googleapis.com"
+DEFAULT_API_VERSION = "v21"
 CLICK_VIEW_MAX_DAYS = 90
+CHUNK_DAYS = 31
+HISTORY_DAYS = 365
 
 STREAMS = {
     "customers": Stream("customers", "customer__id", None, "customer"),
@@ -42,75 +73,41 @@ QUERIES = {
     "campaign.advertising_channel_type FROM campaign",
     "ad_groups": "SELECT customer.id, campaign.id, ad_group.id, ad_group.name, ad_group.status "
     "FROM ad_group",
-    "campaign_daily": "SELECT customer.id, campaign.id, segments.date, metrics.impressions, "
-    "metrics.clicks, metrics.cost_micros, metrics.conversions FROM campaign "
-    "WHERE segments.date BETWEEN '{start}' AND '{end}'",
+    "campaign_daily": "SELECT customer.id, customer.currency_code, customer.time_zone, "
+    "campaign.id, segments.date, metrics.impressions, metrics.clicks, metrics.cost_micros, "
+    "metrics.conversions FROM campaign WHERE segments.date BETWEEN '{start}' AND '{end}'",
     "click_views": "SELECT customer.id, click_view.gclid, segments.date, campaign.id, "
     "ad_group.id FROM click_view WHERE segments.date = '{day}'",
 }
 
 
-class GoogleAdsAuth:
-    """An OAuth access token: ``REVOPS_GOOGLE_ADS_ACCESS_TOKEN``, or one refreshed on demand."""
+def client() -> ApiClient:
+    """An API client for ``REVOPS_GOOGLE_ADS_URL`` with OAuth and developer-token headers."""
+    oauth = oauth_token(SYSTEM, "https://oauth2.googleapis.com/token")
+    developer_token = setting(SYSTEM, "developer_token")
+    login_customer_id = optional(SYSTEM, "login_customer_id")
 
-    def __init__(self) -> None:
-        self._token = setting(SYSTEM, "access_token", "") or None
-        self.developer_token = setting(SYSTEM, "developer_token")
-        self.login_customer_id = setting(SYSTEM, "login_customer_id", "")
-
-    def headers(self) -> dict[str, str]:
-        """Request headers for the Ads API."""
-        if self._token is None:
-            self._token = self._refresh()
-        headers = {
-            "Authorization": f"Bearer {self._token}",
-            "developer-token": self.developer_token,
-        }
-        if self.login_customer_id:
-            headers["login-customer-id"] = self.login_customer_id
+    def headers() -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {oauth.token()}", "developer-token": developer_token}
+        if login_customer_id:
+            headers["login-customer-id"] = login_customer_id.replace("-", "")
         return headers
 
-    def _refresh(self) -> str:
-        oauth = ApiClient(
-            system=SYSTEM,
-            base_url=setting(SYSTEM, "token_url", "https://oauth2.googleapis.com/token"),
-        )
-        answer = oauth.post_json(
-            "",
-            "oauth_token",
-            data={
-                "grant_type": "refresh_token",
-                "client_id": setting(SYSTEM, "client_id"),
-                "client_secret": setting(SYSTEM, "client_secret"),
-                "refresh_token": setting(SYSTEM, "refresh_token"),
-            },
-        )
-        return answer["access_token"]
-
-
-def client() -> ApiClient:
-    """An API client for ``REVOPS_GOOGLE_ADS_BASE_URL`` with OAuth headers."""
-    auth = GoogleAdsAuth()
     return ApiClient(
         system=SYSTEM,
-        base_url=setting(SYSTEM, "base_url", "https://googleads.googleapis.com/v17"),
-        headers=auth.headers,
+        base_url=api_url(SYSTEM, DEFAULT_URL, setting(SYSTEM, "api_version", DEFAULT_API_VERSION)),
+        headers=headers,
+        oauth=oauth,
     )
-
-
-def customer_ids() -> list[str]:
-    """The customer ids to read (``REVOPS_GOOGLE_ADS_CUSTOMER_IDS``, comma-separated)."""
-    raw = setting(SYSTEM, "customer_ids")
-    return [part.strip().replace("-", "") for part in raw.split(",") if part.strip()]
 
 
 def search_stream(api: ApiClient, customer_id: str, query: str, stream: str) -> Iterator[dict]:
     """Every result row of one GAQL query, flattened to ``resource__field`` columns."""
-    batches = api.post_json(
-        f"customers/{customer_id}/googleAds:searchStream", stream, json={"query": query}
+    batches = api.json_array_items(
+        "POST", f"customers/{customer_id}/googleAds:searchStream", stream, json={"query": query}
     )
-    for batch in batches or []:
-        for result in batch.get("results", []):
+    for batch in batches:
+        for result in batch.get("results", []) if isinstance(batch, dict) else []:
             row = flatten(result)
             if "segments__date" in row:
                 row["segments__date"] = date.fromisoformat(row["segments__date"])
@@ -118,53 +115,59 @@ def search_stream(api: ApiClient, customer_id: str, query: str, stream: str) -> 
 
 
 @dlt.source(name="google_ads", max_table_nesting=0)
-def google_ads_source(until: datetime | None = None, start_date: date | None = None):
+def google_ads_source(until: datetime | None = None, first_day: date | None = None):
     """The Google Ads streams, each merged on its primary key into ``raw_google_ads``."""
     api = client()
-    customers = customer_ids()
-    end_day = (until or default_until()).date()  # exclusive: the window ends before this day
-    configured = setting(SYSTEM, "start_date", "")
-    first_day = start_date or (
-        date.fromisoformat(configured) if configured else end_day - timedelta(days=365)
-    )
+    customers = id_list(SYSTEM, "customer_ids")
+    end_day = as_utc(until or default_until()).date()  # exclusive: the window ends before it
+    initial = first_day or start_date(SYSTEM, end_day - timedelta(days=HISTORY_DAYS))
 
     def full(stream: Stream):
-        @dlt.resource(name=stream.name, primary_key=stream.primary_key, write_disposition="merge")
-        def read() -> Iterator[list[dict[str, Any]]]:
-            for customer_id in customers:
-                yield list(search_stream(api, customer_id, QUERIES[stream.name], stream.name))
+        @dlt.resource(**resource_hints(stream))
+        def read() -> Iterator[Any]:
+            with quota_ends_stream(SYSTEM, stream.name):
+                for customer_id in customers:
+                    rows = list(search_stream(api, customer_id, QUERIES[stream.name], stream.name))
+                    yield from screened(stream, rows)
 
         return read
 
     daily = STREAMS["campaign_daily"]
 
-    @dlt.resource(name=daily.name, primary_key=daily.primary_key, write_disposition="merge")
-    def campaign_daily(
-        day=dlt.sources.incremental(daily.cursor, initial_value=first_day, lag=daily.lookback_days),
-    ) -> Iterator[list[dict[str, Any]]]:
-        start = max(day.start_value, first_day)
-        last = end_day - timedelta(days=1)
-        if start > last:
-            return
-        query = QUERIES[daily.name].format(start=start.isoformat(), end=last.isoformat())
-        for customer_id in customers:
-            yield list(search_stream(api, customer_id, query, daily.name))
+    @dlt.resource(**resource_hints(daily, columns={"segments__date": {"data_type": "date"}}))
+    def campaign_daily() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        cursor = date.fromisoformat(state["cursor"]) if state.get("cursor") else None
+        start = reread_from(cursor, initial, daily.lookback_days, initial)
+        with quota_ends_stream(SYSTEM, daily.name):
+            for first, last in day_chunks(start, end_day, CHUNK_DAYS):
+                query = QUERIES[daily.name].format(start=first.isoformat(), end=last.isoformat())
+                for customer_id in customers:
+                    rows: list[dict[str, Any]] = []
+                    for row in search_stream(api, customer_id, query, daily.name):
+                        rows.append(row)
+                        if len(rows) >= 5000:
+                            yield from screened(daily, rows)
+                            rows = []
+                    yield from screened(daily, rows)
+                state["cursor"] = (last + timedelta(days=1)).isoformat()
 
     clicks = STREAMS["click_views"]
 
-    @dlt.resource(name=clicks.name, primary_key=clicks.primary_key, write_disposition="merge")
-    def click_views(
-        day=dlt.sources.incremental(
-            clicks.cursor, initial_value=first_day, lag=clicks.lookback_days
-        ),
-    ) -> Iterator[list[dict[str, Any]]]:
+    @dlt.resource(**resource_hints(clicks, columns={"segments__date": {"data_type": "date"}}))
+    def click_views() -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        cursor = date.fromisoformat(state["cursor"]) if state.get("cursor") else None
         oldest = end_day - timedelta(days=CLICK_VIEW_MAX_DAYS - 1)
-        for one_day in days(max(day.start_value, first_day, oldest), end_day):
-            query = QUERIES[clicks.name].format(day=one_day.isoformat())
-            for customer_id in customers:
-                rows = list(search_stream(api, customer_id, query, clicks.name))
-                if rows:
-                    yield rows
+        start = reread_from(cursor, initial, clicks.lookback_days, oldest)
+        with quota_ends_stream(SYSTEM, clicks.name):
+            for one_day in days(start, end_day):
+                query = QUERIES[clicks.name].format(day=one_day.isoformat())
+                for customer_id in customers:
+                    yield from screened(
+                        clicks, list(search_stream(api, customer_id, query, clicks.name))
+                    )
+                state["cursor"] = (one_day + timedelta(days=1)).isoformat()
 
     return (
         full(STREAMS["customers"]),

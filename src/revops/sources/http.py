@@ -1,10 +1,20 @@
-"""The one HTTP layer every connector uses: retries, backoff, vendor errors, no secrets in output.
+"""The one HTTP layer every connector uses: retries, throttling, OAuth, vendor errors, no secrets.
 
-429s and each vendor's own throttling answers are retried, honouring any delay the vendor gives
-(``Retry-After``, Google's ``retryDelay``); 5xx answers and dropped connections are retried with
-exponential backoff; any other 4xx fails at once with a :class:`SourceError` naming the system,
-stream, status and the vendor's own error text. Credentials travel in headers only and never
-appear in a message.
+What an answer means is decided here, once, for all six vendors (:func:`classify`):
+
+* throttling (429, HubSpot ``RATE_LIMIT``, Salesforce ``REQUEST_LIMIT_EXCEEDED``, Google
+  ``RESOURCE_EXHAUSTED``, Meta error codes 4/17/32/613/80000-80014, LinkedIn 429, Mailchimp 429
+  without ``Retry-After``) is retried after the delay the vendor gives (``Retry-After``, Google's
+  ``retryDelay``, Meta's ``estimated_time_to_regain_access``) or exponential backoff;
+* a *daily* quota that has run out (HubSpot's ``DAILY`` policy, Salesforce's ``TotalRequests``,
+  LinkedIn's ``DAY`` limit, each answered :data:`QUOTA_CONFIRMATIONS` times in a row; or a
+  vendor delay longer than the longest we wait) raises :class:`QuotaExhausted`, which the
+  connectors turn into a clean end of the run;
+* 5xx answers, dropped connections and bodies that are cut short or are not JSON are retried;
+* 401 refreshes an OAuth access token once (when the client has a refresh flow), then fails;
+* any other 4xx fails at once with a :class:`SourceError` naming the system, stream, status and
+  the vendor's own error text. Credentials travel in headers or form bodies only, never in a
+  message.
 """
 
 from __future__ import annotations
@@ -15,15 +25,22 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+# a daily-quota answer is believed after this many in a row (one request's retries): a quota
+# that is really gone costs a few requests more, a transient answer worded like one is retried
+QUOTA_CONFIRMATIONS = 4
+META_THROTTLE_CODES = {4, 17, 32, 613, *range(80000, 80015)}
+META_TRANSIENT_CODES = {1, 2}
+
+Verdict = Literal["retry", "throttle", "quota", "unauthorized", "fail"]
 
 
 class SourceError(RuntimeError):
@@ -36,9 +53,17 @@ class SourceError(RuntimeError):
         super().__init__(f"{where}: {what}: {detail}")
 
 
+class QuotaExhausted(SourceError):
+    """The vendor's daily quota is used up: the run ends cleanly and the next run resumes."""
+
+
 @dataclass
 class RetryPolicy:
-    """How often and how long to retry; delays grow as base * 2**attempt, capped, with jitter."""
+    """How often and how long to retry; delays grow as base * 2**attempt, capped, with jitter.
+
+    ``max_delay`` is also the longest vendor-requested wait honoured: a vendor asking for more
+    (a daily quota resetting tomorrow) ends the run with :class:`QuotaExhausted` instead.
+    """
 
     max_attempts: int = 8
     base_delay: float = 0.5
@@ -59,28 +84,91 @@ class RetryPolicy:
         return delay * (0.5 + random.random() / 2)
 
 
-def vendor_error_text(response: requests.Response) -> str:
-    """The vendor's own error message from a response body (HubSpot, Google, Mailchimp, ...)."""
+def _body(response: requests.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
+        return None
+
+
+def vendor_error_text(response: requests.Response) -> str:
+    """The vendor's own error message from a response body (all six vendors' shapes)."""
+    body = _body(response)
+    if body is None:
         return (response.text or response.reason or "").strip()[:500]
-    if isinstance(body, list) and body:
+    if isinstance(body, list) and body:  # Salesforce: [{"message", "errorCode"}]
         body = body[0]
     if not isinstance(body, dict):
         return str(body)[:500]
     error = body.get("error")
-    if isinstance(error, dict):  # Google APIs
-        return str(error.get("message") or error.get("status") or error)[:500]
+    if isinstance(error, dict):  # Google APIs, Meta Graph
+        text = error.get("message") or error.get("status") or json.dumps(error)
+        if error.get("code") is not None and "#" not in str(text) and "status" not in error:
+            text = f"(#{error['code']}) {text}"
+        return str(text)[:500]
     if isinstance(error, str):  # OAuth endpoints
         return f"{error}: {body.get('error_description', '')}".strip(": ")[:500]
-    for key in ("message", "detail", "title", "errorCode"):  # HubSpot, Mailchimp, Salesforce
+    for key in ("message", "detail", "title", "errorCode"):  # HubSpot, Mailchimp, SF, LinkedIn
         if body.get(key):
-            return str(body[key])[:500]
+            text = str(body[key])
+            if key == "message" and body.get("errorCode"):
+                text = f"{body['errorCode']}: {text}"
+            return text[:500]
     return json.dumps(body)[:500]
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def _duration(value: Any) -> float | None:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dict):  # protobuf Duration as JSON object
+        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+    match = _DURATION.match(str(value or ""))
+    return float(match.group(1)) if match else None
+
+
+def _google_retry_delay(error: dict[str, Any]) -> float | None:
+    for detail in error.get("details") or []:
+        if not isinstance(detail, dict):
+            continue
+        delay = _duration(detail.get("retryDelay"))  # google.rpc.RetryInfo
+        if delay is not None:
+            return delay
+        for failure in detail.get("errors") or []:  # GoogleAdsFailure.errors[].details
+            quota = ((failure or {}).get("details") or {}).get("quotaErrorDetails") or {}
+            delay = _duration(quota.get("retryDelay"))
+            if delay is not None:
+                return delay
+    return None
+
+
+def _meta_usage_delay(response: requests.Response) -> float | None:
+    """Meta's usage headers: ``estimated_time_to_regain_access`` (minutes) or
+    ``reset_time_duration`` (seconds)."""
+    waits: list[float] = []
+    for header in ("X-Business-Use-Case-Usage", "X-Ad-Account-Usage", "X-App-Usage"):
+        raw = response.headers.get(header)
+        if not raw:
+            continue
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            continue
+        entries: list[Any] = []
+        if isinstance(usage, dict):
+            for value in usage.values():
+                entries.extend(value if isinstance(value, list) else [value])
+            entries.append(usage)
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("estimated_time_to_regain_access"):
+                waits.append(float(entry["estimated_time_to_regain_access"]) * 60)
+            if entry.get("reset_time_duration"):
+                waits.append(float(entry["reset_time_duration"]))
+    return max(waits) if waits else None
 
 
 def vendor_retry_delay(response: requests.Response) -> float | None:
@@ -91,28 +179,130 @@ def vendor_retry_delay(response: requests.Response) -> float | None:
             return max(0.0, float(header))
         except ValueError:
             pass
-    try:
-        body = response.json()
-    except ValueError:
-        return None
+    body = _body(response)
     if isinstance(body, list) and body:
         body = body[0]
-    details = (body.get("error") or {}).get("details", []) if isinstance(body, dict) else []
-    for detail in details if isinstance(details, list) else []:
-        match = _DURATION.match(str(detail.get("retryDelay", "")))
-        if match:
-            return float(match.group(1))
-    return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        delay = _google_retry_delay(error)
+        if delay is not None:
+            return delay
+    return _meta_usage_delay(response)
+
+
+def classify(response: requests.Response) -> tuple[Verdict, bool]:
+    """What an error answer means: (verdict, whether the vendor calls it a daily quota)."""
+    status = response.status_code
+    body = _body(response)
+    first = body[0] if isinstance(body, list) and body else body
+    first = first if isinstance(first, dict) else {}
+    error = first.get("error") if isinstance(first.get("error"), dict) else {}
+    text = vendor_error_text(response)
+
+    # Meta Graph: throttling arrives as 400/403 with an error code
+    meta_code = error.get("code") if isinstance(error.get("code"), int) else None
+    if meta_code in META_THROTTLE_CODES and error.get("type") is not None:
+        return "throttle", False
+    if meta_code in META_TRANSIENT_CODES and error.get("type") is not None:
+        return "retry", False
+    # Salesforce: 403 REQUEST_LIMIT_EXCEEDED (TotalRequests is the rolling 24-hour quota)
+    if first.get("errorCode") == "REQUEST_LIMIT_EXCEEDED":
+        return "throttle", "TotalRequests" in str(first.get("message", ""))
+    if status == 429:
+        daily = (
+            str(first.get("policyName", "")).upper() == "DAILY"  # HubSpot
+            or bool(re.search(r"\bDAY\b|\bdaily\b", text))  # LinkedIn, Mailchimp wording
+        )
+        return "throttle", daily
+    if status == 401:
+        return "unauthorized", False
+    if status in RETRYABLE_STATUS:
+        return "retry", False
+    return "fail", False
+
+
+class OAuthToken:
+    """An access token: the one configured, or one obtained and refreshed from a token endpoint.
+
+    ``refresh`` posts a ``refresh_token`` grant (client id and secret in the form body, as
+    Google, HubSpot, LinkedIn and Salesforce all accept) and remembers the answer; extra fields
+    of the answer (Salesforce's ``instance_url``) are kept in :attr:`answer`.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        access_token: str | None,
+        token_url: str | None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_token: str | None = None,
+    ) -> None:
+        self.system = system
+        self._token = access_token or None
+        self.token_url = token_url
+        self._client = (client_id, client_secret, refresh_token)
+        self.answer: dict[str, Any] = {}
+        self.refreshes = 0
+
+    @property
+    def can_refresh(self) -> bool:
+        """Whether a refresh flow is configured."""
+        return bool(self.token_url and all(self._client))
+
+    def token(self) -> str:
+        """The current access token, obtaining one first if none is held."""
+        if self._token is None:
+            self.refresh()
+        assert self._token is not None
+        return self._token
+
+    def refresh(self) -> str:
+        """Exchange the refresh token for a new access token."""
+        if not self.can_refresh:
+            raise SourceError(
+                self.system,
+                "oauth_token",
+                None,
+                "no access token and no refresh flow configured (set REVOPS_"
+                f"{self.system.upper()}_TOKEN, or _TOKEN_URL, _CLIENT_ID, _CLIENT_SECRET and "
+                "_REFRESH_TOKEN)",
+            )
+        client_id, client_secret, refresh_token = self._client
+        oauth = ApiClient(system=self.system, base_url=str(self.token_url))
+        answer = oauth.request(
+            "POST",
+            "",
+            "oauth_token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "refresh_token": refresh_token,
+            },
+        )
+        self.answer = answer if isinstance(answer, dict) else {}
+        token = self.answer.get("access_token")
+        if not token:
+            raise SourceError(self.system, "oauth_token", 200, "token endpoint gave no token")
+        self._token = str(token)
+        self.refreshes += 1
+        return self._token
 
 
 @dataclass
 class ApiClient:
-    """A session bound to one vendor's base URL and credentials."""
+    """A session bound to one vendor's base URL and credentials.
+
+    ``headers`` gives the per-request headers (called on every attempt, so a refreshed token is
+    used at once); ``oauth`` enables refresh-on-401.
+    """
 
     system: str
     base_url: str
     headers: Callable[[], Mapping[str, str]] = field(default=lambda: {})
     auth: Any = None
+    oauth: OAuthToken | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy.from_env)
     timeout: float = 60.0
     sleep: Callable[[float], None] = time.sleep
@@ -122,17 +312,41 @@ class ApiClient:
         self.session = requests.Session()
         self.requests_made = 0
         self.retries = 0
+        self.exhausted: QuotaExhausted | None = None
 
-    def request(self, method: str, path: str, stream: str, **kwargs: Any) -> requests.Response:
-        """Send one request, retrying what can be retried; raise :class:`SourceError` otherwise."""
-        if path.startswith("http"):
-            url = path
-        else:
-            url = f"{self.base_url}/{path.lstrip('/')}" if path.strip("/") else self.base_url
+    def url(self, path: str) -> str:
+        """An absolute URL for ``path`` (absolute URLs pass through; ``/x`` is under the base)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}" if path.strip("/") else self.base_url
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        stream: str,
+        *,
+        decode: Literal["json", "none"] = "json",
+        stream_body: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Send one request, retrying what can be retried; the decoded JSON (or the response).
+
+        A body that is cut short or is not JSON counts as a failed attempt and is retried.
+        Raises :class:`QuotaExhausted` when the vendor's daily quota is used up, and
+        :class:`SourceError` for everything that retrying will not fix.
+        """
+        if self.exhausted is not None:  # the quota is gone for this run: don't ask again
+            raise QuotaExhausted(self.system, stream, self.exhausted.status, self.exhausted.detail)
+        url = self.url(path)
         last_error = ""
         last_status: int | None = None
-        for attempt in range(self.policy.max_attempts):
+        refreshed = False
+        daily_answers = 0
+        attempt = 0
+        while attempt < self.policy.max_attempts:
             self.requests_made += 1
+            delay: float | None = None
             try:
                 response = self.session.request(
                     method,
@@ -140,33 +354,70 @@ class ApiClient:
                     headers=dict(self.headers()),
                     auth=self.auth,
                     timeout=self.timeout,
+                    stream=stream_body,
                     **kwargs,
                 )
-            except (requests.ConnectionError, requests.Timeout) as err:
-                last_status, last_error = None, type(err).__name__
-                delay = self.policy.backoff(attempt)
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as err:
+                last_status, last_error = None, f"{type(err).__name__} (connection dropped)"
             else:
                 if response.status_code < 400:
-                    return response
-                last_status, last_error = response.status_code, vendor_error_text(response)
-                if response.status_code not in RETRYABLE_STATUS:
-                    raise SourceError(self.system, stream, last_status, last_error)
-                delay = vendor_retry_delay(response)
-                if delay is None:
-                    delay = self.policy.backoff(attempt)
-                delay = min(delay, self.policy.max_delay)
+                    if decode == "none":
+                        return response
+                    try:
+                        return response.json()
+                    except ValueError:  # truncated or malformed body: ask again
+                        last_status = response.status_code
+                        last_error = (
+                            f"malformed JSON body ({len(response.content)} bytes, "
+                            f"Content-Length {response.headers.get('Content-Length', '?')})"
+                        )
+                else:
+                    last_status, last_error = response.status_code, vendor_error_text(response)
+                    verdict, daily = classify(response)
+                    if verdict == "unauthorized" and self.oauth and self.oauth.can_refresh:
+                        if refreshed:
+                            raise SourceError(self.system, stream, last_status, last_error)
+                        refreshed = True
+                        log.info("%s %s: access token rejected, refreshing", self.system, stream)
+                        self.oauth.refresh()
+                        continue  # a refresh is not a retry
+                    if verdict in ("unauthorized", "fail"):
+                        raise SourceError(self.system, stream, last_status, last_error)
+                    if verdict == "throttle":
+                        delay = vendor_retry_delay(response)
+                        daily_answers = daily_answers + 1 if daily else 0
+                        too_long = delay is not None and delay > self.policy.max_delay
+                        if too_long or daily_answers >= QUOTA_CONFIRMATIONS:
+                            self.exhausted = QuotaExhausted(
+                                self.system,
+                                stream,
+                                last_status,
+                                f"quota exhausted: {last_error}"
+                                + (f" (vendor asks to wait {delay:.0f}s)" if delay else ""),
+                            )
+                            raise self.exhausted
+            if delay is None:
+                delay = self.policy.backoff(attempt)
+            delay = min(delay, self.policy.max_delay)
+            attempt += 1
+            if attempt >= self.policy.max_attempts:
+                break
             self.retries += 1
             log.warning(
                 "%s %s: %s, retry %d/%d in %.2fs",
                 self.system,
                 stream,
                 f"HTTP {last_status} {last_error}" if last_status else last_error,
-                attempt + 1,
+                attempt,
                 self.policy.max_attempts - 1,
                 delay,
             )
-            if attempt + 1 < self.policy.max_attempts:
-                self.sleep(delay)
+            self.sleep(delay)
         raise SourceError(
             self.system,
             stream,
@@ -176,8 +427,92 @@ class ApiClient:
 
     def get_json(self, path: str, stream: str, **kwargs: Any) -> Any:
         """GET and decode JSON."""
-        return self.request("GET", path, stream, **kwargs).json()
+        return self.request("GET", path, stream, **kwargs)
 
     def post_json(self, path: str, stream: str, **kwargs: Any) -> Any:
         """POST and decode JSON."""
-        return self.request("POST", path, stream, **kwargs).json()
+        return self.request("POST", path, stream, **kwargs)
+
+    def json_array_items(
+        self, method: str, path: str, stream: str, chunk_size: int = 1 << 16, **kwargs: Any
+    ) -> Iterator[Any]:
+        """The elements of a JSON array body, decoded one at a time as the body streams in.
+
+        For answers that are one large array (Google Ads ``searchStream``): memory stays at one
+        element, not the whole body. A body cut short mid-way is retried from the start (the
+        elements already given are given again; loads merge on primary keys).
+        """
+        for attempt in range(self.policy.max_attempts):
+            response = self.request(method, path, stream, decode="none", stream_body=True, **kwargs)
+            try:
+                yield from _iter_array(response.iter_content(chunk_size))
+                return
+            except (ValueError, requests.RequestException) as err:
+                if attempt + 1 >= self.policy.max_attempts:
+                    raise SourceError(
+                        self.system,
+                        stream,
+                        response.status_code,
+                        f"gave up after {self.policy.max_attempts} attempts: body cut short or "
+                        f"not JSON ({type(err).__name__})",
+                    ) from err
+                self.retries += 1
+                log.warning("%s %s: body cut short (%s), retrying", self.system, stream, err)
+                self.sleep(self.policy.backoff(attempt))
+            finally:
+                response.close()
+
+
+def _iter_array(chunks: Iterator[bytes]) -> Iterator[Any]:
+    """Decode the elements of a top-level JSON array from a stream of byte chunks.
+
+    An element still arriving is decoded again only once the buffer has doubled, so a large
+    element costs linear, not quadratic, time.
+    """
+    decoder = json.JSONDecoder()
+    state = {"buffer": "", "started": False, "done": False, "retry_at": 0}
+
+    def drain(final: bool) -> Iterator[Any]:
+        buffer = state["buffer"]
+        while True:
+            buffer = buffer.lstrip()
+            if not state["started"]:
+                if not buffer:
+                    break
+                if buffer[0] != "[":
+                    raise ValueError("expected a JSON array")
+                state["started"], buffer = True, buffer[1:]
+                continue
+            if buffer.startswith(","):
+                buffer = buffer[1:]
+                continue
+            if buffer.startswith("]"):
+                state["done"], buffer = True, buffer[1:]
+                break
+            if not buffer or (not final and len(buffer) < state["retry_at"]):
+                break
+            try:
+                item, end = decoder.raw_decode(buffer)
+            except ValueError:
+                state["retry_at"] = 2 * len(buffer)
+                break  # incomplete element: wait for more bytes
+            state["retry_at"] = 0
+            yield item
+            buffer = buffer[end:]
+        state["buffer"] = buffer
+
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        try:
+            text, pending = pending.decode("utf-8"), b""
+        except UnicodeDecodeError as err:  # a multi-byte character split across chunks
+            text, pending = pending[: err.start].decode("utf-8"), pending[err.start :]
+        state["buffer"] += text
+        yield from drain(final=False)
+        if state["done"]:
+            break
+    if not state["done"]:
+        yield from drain(final=True)
+    if not state["done"] or state["buffer"].strip() or pending:
+        raise ValueError("JSON array body ended early")

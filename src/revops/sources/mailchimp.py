@@ -1,57 +1,98 @@
 """Mailchimp Marketing API 3.0: audiences, members, campaigns, reports and email activity.
 
-Paged with ``count``/``offset``. Members are incremental on ``since_last_changed``; email
-activity on each event's timestamp (``since``), one row per event (open, click, bounce).
-Campaigns and reports are small and their counters change, so they are re-read in full.
+Paged with ``count``/``offset``. Members are incremental per audience on
+``since_last_changed``; email activity per campaign on ``since`` (each event's timestamp), one
+row per event (open, click, bounce). Each audience's and each campaign's cursor moves to the
+run's end only once that audience or campaign has been read to the end, so a run stopped midway
+re-reads just what it had not finished. Campaigns and reports are small and their counters
+change, so they are re-read in full.
+
+``REVOPS_MAILCHIMP_URL`` defaults to the API key's data centre (``-us1`` ->
+``https://us1.api.mailchimp.com/3.0``); the key travels as HTTP basic auth.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
 
-from revops.sources.base import Stream, default_until, flatten, parse_ts
+from revops.sources.base import (
+    OffsetPaginator,
+    Stream,
+    as_utc,
+    default_until,
+    flatten,
+    parse_ts,
+    quota_ends_stream,
+    resource_hints,
+    screened,
+)
 from revops.sources.http import ApiClient
-from revops.sources.settings import SettingsError, setting
+from revops.sources.settings import SettingsError, api_url, optional, setting
 
 SYSTEM = "mailchimp"
 PAGE_SIZE = 1000
+INITIAL = datetime(2000, 1, 1, tzinfo=UTC)
+OVERLAP = timedelta(seconds=1)  # ``since`` filters are "after": re-read the boundary second
 
 # Declared so optional event fields (bounce type, click URL) have columns from the first load.
 ACTIVITY_COLUMNS = {
     name: {"data_type": "text"}
-    for name in ("campaign_id", "list_id", "email_id", "email_address", "action", "type",
-                 "timestamp", "url", "ip")
+    for name in (
+        "campaign_id",
+        "list_id",
+        "email_id",
+        "email_address",
+        "action",
+        "type",
+        "timestamp",
+        "url",
+        "ip",
+    )
 }
+ACTIVITY_COLUMNS["occurrence"] = {"data_type": "bigint"}
 
 STREAMS = {
-    "lists": Stream("lists", "id", None, "lists"),
-    "members": Stream("members", ("list_id", "id"), "last_changed", "lists/{list_id}/members"),
-    "campaigns": Stream("campaigns", "id", None, "campaigns"),
-    "reports": Stream("reports", "id", None, "reports"),
+    "lists": Stream("lists", "id", None, "lists", OffsetPaginator("lists", PAGE_SIZE)),
+    "members": Stream(
+        "members",
+        ("list_id", "id"),
+        "last_changed",
+        "lists/{list_id}/members",
+        OffsetPaginator("members", PAGE_SIZE),
+    ),
+    "campaigns": Stream(
+        "campaigns",
+        "id",
+        None,
+        "campaigns",
+        OffsetPaginator("campaigns", PAGE_SIZE),
+        params={"status": "sent"},
+    ),
+    "reports": Stream("reports", "id", None, "reports", OffsetPaginator("reports", PAGE_SIZE)),
     "email_activity": Stream(
         "email_activity",
-        ("campaign_id", "email_id", "action", "timestamp"),
+        ("campaign_id", "email_id", "action", "timestamp", "occurrence"),
         "timestamp",
         "reports/{campaign_id}/email-activity",
+        OffsetPaginator("emails", PAGE_SIZE),
     ),
 }
 
 
 def base_url(api_key: str) -> str:
-    """``REVOPS_MAILCHIMP_BASE_URL``, or the data centre's URL from the key's ``-usN`` suffix."""
-    try:
-        return setting(SYSTEM, "base_url")
-    except SettingsError:
-        if "-" not in api_key:
-            raise SettingsError(
-                "mailchimp: REVOPS_MAILCHIMP_API_KEY has no data-centre suffix (like -us1) "
-                "and REVOPS_MAILCHIMP_BASE_URL is not set"
-            ) from None
-        return f"https://{api_key.rsplit('-', 1)[1]}.api.mailchimp.com/3.0"
+    """``REVOPS_MAILCHIMP_URL``, or the data centre's URL from the key's ``-usN`` suffix."""
+    if optional(SYSTEM, "url"):
+        return api_url(SYSTEM, "", "3.0")
+    if "-" not in api_key:
+        raise SettingsError(
+            "mailchimp: REVOPS_MAILCHIMP_API_KEY has no data-centre suffix (like -us1) "
+            "and REVOPS_MAILCHIMP_URL is not set"
+        )
+    return f"https://{api_key.rsplit('-', 1)[1]}.api.mailchimp.com/3.0"
 
 
 def client() -> ApiClient:
@@ -60,91 +101,91 @@ def client() -> ApiClient:
     return ApiClient(system=SYSTEM, base_url=base_url(api_key), auth=("revops", api_key))
 
 
-def paged(
-    api: ApiClient, path: str, key: str, stream: str, params: dict[str, Any] | None = None
-) -> Iterator[list[dict[str, Any]]]:
-    """Every page of a ``count``/``offset`` collection; ``key`` names the list in the body."""
-    offset = 0
-    while True:
-        body = api.get_json(
-            path, stream, params={**(params or {}), "count": PAGE_SIZE, "offset": offset}
-        )
-        items = body.get(key, [])
-        if items:
-            yield items
-        offset += len(items)
-        if not items or offset >= int(body.get("total_items", 0)):
-            return
+def drop_links(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records without Mailchimp's hypermedia ``_links``."""
+    return [{k: v for k, v in item.items() if k != "_links"} for item in items]
 
 
 def activity_rows(email: dict[str, Any], until: datetime) -> list[dict[str, Any]]:
-    """One row per activity event of one recipient, events at or after ``until`` left out."""
+    """One row per activity event of one recipient, events at or after ``until`` left out.
+
+    Mailchimp stamps events to the second, so one recipient can have two events with the same
+    action and timestamp (two opens, two clicks on different links): ``occurrence`` numbers
+    them in the order Mailchimp lists them, so each stays a row of its own.
+    """
     base = {k: v for k, v in email.items() if k not in ("activity", "_links")}
     rows = []
+    seen: dict[tuple[Any, Any], int] = {}
     for event in email.get("activity") or []:
-        if parse_ts(event["timestamp"]) >= until:
+        stamp = event.get("timestamp")
+        key = (event.get("action"), stamp)
+        seen[key] = seen.get(key, 0) + 1
+        if stamp and parse_ts(stamp) >= until:
             continue
-        rows.append({**base, **flatten(event)})
+        rows.append({**base, **flatten(event), "occurrence": seen[key]})
     return rows
 
 
+def _since(cursors: dict[str, str], key: str, initial: datetime) -> str:
+    start = parse_ts(cursors[key]) - OVERLAP if key in cursors else initial
+    return start.isoformat()
+
+
 @dlt.source(name="mailchimp", max_table_nesting=0)
-def mailchimp_source(until: datetime | None = None, initial: str = "2000-01-01T00:00:00+00:00"):
+def mailchimp_source(until: datetime | None = None, initial: datetime = INITIAL):
     """The Mailchimp streams, each merged on its primary key into ``raw_mailchimp``."""
     api = client()
-    end = until or default_until()
+    end = as_utc(until or default_until())
 
-    def drop_links(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{k: v for k, v in item.items() if k != "_links"} for item in items]
-
-    def full(stream: Stream, params: dict[str, Any] | None = None):
-        @dlt.resource(name=stream.name, primary_key=stream.primary_key, write_disposition="merge")
-        def read() -> Iterator[list[dict[str, Any]]]:
-            for page in paged(api, stream.path, stream.name, stream.name, params):
-                yield [flatten(item) for item in drop_links(page)]
+    def full(stream: Stream):
+        @dlt.resource(**resource_hints(stream))
+        def read() -> Iterator[Any]:
+            with quota_ends_stream(SYSTEM, stream.name):
+                for page in stream.pages(api):
+                    yield from screened(stream, [flatten(item) for item in drop_links(page)])
 
         return read
 
-    lists = full(STREAMS["lists"])
     members_stream = STREAMS["members"]
 
-    @dlt.resource(name="members", primary_key=members_stream.primary_key, write_disposition="merge")
-    def members(
-        changed=dlt.sources.incremental(members_stream.cursor, initial_value=initial),
-    ) -> Iterator[list[dict[str, Any]]]:
-        for list_page in paged(api, "lists", "lists", "lists"):
-            for audience in list_page:
-                path = members_stream.path.format(list_id=audience["id"])
-                for page in paged(
-                    api, path, "members", "members", {"since_last_changed": changed.start_value}
-                ):
-                    yield [
-                        flatten(m) for m in drop_links(page) if parse_ts(m["last_changed"]) < end
-                    ]
+    @dlt.resource(**resource_hints(members_stream))
+    def members() -> Iterator[Any]:
+        cursors: dict[str, str] = dlt.current.resource_state().setdefault("cursors", {})
+        with quota_ends_stream(SYSTEM, members_stream.name):
+            for list_page in STREAMS["lists"].pages(api):
+                for audience in list_page:
+                    list_id = audience["id"]
+                    path = members_stream.path.format(list_id=list_id)
+                    since = _since(cursors, list_id, initial)
+                    for page in members_stream.pages(api, path, since_last_changed=since):
+                        rows = [
+                            flatten(m)
+                            for m in drop_links(page)
+                            if not m.get("last_changed") or parse_ts(m["last_changed"]) < end
+                        ]
+                        yield from screened(members_stream, rows)
+                    cursors[list_id] = end.isoformat()
 
     activity_stream = STREAMS["email_activity"]
 
-    @dlt.resource(
-        columns=ACTIVITY_COLUMNS,
-        name="email_activity", primary_key=activity_stream.primary_key, write_disposition="merge"
-    )
-    def email_activity(
-        happened=dlt.sources.incremental(activity_stream.cursor, initial_value=initial),
-    ) -> Iterator[list[dict[str, Any]]]:
-        for campaign_page in paged(api, "campaigns", "campaigns", "campaigns", {"status": "sent"}):
-            for campaign in campaign_page:
-                path = activity_stream.path.format(campaign_id=campaign["id"])
-                for page in paged(
-                    api, path, "emails", "email_activity", {"since": happened.start_value}
-                ):
-                    rows = [row for email in page for row in activity_rows(email, end)]
-                    if rows:
-                        yield rows
+    @dlt.resource(**resource_hints(activity_stream, columns=ACTIVITY_COLUMNS))
+    def email_activity() -> Iterator[Any]:
+        cursors: dict[str, str] = dlt.current.resource_state().setdefault("cursors", {})
+        with quota_ends_stream(SYSTEM, activity_stream.name):
+            for campaign_page in STREAMS["campaigns"].pages(api):
+                for campaign in campaign_page:
+                    campaign_id = campaign["id"]
+                    path = activity_stream.path.format(campaign_id=campaign_id)
+                    since = _since(cursors, campaign_id, initial)
+                    for page in activity_stream.pages(api, path, since=since):
+                        rows = [row for email in page for row in activity_rows(email, end)]
+                        yield from screened(activity_stream, rows)
+                    cursors[campaign_id] = end.isoformat()
 
     return (
-        lists,
+        full(STREAMS["lists"]),
         members,
-        full(STREAMS["campaigns"], {"status": "sent"}),
+        full(STREAMS["campaigns"]),
         full(STREAMS["reports"]),
         email_activity,
     )

@@ -1,15 +1,28 @@
 """Connector settings: base URLs and credentials from the environment (or an Airflow connection).
 
-Every setting is ``REVOPS_<SYSTEM>_<KEY>``; ``revops simulate env`` prints the set that points
-every connector at the vendor simulator. Inside Airflow, a connection ``revops_<system>`` fills
-whatever the environment leaves unset (host -> base URL, password -> token or API key, extras ->
-the other keys by name).
+One documented name per setting, ``REVOPS_<SYSTEM>_<KEY>``:
+
+* ``REVOPS_<SYSTEM>_URL``: the vendor's API root (defaults to the real vendor's, e.g.
+  ``https://api.hubapi.com``; Salesforce: the instance URL; Mailchimp: from the key's data
+  centre). ``revops simulate env`` prints the set that points every connector at the simulator.
+* ``REVOPS_<SYSTEM>_TOKEN``: an access token, used as it is when set.
+* OAuth refresh (HubSpot, Google Ads, LinkedIn Ads, Salesforce): ``_TOKEN_URL``, ``_CLIENT_ID``,
+  ``_CLIENT_SECRET``, ``_REFRESH_TOKEN``; an expired token is refreshed once on a 401.
+* Vendor specifics: ``REVOPS_GOOGLE_ADS_DEVELOPER_TOKEN``, ``REVOPS_GOOGLE_ADS_CUSTOMER_IDS``,
+  ``REVOPS_META_ADS_ACCOUNT_IDS``, ``REVOPS_LINKEDIN_ADS_ACCOUNT_IDS``,
+  ``REVOPS_MAILCHIMP_API_KEY``; ``REVOPS_<SYSTEM>_START_DATE`` where history has a start.
+* TLS: ``REQUESTS_CA_BUNDLE`` names the CA to trust (the simulator's); verification is never off.
+
+Inside Airflow, a connection ``revops_<system>`` fills whatever the environment leaves unset:
+host -> ``URL``, login -> ``CLIENT_ID``, password -> ``TOKEN`` (Mailchimp: ``API_KEY``), and
+each extra by its key (``refresh_token``, ``token_url``, ``customer_ids``, ...).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import date
 
 
 class SettingsError(RuntimeError):
@@ -40,6 +53,59 @@ def setting(
     return value
 
 
+def api_url(system: str, default_host: str, api_path: str = "") -> str:
+    """``REVOPS_<SYSTEM>_URL`` as the API root: a bare host (``https://host:port``) gets the
+    vendor's API path (``v21``, ``rest``, ``3.0``) appended, a URL with a path is used as is.
+
+    So both ``https://googleads.googleapis.com`` and ``https://googleads.googleapis.com/v21``
+    work, as does a simulator serving each vendor at the root of its own host.
+    """
+    from urllib.parse import urlsplit
+
+    url = setting(system, "url", default_host).rstrip("/")
+    if api_path and urlsplit(url).path in ("", "/"):
+        url = f"{url}/{api_path.strip('/')}"
+    return url
+
+
+def optional(system: str, key: str) -> str | None:
+    """A setting that may be absent (None when unset or empty)."""
+    return os.environ.get(env_name(system, key)) or None
+
+
+def id_list(system: str, key: str) -> list[str]:
+    """A comma-separated list setting (``REVOPS_GOOGLE_ADS_CUSTOMER_IDS``), dashes removed."""
+    raw = setting(system, key)
+    return [part.strip().replace("-", "") for part in raw.split(",") if part.strip()]
+
+
+def start_date(system: str, default: date) -> date:
+    """``REVOPS_<SYSTEM>_START_DATE`` (ISO date): the first day of history to read."""
+    raw = optional(system, "start_date")
+    if raw is None:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{system}: {env_name(system, 'start_date')}={raw!r} is not an ISO date (YYYY-MM-DD)"
+        ) from None
+
+
+def oauth_token(system: str, default_token_url: str | None = None):
+    """The OAuth token holder for a system from its ``TOKEN`` / refresh settings."""
+    from revops.sources.http import OAuthToken
+
+    return OAuthToken(
+        system,
+        access_token=optional(system, "token"),
+        token_url=optional(system, "token_url") or default_token_url,
+        client_id=optional(system, "client_id"),
+        client_secret=optional(system, "client_secret"),
+        refresh_token=optional(system, "refresh_token"),
+    )
+
+
 def apply_airflow_connection(system: str) -> bool:
     """Fill unset ``REVOPS_<SYSTEM>_*`` variables from Airflow connection ``revops_<system>``.
 
@@ -53,7 +119,9 @@ def apply_airflow_connection(system: str) -> bool:
         return False
     values: dict[str, str] = {}
     if conn.host:
-        values["base_url"] = conn.host
+        values["url"] = conn.host
+    if conn.login:
+        values["client_id"] = conn.login
     if conn.password:
         values["api_key" if system == "mailchimp" else "token"] = conn.password
     for key, value in (conn.extra_dejson or {}).items():

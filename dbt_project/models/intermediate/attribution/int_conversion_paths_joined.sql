@@ -1,6 +1,7 @@
--- Each conversion's path: the person's touches in [converted_at - lookback, converted_at],
--- ordered by time then touchpoint id; a conversion with no touch gets one `(none)` touch so
--- its credit still adds up (DOMAIN.md: touchpoints and conversions).
+-- Each conversion's path: the touches in [converted_at - lookback, converted_at] of its person,
+-- or for opportunity and customer of every person on the opportunity (account-based), ordered
+-- by time then touchpoint id; a conversion with no touch gets one `(none)` touch so its credit
+-- still adds up (DOMAIN.md: touchpoints and conversions).
 with
 
 conversions as (
@@ -15,6 +16,17 @@ touches as (
 
 ),
 
+conversion_people as (
+
+    select conversion_id, person_id from conversions where opportunity_id is null
+    union
+    select conversions.conversion_id, roles.person_id
+    from conversions
+    inner join {{ ref('int_opportunity_people') }} as roles
+        on conversions.opportunity_id = roles.opportunity_id
+
+),
+
 in_window as (
 
     select
@@ -22,6 +34,10 @@ in_window as (
         conversions.conversion_type,
         conversions.person_id,
         conversions.converted_at,
+        conversions.conversion_value,
+        conversions.lead_milestone_at,
+        conversions.opportunity_milestone_at,
+        conversions.close_milestone_at,
         touches.touchpoint_id,
         touches.touched_at,
         touches.touch_type,
@@ -29,8 +45,10 @@ in_window as (
         touches.campaign_id,
         touches.campaign_name
     from conversions
+    inner join conversion_people
+        on conversions.conversion_id = conversion_people.conversion_id
     inner join touches
-        on conversions.person_id = touches.person_id
+        on conversion_people.person_id = touches.person_id
         and touches.touched_at <= conversions.converted_at
         and touches.touched_at
             >= conversions.converted_at - interval '{{ var("attribution_lookback_days") }} days'
@@ -44,6 +62,10 @@ empty_paths as (
         conversions.conversion_type,
         conversions.person_id,
         conversions.converted_at,
+        conversions.conversion_value,
+        conversions.lead_milestone_at,
+        conversions.opportunity_milestone_at,
+        conversions.close_milestone_at,
         '(none)' as touchpoint_id,
         cast(null as timestamptz) as touched_at,
         '(none)' as touch_type,

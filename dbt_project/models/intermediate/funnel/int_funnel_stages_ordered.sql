@@ -1,26 +1,63 @@
--- The time each person entered each stage: the earliest any of their CRM records says, then
--- made monotonic backwards (DOMAIN.md: a skipped stage is passed at the next stage's time, and
--- stage timestamps never decrease). CRM stages that later move backwards keep their first date.
+-- The time each person entered each stage: the earliest any system records, made monotonic
+-- backwards (DOMAIN.md: a skipped stage is passed at the next stage's time and times never
+-- decrease; a CRM stage that later moves backwards keeps its first date). SAL is the earliest
+-- of an accepted status and the first sales activity after MQL. Also the handoff (first sales
+-- activity after MQL, against the SLA) and the disqualification (first rejected status).
 with
+
+events as (
+
+    select * from {{ ref('int_stage_events_unioned') }}
+
+),
 
 raw_stages as (
 
     select
         person_id,
-        min(created_at) as lead_raw,
-        min(became_mql_at) as mql_raw,
-        cast(null as timestamptz) as sal_raw,
-        min(became_sql_at) as sql_raw,
-        min(became_opportunity_at) as opportunity_raw,
-        min(became_customer_at) as customer_raw
-    from {{ ref('int_contacts_mapped_to_people') }}
+        min(entered_at) filter (where stage = 'lead') as lead_raw,
+        min(entered_at) filter (where stage = 'mql') as mql_raw,
+        min(entered_at) filter (where stage = 'sal') as sal_status_raw,
+        min(entered_at) filter (where stage = 'sql') as sql_raw,
+        min(entered_at) filter (where stage = 'opportunity') as opportunity_raw,
+        min(entered_at) filter (where stage = 'customer') as customer_raw
+    from events
     group by person_id
+
+),
+
+disqualified as (
+
+    select distinct on (person_id)
+        person_id,
+        entered_at as disqualified_at,
+        detail as disqualification_reason
+    from events
+    where stage = 'disqualified'
+    order by person_id, entered_at
+
+),
+
+first_activity as (
+
+    select
+        raw_stages.person_id,
+        min(activities.occurred_at) as first_sales_activity_at
+    from raw_stages
+    inner join {{ ref('int_sales_activities_joined') }} as activities
+        on raw_stages.person_id = activities.person_id
+        and activities.occurred_at >= raw_stages.mql_raw
+    group by raw_stages.person_id
 
 ),
 
 customer as (
 
-    select *, customer_raw as customer_at from raw_stages
+    select raw_stages.*, first_activity.first_sales_activity_at,
+        raw_stages.customer_raw as customer_at
+    from raw_stages
+    left join first_activity
+        on raw_stages.person_id = first_activity.person_id
 
 ),
 
@@ -38,7 +75,7 @@ sql_stage as (
 
 sal as (
 
-    select *, least(sal_raw, sql_at) as sal_at from sql_stage
+    select *, least(sal_status_raw, first_sales_activity_at, sql_at) as sal_at from sql_stage
 
 ),
 
@@ -51,14 +88,29 @@ mql as (
 ordered as (
 
     select
-        person_id,
-        least(lead_raw, mql_at) as lead_at,
-        mql_at,
-        sal_at,
-        sql_at,
-        opportunity_at,
-        customer_at
+        mql.person_id,
+        least(mql.lead_raw, mql.mql_at) as lead_at,
+        mql.mql_at,
+        mql.sal_at,
+        mql.sql_at,
+        mql.opportunity_at,
+        mql.customer_at,
+        disqualified.disqualified_at,
+        disqualified.disqualification_reason,
+        mql.first_sales_activity_at,
+        round((extract(epoch from mql.first_sales_activity_at - mql.mql_at) / 3600.0)::numeric,
+              2)::double precision as handoff_hours,
+        case
+            when mql.mql_at is null then null
+            when mql.first_sales_activity_at is not null
+                then mql.first_sales_activity_at - mql.mql_at
+                    <= interval '{{ var("handoff_sla_hours") }} hours'
+            when {{ var('as_of', 'current_timestamp') }} - mql.mql_at
+                > interval '{{ var("handoff_sla_hours") }} hours' then false
+        end as handoff_sla_met
     from mql
+    left join disqualified
+        on mql.person_id = disqualified.person_id
 
 )
 

@@ -1,58 +1,77 @@
--- One row per person: HubSpot contacts collapsed on normalised email (duplicates in one system
--- are one person), joined to Mailchimp members on the same email. DECISIONLOG.md: identity.
+-- One row per person across HubSpot, Salesforce and Mailchimp (DOMAIN.md: identity). A person
+-- is a normalised email; records without one stay their own person. The earliest HubSpot
+-- contact gives the original source; Salesforce leads and contacts, Mailchimp members join on
+-- the same email. DECISIONLOG.md: identity.
 with
 
-contacts as (
+records as (
 
-    select
-        *,
-        coalesce(email_normalized, 'hubspot:' || contact_id) as identity_key
-    from {{ ref('stg_hubspot__contacts') }}
-    where not is_archived
+    select * from {{ ref('int_records_mapped_to_people') }}
 
 ),
 
-ranked as (
+primary_contact as (
 
-    select
-        *,
-        row_number() over (
-            partition by identity_key order by created_at, contact_id
-        ) as contact_rank,
-        count(*) over (partition by identity_key) as contact_count
-    from contacts
-
-),
-
-members as (
-
-    select
-        email_normalized,
-        min(member_id) as member_id
-    from {{ ref('stg_mailchimp__members') }}
-    where email_normalized is not null
-    group by email_normalized
+    select distinct on (person_id)
+        person_id,
+        record_id as hubspot_contact_id,
+        analytics_source,
+        analytics_source_data_1,
+        analytics_source_data_2,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        owner_id
+    from records
+    where system = 'hubspot'
+    order by person_id, created_at, record_id
 
 ),
 
 people as (
 
     select
-        md5(ranked.identity_key) as person_id,
-        ranked.email_normalized as email,
-        ranked.contact_id as hubspot_contact_id,
-        ranked.contact_count as hubspot_contact_count,
-        members.member_id as mailchimp_member_id,
-        ranked.analytics_source,
-        ranked.analytics_source_data_1,
-        ranked.analytics_source_data_2,
-        ranked.owner_id,
-        ranked.created_at as first_seen_at
-    from ranked
-    left join members
-        on ranked.email_normalized = members.email_normalized
-    where ranked.contact_rank = 1
+        records.person_id,
+        min(records.email_normalized) as email,
+        min(records.created_at) as first_seen_at,
+        count(*) filter (where records.system = 'hubspot') as hubspot_contact_count,
+        min(records.record_id) filter (where records.system = 'salesforce_lead')
+            as salesforce_lead_id,
+        min(records.record_id) filter (where records.system = 'salesforce_contact')
+            as salesforce_contact_id,
+        min(records.record_id) filter (where records.system = 'mailchimp') as mailchimp_member_id,
+        min(records.lead_source) filter (where records.system = 'salesforce_lead')
+            as salesforce_lead_source,
+        min(records.owner_id) filter (where records.system = 'salesforce_lead')
+            as salesforce_owner_id
+    from records
+    group by records.person_id
+
+),
+
+final as (
+
+    select
+        people.person_id,
+        people.email,
+        primary_contact.hubspot_contact_id,
+        people.hubspot_contact_count,
+        people.salesforce_lead_id,
+        people.salesforce_contact_id,
+        people.mailchimp_member_id,
+        primary_contact.analytics_source,
+        primary_contact.analytics_source_data_1,
+        primary_contact.analytics_source_data_2,
+        primary_contact.utm_source,
+        primary_contact.utm_medium,
+        primary_contact.utm_campaign,
+        people.salesforce_lead_source,
+        coalesce(people.salesforce_owner_id, primary_contact.owner_id) as owner_id,
+        people.first_seen_at
+    from people
+    left join primary_contact
+        on people.person_id = primary_contact.person_id
 
 )
 
-select * from people
+select * from final

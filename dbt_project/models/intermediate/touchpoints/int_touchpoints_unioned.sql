@@ -11,7 +11,14 @@ people as (
 
 contacts as (
 
-    select * from {{ ref('int_contacts_mapped_to_people') }}
+    select
+        records.record_id as contact_id,
+        records.person_id,
+        stg.created_at,
+        stg.gclid
+    from {{ ref('int_records_mapped_to_people') }} as records
+    inner join {{ ref('stg_hubspot__contacts') }} as stg
+        on records.system = 'hubspot' and records.record_id = stg.contact_id
 
 ),
 
@@ -23,9 +30,9 @@ form_fills as (
         contacts.created_at as touched_at,
         'form_fill' as touch_type,
         'hubspot' as platform,
-        coalesce(sources.channel, 'other') as channel,
-        lower(coalesce(stg.analytics_source, 'unknown')) as source,
-        coalesce(sources.medium, 'unknown') as medium,
+        coalesce(utm.channel, sources.channel, 'other') as channel,
+        coalesce(stg.utm_source, lower(coalesce(stg.analytics_source, 'unknown'))) as source,
+        coalesce(stg.utm_medium, sources.medium, 'unknown') as medium,
         cast(null as text) as campaign_id,
         case
             when stg.analytics_source in ('PAID_SEARCH', 'PAID_SOCIAL', 'EMAIL_MARKETING')
@@ -36,6 +43,9 @@ form_fills as (
         on contacts.contact_id = stg.contact_id
     left join {{ ref('hubspot_analytics_sources') }} as sources
         on stg.analytics_source = sources.analytics_source
+    left join {{ ref('channel_mapping') }} as utm
+        on stg.utm_source = utm.utm_source
+        and stg.utm_medium = utm.utm_medium
 
 ),
 
@@ -103,6 +113,48 @@ email_clicks as (
 
 ),
 
+sales_activities as (
+
+    select
+        'salesforce_' || activities.kind || ':' || activities.activity_id as touchpoint_id,
+        activities.person_id,
+        activities.occurred_at as touched_at,
+        'sales_activity' as touch_type,
+        'salesforce' as platform,
+        'sales' as channel,
+        'salesforce' as source,
+        lower(coalesce(activities.activity_type, activities.kind)) as medium,
+        cast(null as text) as campaign_id,
+        cast(null as text) as campaign_name
+    from {{ ref('int_sales_activities_joined') }} as activities
+
+),
+
+campaign_responses as (
+
+    -- webinar and event attendance (Salesforce campaign members who responded to an event)
+    select
+        'salesforce_campaign_member:' || members.campaign_member_id as touchpoint_id,
+        records.person_id,
+        coalesce(members.first_responded_date::timestamptz, members.created_at) as touched_at,
+        'campaign_response' as touch_type,
+        'salesforce' as platform,
+        'events' as channel,
+        'salesforce' as source,
+        lower(campaigns.campaign_type) as medium,
+        members.campaign_id,
+        campaigns.campaign_name
+    from {{ ref('stg_salesforce__campaign_members') }} as members
+    inner join {{ ref('stg_salesforce__campaigns') }} as campaigns
+        on members.campaign_id = campaigns.campaign_id
+    inner join {{ ref('int_records_mapped_to_people') }} as records
+        on records.system in ('salesforce_lead', 'salesforce_contact')
+        and records.record_id = members.lead_or_contact_id
+    where members.has_responded
+        and campaigns.campaign_type in ('Webinar', 'Event', 'Conference', 'Trade Show')
+
+),
+
 unioned as (
 
     select * from form_fills
@@ -110,6 +162,10 @@ unioned as (
     select * from ad_clicks
     union all
     select * from email_clicks
+    union all
+    select * from sales_activities
+    union all
+    select * from campaign_responses
 
 )
 

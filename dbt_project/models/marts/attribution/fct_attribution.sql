@@ -17,12 +17,6 @@ paths as (
 
 ),
 
-stages as (
-
-    select * from {{ ref('int_funnel_stages_ordered') }}
-
-),
-
 per_conversion as (
 
     -- the positions the position-dependent models need, once per conversion
@@ -30,19 +24,22 @@ per_conversion as (
         paths.conversion_id,
         max(paths.touch_position) filter (where paths.channel <> 'direct') as last_non_direct,
         coalesce(
-            max(paths.touch_position) filter (where paths.touched_at <= stages.lead_at), 1
+            max(paths.touch_position) filter (where paths.touched_at <= paths.lead_milestone_at),
+            1
         ) as lead_touch,
         coalesce(
-            max(paths.touch_position) filter (where paths.touched_at <= stages.opportunity_at), 1
+            max(paths.touch_position)
+                filter (where paths.touched_at <= paths.opportunity_milestone_at),
+            1
         ) as opportunity_touch,
         coalesce(
-            max(paths.touch_position) filter (where paths.touched_at <= stages.customer_at), 1
+            max(paths.touch_position)
+                filter (where paths.touched_at <= paths.close_milestone_at),
+            1
         ) as close_touch,
         sum(power(2.0, -greatest(extract(epoch from paths.converted_at - paths.touched_at), 0)
             / 86400.0 / {{ half_life }})) as decay_total
     from paths
-    inner join stages
-        on paths.person_id = stages.person_id
     group by paths.conversion_id
 
 ),
@@ -157,6 +154,7 @@ heuristic_long as (
         touched_at,
         '{{ model }}' as model,
         {{ column }} as credit,
+        coalesce({{ column }} * conversion_value, 0)::numeric as revenue_credit,
         channel,
         campaign_id,
         campaign_name
@@ -179,6 +177,7 @@ data_driven as (
         paths.touched_at,
         credits.model,
         credits.credit,
+        coalesce(credits.credit * paths.conversion_value, 0)::numeric as revenue_credit,
         paths.channel,
         paths.campaign_id,
         paths.campaign_name

@@ -1,6 +1,6 @@
 -- Per period (week, month), conversion type, model, channel and campaign: conversions the model
 -- attributes, the spend in the same grouping, and cost per attributed conversion
--- (DOMAIN.md: cost per X with X from a named model).
+-- and ROAS = attributed revenue / spend (DOMAIN.md: cost per X, ROAS; from a named model).
 {%- set periods = ['week', 'month'] %}
 
 with
@@ -16,7 +16,8 @@ attributed as (
         channel,
         coalesce(campaign_id, '(none)') as campaign_id,
         max(campaign_name) as campaign_name,
-        sum(credit) as attributed_conversions
+        sum(credit) as attributed_conversions,
+        sum(revenue_credit) as attributed_revenue
     from {{ ref('fct_attribution') }}
     group by 1, 2, 3, 4, 5, 6
     {% if not loop.last %}union all{% endif %}
@@ -44,7 +45,9 @@ final as (
         attributed.campaign_id,
         attributed.campaign_name,
         attributed.attributed_conversions,
+        attributed.attributed_revenue,
         coalesce(spend.spend_reporting, 0) as spend_reporting,
+        attributed.attributed_revenue / nullif(spend.spend_reporting, 0) as roas,
         coalesce(spend.spend_reporting, 0)
             / nullif(attributed.attributed_conversions, 0)::numeric
             as cost_per_attributed_conversion

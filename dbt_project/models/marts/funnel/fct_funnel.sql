@@ -25,23 +25,36 @@ final as (
         people.email,
         people.hubspot_contact_id,
         people.mailchimp_member_id,
+        people.salesforce_lead_id,
+        people.salesforce_contact_id,
+        people.owner_id,
         stages.lead_at,
         stages.mql_at,
         stages.sal_at,
         stages.sql_at,
         stages.opportunity_at,
         stages.customer_at,
-        coalesce(sources.channel, 'other') as source_channel,
+        stages.disqualified_at,
+        stages.disqualification_reason,
+        stages.first_sales_activity_at,
+        stages.handoff_hours,
+        stages.handoff_sla_met,
+        coalesce(utm.channel, sources.channel,
+                 case when people.salesforce_lead_source is not null then 'events' end,
+                 'other') as source_channel,
         people.analytics_source as source,
-        case
+        coalesce(people.utm_campaign, case
             when people.analytics_source in ('PAID_SEARCH', 'PAID_SOCIAL', 'EMAIL_MARKETING')
                 then people.analytics_source_data_1
-        end as source_campaign
+        end) as source_campaign
     from people
     inner join stages
         on people.person_id = stages.person_id
     left join sources
         on people.analytics_source = sources.analytics_source
+    left join {{ ref('channel_mapping') }} as utm
+        on people.utm_source = utm.utm_source
+        and people.utm_medium = utm.utm_medium
 
 )
 

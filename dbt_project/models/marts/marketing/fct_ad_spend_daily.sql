@@ -58,9 +58,72 @@ google_ads as (
         on types.platform = 'google_ads'
         and campaigns.advertising_channel_type = types.advertising_channel_type
 
+),
+
+meta_ads as (
+
+    select
+        insights.date_day,
+        'meta_ads' as platform,
+        insights.account_id,
+        insights.campaign_id,
+        max(insights.campaign_name) as campaign_name,
+        'paid_social' as channel,
+        sum(insights.spend) as spend,
+        insights.currency,
+        {{ to_reporting_currency('sum(insights.spend)', 'insights.currency', 'insights.date_day',
+                                 'max(rates.rate_to_usd)') }} as spend_reporting,
+        '{{ var("reporting_currency") }}' as reporting_currency,
+        sum(insights.impressions)::bigint as impressions,
+        sum(insights.clicks)::bigint as clicks,
+        cast(null as double precision) as platform_conversions,
+        max(insights.time_zone) as time_zone
+    from {{ ref('stg_meta_ads__ad_insights') }} as insights
+    left join {{ ref('fx_rates_daily') }} as rates
+        on insights.date_day = rates.rate_date
+        and insights.currency = rates.currency
+    group by insights.date_day, insights.account_id, insights.campaign_id, insights.currency
+
+),
+
+linkedin_ads as (
+
+    select
+        analytics.date_day,
+        'linkedin_ads' as platform,
+        analytics.account_id,
+        analytics.campaign_id,
+        campaigns.campaign_name,
+        'paid_social' as channel,
+        analytics.spend,
+        analytics.currency,
+        {{ to_reporting_currency('analytics.spend', 'analytics.currency', 'analytics.date_day',
+                                 'rates.rate_to_usd') }} as spend_reporting,
+        '{{ var("reporting_currency") }}' as reporting_currency,
+        analytics.impressions,
+        analytics.clicks,
+        analytics.platform_conversions,
+        analytics.time_zone
+    from {{ ref('stg_linkedin_ads__campaign_analytics') }} as analytics
+    left join {{ ref('stg_linkedin_ads__campaigns') }} as campaigns
+        on analytics.campaign_id = campaigns.campaign_id
+    left join {{ ref('fx_rates_daily') }} as rates
+        on analytics.date_day = rates.rate_date
+        and analytics.currency = rates.currency
+
+),
+
+unioned as (
+
+    select * from google_ads
+    union all
+    select * from meta_ads
+    union all
+    select * from linkedin_ads
+
 )
 
-select * from google_ads
+select * from unioned
 {% if is_incremental() %}
 where date_day >= (
     select coalesce(max(date_day), '1900-01-01'::date) - {{ var('spend_restatement_days') }}

@@ -27,6 +27,17 @@ renamed as (
         hs_analytics_source_data_1 as analytics_source_data_1,
         hs_analytics_source_data_2 as analytics_source_data_2,
         nullif(hs_google_click_id, '') as gclid,
+        {{ column_or_null(source('hubspot', 'contacts'), 'hs_facebook_click_id', 'text') }}
+            as fbclid,
+        {{ column_or_null(source('hubspot', 'contacts'), 'li_fat_id', 'text') }} as li_fat_id,
+        lower({{ column_or_null(source('hubspot', 'contacts'), 'utm_source', 'text') }})
+            as utm_source,
+        lower({{ column_or_null(source('hubspot', 'contacts'), 'utm_medium', 'text') }})
+            as utm_medium,
+        {{ column_or_null(source('hubspot', 'contacts'), 'utm_campaign', 'text') }}
+            as utm_campaign,
+        {{ column_or_null(source('hubspot', 'contacts'), 'salesforceleadid', 'text') }}
+            as salesforce_lead_id,
         hubspot_owner_id as owner_id,
         hs_lead_status as lead_status,
         coalesce(archived, false) as is_archived,

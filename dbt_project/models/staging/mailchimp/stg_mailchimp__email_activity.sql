@@ -9,7 +9,9 @@ source as (
 renamed as (
 
     select
-        md5(campaign_id || '|' || email_id || '|' || action || '|' || "timestamp") as activity_id,
+        md5(campaign_id || '|' || email_id || '|' || action || '|' || "timestamp" || '|'
+            || coalesce({{ column_or_null(source('mailchimp', 'email_activity'), 'occurrence',
+                                          'text') }}, '0')) as activity_id,
         campaign_id,
         list_id,
         email_id as member_id,

@@ -1,0 +1,34 @@
+-- Sales' feedback to Marketing per period (of the MQL), channel and campaign: MQLs, accepted
+-- (reached SAL), rejected (disqualified), and how the period's MQLs went on: MQL -> SQL and
+-- SQL -> won (cohort rates).
+{%- set periods = ['week', 'month'] %}
+
+with
+
+funnel as (
+
+    select * from {{ ref('fct_funnel') }} where mql_at is not null
+
+),
+
+final as (
+
+    {% for period in periods %}
+    select
+        '{{ period }}' as period_type,
+        date_trunc('{{ period }}', mql_at at time zone 'UTC')::date as period_start,
+        source_channel as channel,
+        coalesce(source_campaign, '(none)') as campaign_name,
+        count(*) as mqls,
+        count(sal_at) as accepted,
+        count(disqualified_at) as rejected,
+        count(sql_at)::double precision / count(*) as mql_to_sql_rate,
+        count(customer_at)::double precision / nullif(count(sql_at), 0) as sql_to_won_rate
+    from funnel
+    group by 1, 2, 3, 4
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+)
+
+select * from final

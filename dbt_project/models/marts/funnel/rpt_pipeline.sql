@@ -1,0 +1,72 @@
+-- Pipeline per period (week, month) and source channel: opportunities and pipeline created,
+-- won and lost deals closed, won revenue, win rate (won / (won + lost) closed in the period),
+-- average deal size and sales cycle (DOMAIN.md: win rate, sales cycle).
+{%- set periods = ['week', 'month'] %}
+
+with
+
+opportunities as (
+
+    select * from {{ ref('fct_opportunities') }}
+
+),
+
+created as (
+
+    {% for period in periods %}
+    select '{{ period }}' as period_type,
+        date_trunc('{{ period }}', created_at at time zone 'UTC')::date as period_start,
+        source_channel,
+        count(*) as opportunities_created,
+        sum(amount_reporting) as pipeline_created
+    from opportunities
+    group by 1, 2, 3
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+closed as (
+
+    {% for period in periods %}
+    select '{{ period }}' as period_type,
+        date_trunc('{{ period }}', closed_at at time zone 'UTC')::date as period_start,
+        source_channel,
+        count(*) filter (where is_won) as won_count,
+        count(*) filter (where not is_won) as lost_count,
+        coalesce(sum(amount_reporting) filter (where is_won), 0) as won_revenue,
+        avg(sales_cycle_days) filter (where is_won) as avg_sales_cycle_days_won,
+        avg(sales_cycle_days) filter (where not is_won) as avg_sales_cycle_days_lost
+    from opportunities
+    where is_closed
+    group by 1, 2, 3
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        coalesce(created.period_type, closed.period_type) as period_type,
+        coalesce(created.period_start, closed.period_start) as period_start,
+        coalesce(created.source_channel, closed.source_channel) as channel,
+        coalesce(created.opportunities_created, 0) as opportunities_created,
+        coalesce(created.pipeline_created, 0) as pipeline_created,
+        coalesce(closed.won_count, 0) as won_count,
+        coalesce(closed.lost_count, 0) as lost_count,
+        coalesce(closed.won_revenue, 0) as won_revenue,
+        closed.won_count::double precision / nullif(closed.won_count + closed.lost_count, 0)
+            as win_rate,
+        closed.won_revenue / nullif(closed.won_count, 0) as avg_deal_size,
+        closed.avg_sales_cycle_days_won,
+        closed.avg_sales_cycle_days_lost
+    from created
+    full outer join closed
+        on created.period_type = closed.period_type
+        and created.period_start = closed.period_start
+        and created.source_channel = closed.source_channel
+
+)
+
+select * from final

@@ -1,0 +1,186 @@
+"""Publishing: the quality gate decides, then either the on-call engineers get an alert or
+leadership gets the report. What the publish DAG's two tasks (and ``revops gate`` /
+``revops report send``) call.
+
+- :func:`check_and_record` runs the gate (raw layer and marts) for the report periods due,
+  records the run in ``revops_meta.gate_runs`` for each period, and when a blocking expectation
+  failed, e-mails the alert (``REVOPS_ALERT_RECIPIENTS``) naming every failure with observed vs
+  expected and its Data Docs page. The caller raises ``GateFailed`` (``require_pass``) so the
+  DAG run fails with the same message.
+- :func:`publish` sends each period's edition once per run key; ``send_report`` itself refuses
+  a period whose latest gate run did not pass. A gate that failed and passes on a rerun of the
+  same DAG run publishes once: the failed run sent nothing, the passing one sends, a retry finds
+  the send recorded.
+- :func:`run_key_for`: the run key of a DAG run. Scheduled and asset-triggered runs share one
+  key, so each edition of a period is published once however many daily runs follow; a manual
+  run (``make demo``, a deliberate resend) has its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from revops.reports.periods import Period
+
+if TYPE_CHECKING:
+    from revops.quality.gate import GateResult
+    from revops.quality.suites import GateConfig
+    from revops.reports.send import SendResult, SmtpSettings
+
+log = logging.getLogger(__name__)
+
+SCHEDULED_RUN_KEY = "scheduled"
+_SCHEDULED_RUN_TYPES = {"scheduled", "asset_triggered", "dataset_triggered"}
+
+
+def run_key_for(dag_id: str, run_id: str, run_type: str | None) -> str:
+    """The run key a DAG run publishes under: ``scheduled`` for scheduled and asset-triggered
+    runs (one publication per edition and period), ``<dag_id>/<run_id>`` for manual runs."""
+    kind = str(getattr(run_type, "value", run_type) or "").lower()
+    if kind in _SCHEDULED_RUN_TYPES:
+        return SCHEDULED_RUN_KEY
+    return f"{dag_id}/{run_id}"
+
+
+@dataclass
+class GateOutcome:
+    """One gate run: its result, the ``gate_runs`` rows written, and the alert."""
+
+    result: GateResult
+    gate_run_ids: list[int]
+    alerted_to: tuple[str, ...] = ()
+    alert_error: str | None = None
+    alert_message_id: str | None = None
+    periods: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (for XCom and ``revops gate --json``)."""
+        return {
+            **self.result.to_dict(),
+            "gate_run_ids": list(self.gate_run_ids),
+            "alerted_to": list(self.alerted_to),
+            "alert_error": self.alert_error,
+        }
+
+
+def _alert_settings(environ: Mapping[str, str]) -> SmtpSettings | None:
+    from revops.reports.send import ALERT_RECIPIENTS_ENV, SmtpSettings
+
+    if not (environ.get(ALERT_RECIPIENTS_ENV) or "").strip():
+        return None
+    return SmtpSettings.from_env(environ, alerts=True)
+
+
+def check_and_record(
+    periods: Sequence[Period],
+    run_key: str,
+    *,
+    warehouse_url: str | None = None,
+    docs_dir: Path | None = None,
+    as_of: datetime | None = None,
+    config: GateConfig | None = None,
+    alert: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> GateOutcome:
+    """Run the gate for ``periods`` (as of ``as_of``), record it, alert on a blocking failure.
+
+    Does not raise on a failed gate: the caller decides (``require_pass(outcome.result)``).
+    An alert that cannot be sent (no ``REVOPS_ALERT_RECIPIENTS``, SMTP down) is logged and
+    recorded in ``gate_runs.alert_error``; it never hides the gate's own failure.
+    """
+    from revops.config import out_dir
+    from revops.quality.alert import DOCS_URL_ENV, build_alert
+    from revops.quality.gate import run_gate
+    from revops.quality.runs import record_alert, record_gate_run
+    from revops.reports.send import SmtpConfigError, deliver, smtp_environ
+    from revops.warehouse import connect
+    from revops.warehouse import warehouse_url as default_url
+
+    if not periods:
+        raise ValueError("check_and_record needs at least one report period")
+    url = warehouse_url or default_url()
+    result = run_gate(
+        url, docs_dir or out_dir() / "data_docs", config, periods=periods, as_of=as_of
+    )
+    with connect(url) as conn:
+        ids = record_gate_run(conn, result, periods, run_key)
+    outcome = GateOutcome(result, ids, periods=[p.label for p in periods])
+    log.info("quality gate for %s:\n%s", ", ".join(outcome.periods), result.summary())
+    if result.passed or not alert:
+        return outcome
+    env = smtp_environ() if environ is None else dict(environ)
+    try:
+        settings = _alert_settings(env)
+        if settings is None:
+            outcome.alert_error = "no alert sent: REVOPS_ALERT_RECIPIENTS is not set"
+        else:
+            message = build_alert(
+                result,
+                periods,
+                run_key,
+                settings.sender,
+                settings.recipients,
+                env.get(DOCS_URL_ENV) or None,
+            )
+            deliver(message, settings, what="the quality gate alert")
+            outcome.alerted_to = settings.recipients
+            outcome.alert_message_id = str(message["Message-ID"])
+    except (SmtpConfigError, RuntimeError) as err:
+        outcome.alert_error = f"the alert could not be sent: {err}"
+    if outcome.alert_error:
+        log.error("quality gate alert: %s", outcome.alert_error)
+    with connect(url) as conn:
+        record_alert(conn, ids, outcome.alerted_to or None, outcome.alert_error)
+    return outcome
+
+
+def publish(
+    periods: Sequence[Period],
+    run_key: str,
+    *,
+    warehouse_url: str | None = None,
+    out: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[SendResult]:
+    """Send each period's edition once per ``run_key`` (refused unless its gate passed)."""
+    from revops.config import out_dir
+    from revops.reports.send import SmtpSettings, send_report, smtp_environ
+    from revops.warehouse import connect
+
+    env = smtp_environ() if environ is None else dict(environ)
+    results = []
+    with connect(warehouse_url) as conn:
+        for period in periods:
+            settings = SmtpSettings.from_env(env, edition=period.edition)
+            result = send_report(conn, period, settings, run_key, out or out_dir())
+            log.info(
+                "%s report %s: %s",
+                period.edition,
+                period.label,
+                "already sent for this run key"
+                if result.already_sent
+                else f"sent to {', '.join(result.recipients)}",
+            )
+            results.append(result)
+    return results
+
+
+def result_dict(result: SendResult) -> dict[str, Any]:
+    """A send result as JSON-ready data (for XCom and the CLI)."""
+    return {
+        "edition": result.edition,
+        "period": result.period,
+        "run_key": result.run_key,
+        "message_id": result.message_id,
+        "recipients": list(result.recipients),
+        "sent_at": result.sent_at.isoformat() if result.sent_at else None,
+        "already_sent": result.already_sent,
+        "html_path": str(result.html_path),
+        "pdf_path": str(result.pdf_path) if result.pdf_path else None,
+        "attachments": list(result.attachments),
+    }

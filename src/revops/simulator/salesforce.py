@@ -1,0 +1,592 @@
+"""Salesforce REST API over the synthetic company (the org of Lumenary's sales team).
+
+Endpoints (paths relative to the instance URL, ``REVOPS_SALESFORCE_URL``; ``v{N}`` is any API
+version from 31.0 to 63.0, answered alike):
+
+* ``GET /services/data/`` - the versions; ``GET /services/data/v{N}/`` - the resources.
+* ``GET /services/data/v{N}/query?q=SOQL`` and ``/queryAll?q=SOQL`` (deleted rows, only here,
+  while in the 15-day recycle bin). Pages of 2,000 rows (``Sforce-Query-Options: batchSize=N``,
+  200..2,000, asks for fewer); ``nextRecordsUrl`` (``/services/data/v{N}/query/{locator}-{n}``)
+  fetches the next page until ``done``. The SOQL subset is in :mod:`revops.simulator.soql`.
+  Query locators belong to one simulated clock: after the clock moves, an old locator is
+  ``INVALID_QUERY_LOCATOR``, as an expired cursor is on the real API.
+* ``GET /services/data/v{N}/sobjects``, ``/sobjects/{Object}``, ``/sobjects/{Object}/describe``,
+  ``/sobjects/{Object}/{Id}``, ``/sobjects/{Object}/updated?start=&end=`` and
+  ``/sobjects/{Object}/deleted?start=&end=``, ``/limits``.
+* ``POST /services/oauth2/token`` - ``refresh_token`` and ``client_credentials`` grants (no
+  ``expires_in``, as Salesforce; sessions last 7,200 s here); the answer carries
+  ``instance_url``. The static ``REVOPS_SALESFORCE_TOKEN`` never expires.
+
+Objects: Lead, LeadHistory, Contact, Account, Opportunity, OpportunityHistory,
+OpportunityContactRole, Campaign, CampaignMember, Task, Event, User (fields in
+:data:`revops.simulator.crm.SF_SCHEMA`). Parent fields can be selected through relationships
+(``Owner.Name``, ``Account.Name``, ``Who.Email``...). Values follow Salesforce JSON: datetimes
+``2026-11-01T14:03:27.000+0000``, dates ``2026-11-01``, numbers as JSON numbers, 18-character
+ids. Every answer carries ``Sforce-Limit-Info: api-usage=n/15000``. Errors are JSON lists
+``[{"message": ..., "errorCode": ...}]``: 401 ``INVALID_SESSION_ID``, 403
+``REQUEST_LIMIT_EXCEEDED`` (throttling), 400 ``MALFORMED_QUERY`` / ``INVALID_FIELD`` /
+``INVALID_TYPE``, 404 ``NOT_FOUND``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+from datetime import date, datetime
+from typing import Any
+
+from revops.simulator._gen import sfid
+from revops.simulator.company import Company
+from revops.simulator.credentials import SIM_CREDENTIALS
+from revops.simulator.crm import SF_KEY_PREFIX, SF_SCHEMA, SfRecord
+from revops.simulator.oauth import TokenStore, basic_client, form_of
+from revops.simulator.soql import Compiled, SoqlError, compile_query, parse
+from revops.simulator.wire import (
+    Request,
+    Response,
+    dt_to_ms,
+    fmt_salesforce,
+    json_response,
+    parse_iso,
+)
+
+__all__ = ["BATCH_SIZE", "SalesforceAPI", "VERSIONS"]
+
+BATCH_SIZE = 2000
+MIN_BATCH = 200
+VERSIONS = tuple(f"{v}.0" for v in range(31, 64))
+DAILY_LIMIT = 15_000
+_SEASONS = ("Winter", "Spring", "Summer")
+_REFERENCE_TO: dict[str, dict[str, str]] = {
+    "Lead": {
+        "OwnerId": "User",
+        "ConvertedAccountId": "Account",
+        "ConvertedContactId": "Contact",
+        "ConvertedOpportunityId": "Opportunity",
+        "MasterRecordId": "Lead",
+    },
+    "Contact": {"AccountId": "Account", "OwnerId": "User", "MasterRecordId": "Contact"},
+    "Account": {"OwnerId": "User", "MasterRecordId": "Account"},
+    "Opportunity": {"AccountId": "Account", "OwnerId": "User", "CampaignId": "Campaign"},
+    "OpportunityHistory": {"OpportunityId": "Opportunity"},
+    "OpportunityContactRole": {"OpportunityId": "Opportunity", "ContactId": "Contact"},
+    "Campaign": {"OwnerId": "User", "ParentId": "Campaign"},
+    "CampaignMember": {"CampaignId": "Campaign", "LeadId": "Lead", "ContactId": "Contact"},
+    "Task": {"OwnerId": "User", "AccountId": "Account", "WhoId": "*", "WhatId": "*"},
+    "Event": {"OwnerId": "User", "AccountId": "Account", "WhoId": "*", "WhatId": "*"},
+    "LeadHistory": {"LeadId": "Lead"},
+    "User": {"ManagerId": "User"},
+}
+_LABELS = {
+    "Lead": ("Lead", "Leads"),
+    "LeadHistory": ("Lead History", "Lead History"),
+    "Contact": ("Contact", "Contacts"),
+    "Account": ("Account", "Accounts"),
+    "Opportunity": ("Opportunity", "Opportunities"),
+    "OpportunityHistory": ("Opportunity History", "Opportunity History"),
+    "OpportunityContactRole": ("Opportunity Contact Role", "Opportunity Contact Roles"),
+    "Campaign": ("Campaign", "Campaigns"),
+    "CampaignMember": ("Campaign Member", "Campaign Members"),
+    "Task": ("Task", "Tasks"),
+    "Event": ("Event", "Events"),
+    "User": ("User", "Users"),
+}
+
+
+def _references(obj: str) -> dict[str, str]:
+    """Relationship name -> reference field (``Owner`` -> ``OwnerId``)."""
+    out = {}
+    for name in _REFERENCE_TO.get(obj, {}):
+        out[name[:-2] if name.endswith("Id") else name] = name
+    if "CreatedById" in SF_SCHEMA[obj]:
+        out["CreatedBy"] = "CreatedById"
+    if "LastModifiedById" in SF_SCHEMA[obj]:
+        out["LastModifiedBy"] = "LastModifiedById"
+    return out
+
+
+REFERENCES = {obj: _references(obj) for obj in SF_SCHEMA}
+
+
+def _errors(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return json_response(status, [{"message": message, "errorCode": code}], headers=headers)
+
+
+def _value(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "datetime":
+        return fmt_salesforce(int(value))
+    if kind == "date":
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if kind in ("double", "currency", "percent"):
+        return float(value)
+    return value
+
+
+class _Cursor:
+    def __init__(self, rows: list[SfRecord], compiled: Compiled, all_rows: bool) -> None:
+        self.rows = rows
+        self.compiled = compiled
+        self.all_rows = all_rows
+
+
+class SalesforceAPI:
+    """Request handler for the Salesforce REST API and its OAuth token endpoint."""
+
+    def __init__(self, company: Company, tokens: TokenStore) -> None:
+        self.company = company
+        self.tokens = tokens
+        self.credentials = SIM_CREDENTIALS["salesforce"]
+        self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
+        self._index: dict[str, SfRecord] | None = None
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    # ---------------------------------------------------------------- errors
+
+    def throttled(self, retry_after: int | None) -> Response:
+        """403 ``REQUEST_LIMIT_EXCEEDED`` (Salesforce does not send ``Retry-After``; it is
+        added only for the ``rate_limit`` fault kind)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", headers)
+
+    def server_error(self) -> Response:
+        """A transient 500."""
+        return _errors(
+            500,
+            "UNKNOWN_EXCEPTION",
+            "An unexpected error occurred. Please include this ErrorId if you contact support: "
+            "1795421370-212893 (-1468216342)",
+        )
+
+    def is_oauth(self, req: Request) -> bool:
+        """``POST /services/oauth2/token``."""
+        return req.path.rstrip("/") == "/services/oauth2/token"
+
+    def _limit_header(self) -> dict[str, str]:
+        with self._lock:
+            self._calls += 1
+            used = self._calls
+        return {"Sforce-Limit-Info": f"api-usage={used}/{DAILY_LIMIT}"}
+
+    # ---------------------------------------------------------------- oauth
+
+    def token(self, req: Request) -> Response:
+        """The OAuth 2.0 token endpoint: ``refresh_token`` and ``client_credentials`` grants."""
+        if req.method != "POST":
+            return json_response(
+                400, {"error": "invalid_request", "error_description": "must use HTTP POST"}
+            )
+        form = form_of(req)
+        if form is None:
+            return json_response(
+                400, {"error": "invalid_request", "error_description": "invalid request body"}
+            )
+        basic = basic_client(req)
+        if basic is not None:
+            form.setdefault("client_id", basic[0])
+            form.setdefault("client_secret", basic[1])
+        grant = form.get("grant_type")
+        if grant not in ("refresh_token", "client_credentials"):
+            return json_response(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant type not supported",
+                },
+            )
+        creds = self.credentials
+        if form.get("client_id") != creds["client_id"]:
+            return json_response(
+                400,
+                {"error": "invalid_client_id", "error_description": "client identifier invalid"},
+            )
+        if form.get("client_secret") != creds["client_secret"]:
+            return json_response(
+                400, {"error": "invalid_client", "error_description": "invalid client credentials"}
+            )
+        if grant == "refresh_token" and form.get("refresh_token") != creds["refresh_token"]:
+            return json_response(
+                400, {"error": "invalid_grant", "error_description": "expired access/refresh token"}
+            )
+        token, _ = self.tokens.mint("salesforce", creds["org_id"] + "!AQ")
+        issued = str(int(datetime.now().timestamp() * 1000))
+        integration = self.company.crm.users[0].sf_id
+        signature = hashlib.sha256((token + issued).encode()).digest()
+        return json_response(
+            200,
+            {
+                "access_token": token,
+                "signature": base64.b64encode(signature).decode(),
+                "scope": "refresh_token api",
+                "instance_url": req.base_url,
+                "id": f"{req.base_url}/id/{creds['org_id']}/{integration}",
+                "token_type": "Bearer",
+                "issued_at": issued,
+            },
+        )
+
+    # ---------------------------------------------------------------- routing
+
+    def check_auth(self, req: Request) -> Response | None:
+        """None when the session id (bearer token) is valid."""
+        auth = req.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() not in ("bearer", "oauth"):
+            token = ""
+        if self.tokens.check("salesforce", token.strip()) == "valid":
+            return None
+        return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
+    def handle(self, req: Request) -> Response:
+        """Serve one request (paths relative to the instance URL)."""
+        if self.is_oauth(req):
+            return self.token(req)
+        path = req.path.rstrip("/")
+        if path == "/services/data":
+            return json_response(200, self.versions(req))
+        m = re.fullmatch(r"/services/data/v(\d+\.\d)(/.*)?", path)
+        if m is None or m.group(1) not in VERSIONS:
+            return _errors(404, "NOT_FOUND", "The requested resource does not exist")
+        denied = self.check_auth(req)
+        if denied:
+            return denied
+        if req.method != "GET":
+            return _errors(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"HTTP Method '{req.method}' not allowed. Allowed are GET",
+            )
+        version, rest = m.group(1), m.group(2) or ""
+        headers = self._limit_header()
+        prefix = f"/services/data/v{version}"
+        try:
+            if rest == "":
+                payload: Any = {
+                    name: f"{prefix}/{name}"
+                    for name in ("limits", "query", "queryAll", "sobjects", "search")
+                }
+            elif rest == "/limits":
+                payload = {
+                    "DailyApiRequests": {"Max": DAILY_LIMIT, "Remaining": DAILY_LIMIT - self._calls}
+                }
+            elif rest in ("/query", "/queryAll"):
+                payload = self.query(req, prefix, rest == "/queryAll")
+            elif (mm := re.fullmatch(r"/(query|queryAll)/([^/]+)-(\d+)", rest)) is not None:
+                payload = self.more(
+                    req, prefix, mm.group(1) == "queryAll", mm.group(2), int(mm.group(3))
+                )
+            elif rest == "/sobjects":
+                payload = self.describe_global(prefix)
+            elif (mm := re.fullmatch(r"/sobjects/([^/]+)(?:/([^/]+))?", rest)) is not None:
+                payload = self.sobject(req, prefix, mm.group(1), mm.group(2))
+            else:
+                return _errors(404, "NOT_FOUND", "The requested resource does not exist", headers)
+        except SoqlError as err:
+            status = 404 if err.code == "NOT_FOUND" else 400
+            return _errors(status, err.code, err.message, headers)
+        return json_response(200, payload, headers=headers)
+
+    def versions(self, req: Request) -> list[dict[str, str]]:
+        """``GET /services/data/``: every API version the simulator answers."""
+        out = []
+        for v in VERSIONS:
+            n = int(float(v))
+            year = 2015 + (n - 31) // 3
+            season = _SEASONS[(n - 31) % 3]
+            out.append(
+                {
+                    "label": f"{season} '{year % 100:02d}",
+                    "url": f"/services/data/v{v}",
+                    "version": v,
+                }
+            )
+        return out
+
+    # ---------------------------------------------------------------- query
+
+    def _rows(self, obj: str) -> list[SfRecord]:
+        return self.company.crm.sf[obj]
+
+    def _record_index(self) -> dict[str, SfRecord]:
+        with self._lock:
+            if self._index is not None:
+                return self._index
+        index: dict[str, SfRecord] = {}
+        for rows in self.company.crm.sf.values():
+            for rec in rows:
+                index[rec.id[:15]] = rec
+        with self._lock:
+            self._index = index
+        return index
+
+    def _render(self, rec: SfRecord, fields: list[str], compiled: Compiled, prefix: str) -> dict:
+        schema = SF_SCHEMA[rec.object]
+        out: dict[str, Any] = {
+            "attributes": {"type": rec.object, "url": f"{prefix}/sobjects/{rec.object}/{rec.id}"}
+        }
+        parents: dict[str, dict[str, Any] | None] = {}
+        for name in fields:
+            if "." in name:
+                rel, _, sub = name.partition(".")
+                ref_field, sub_name = compiled.relations[name]
+                if rel not in parents:
+                    target_id = rec.fields.get(ref_field)
+                    parent = self._record_index().get(target_id[:15]) if target_id else None
+                    parents[rel] = (
+                        {
+                            "attributes": {
+                                "type": parent.object,
+                                "url": f"{prefix}/sobjects/{parent.object}/{parent.id}",
+                            }
+                        }
+                        if parent is not None
+                        else None
+                    )
+                    if parent is not None:
+                        parents[rel]["_rec"] = parent  # type: ignore[index]
+                holder = parents[rel]
+                if holder is None:
+                    continue
+                parent = holder["_rec"]
+                pschema = SF_SCHEMA[parent.object]
+                canonical = {n.lower(): n for n in pschema}.get(sub_name.lower())
+                if canonical is None:
+                    raise SoqlError(
+                        "INVALID_FIELD",
+                        f"No such column '{sub_name}' on entity '{parent.object}'.",
+                    )
+                holder[canonical] = _value(pschema[canonical], parent.fields.get(canonical))
+            else:
+                out[name] = _value(schema[name], rec.fields.get(name))
+        for rel, holder in parents.items():
+            if holder is not None:
+                holder.pop("_rec", None)
+            out[rel] = holder
+        return out
+
+    def _locator(self, text: str, all_rows: bool, batch: int) -> str:
+        digest = hashlib.sha256(
+            f"{self.company.seed}|{self.company.as_of_ms}|{all_rows}|{batch}|{text}".encode()
+        ).digest()
+        return sfid("01g", int.from_bytes(digest[:7], "big"))
+
+    @staticmethod
+    def _batch(req: Request) -> int:
+        options = req.headers.get("sforce-query-options", "")
+        m = re.search(r"batchSize\s*=\s*(\d+)", options)
+        if m is None:
+            return BATCH_SIZE
+        return max(MIN_BATCH, min(BATCH_SIZE, int(m.group(1))))
+
+    def query(self, req: Request, prefix: str, all_rows: bool) -> dict[str, Any]:
+        """``GET /query`` / ``/queryAll``: the first page of a SOQL query."""
+        text = req.arg("q")
+        if text is None:
+            raise SoqlError("MALFORMED_QUERY", "A query string (q) is required")
+        q = parse(text)
+        compiled = compile_query(q, SF_SCHEMA, REFERENCES, self.company.as_of_ms)
+        rows = [r for r in self._rows(compiled.object) if all_rows or not r.deleted]
+        rows = [r for r in rows if compiled.predicate(r.fields)]
+        for name, descending, nulls_last in reversed(compiled.order):
+            present = [r for r in rows if r.fields.get(name) is not None]
+            missing = [r for r in rows if r.fields.get(name) is None]
+            exact = SF_SCHEMA[compiled.object].get(name) in ("id", "reference")
+            present.sort(
+                key=lambda r, n=name, e=exact: r.fields[n] if e else _sort_key(r.fields[n]),
+                reverse=descending,
+            )
+            rows = present + missing if nulls_last else missing + present
+        if compiled.offset:
+            rows = rows[compiled.offset :]
+        if compiled.limit is not None:
+            rows = rows[: compiled.limit]
+        if compiled.count:
+            return {"totalSize": len(rows), "done": True, "records": []}
+        batch = self._batch(req)
+        locator = self._locator(text, all_rows, batch)
+        if len(rows) > batch:
+            with self._lock:
+                self._cursors[locator] = _Cursor(rows, compiled, all_rows)
+                self._cursors.move_to_end(locator)
+                while len(self._cursors) > 256:
+                    self._cursors.popitem(last=False)
+        return self._page(rows, compiled, prefix, 0, batch, all_rows, locator)
+
+    def _page(
+        self,
+        rows: list[SfRecord],
+        compiled: Compiled,
+        prefix: str,
+        start: int,
+        batch: int,
+        all_rows: bool,
+        locator: str,
+    ) -> dict[str, Any]:
+        page = rows[start : start + batch]
+        answer: dict[str, Any] = {"totalSize": len(rows), "done": start + batch >= len(rows)}
+        if not answer["done"]:
+            endpoint = "queryAll" if all_rows else "query"
+            answer["nextRecordsUrl"] = f"{prefix}/{endpoint}/{locator}-{start + batch}"
+        answer["records"] = [self._render(r, compiled.fields, compiled, prefix) for r in page]
+        return answer
+
+    def more(self, req: Request, prefix: str, all_rows: bool, locator: str, start: int) -> Any:
+        """``GET /query/{locator}-{n}``: a later page of a query."""
+        with self._lock:
+            cursor = self._cursors.get(locator)
+        if cursor is None or cursor.all_rows != all_rows or start >= len(cursor.rows):
+            raise SoqlError("INVALID_QUERY_LOCATOR", "invalid query locator")
+        batch = self._batch(req)
+        return self._page(cursor.rows, cursor.compiled, prefix, start, batch, all_rows, locator)
+
+    # ---------------------------------------------------------------- sobjects
+
+    def _object_name(self, raw: str) -> str:
+        for name in SF_SCHEMA:
+            if name.lower() == raw.lower():
+                return name
+        raise SoqlError("NOT_FOUND", "The requested resource does not exist")
+
+    def _object_info(self, obj: str, prefix: str) -> dict[str, Any]:
+        label, plural = _LABELS[obj]
+        return {
+            "name": obj,
+            "label": label,
+            "labelPlural": plural,
+            "keyPrefix": SF_KEY_PREFIX[obj],
+            "custom": False,
+            "queryable": True,
+            "retrieveable": True,
+            "searchable": obj not in ("LeadHistory", "OpportunityHistory"),
+            "replicateable": True,
+            "createable": False,
+            "updateable": False,
+            "deletable": False,
+            "urls": {
+                "sobject": f"{prefix}/sobjects/{obj}",
+                "describe": f"{prefix}/sobjects/{obj}/describe",
+                "rowTemplate": f"{prefix}/sobjects/{obj}/{{ID}}",
+            },
+        }
+
+    def describe_global(self, prefix: str) -> dict[str, Any]:
+        """``GET /sobjects``."""
+        return {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [self._object_info(obj, prefix) for obj in SF_SCHEMA],
+        }
+
+    def _describe(self, obj: str, prefix: str) -> dict[str, Any]:
+        fields = []
+        for name, kind in SF_SCHEMA[obj].items():
+            refs = _REFERENCE_TO.get(obj, {}).get(name)
+            if name in ("CreatedById", "LastModifiedById"):
+                refs = "User"
+            reference_to = (
+                ["Lead", "Contact"]
+                if refs == "*" and name == "WhoId"
+                else ["Opportunity", "Account"]
+                if refs == "*"
+                else [refs]
+                if refs
+                else []
+            )
+            fields.append(
+                {
+                    "name": name,
+                    "label": re.sub(r"(?<!^)(?=[A-Z])", " ", name.replace("__c", "")).strip(),
+                    "type": kind,
+                    "soapType": {
+                        "id": "tns:ID",
+                        "reference": "tns:ID",
+                        "boolean": "xsd:boolean",
+                        "datetime": "xsd:dateTime",
+                        "date": "xsd:date",
+                        "int": "xsd:int",
+                        "double": "xsd:double",
+                        "currency": "xsd:double",
+                        "percent": "xsd:double",
+                        "anyType": "xsd:anyType",
+                    }.get(kind, "xsd:string"),
+                    "length": 18
+                    if kind in ("id", "reference")
+                    else 0
+                    if kind not in ("string", "picklist", "email", "url", "combobox")
+                    else 255,
+                    "custom": name.endswith("__c"),
+                    "nillable": name not in ("Id", "IsDeleted", "CreatedDate", "SystemModstamp"),
+                    "filterable": True,
+                    "sortable": kind != "anyType",
+                    "referenceTo": reference_to,
+                    "relationshipName": (
+                        name[:-2] if name.endswith("Id") and reference_to and name != "Id" else None
+                    ),
+                }
+            )
+        return {**self._object_info(obj, prefix), "fields": fields}
+
+    def sobject(self, req: Request, prefix: str, raw: str, sub: str | None) -> Any:
+        """``/sobjects/{Object}[/describe|/updated|/deleted|/{Id}]``."""
+        obj = self._object_name(raw)
+        if sub is None:
+            recent = [
+                self._render(
+                    r,
+                    ["Id"],
+                    compile_query(parse(f"SELECT Id FROM {obj}"), SF_SCHEMA, REFERENCES, 0),
+                    prefix,
+                )
+                for r in self._rows(obj)[-5:]
+                if not r.deleted
+            ]
+            return {"objectDescribe": self._object_info(obj, prefix), "recentItems": recent}
+        if sub == "describe":
+            return self._describe(obj, prefix)
+        if sub in ("updated", "deleted"):
+            return self._changes(req, obj, sub)
+        index = self._record_index()
+        rec = index.get(sub[:15])
+        if rec is None or rec.object != obj or rec.deleted:
+            raise SoqlError("NOT_FOUND", "The requested resource does not exist")
+        compiled = compile_query(parse(f"SELECT Id FROM {obj}"), SF_SCHEMA, REFERENCES, 0)
+        return self._render(rec, list(SF_SCHEMA[obj]), compiled, prefix)
+
+    def _changes(self, req: Request, obj: str, kind: str) -> dict[str, Any]:
+        try:
+            start = dt_to_ms(parse_iso(req.arg("start") or ""))
+            end = dt_to_ms(parse_iso(req.arg("end") or ""))
+        except ValueError:
+            raise SoqlError(
+                "INVALID_PARAMETER_VALUE", "start and end must be ISO 8601 date-times"
+            ) from None
+        end = min(end, self.company.as_of_ms)
+        if kind == "updated":
+            ids = [r.id for r in self._rows(obj) if not r.deleted and start <= r.modstamp < end]
+            return {"ids": ids, "latestDateCovered": fmt_salesforce(end // 60_000 * 60_000)}
+        deleted = [
+            {"id": r.id, "deletedDate": fmt_salesforce(r.modstamp)}
+            for r in self._rows(obj)
+            if r.deleted and start <= r.modstamp < end
+        ]
+        earliest = self.company.as_of_ms - 15 * 86_400_000
+        return {
+            "deletedRecords": deleted,
+            "earliestDateAvailable": fmt_salesforce(earliest // 60_000 * 60_000),
+            "latestDateCovered": fmt_salesforce(end // 60_000 * 60_000),
+        }
+
+
+def _sort_key(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, bool):
+        return int(value)
+    return value
