@@ -12,7 +12,7 @@ renamed as (
         id as account_id,
         name as account_name,
         website,
-        lower(regexp_replace(regexp_replace(coalesce(website, ''), '^https?://(www\.)?', ''),
+        lower(regexp_replace(regexp_replace(coalesce(website, ''), '^(https?://)?(www\.)?', ''),
             '/.*$', '')) as domain,
         industry,
         number_of_employees::integer as employees,
