@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 
 from revops.config import out_dir
 
@@ -64,7 +65,10 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
     _say(f"      {redact(url)}")
 
     _say(f"[2/5] vendor simulator: generating the company (seed {seed}, scale {scale})")
-    company = Company.generate(seed=seed, scale=scale)
+    # the simulated clock stops at the start of today (UTC): every demo run of a day serves the
+    # same company, so reruns load the same rows; tomorrow's demo has a day more
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    company = Company.generate(seed=seed, scale=scale, as_of=today)
     outbox = out_dir() / "outbox"
     with SimulatorServer(company).start() as simulator, MailCatcher(outbox) as catcher:
         _say("      serving " + ", ".join(f"{name} {url}" for name, url in simulator.urls.items()))
