@@ -33,7 +33,6 @@ def run_dbt(args: Sequence[str], warehouse_url: str, quiet: bool = False) -> Non
     """Run one dbt command (e.g. ``["build"]``) on the project against the warehouse."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_env(warehouse_url))
     project = str(dbt_project_dir())
     cli = [
         *args,
@@ -43,7 +42,19 @@ def run_dbt(args: Sequence[str], warehouse_url: str, quiet: bool = False) -> Non
         project,
     ]
     flags = ["--quiet"] if quiet else []
-    result = dbtRunner().invoke([*flags, *cli])
+    # dbt's profile reads the connection from the environment: set it for this call only, so a
+    # later call in the same process (another warehouse, a test) never inherits it
+    connection = dbt_env(warehouse_url)
+    saved = {name: os.environ.get(name) for name in connection}
+    os.environ.update(connection)
+    try:
+        result = dbtRunner().invoke([*flags, *cli])
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if result.success:
         return
     failed = []
