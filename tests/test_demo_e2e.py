@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from warehouse_checks import table_digest
 
 from revops.demo import _raw_and_mart_counts, run_demo
 from revops.reports.periods import last_complete_week
@@ -124,11 +125,3 @@ def check_bi_reader_reads_marts_only(url: str) -> None:
         finally:
             conn.execute("reset role")
             conn.execute(f"drop role {login}")
-
-
-def table_digest(url: str, table: str) -> tuple[int, str]:
-    """Row count and an md5 over every row's text, in a stable order."""
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            f"select count(*), md5(string_agg(t::text, '|' order by t::text)) from {table} as t"
-        ).fetchone()

@@ -11,8 +11,16 @@
     $$;
 {% endmacro %}
 
+{#- After every invocation: once `marts` exists, bi_reader may look into it (a `dbt seed` or a
+    selection that builds no mart runs before it exists, and must not fail on it). -#}
 {% macro grant_marts_schema_usage() %}
     {% if execute %}
-        grant usage on schema marts to bi_reader;
+    do $$
+    begin
+        if exists (select 1 from pg_namespace where nspname = 'marts') then
+            grant usage on schema marts to bi_reader;
+        end if;
+    end
+    $$;
     {% endif %}
 {% endmacro %}
