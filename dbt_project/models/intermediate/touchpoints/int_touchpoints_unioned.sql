@@ -1,6 +1,7 @@
 -- Every touch that can be tied to a person: the CRM form fill (with its original source),
--- Google Ads clicks tied through the gclid the CRM captured, and Mailchimp email clicks tied
--- through the email address. Clicks nobody can be tied to stay out (they remain in spend).
+-- ad clicks tied through the click id the CRM captured at form fill (Google's gclid, Meta's
+-- fbclid, LinkedIn's li_fat_id), Mailchimp email clicks tied through the email address, sales
+-- activities and event responses. Clicks nobody can be tied to stay out (they remain in spend).
 with
 
 people as (
@@ -15,7 +16,12 @@ contacts as (
         records.record_id as contact_id,
         records.person_id,
         stg.created_at,
-        stg.gclid
+        stg.gclid,
+        stg.fbclid,
+        stg.li_fat_id,
+        stg.utm_source,
+        stg.utm_medium,
+        stg.utm_content
     from {{ ref('int_records_mapped_to_people') }} as records
     inner join {{ ref('stg_hubspot__contacts') }} as stg
         on records.system = 'hubspot' and records.record_id = stg.contact_id
@@ -75,6 +81,93 @@ ad_clicks as (
     left join {{ ref('ad_channel_types') }} as types
         on types.platform = 'google_ads'
         and campaigns.advertising_channel_type = types.advertising_channel_type
+
+),
+
+meta_ads as (
+
+    -- the ad a Meta click came through (utm_content) -> its campaign and the account's zone
+    select distinct on (ad_id)
+        ad_id,
+        campaign_id,
+        time_zone
+    from {{ ref('stg_meta_ads__ad_insights') }}
+    order by ad_id, date_day desc
+
+),
+
+social_clicks_captured as (
+
+    -- Meta and LinkedIn report no clicks one by one: the click is known from the click id and
+    -- UTM tags the landing page handed the CRM. One touch per click id (a duplicate contact
+    -- of the same person can carry the same one).
+    select distinct on (platform, click_id)
+        *
+    from (
+        select
+            'meta_ads' as platform,
+            fbclid as click_id,
+            person_id,
+            created_at,
+            utm_source,
+            utm_medium,
+            utm_content
+        from contacts
+        where fbclid is not null
+        union all
+        select
+            'linkedin_ads' as platform,
+            li_fat_id as click_id,
+            person_id,
+            created_at,
+            utm_source,
+            utm_medium,
+            utm_content
+        from contacts
+        where li_fat_id is not null
+    ) as captured
+    order by platform, click_id, created_at, person_id
+
+),
+
+social_clicks as (
+
+    select
+        captured.platform || '_click:' || captured.click_id as touchpoint_id,
+        captured.person_id,
+        -- as a Google click: the start of the click's day in the ad account's time zone (Meta:
+        -- the account's; LinkedIn reports in UTC), the form fill it led to coming after it
+        (
+            (captured.created_at at time zone zone.time_zone)::date::timestamp
+            at time zone zone.time_zone
+        ) as touched_at,
+        'ad_click' as touch_type,
+        captured.platform,
+        coalesce(mapping.channel, 'paid_social') as channel,
+        coalesce(captured.utm_source,
+                 case captured.platform when 'meta_ads' then 'facebook' else 'linkedin' end)
+            as source,
+        coalesce(captured.utm_medium, 'paid_social') as medium,
+        coalesce(meta_ads.campaign_id, linkedin.campaign_id) as campaign_id,
+        coalesce(meta_campaigns.campaign_name, linkedin.campaign_name) as campaign_name
+    from social_clicks_captured as captured
+    left join meta_ads
+        on captured.platform = 'meta_ads'
+        and captured.utm_content = meta_ads.ad_id
+    left join {{ ref('stg_meta_ads__campaigns') }} as meta_campaigns
+        on meta_ads.campaign_id = meta_campaigns.campaign_id
+    left join {{ ref('stg_linkedin_ads__campaigns') }} as linkedin
+        on captured.platform = 'linkedin_ads'
+        and captured.utm_content = linkedin.campaign_id
+    left join {{ ref('channel_mapping') }} as mapping
+        on captured.utm_source = mapping.utm_source
+        and captured.utm_medium = mapping.utm_medium
+    cross join lateral (
+        select coalesce(
+            case captured.platform when 'meta_ads' then meta_ads.time_zone else 'UTC' end,
+            'UTC'
+        ) as time_zone
+    ) as zone
 
 ),
 
@@ -160,6 +253,8 @@ unioned as (
     select * from form_fills
     union all
     select * from ad_clicks
+    union all
+    select * from social_clicks
     union all
     select * from email_clicks
     union all

@@ -22,6 +22,58 @@ google_ads as (
 
 ),
 
+meta_currencies as (
+
+    select campaign_id, max(currency) as currency
+    from {{ ref('stg_meta_ads__ad_insights') }}
+    group by campaign_id
+
+),
+
+meta_ads as (
+
+    select
+        'meta_ads:' || campaigns.campaign_id as campaign_key,
+        'meta_ads' as platform,
+        campaigns.account_id,
+        campaigns.campaign_id,
+        campaigns.campaign_name,
+        'paid_social' as channel,
+        campaigns.objective,
+        meta_currencies.currency,
+        campaigns.campaign_status as status
+    from {{ ref('stg_meta_ads__campaigns') }} as campaigns
+    left join meta_currencies
+        on campaigns.campaign_id = meta_currencies.campaign_id
+
+),
+
+linkedin_currencies as (
+
+    select campaign_id, max(currency) as currency
+    from {{ ref('stg_linkedin_ads__campaign_analytics') }}
+    group by campaign_id
+
+),
+
+linkedin_ads as (
+
+    select
+        'linkedin_ads:' || campaigns.campaign_id as campaign_key,
+        'linkedin_ads' as platform,
+        campaigns.account_id,
+        campaigns.campaign_id,
+        campaigns.campaign_name,
+        'paid_social' as channel,
+        campaigns.objective,
+        linkedin_currencies.currency,
+        campaigns.campaign_status as status
+    from {{ ref('stg_linkedin_ads__campaigns') }} as campaigns
+    left join linkedin_currencies
+        on campaigns.campaign_id = linkedin_currencies.campaign_id
+
+),
+
 mailchimp as (
 
     select
@@ -41,6 +93,10 @@ mailchimp as (
 unioned as (
 
     select * from google_ads
+    union all
+    select * from meta_ads
+    union all
+    select * from linkedin_ads
     union all
     select * from mailchimp
 

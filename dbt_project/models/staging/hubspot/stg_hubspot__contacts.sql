@@ -36,6 +36,9 @@ renamed as (
             as utm_medium,
         {{ column_or_null(source('hubspot', 'contacts'), 'utm_campaign', 'text') }}
             as utm_campaign,
+        -- paid social landing pages carry the ad (Meta) or campaign (LinkedIn) id here
+        {{ column_or_null(source('hubspot', 'contacts'), 'utm_content', 'text') }}
+            as utm_content,
         {{ column_or_null(source('hubspot', 'contacts'), 'salesforceleadid', 'text') }}
             as salesforce_lead_id,
         hubspot_owner_id as owner_id,
