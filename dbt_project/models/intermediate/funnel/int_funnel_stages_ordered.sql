@@ -1,8 +1,9 @@
 -- The time each person entered each stage: the earliest any system records, made monotonic
 -- backwards (DOMAIN.md: a skipped stage is passed at the next stage's time and times never
 -- decrease; a CRM stage that later moves backwards keeps its first date). SAL is the earliest
--- of an accepted status and the first sales activity after MQL. Also the handoff (first sales
--- activity after MQL, against the SLA) and the disqualification (first rejected status).
+-- of an accepted status and the first sales activity after the MQL signal. Also the handoff
+-- (first sales activity at or after mql_at, the MQL time after the skip rule, against the SLA)
+-- and the disqualification (first rejected status).
 with
 
 events as (
@@ -38,11 +39,12 @@ disqualified as (
 
 ),
 
+-- SAL by activity: the first sales activity on or after the MQL signal itself
 first_activity as (
 
     select
         raw_stages.person_id,
-        min(activities.occurred_at) as first_sales_activity_at
+        min(activities.occurred_at) as sal_activity_at
     from raw_stages
     inner join {{ ref('int_sales_activities_joined') }} as activities
         on raw_stages.person_id = activities.person_id
@@ -53,7 +55,7 @@ first_activity as (
 
 customer as (
 
-    select raw_stages.*, first_activity.first_sales_activity_at,
+    select raw_stages.*, first_activity.sal_activity_at,
         raw_stages.customer_raw as customer_at
     from raw_stages
     left join first_activity
@@ -75,13 +77,28 @@ sql_stage as (
 
 sal as (
 
-    select *, least(sal_status_raw, first_sales_activity_at, sql_at) as sal_at from sql_stage
+    select *, least(sal_status_raw, sal_activity_at, sql_at) as sal_at from sql_stage
 
 ),
 
 mql as (
 
     select *, least(mql_raw, sal_at) as mql_at from sal
+
+),
+
+-- the handoff is measured from mql_at, which the skip rule can set before (or without) an MQL
+-- signal: the first sales activity at or after it (DOMAIN.md: handoff time)
+handoff as (
+
+    select
+        mql.person_id,
+        min(activities.occurred_at) as handoff_activity_at
+    from mql
+    inner join {{ ref('int_sales_activities_joined') }} as activities
+        on mql.person_id = activities.person_id
+        and activities.occurred_at >= mql.mql_at
+    group by mql.person_id
 
 ),
 
@@ -97,18 +114,20 @@ ordered as (
         mql.customer_at,
         disqualified.disqualified_at,
         disqualified.disqualification_reason,
-        mql.first_sales_activity_at,
-        round((extract(epoch from mql.first_sales_activity_at - mql.mql_at) / 3600.0)::numeric,
+        handoff.handoff_activity_at as first_sales_activity_at,
+        round((extract(epoch from handoff.handoff_activity_at - mql.mql_at) / 3600.0)::numeric,
               2)::double precision as handoff_hours,
         case
             when mql.mql_at is null then null
-            when mql.first_sales_activity_at is not null
-                then mql.first_sales_activity_at - mql.mql_at
+            when handoff.handoff_activity_at is not null
+                then handoff.handoff_activity_at - mql.mql_at
                     <= interval '{{ var("handoff_sla_hours") }} hours'
             when {{ var('as_of', 'current_timestamp') }} - mql.mql_at
                 > interval '{{ var("handoff_sla_hours") }} hours' then false
         end as handoff_sla_met
     from mql
+    left join handoff
+        on mql.person_id = handoff.person_id
     left join disqualified
         on mql.person_id = disqualified.person_id
 

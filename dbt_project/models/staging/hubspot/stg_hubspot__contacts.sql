@@ -11,7 +11,7 @@ renamed as (
     select
         id::text as contact_id,
         nullif(trim(email), '') as email,
-        lower(trim(email)) as email_normalized,
+        lower(nullif(trim(email), '')) as email_normalized,
         firstname as first_name,
         lastname as last_name,
         company as company_name,

@@ -16,7 +16,7 @@ renamed as (
         list_id,
         email_id as member_id,
         email_address as email,
-        lower(trim(email_address)) as email_normalized,
+        lower(nullif(trim(email_address), '')) as email_normalized,
         action,
         type as bounce_type,
         "timestamp"::timestamptz as occurred_at,

@@ -12,7 +12,7 @@ renamed as (
         id as member_id,
         list_id,
         email_address as email,
-        lower(trim(email_address)) as email_normalized,
+        lower(nullif(trim(email_address), '')) as email_normalized,
         status as member_status,
         timestamp_opt::timestamptz as opted_in_at,
         last_changed::timestamptz as updated_at

@@ -12,7 +12,7 @@ renamed as (
         id as contact_id,
         account_id,
         nullif(trim(email), '') as email,
-        lower(trim(email)) as email_normalized,
+        lower(nullif(trim(email), '')) as email_normalized,
         owner_id,
         lead_source,
         created_date::timestamptz as created_at,

@@ -11,7 +11,7 @@ renamed as (
     select
         id as lead_id,
         nullif(trim(email), '') as email,
-        lower(trim(email)) as email_normalized,
+        lower(nullif(trim(email), '')) as email_normalized,
         company as company_name,
         lead_source,
         status as lead_status,
