@@ -1,6 +1,7 @@
 -- Every signal that a person entered a funnel stage, from every system, mapped to one set of
 -- stages through the editable seed `crm_status_mapping` (DOMAIN.md: the funnel):
--- HubSpot lifecycle dates, Salesforce lead creation and status changes, the first sales
+-- HubSpot lifecycle dates and lead status changes, Salesforce lead creation and status
+-- changes, the first sales
 -- activity on an MQL (sal), opportunity contact roles (opportunity) and won opportunities
 -- (customer). Disqualifications come through the same mapping.
 with
@@ -56,6 +57,22 @@ hubspot_events as (
     select records.person_id, 'lead', records.created_at, 'hubspot', null
     from records
     where records.system = 'hubspot'
+    union all
+    -- every change of the contact's lead status (hs_lead_status), as HubSpot's history has it;
+    -- HubSpot has no separate rejection reason: the status (e.g. BAD_TIMING) is the reason
+    select
+        records.person_id,
+        mapping.funnel_stage,
+        history.changed_at,
+        'hubspot',
+        case when mapping.funnel_stage = 'disqualified' then history.property_value end
+    from {{ ref('stg_hubspot__contact_property_history') }} as history
+    inner join records
+        on records.system = 'hubspot' and records.record_id = history.contact_id
+    inner join mapping
+        on mapping.crm = 'hubspot' and mapping.field = 'hs_lead_status'
+        and mapping.status_value = history.property_value
+    where history.property = 'hs_lead_status'
 
 ),
 
