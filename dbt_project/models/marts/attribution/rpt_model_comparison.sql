@@ -4,6 +4,11 @@
 {%- set models = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay',
                   'position_based', 'w_shaped', 'full_path', 'markov', 'shapley'] %}
 {%- set periods = ['week', 'month'] %}
+{#- the conversion types a model applies to (DOMAIN.md); the others apply to every type -#}
+{%- set applies = {
+    'w_shaped': "conversion_type in ('opportunity', 'customer')",
+    'full_path': "conversion_type = 'customer'",
+} %}
 
 with
 
@@ -26,18 +31,31 @@ attributed as (
 
 pivoted as (
 
+    -- a model that applies to the conversion type and credits the channel nothing shows 0; a
+    -- model that does not apply (w_shaped before opportunity, full_path before customer) is null
     select
         period_type,
         period_start,
         conversion_type,
         channel,
         {% for model in models %}
-        sum(conversions) filter (where model = '{{ model }}') as {{ model }},
+        case when {{ applies.get(model, 'true') }}
+            then coalesce(sum(conversions) filter (where model = '{{ model }}'), 0)
+        end as {{ model }}{{ ',' if not loop.last }}
         {% endfor %}
-        max(conversions) - min(conversions) as model_spread
     from attributed
     group by 1, 2, 3, 4
 
+),
+
+final as (
+
+    -- greatest/least skip nulls: the spread is over the models that apply, zeros included
+    select
+        *,
+        greatest({{ models | join(', ') }}) - least({{ models | join(', ') }}) as model_spread
+    from pivoted
+
 )
 
-select * from pivoted
+select * from final
