@@ -523,7 +523,9 @@ def test_run_serves_in_the_foreground_and_stops_on_ctrl_c(certs: Path) -> None:
             timeout=10,
         ).ok
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
+        # it stops in about a second; the bound is wide because a loaded 2-core CI machine once
+        # took more than 10 s (the assertion is that it stops, not how fast)
+        out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0
         assert "stopped" in out
     finally:
