@@ -33,6 +33,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_attribution.py
+	$(BIN)/python scripts/bench_attribution_marts.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src dags tests scripts
