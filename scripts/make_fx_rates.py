@@ -28,8 +28,7 @@ def main() -> None:
             for currency in sorted(rates):
                 if currency != "USD":
                     drift = (LEVELS[currency] - rates[currency]) * 0.02
-                    rates[currency] = max(0.01, rates[currency] * (1 + rng.gauss(0, 0.003))
-                                          + drift)
+                    rates[currency] = max(0.01, rates[currency] * (1 + rng.gauss(0, 0.003)) + drift)
                 writer.writerow([day.isoformat(), currency, f"{rates[currency]:.6f}"])
             day += timedelta(days=1)
     print(f"wrote {out}")

@@ -35,8 +35,13 @@ def test_demo_runs_the_dags_twice_with_the_same_tables_and_one_email_each(
 
     for schema in ("raw_hubspot", "raw_google_ads", "raw_mailchimp", "marts"):
         assert schema in first and all(n > 0 for n in first[schema].values()), schema
-    for mart in ("fct_funnel", "fct_touchpoints", "fct_ad_spend_daily", "fct_attribution",
-                 "rpt_funnel_weekly"):
+    for mart in (
+        "fct_funnel",
+        "fct_touchpoints",
+        "fct_ad_spend_daily",
+        "fct_attribution",
+        "rpt_funnel_weekly",
+    ):
         assert first["marts"][mart] > 0
 
     check_attribution_reconciles(fresh_db)
@@ -71,8 +76,18 @@ def test_demo_runs_the_dags_twice_with_the_same_tables_and_one_email_each(
 
 
 APPLIES = {"w_shaped": ("opportunity", "customer"), "full_path": ("customer",)}
-MODELS = ("first_touch", "last_touch", "last_non_direct", "linear", "time_decay",
-          "position_based", "w_shaped", "full_path", "markov", "shapley")
+MODELS = (
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position_based",
+    "w_shaped",
+    "full_path",
+    "markov",
+    "shapley",
+)
 
 
 def check_attribution_reconciles(url: str) -> None:
@@ -80,22 +95,30 @@ def check_attribution_reconciles(url: str) -> None:
     sql; opportunities created and won for opportunity and customer, account-based), credit
     summing to 1 per conversion and revenue credit to the won revenue."""
     with psycopg.connect(url) as conn:
-        expected = dict(zip(("lead", "mql", "sql", "opportunity", "customer"), conn.execute(
-            "select (select count(lead_at) from marts.fct_funnel), "
-            "(select count(mql_at) from marts.fct_funnel), "
-            "(select count(sql_at) from marts.fct_funnel), "
-            "(select count(*) from marts.fct_opportunities), "
-            "(select count(*) from marts.fct_opportunities where is_won)").fetchone(),
-            strict=True))
+        expected = dict(
+            zip(
+                ("lead", "mql", "sql", "opportunity", "customer"),
+                conn.execute(
+                    "select (select count(lead_at) from marts.fct_funnel), "
+                    "(select count(mql_at) from marts.fct_funnel), "
+                    "(select count(sql_at) from marts.fct_funnel), "
+                    "(select count(*) from marts.fct_opportunities), "
+                    "(select count(*) from marts.fct_opportunities where is_won)"
+                ).fetchone(),
+                strict=True,
+            )
+        )
         won_revenue = conn.execute(
             "select coalesce(sum(won_revenue), 0) from marts.rpt_pipeline "
-            "where period_type = 'month'").fetchone()[0]
+            "where period_type = 'month'"
+        ).fetchone()[0]
         rows = conn.execute(
             "select model, conversion_type, count(distinct conversion_id), sum(credit), "
             "max(abs(per_conversion - 1)), sum(revenue_credit) from (select model, "
             "conversion_type, conversion_id, credit, revenue_credit, sum(credit) over "
             "(partition by model, conversion_id) as per_conversion "
-            "from marts.fct_attribution) as credited group by 1, 2").fetchall()
+            "from marts.fct_attribution) as credited group by 1, 2"
+        ).fetchall()
     assert expected["customer"] > 0 and won_revenue > 0
     seen = {(model, ctype): rest for model, ctype, *rest in rows}
     for model in MODELS:

@@ -92,6 +92,9 @@ def test_incremental_runs_over_changed_data_equal_a_full_refresh(fresh_db, tmp_p
     assert f"hubspot_form:{renamed}" in written
 
     incremental = {table: table_digest(fresh_db, table) for table in INCREMENTAL}
-    run_dbt(["run", "--select", "fct_touchpoints", "fct_ad_spend_daily", "--full-refresh"],
-            fresh_db, quiet=True)
+    run_dbt(
+        ["run", "--select", "fct_touchpoints", "fct_ad_spend_daily", "--full-refresh"],
+        fresh_db,
+        quiet=True,
+    )
     assert {table: table_digest(fresh_db, table) for table in INCREMENTAL} == incremental

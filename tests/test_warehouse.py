@@ -16,7 +16,12 @@ def test_redact_hides_the_password_only() -> None:
 def test_split_url_gives_profile_parts() -> None:
     parts = split_url("postgresql://bob:pw@db.example:6543/analytics")
     assert (parts.host, parts.port, parts.user, parts.password, parts.dbname) == (
-        "db.example", 6543, "bob", "pw", "analytics")
+        "db.example",
+        6543,
+        "bob",
+        "pw",
+        "analytics",
+    )
 
 
 def test_a_non_postgres_url_is_refused_with_the_variable_named(monkeypatch) -> None:

@@ -1,14 +1,14 @@
 """The ``revops`` command: run any stage by hand, with the same code the Airflow DAGs run.
 
-    revops warehouse start|stop|url|status
-    revops simulate serve [--seed N] [--scale X] [--port P]
-    revops simulate env --port P
-    revops extract SYSTEM|all [--until ISO]
-    revops transform [-- DBT ARGS]
-    revops gate
-    revops report render|send --period 2026-W46
-    revops attribute paths FILE.csv [--model MODEL,...|all] [--out OUT.csv]
-    revops demo
+revops warehouse start|stop|url|status
+revops simulate serve [--seed N] [--scale X] [--port P]
+revops simulate env --port P
+revops extract SYSTEM|all [--until ISO]
+revops transform [-- DBT ARGS]
+revops gate
+revops report render|send --period 2026-W46
+revops attribute paths FILE.csv [--model MODEL,...|all] [--out OUT.csv]
+revops demo
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ def _cmd_warehouse(args: argparse.Namespace) -> int:
         print(warehouse_url(start=False) if not external else external)
         return 0
     if external:
-        print(f"REVOPS_WAREHOUSE_URL is set ({redact(external)}): revops does not manage "
-              f"that server; unset it to use the embedded warehouse.")
+        print(
+            f"REVOPS_WAREHOUSE_URL is set ({redact(external)}): revops does not manage "
+            f"that server; unset it to use the embedded warehouse."
+        )
         return 0 if args.action == "status" else 1
     embedded = EmbeddedWarehouse()
     if args.action == "start":
@@ -49,8 +51,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from revops import simulator
 
     if args.action == "serve":
-        simulator.run(seed=args.seed, scale=args.scale, host=args.host, port=args.port,
-                      faults=args.faults, as_of=args.as_of)
+        simulator.run(
+            seed=args.seed,
+            scale=args.scale,
+            host=args.host,
+            port=args.port,
+            faults=args.faults,
+            as_of=args.as_of,
+        )
         return 0
     simulator.print_env(port=args.port, host=args.host)
     return 0
@@ -118,10 +126,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return 0
     outcome = send_report(period, run_key=args.run_key)
     for sent in outcome["sent"]:
-        state = ("already sent for this run key" if sent["already_sent"]
-                 else f"sent to {', '.join(sent['recipients'])}")
-        print(f"report {sent['period']}: {state}; archived at {sent['html_path']} "
-              f"and {sent['pdf_path']}")
+        state = (
+            "already sent for this run key"
+            if sent["already_sent"]
+            else f"sent to {', '.join(sent['recipients'])}"
+        )
+        print(
+            f"report {sent['period']}: {state}; archived at {sent['html_path']} "
+            f"and {sent['pdf_path']}"
+        )
     return 0
 
 
@@ -144,8 +157,9 @@ def _iso(value: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="revops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="revops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     wh = sub.add_parser("warehouse", help="start, stop or locate the warehouse")
@@ -157,32 +171,57 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=42)
     sim.add_argument("--scale", type=float, default=1.0)
     sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=8765,
-                     help="first of six consecutive ports (one per vendor)")
-    sim.add_argument("--faults", default=None,
-                     help="RATE[:KINDS], e.g. 0.1 or 0.1:429,500,reset,truncate,slow")
+    sim.add_argument(
+        "--port", type=int, default=8765, help="first of six consecutive ports (one per vendor)"
+    )
+    sim.add_argument(
+        "--faults", default=None, help="RATE[:KINDS], e.g. 0.1 or 0.1:429,500,reset,truncate,slow"
+    )
     sim.add_argument("--as-of", default=None, help="the simulated clock (ISO date or date-time)")
     sim.set_defaults(func=_cmd_simulate)
 
     ex = sub.add_parser("extract", help="run one connector (or all) into raw_<system>")
-    ex.add_argument("system", choices=["hubspot", "salesforce", "google_ads", "meta_ads",
-                                       "linkedin_ads", "mailchimp", "all"])
-    ex.add_argument("--until", type=_iso, default=None,
-                    help="end of the window (exclusive), ISO 8601; default now")
+    ex.add_argument(
+        "system",
+        choices=[
+            "hubspot",
+            "salesforce",
+            "google_ads",
+            "meta_ads",
+            "linkedin_ads",
+            "mailchimp",
+            "all",
+        ],
+    )
+    ex.add_argument(
+        "--until",
+        type=_iso,
+        default=None,
+        help="end of the window (exclusive), ISO 8601; default now",
+    )
     ex.set_defaults(func=_cmd_extract)
 
-    tr = sub.add_parser("transform", help="build the marts (dbt + data-driven attribution); "
-                        "extra arguments run that dbt command instead")
+    tr = sub.add_parser(
+        "transform",
+        help="build the marts (dbt + data-driven attribution); "
+        "extra arguments run that dbt command instead",
+    )
     tr.add_argument("dbt_args", nargs=argparse.REMAINDER)
     tr.set_defaults(func=_cmd_transform)
 
     gate = sub.add_parser("gate", help="run the quality gate; exit 1 on a blocking failure")
     gate.add_argument("--json", action="store_true", help="also print the result as JSON")
-    gate.add_argument("--period", action="append",
-                      help="2026-W46 or 2026-11 (repeatable); default the periods due now")
+    gate.add_argument(
+        "--period",
+        action="append",
+        help="2026-W46 or 2026-11 (repeatable); default the periods due now",
+    )
     gate.add_argument("--run-key", default="manual", help="recorded with the gate run")
-    gate.add_argument("--alert", action="store_true",
-                      help="e-mail REVOPS_ALERT_RECIPIENTS when it fails (as the DAG does)")
+    gate.add_argument(
+        "--alert",
+        action="store_true",
+        help="e-mail REVOPS_ALERT_RECIPIENTS when it fails (as the DAG does)",
+    )
     gate.set_defaults(func=_cmd_gate)
 
     rep = sub.add_parser("report", help="render or send the leadership report")
@@ -191,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--run-key", default="manual", help="send once per run key")
     rep.set_defaults(func=_cmd_report)
 
-    att = sub.add_parser("attribute", help="attribution on paths from outside the warehouse",
-                         add_help=False)
+    att = sub.add_parser(
+        "attribute", help="attribution on paths from outside the warehouse", add_help=False
+    )
     att.add_argument("attribute_args", nargs=argparse.REMAINDER)
     att.set_defaults(func=_cmd_attribute)
 
@@ -216,10 +256,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # every known failure carries a message meant for the user
-        known = ("WarehouseError", "SettingsError", "SourceError", "DbtError", "GateFailed",
-                 "DagRunFailed", "ReportError", "ReportSendError", "GateConfigError",
-                 "GateNotPassed", "SmtpConfigError",
-                 "ValueError", "FileNotFoundError")
+        known = (
+            "WarehouseError",
+            "SettingsError",
+            "SourceError",
+            "DbtError",
+            "GateFailed",
+            "DagRunFailed",
+            "ReportError",
+            "ReportSendError",
+            "GateConfigError",
+            "GateNotPassed",
+            "SmtpConfigError",
+            "ValueError",
+            "FileNotFoundError",
+        )
         if type(err).__name__ in known:
             print(f"revops: {err}", file=sys.stderr)
             return 1

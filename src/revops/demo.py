@@ -34,7 +34,8 @@ def _raw_and_mart_counts(url: str) -> dict[str, dict[str, int]]:
         ).fetchall()
         for schema, table in tables:
             query = sql.SQL("select count(*) from {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(table))
+                sql.Identifier(schema), sql.Identifier(table)
+            )
             counts.setdefault(schema, {})[table] = conn.execute(query).fetchone()[0]
     return counts
 
@@ -59,8 +60,10 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
 
     started = time.monotonic()
     _say("revops demo: simulator -> extract -> warehouse -> dbt -> quality gate -> report")
-    _say("[1/5] warehouse: " + ("using REVOPS_WAREHOUSE_URL" if configured_url()
-                                else "starting the embedded PostgreSQL"))
+    _say(
+        "[1/5] warehouse: "
+        + ("using REVOPS_WAREHOUSE_URL" if configured_url() else "starting the embedded PostgreSQL")
+    )
     url = warehouse_url()
     _say(f"      {redact(url)}")
 
@@ -80,13 +83,14 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
             "REVOPS_SMTP_HOST": "127.0.0.1",
             "REVOPS_SMTP_PORT": str(catcher.port),
             "REVOPS_SMTP_STARTTLS": "false",
-            "REVOPS_REPORT_SENDER": os.environ.get("REVOPS_REPORT_SENDER",
-                                                   "revops@example.com"),
-            "REVOPS_REPORT_RECIPIENTS": os.environ.get("REVOPS_REPORT_RECIPIENTS",
-                                                       "leadership@example.com"),
+            "REVOPS_REPORT_SENDER": os.environ.get("REVOPS_REPORT_SENDER", "revops@example.com"),
+            "REVOPS_REPORT_RECIPIENTS": os.environ.get(
+                "REVOPS_REPORT_RECIPIENTS", "leadership@example.com"
+            ),
             "REVOPS_OUT_DIR": str(out_dir()),
-            "REVOPS_ALERT_RECIPIENTS": os.environ.get("REVOPS_ALERT_RECIPIENTS",
-                                                      "data-oncall@example.com"),
+            "REVOPS_ALERT_RECIPIENTS": os.environ.get(
+                "REVOPS_ALERT_RECIPIENTS", "data-oncall@example.com"
+            ),
             "REVOPS_REPORT_EDITIONS": os.environ.get("REVOPS_REPORT_EDITIONS", "weekly"),
         }
         before = set(outbox.glob("*.eml"))
@@ -109,8 +113,9 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
         _say(f"      report: {reports[-1]}")
     for message in sent:
         _say(f"      email sent: {message}")
-    _say(f"      warehouse: {redact(url)} (marts schema `marts`; "
-         f"`revops warehouse stop` stops the embedded one)")
+    _say(
+        f"      warehouse: {redact(url)} (marts schema `marts`; "
+        f"`revops warehouse stop` stops the embedded one)"
+    )
     _say(f"done in {time.monotonic() - started:.0f}s")
     return 0 if sent else 1
-

@@ -108,8 +108,14 @@ def run_dags(
         log_file.parent.mkdir(parents=True, exist_ok=True)
         with log_file.open("w") as log:
             completed = subprocess.run(
-                [sys.executable, "-m", "revops.orchestration", dag_id, "--logical-date",
-                 moment.isoformat()],
+                [
+                    sys.executable,
+                    "-m",
+                    "revops.orchestration",
+                    dag_id,
+                    "--logical-date",
+                    moment.isoformat(),
+                ],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -141,7 +147,7 @@ def failure_excerpt(log_file: Path, limit: int = 40) -> str:
     if not starts:
         return "\n".join(lines[-limit:])
     excerpt = []
-    for line in lines[starts[-1]:]:
+    for line in lines[starts[-1] :]:
         if excerpt and _LOG_RECORD.match(line):
             break
         excerpt.append(line)
@@ -164,8 +170,11 @@ def _test_one(dag_id: str, logical_date: datetime) -> int:
     dag_run = dag.test(logical_date=logical_date)
     failed = [ti.task_id for ti in dag_run.get_task_instances() if ti.state == "failed"]
     state = str(getattr(dag_run.state, "value", dag_run.state))
-    print(json.dumps({"dag_id": dag_id, "run_id": dag_run.run_id, "state": state,
-                      "failed_tasks": failed}))
+    print(
+        json.dumps(
+            {"dag_id": dag_id, "run_id": dag_run.run_id, "state": state, "failed_tasks": failed}
+        )
+    )
     return 0 if state == "success" else 1
 
 

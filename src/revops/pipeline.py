@@ -38,7 +38,9 @@ def extract(system: str, until: datetime | None = None) -> dict[str, Any]:
     if result.rejected:
         log.warning(
             "%s: records without a primary key set aside in %s._rejected: %s",
-            system, result.dataset, result.rejected,
+            system,
+            result.dataset,
+            result.rejected,
         )
     return {
         "system": system,
@@ -73,8 +75,12 @@ def attribute_data_driven() -> dict[str, Any]:
         for conversion_type in CONVERSION_TYPES:
             run = compute_data_driven(conn, conversion_type, non_converting_sql=NON_CONVERTING_SQL)
             written[conversion_type] = run.rows_written
-            log.info("%s: markov+shapley credits for %d conversions (%d non-converting)",
-                     conversion_type, run.conversions, run.non_converting_journeys)
+            log.info(
+                "%s: markov+shapley credits for %d conversions (%d non-converting)",
+                conversion_type,
+                run.conversions,
+                run.non_converting_journeys,
+            )
     return written
 
 
@@ -98,7 +104,8 @@ def report_periods(moment: datetime | date | None) -> list[str]:
     from revops.reports.periods import EDITIONS, due_periods
 
     wanted = tuple(
-        e.strip() for e in (os.environ.get(EDITIONS_ENV) or ",".join(EDITIONS)).split(",")
+        e.strip()
+        for e in (os.environ.get(EDITIONS_ENV) or ",".join(EDITIONS)).split(",")
         if e.strip()
     )
     return [p.label for p in due_periods(moment or datetime.now(UTC), wanted)]  # type: ignore[arg-type]
