@@ -17,6 +17,7 @@ regenerated for the new instant and served from the same URLs, with the same tok
 from __future__ import annotations
 
 import hashlib
+import signal
 import socket
 import ssl
 import struct
@@ -420,6 +421,10 @@ class SimulatorServer:
         self.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(
     seed: int = 42,
     scale: float = 1.0,
@@ -429,11 +434,17 @@ def run(
     as_of: datetime | str | None = None,
     cert_dir: Path | str | None = None,
 ) -> None:
-    """Generate the company and serve it in the foreground until Ctrl-C (``revops simulate serve``).
+    """Generate the company and serve it in the foreground until Ctrl-C or SIGTERM (``revops
+    simulate serve``; ``docker compose stop`` sends SIGTERM).
 
     ``faults`` is a :class:`FaultConfig` or a ``RATE[:KINDS]`` string; ``as_of`` an ISO date or
     date-time (default: now, truncated to the minute).
     """
+    if threading.current_thread() is threading.main_thread():
+        # stop cleanly on both, even when started by a parent that ignores SIGINT (a background
+        # job of a script, some process managers): Python leaves an inherited ignore in place
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, _interrupt)
     if isinstance(faults, str):
         faults = FaultConfig.parse(faults, seed=seed)
     when = parse_as_of(as_of) if isinstance(as_of, str) else as_of
