@@ -137,9 +137,10 @@ social_clicks as (
         captured.person_id,
         -- as a Google click: the start of the click's day in the ad account's time zone (Meta:
         -- the account's; LinkedIn reports in UTC), the form fill it led to coming after it
+        -- (meta_ads only joins Meta clicks: a LinkedIn click's zone is UTC)
         (
-            (captured.created_at at time zone zone.time_zone)::date::timestamp
-            at time zone zone.time_zone
+            (captured.created_at at time zone coalesce(meta_ads.time_zone, 'UTC'))::date::timestamp
+            at time zone coalesce(meta_ads.time_zone, 'UTC')
         ) as touched_at,
         'ad_click' as touch_type,
         captured.platform,
@@ -162,12 +163,6 @@ social_clicks as (
     left join {{ ref('channel_mapping') }} as mapping
         on captured.utm_source = mapping.utm_source
         and captured.utm_medium = mapping.utm_medium
-    cross join lateral (
-        select coalesce(
-            case captured.platform when 'meta_ads' then meta_ads.time_zone else 'UTC' end,
-            'UTC'
-        ) as time_zone
-    ) as zone
 
 ),
 

@@ -136,16 +136,16 @@ heuristic as (
 heuristic_long as (
 
     {% set models = [
-        ('first_touch', 'first_touch', none),
-        ('last_touch', 'last_touch', none),
-        ('last_non_direct', 'last_non_direct_credit', none),
-        ('linear', 'linear', none),
-        ('time_decay', 'time_decay', none),
-        ('position_based', 'position_based', none),
-        ('w_shaped', 'w_shaped', "('opportunity', 'customer')"),
-        ('full_path', 'full_path', "('customer')"),
+        ('first_touch', 'first_touch'),
+        ('last_touch', 'last_touch'),
+        ('last_non_direct', 'last_non_direct_credit'),
+        ('linear', 'linear'),
+        ('time_decay', 'time_decay'),
+        ('position_based', 'position_based'),
+        ('w_shaped', 'w_shaped'),
+        ('full_path', 'full_path'),
     ] %}
-    {% for model, column, types in models %}
+    {% for model, column in models %}
     select
         conversion_id,
         conversion_type,
@@ -161,7 +161,7 @@ heuristic_long as (
         campaign_name
     from heuristic
     where {{ column }} > 0
-        {% if types %}and conversion_type in {{ types }}{% endif %}
+        and {{ attribution_model_applies(model) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

@@ -4,11 +4,6 @@
 {%- set models = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay',
                   'position_based', 'w_shaped', 'full_path', 'markov', 'shapley'] %}
 {%- set periods = ['week', 'month'] %}
-{#- the conversion types a model applies to (DOMAIN.md); the others apply to every type -#}
-{%- set applies = {
-    'w_shaped': "conversion_type in ('opportunity', 'customer')",
-    'full_path': "conversion_type = 'customer'",
-} %}
 
 with
 
@@ -39,7 +34,7 @@ pivoted as (
         conversion_type,
         channel,
         {% for model in models %}
-        case when {{ applies.get(model, 'true') }}
+        case when {{ attribution_model_applies(model) }}
             then coalesce(sum(conversions) filter (where model = '{{ model }}'), 0)
         end as {{ model }}{{ ',' if not loop.last }}
         {% endfor %}
