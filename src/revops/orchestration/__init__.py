@@ -186,6 +186,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return _test_one(args.dag_id, args.logical_date)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

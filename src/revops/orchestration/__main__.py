@@ -1,0 +1,7 @@
+"""``python -m revops.orchestration DAG_ID --logical-date ISO``: one DAG run through ``dag.test``."""
+
+import sys
+
+from revops.orchestration import main
+
+sys.exit(main())
