@@ -3,7 +3,7 @@
 revops warehouse start|stop|url|status
 revops simulate serve [--seed N] [--scale X] [--port P]
 revops simulate env --port P
-revops extract SYSTEM|all [--until ISO]
+revops extract SYSTEM|all [--until ISO] [--since ISO]
 revops transform [-- DBT ARGS]
 revops gate
 revops report render|send --period 2026-W46
@@ -70,10 +70,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
     systems = list(SYSTEMS) if args.system == "all" else [args.system]
     for system in systems:
-        outcome = extract(system, until=args.until)
+        outcome = extract(system, since=args.since, until=args.until)
         rows = outcome["rows"]
         detail = ", ".join(f"{table} {count:,}" for table, count in sorted(rows.items()))
-        print(f"{system}: {sum(rows.values()):,} rows into {outcome['dataset']} ({detail})")
+        what = (
+            f"backfill [{outcome['window_start']}, {outcome['window_end']})"
+            if outcome["mode"] == "backfill"
+            else f"incremental to {outcome['window_end']}"
+        )
+        print(f"{system}: {sum(rows.values()):,} rows into {outcome['dataset']}, {what} ({detail})")
     return 0
 
 
@@ -198,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_iso,
         default=None,
         help="end of the window (exclusive), ISO 8601; default now",
+    )
+    ex.add_argument(
+        "--since",
+        type=_iso,
+        default=None,
+        help="backfill: re-extract exactly [SINCE, UNTIL) (ISO 8601; days for daily streams) "
+        "without moving the incremental cursors; default: incremental from the cursors",
     )
     ex.set_defaults(func=_cmd_extract)
 

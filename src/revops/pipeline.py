@@ -18,21 +18,63 @@ from revops.config import out_dir
 log = logging.getLogger(__name__)
 
 
-def extract(system: str, until: datetime | None = None) -> dict[str, Any]:
+def extract(
+    system: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
     """Extract one system into ``raw_<system>``; returns what was loaded (for XCom and logs).
+
+    ``since`` None: incremental from the dlt cursors up to ``until`` (default now); the cursors
+    advance. ``since`` given: a backfill of exactly ``[since, until)`` that neither reads nor
+    moves a cursor; rows merge on their primary keys, so running it again changes nothing.
+    ``since >= until`` is refused (ValueError) before anything is recorded.
+
+    Every run is recorded in ``revops_meta.extract_runs`` (:mod:`revops.sources.runlog`):
+    ``running`` at the start, then ``success`` with its rows, or ``failed`` with the error's
+    last line, and the error is raised again. ``run_id`` names the run there (the Airflow run
+    id; a new one by default).
 
     A stream that a used-up daily quota ended early, records set aside in ``_rejected`` and
     values that changed type are logged as warnings and returned; the task still succeeds (the
     next run resumes the stopped streams).
     """
-    from revops.sources import run_extract
-    from revops.sources.settings import apply_airflow_connection
-    from revops.warehouse import warehouse_url
+    import uuid
 
-    apply_airflow_connection(system)
-    result = run_extract(system, warehouse_url(), until=until)
+    from revops.sources import run_extract
+    from revops.sources.base import Window
+    from revops.sources.runlog import finish_run, start_run
+    from revops.sources.settings import apply_airflow_connection
+    from revops.warehouse import connect, warehouse_url
+
+    window = Window.of(since, until)  # the window is fixed here, so the record says what is read
+    run_id = run_id or f"manual__{uuid.uuid4().hex[:12]}"
+    url = warehouse_url()
+    with connect(url, autocommit=True) as conn:
+        record = start_run(conn, run_id, system, window.mode, window.since, window.until)
+    try:
+        apply_airflow_connection(system)
+        result = run_extract(system, url, until=window.until, since=window.since)
+    except BaseException as err:
+        try:
+            with connect(url, autocommit=True) as conn:
+                finish_run(conn, record, error=err)
+        except Exception:  # the run's own error matters more than its record
+            log.exception("%s: could not record the failed extract run %s", system, run_id)
+        raise
     total = sum(result.rows.values())
-    log.info("%s: loaded %d rows into %s: %s", system, total, result.dataset, result.rows)
+    with connect(url, autocommit=True) as conn:
+        finish_run(conn, record, rows=total)
+    log.info(
+        "%s: %s run %s loaded %d rows into %s: %s",
+        system,
+        window.mode,
+        run_id,
+        total,
+        result.dataset,
+        result.rows,
+    )
     if result.stopped:
         log.warning("%s: ended early, resumed next run: %s", system, result.stopped)
     if result.rejected:
@@ -45,7 +87,12 @@ def extract(system: str, until: datetime | None = None) -> dict[str, Any]:
     return {
         "system": system,
         "dataset": result.dataset,
+        "run_id": run_id,
+        "mode": window.mode,
+        "window_start": window.since.isoformat() if window.since else None,
+        "window_end": window.until.isoformat(),
         "rows": result.rows,
+        "load_ids": result.load_ids,
         "complete": result.complete,
         "stopped": result.stopped,
         "rejected": result.rejected,

@@ -152,9 +152,14 @@ def run_extract(
     warehouse_url: str,
     until: datetime | None = None,
     streams: Sequence[str] | None = None,
+    since: datetime | None = None,
 ) -> ExtractResult:
-    """Extract one system up to ``until`` (exclusive) and merge it into ``raw_<system>``.
+    """Extract one system up to ``until`` (exclusive, default now) and merge it into
+    ``raw_<system>``.
 
+    Without ``since`` the run is incremental: each stream reads from its cursor and moves it.
+    With ``since`` it is a backfill of exactly ``[since, until)``: no cursor is read or moved
+    (:class:`revops.sources.base.Window`); ``since >= until`` is refused with a ValueError.
     ``streams`` limits the run to some of the system's resources (benchmarks, backfills of one
     stream); by default every stream is read.
     """
@@ -163,14 +168,18 @@ def run_extract(
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
     from dlt.common.schema.exceptions import DataValidationError
 
-    from revops.sources.base import reset_notes
+    from revops.sources.base import Window, reset_notes
 
+    window = Window.of(since, until)
     factory = _source_factory(system)
     mode = drift_mode(system)
     notes = reset_notes()
     pipeline = pipeline_for(system, warehouse_url)
     try:
-        source = factory(until=until)
+        if window.backfill:
+            source = factory(until=window.until, since=window.since)
+        else:
+            source = factory(until=until)
         if streams:
             source = source.with_resources(*streams)
         # vendor timestamps land as the vendor sent them, offset included; staging casts them

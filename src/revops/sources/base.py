@@ -393,6 +393,86 @@ def reread_from(cursor: date | None, initial: date, lookback_days: int, oldest: 
     return max(start, initial, oldest)
 
 
+# -- windows -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one run reads: the one rule every connector follows for its cursors.
+
+    *Incremental* (``since`` None): each incremental stream reads from its cursor, kept in dlt's
+    resource state (committed to the destination with the rows it describes) up to ``until``,
+    re-reading the stream's lookback days, and moves the cursor. *Backfill* (``since`` given):
+    each incremental stream reads exactly ``[since, until)``, a day-grained stream the days
+    ``since.date()`` up to ``until.date()`` (exclusive, as an incremental run counts them),
+    with no lookback; no cursor is read or moved. Streams without a cursor are read in full
+    either way. Rows merge on their primary keys, so a backfill run twice loads the same.
+    """
+
+    until: datetime
+    since: datetime | None = None
+
+    @classmethod
+    def of(cls, since: datetime | None = None, until: datetime | None = None) -> Window:
+        """The window ``[since, until)`` (``until`` default now); refuses an empty one."""
+        end = as_utc(until or default_until())
+        start = as_utc(since) if since is not None else None
+        if start is not None and start >= end:
+            raise ValueError(
+                f"a backfill window must start before it ends: since {start.isoformat()} is not "
+                f"before until {end.isoformat()}"
+            )
+        return cls(end, start)
+
+    @property
+    def backfill(self) -> bool:
+        """Whether this run re-reads a fixed past window."""
+        return self.since is not None
+
+    @property
+    def mode(self) -> str:
+        """``backfill`` or ``incremental``."""
+        return "backfill" if self.backfill else "incremental"
+
+    @property
+    def end_day(self) -> date:
+        """The first day not read (day-grained streams read the days before it)."""
+        return self.until.date()
+
+    def state(self) -> dict[str, Any]:
+        """Where the current resource keeps its cursors: dlt's resource state in an incremental
+        run; in a backfill a scratch dict, so the connector's cursor reads find nothing and its
+        cursor writes go nowhere."""
+        if self.backfill:
+            return {}
+        import dlt
+
+        return dlt.current.resource_state()
+
+    def start(self, cursor: datetime | None, initial: datetime) -> datetime:
+        """The first instant a timestamp-cursor stream reads: ``since`` in a backfill, else the
+        cursor (``initial`` before the first run)."""
+        if self.since is not None:
+            return self.since
+        return cursor if cursor is not None else initial
+
+    def first_day(
+        self, cursor: date | None, initial: date, lookback_days: int, oldest: date | None = None
+    ) -> date:
+        """The first day a day-grained stream reads: ``since``'s day in a backfill, else the
+        cursor less the lookback (``initial`` before the first run); never before ``oldest``,
+        the furthest back the vendor serves."""
+        if self.since is not None:
+            return max(self.since.date(), oldest) if oldest else self.since.date()
+        return reread_from(cursor, initial, lookback_days, oldest or initial)
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether an instant falls inside the window (before ``until``, and not before
+        ``since`` in a backfill)."""
+        moment = as_utc(moment)
+        return moment < self.until and (self.since is None or moment >= self.since)
+
+
 def default_until() -> datetime:
     """The end of an extraction window when no scheduler gives one: now, to the second, UTC."""
     return datetime.now(UTC).replace(microsecond=0)
