@@ -8,6 +8,7 @@ revops transform [-- DBT ARGS]
 revops gate
 revops report render|send --period 2026-W46
 revops attribute paths FILE.csv [--model MODEL,...|all] [--out OUT.csv]
+revops airflow start|stop|status|env [--workers N]
 revops demo
 """
 
@@ -155,6 +156,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(seed=args.seed, scale=args.scale)
 
 
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    from revops.orchestration import service
+
+    settings = service.Settings.from_env(workers=args.workers)
+    if args.action == "start":
+        service.start(settings)
+    elif args.action == "stop":
+        service.stop(settings)
+    elif args.action == "status":
+        lines, running = service.status(settings)
+        print("\n".join(lines))
+        return 0 if running else 3
+    else:
+        print("\n".join(service.env_exports(settings)))
+    return 0
+
+
 def _iso(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -248,6 +266,24 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("attribute_args", nargs=argparse.REMAINDER)
     att.set_defaults(func=_cmd_attribute)
 
+    af = sub.add_parser(
+        "airflow",
+        help="run Airflow as a service on this machine (UI and API on 127.0.0.1)",
+        description="start: api-server, dag-processor, scheduler, triggerer (and Celery "
+        "workers with REVOPS_AIRFLOW_EXECUTOR=celery), metadata in PostgreSQL, pools and the "
+        "revops_warehouse connection applied; stop: by process group; status: each "
+        "component, the UI's URL and login; env: the `export` lines that point the plain "
+        "`airflow` CLI at it (they include the service's secrets and database URL).",
+    )
+    af.add_argument("action", choices=["start", "stop", "status", "env"])
+    af.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="Celery worker processes (REVOPS_AIRFLOW_EXECUTOR=celery only; default 2)",
+    )
+    af.set_defaults(func=_cmd_airflow)
+
     demo = sub.add_parser("demo", help="the whole pipeline on the simulator and embedded warehouse")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=float, default=1.0)
@@ -280,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "GateConfigError",
             "GateNotPassed",
             "SmtpConfigError",
+            "ServiceError",
             "ValueError",
             "FileNotFoundError",
         )

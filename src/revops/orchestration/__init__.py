@@ -33,11 +33,20 @@ class DagRunFailed(RuntimeError):
     """A DAG run did not succeed; the message names the DAG and its failed tasks."""
 
 
-def airflow_env(home: Path | None = None) -> dict[str, str]:
-    """Environment for a local Airflow: SQLite metadata under ``.revops/airflow``, our DAGs."""
+def airflow_env(home: Path | None = None, warehouse_url: str | None = None) -> dict[str, str]:
+    """Environment for a local Airflow: SQLite metadata under ``.revops/airflow``, our DAGs.
+
+    With a warehouse URL (given, or ``REVOPS_WAREHOUSE_URL``) it also carries the connection
+    ``revops_warehouse`` as ``AIRFLOW_CONN_REVOPS_WAREHOUSE``, as the service's processes do.
+    """
+    from revops.orchestration.objects import WAREHOUSE_CONN_ENV, warehouse_connection_uri
+
     home = home or state_dir() / "airflow"
     home.mkdir(parents=True, exist_ok=True)
+    url = warehouse_url or os.environ.get("REVOPS_WAREHOUSE_URL")
+    connection = {WAREHOUSE_CONN_ENV: warehouse_connection_uri(url)} if url else {}
     return {
+        **connection,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(project_root() / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -53,8 +62,11 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
     """Create or upgrade the local Airflow metadata DB and its vendor pools (fast when current).
 
     Each extract task runs in a pool ``vendor_<system>`` (one slot: one extract per vendor at a
-    time); the pools are created here so ``dag.test`` finds them.
+    time); the pools (:data:`revops.orchestration.objects.POOLS`) are created here so
+    ``dag.test`` finds them.
     """
+    from revops.orchestration.objects import POOLS
+
     home = Path(env["AIRFLOW_HOME"])
     airflow = Path(sys.executable).with_name("airflow")
     marker = home / ".revops-db-migrated"
@@ -66,14 +78,7 @@ def ensure_metadata_db(env: dict[str, str]) -> None:
             stdout=subprocess.DEVNULL,
         )
         marker.write_text(datetime.now(UTC).isoformat())
-    pools = {
-        name: {
-            "slots": slots,
-            "description": f"extracts from {name.removeprefix('vendor_')}",
-            "include_deferred": False,
-        }
-        for name, slots in VENDOR_POOLS.items()
-    }
+    pools = POOLS
     pools_file = home / "revops-pools.json"
     wanted = json.dumps(pools, sort_keys=True)
     pools_marker = home / ".revops-pools"
@@ -96,7 +101,12 @@ def run_dags(
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Run each DAG once, in order, through ``dag.test``; raise :class:`DagRunFailed` on failure."""
-    env = {**os.environ, **airflow_env(), **(extra_env or {})}
+    extra_env = extra_env or {}
+    env = {
+        **os.environ,
+        **airflow_env(warehouse_url=extra_env.get("REVOPS_WAREHOUSE_URL")),
+        **extra_env,
+    }
     ensure_metadata_db(env)
     moment = (logical_date or datetime.now(UTC)).replace(microsecond=0)
     results = []
@@ -185,4 +195,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--logical-date", required=True, type=datetime.fromisoformat)
     args = parser.parse_args(argv)
     return _test_one(args.dag_id, args.logical_date)
-

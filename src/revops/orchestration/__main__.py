@@ -1,4 +1,4 @@
-"""``python -m revops.orchestration DAG_ID --logical-date ISO``: one DAG run through ``dag.test``."""
+"""``python -m revops.orchestration DAG_ID --logical-date ISO``: one run through ``dag.test``."""
 
 import sys
 
