@@ -23,13 +23,11 @@ import dlt
 
 from revops.sources.base import (
     Stream,
-    as_utc,
+    Window,
     day_chunks,
     days,
-    default_until,
     flatten,
     quota_ends_stream,
-    reread_from,
     resource_hints,
     screened,
 )
@@ -115,11 +113,16 @@ def search_stream(api: ApiClient, customer_id: str, query: str, stream: str) -> 
 
 
 @dlt.source(name="google_ads", max_table_nesting=0)
-def google_ads_source(until: datetime | None = None, first_day: date | None = None):
-    """The Google Ads streams, each merged on its primary key into ``raw_google_ads``."""
+def google_ads_source(
+    until: datetime | None = None, first_day: date | None = None, since: datetime | None = None
+):
+    """The Google Ads streams, each merged on its primary key into ``raw_google_ads``;
+    ``since``: a backfill of the days of ``[since, until)`` (:class:`revops.sources.base.Window`).
+    """
     api = client()
     customers = id_list(SYSTEM, "customer_ids")
-    end_day = as_utc(until or default_until()).date()  # exclusive: the window ends before it
+    window = Window.of(since, until)
+    end_day = window.end_day  # exclusive: the window ends before it
     initial = first_day or start_date(SYSTEM, end_day - timedelta(days=HISTORY_DAYS))
 
     def full(stream: Stream):
@@ -136,9 +139,9 @@ def google_ads_source(until: datetime | None = None, first_day: date | None = No
 
     @dlt.resource(**resource_hints(daily, columns={"segments__date": {"data_type": "date"}}))
     def campaign_daily() -> Iterator[Any]:
-        state = dlt.current.resource_state()
+        state = window.state()
         cursor = date.fromisoformat(state["cursor"]) if state.get("cursor") else None
-        start = reread_from(cursor, initial, daily.lookback_days, initial)
+        start = window.first_day(cursor, initial, daily.lookback_days)
         with quota_ends_stream(SYSTEM, daily.name):
             for first, last in day_chunks(start, end_day, CHUNK_DAYS):
                 query = QUERIES[daily.name].format(start=first.isoformat(), end=last.isoformat())
@@ -156,10 +159,10 @@ def google_ads_source(until: datetime | None = None, first_day: date | None = No
 
     @dlt.resource(**resource_hints(clicks, columns={"segments__date": {"data_type": "date"}}))
     def click_views() -> Iterator[Any]:
-        state = dlt.current.resource_state()
+        state = window.state()
         cursor = date.fromisoformat(state["cursor"]) if state.get("cursor") else None
         oldest = end_day - timedelta(days=CLICK_VIEW_MAX_DAYS - 1)
-        start = reread_from(cursor, initial, clicks.lookback_days, oldest)
+        start = window.first_day(cursor, initial, clicks.lookback_days, oldest)
         with quota_ends_stream(SYSTEM, clicks.name):
             for one_day in days(start, end_day):
                 query = QUERIES[clicks.name].format(day=one_day.isoformat())

@@ -34,8 +34,7 @@ from revops.sources.base import (
     AfterCursorPaginator,
     SinglePage,
     Stream,
-    as_utc,
-    default_until,
+    Window,
     epoch_ms,
     flatten,
     iso_z,
@@ -314,10 +313,14 @@ def deal_details(api: ApiClient, deal_ids: list[str]) -> Iterator[Any]:
 
 
 @dlt.source(name="hubspot", max_table_nesting=0)
-def hubspot_source(until: datetime | None = None, initial: datetime = INITIAL):
-    """The HubSpot streams, each merged on its primary key into ``raw_hubspot``."""
+def hubspot_source(
+    until: datetime | None = None, initial: datetime = INITIAL, since: datetime | None = None
+):
+    """The HubSpot streams, each merged on its primary key into ``raw_hubspot``; ``since``:
+    a backfill of ``[since, until)`` (:class:`revops.sources.base.Window`)."""
     api = client()
-    end = as_utc(until or default_until())
+    window = Window.of(since, until)
+    end = window.until
 
     def objects(object_type: str):
         stream = STREAMS[object_type]
@@ -329,8 +332,9 @@ def hubspot_source(until: datetime | None = None, initial: datetime = INITIAL):
 
         @dlt.resource(**resource_hints(stream, columns=columns))
         def read() -> Iterator[Any]:
-            state = dlt.current.resource_state()
-            since = parse_ts(state["cursor"]) if state.get("cursor") else initial
+            state = window.state()
+            cursor = parse_ts(state["cursor"]) if state.get("cursor") else None
+            since = window.start(cursor, initial)
             with quota_ends_stream(SYSTEM, stream.name):
                 properties = discovered_properties(api, object_type)
                 declared: dict[str, Any] | None = {p: {"data_type": "text"} for p in properties}

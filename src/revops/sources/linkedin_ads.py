@@ -28,12 +28,10 @@ from revops.sources.base import (
     PageTokenPaginator,
     SinglePage,
     Stream,
-    as_utc,
+    Window,
     day_chunks,
-    default_until,
     flatten,
     quota_ends_stream,
-    reread_from,
     resource_hints,
     screened,
 )
@@ -138,11 +136,16 @@ def analytics_row(element: dict[str, Any], account: dict[str, Any]) -> dict[str,
 
 
 @dlt.source(name="linkedin_ads", max_table_nesting=0)
-def linkedin_ads_source(until: datetime | None = None, first_day: date | None = None):
-    """The LinkedIn Ads streams, each merged on its primary key into ``raw_linkedin_ads``."""
+def linkedin_ads_source(
+    until: datetime | None = None, first_day: date | None = None, since: datetime | None = None
+):
+    """The LinkedIn Ads streams, each merged on its primary key into ``raw_linkedin_ads``;
+    ``since``: a backfill of the days of ``[since, until)`` (:class:`revops.sources.base.Window`).
+    """
     api = client()
     wanted = set(id_list(SYSTEM, "account_ids")) if optional(SYSTEM, "account_ids") else None
-    end_day = as_utc(until or default_until()).date()
+    window = Window.of(since, until)
+    end_day = window.end_day
     initial = first_day or start_date(SYSTEM, end_day - timedelta(days=HISTORY_DAYS))
     known: list[dict[str, Any]] = []
 
@@ -174,13 +177,12 @@ def linkedin_ads_source(until: datetime | None = None, first_day: date | None = 
 
     @dlt.resource(**resource_hints(analytics, columns={"date": {"data_type": "date"}}))
     def campaign_analytics() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        cursors: dict[str, str] = state.setdefault("cursors", {})
+        cursors: dict[str, str] = window.state().setdefault("cursors", {})
         with quota_ends_stream(SYSTEM, analytics.name):
             for account in accounts():
                 key = str(account["id"])
                 cursor = date.fromisoformat(cursors[key]) if key in cursors else None
-                start = reread_from(cursor, initial, analytics.lookback_days, initial)
+                start = window.first_day(cursor, initial, analytics.lookback_days)
                 for first, last in day_chunks(start, end_day, CHUNK_DAYS):
                     path = analytics.path.format(
                         date_range=date_range(first, last), account_urn=account_urn(key)

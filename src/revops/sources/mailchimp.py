@@ -22,8 +22,7 @@ import dlt
 from revops.sources.base import (
     OffsetPaginator,
     Stream,
-    as_utc,
-    default_until,
+    Window,
     flatten,
     parse_ts,
     quota_ends_stream,
@@ -106,8 +105,11 @@ def drop_links(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in item.items() if k != "_links"} for item in items]
 
 
-def activity_rows(email: dict[str, Any], until: datetime) -> list[dict[str, Any]]:
-    """One row per activity event of one recipient, events at or after ``until`` left out.
+def activity_rows(
+    email: dict[str, Any], until: datetime, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """One row per activity event of one recipient, events at or after ``until`` (and, in a
+    backfill, before ``since``) left out.
 
     Mailchimp stamps events to the second, so one recipient can have two events with the same
     action and timestamp (two opens, two clicks on different links): ``occurrence`` numbers
@@ -120,22 +122,29 @@ def activity_rows(email: dict[str, Any], until: datetime) -> list[dict[str, Any]
         stamp = event.get("timestamp")
         key = (event.get("action"), stamp)
         seen[key] = seen.get(key, 0) + 1
-        if stamp and parse_ts(stamp) >= until:
+        if stamp and not (parse_ts(stamp) < until and (since is None or parse_ts(stamp) >= since)):
             continue
         rows.append({**base, **flatten(event), "occurrence": seen[key]})
     return rows
 
 
-def _since(cursors: dict[str, str], key: str, initial: datetime) -> str:
-    start = parse_ts(cursors[key]) - OVERLAP if key in cursors else initial
-    return start.isoformat()
+def _since(window: Window, cursors: dict[str, str], key: str, initial: datetime) -> str:
+    """The ``since`` filter value of one audience or campaign: a second before where its read
+    starts (Mailchimp's filter is "after"), or ``initial`` on the first run."""
+    cursor = parse_ts(cursors[key]) if key in cursors else None
+    start = window.start(cursor, initial)
+    return (start - OVERLAP if cursor is not None or window.backfill else start).isoformat()
 
 
 @dlt.source(name="mailchimp", max_table_nesting=0)
-def mailchimp_source(until: datetime | None = None, initial: datetime = INITIAL):
-    """The Mailchimp streams, each merged on its primary key into ``raw_mailchimp``."""
+def mailchimp_source(
+    until: datetime | None = None, initial: datetime = INITIAL, since: datetime | None = None
+):
+    """The Mailchimp streams, each merged on its primary key into ``raw_mailchimp``; ``since``:
+    a backfill of ``[since, until)`` (:class:`revops.sources.base.Window`)."""
     api = client()
-    end = as_utc(until or default_until())
+    window = Window.of(since, until)
+    end = window.until
 
     def full(stream: Stream):
         @dlt.resource(**resource_hints(stream))
@@ -150,18 +159,19 @@ def mailchimp_source(until: datetime | None = None, initial: datetime = INITIAL)
 
     @dlt.resource(**resource_hints(members_stream))
     def members() -> Iterator[Any]:
-        cursors: dict[str, str] = dlt.current.resource_state().setdefault("cursors", {})
+        cursors: dict[str, str] = window.state().setdefault("cursors", {})
         with quota_ends_stream(SYSTEM, members_stream.name):
             for list_page in STREAMS["lists"].pages(api):
                 for audience in list_page:
                     list_id = audience["id"]
                     path = members_stream.path.format(list_id=list_id)
-                    since = _since(cursors, list_id, initial)
+                    since = _since(window, cursors, list_id, initial)
                     for page in members_stream.pages(api, path, since_last_changed=since):
                         rows = [
                             flatten(m)
                             for m in drop_links(page)
-                            if not m.get("last_changed") or parse_ts(m["last_changed"]) < end
+                            if not m.get("last_changed")
+                            or window.contains(parse_ts(m["last_changed"]))
                         ]
                         yield from screened(members_stream, rows)
                     cursors[list_id] = end.isoformat()
@@ -170,15 +180,17 @@ def mailchimp_source(until: datetime | None = None, initial: datetime = INITIAL)
 
     @dlt.resource(**resource_hints(activity_stream, columns=ACTIVITY_COLUMNS))
     def email_activity() -> Iterator[Any]:
-        cursors: dict[str, str] = dlt.current.resource_state().setdefault("cursors", {})
+        cursors: dict[str, str] = window.state().setdefault("cursors", {})
         with quota_ends_stream(SYSTEM, activity_stream.name):
             for campaign_page in STREAMS["campaigns"].pages(api):
                 for campaign in campaign_page:
                     campaign_id = campaign["id"]
                     path = activity_stream.path.format(campaign_id=campaign_id)
-                    since = _since(cursors, campaign_id, initial)
+                    since = _since(window, cursors, campaign_id, initial)
                     for page in activity_stream.pages(api, path, since=since):
-                        rows = [row for email in page for row in activity_rows(email, end)]
+                        rows = [
+                            row for email in page for row in activity_rows(email, end, window.since)
+                        ]
                         yield from screened(activity_stream, rows)
                     cursors[campaign_id] = end.isoformat()
 

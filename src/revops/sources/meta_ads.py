@@ -26,12 +26,10 @@ from revops.sources.base import (
     NextLinkPaginator,
     SinglePage,
     Stream,
-    as_utc,
+    Window,
     day_chunks,
-    default_until,
     flatten,
     quota_ends_stream,
-    reread_from,
     resource_hints,
     screened,
 )
@@ -120,11 +118,15 @@ def insight_row(record: dict[str, Any], time_zone: str | None) -> dict[str, Any]
 
 
 @dlt.source(name="meta_ads", max_table_nesting=0)
-def meta_ads_source(until: datetime | None = None, first_day: date | None = None):
-    """The Meta Ads streams, each merged on its primary key into ``raw_meta_ads``."""
+def meta_ads_source(
+    until: datetime | None = None, first_day: date | None = None, since: datetime | None = None
+):
+    """The Meta Ads streams, each merged on its primary key into ``raw_meta_ads``; ``since``:
+    a backfill of the days of ``[since, until)`` (:class:`revops.sources.base.Window`)."""
     api = client()
     accounts = account_ids()
-    end_day = as_utc(until or default_until()).date()
+    window = Window.of(since, until)
+    end_day = window.end_day
     initial = first_day or start_date(SYSTEM, end_day - timedelta(days=HISTORY_DAYS))
     time_zones: dict[str, str | None] = {}
 
@@ -158,12 +160,11 @@ def meta_ads_source(until: datetime | None = None, first_day: date | None = None
         )
     )
     def ad_insights() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        cursors: dict[str, str] = state.setdefault("cursors", {})
+        cursors: dict[str, str] = window.state().setdefault("cursors", {})
         with quota_ends_stream(SYSTEM, insights.name):
             for account in accounts:
                 cursor = date.fromisoformat(cursors[account]) if account in cursors else None
-                start = reread_from(cursor, initial, insights.lookback_days, initial)
+                start = window.first_day(cursor, initial, insights.lookback_days)
                 time_zone = account_time_zone(account)
                 for first, last in day_chunks(start, end_day, CHUNK_DAYS):
                     params = {

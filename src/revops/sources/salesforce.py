@@ -27,8 +27,7 @@ import dlt
 from revops.sources.base import (
     NextLinkPaginator,
     Stream,
-    as_utc,
-    default_until,
+    Window,
     parse_ts,
     quota_ends_stream,
     resource_hints,
@@ -161,10 +160,14 @@ def record_row(record: dict[str, Any], any_type: set[str]) -> dict[str, Any]:
 
 
 @dlt.source(name="salesforce", max_table_nesting=0)
-def salesforce_source(until: datetime | None = None, initial: datetime = INITIAL):
-    """The Salesforce objects, each merged on ``Id`` into ``raw_salesforce``."""
+def salesforce_source(
+    until: datetime | None = None, initial: datetime = INITIAL, since: datetime | None = None
+):
+    """The Salesforce objects, each merged on ``Id`` into ``raw_salesforce``; ``since``: a
+    backfill of ``[since, until)`` (:class:`revops.sources.base.Window`)."""
     api = client()
-    end = as_utc(until or default_until())
+    window = Window.of(since, until)
+    end = window.until
     prefix = api_prefix()
 
     def sobject_resource(sobject: str, cursor: str):
@@ -172,8 +175,10 @@ def salesforce_source(until: datetime | None = None, initial: datetime = INITIAL
 
         @dlt.resource(**resource_hints(stream))
         def read() -> Iterator[Any]:
-            state = dlt.current.resource_state()
-            since = parse_ts(state["cursor"]) if state.get("cursor") else initial
+            state = window.state()
+            since = window.start(
+                parse_ts(state["cursor"]) if state.get("cursor") else None, initial
+            )
             with quota_ends_stream(SYSTEM, stream.name):
                 fields = describe(api, sobject)
                 if cursor not in fields or "Id" not in fields:
