@@ -1,69 +1,7 @@
-"""
-### extract_google_ads
+"""The Airflow DAG extract_google_ads: built from its entry in revops.orchestration.dags.SOURCES
+(what it pulls and writes, schedule, window, backfills, pool, timeouts and alerts are described
+in the DAG's doc_md there)."""
 
-Pulls Google Ads API (`searchStream`, GAQL) into the warehouse schema `raw_google_ads`:
-customers, campaigns, ad groups; daily campaign metrics re-read 14 days back; `click_view` one
-day per query, at most 90 days back. One task, one dlt load: every stream of the system and the
-cursor state that describes it are committed together, so a retry or a rerun of the same data
-interval leaves the same rows (merged on primary keys), and a run that dies commits nothing and
-is resumed from the last committed cursors.
+from revops.orchestration.dags import extract_dag
 
-The window ends at the run's `data_interval_end` (exclusive). A used-up daily API quota ends
-the run cleanly; the next run resumes. Tasks run in the pool `vendor_google_ads` so parallel runs
-(backfills) stay inside the vendor's rate limit. Credentials: `REVOPS_GOOGLE_ADS_*` environment
-variables or the Airflow connection `revops_google_ads`.
-
-Produces the asset `raw_google_ads` (and one asset per table), on which `revops_transform` is
-scheduled.
-"""
-
-from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
-
-from airflow.sdk import Asset, dag, task
-
-SYSTEM = "google_ads"
-POOL = "vendor_google_ads"
-TABLES = (
-    "customers",
-    "campaigns",
-    "ad_groups",
-    "campaign_daily",
-    "click_views",
-)
-RAW = Asset(name="raw_google_ads", uri="revops://warehouse/raw_google_ads")
-TABLE_ASSETS = [
-    Asset(name=f"raw_google_ads.{table}", uri=f"revops://warehouse/raw_google_ads/{table}")
-    for table in TABLES
-]
-
-
-@dag(
-    dag_id="extract_google_ads",
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["revops", "extract", "google_ads"],
-    doc_md=__doc__,
-    default_args={
-        "owner": "data-engineering",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-        "pool": POOL,
-    },
-)
-def extract_google_ads():
-    @task(task_id="extract_google_ads", outlets=[RAW, *TABLE_ASSETS], pool=POOL)
-    def extract(data_interval_end: datetime | None = None) -> dict:
-        """Extract google_ads up to the end of the run's data interval."""
-        from revops.pipeline import extract as run
-
-        return run(SYSTEM, until=data_interval_end)
-
-    extract()
-
-
-extract_google_ads()
+dag = extract_dag("google_ads")

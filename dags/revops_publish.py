@@ -1,23 +1,36 @@
 """
 ### revops_publish
 
-Once the marts are rebuilt: the Great Expectations gate checks the raw layer and the marts for
-the report periods due (the last complete week; in a month's first week also the last month)
-and records the run in `revops_meta.gate_runs`. A failed gate fails this run with the failed
-expectations and tables named, e-mails the engineers on call (`REVOPS_ALERT_RECIPIENTS`) with
+Once the marts are rebuilt: the Great Expectations gate checks the extract runs, the raw layer
+and the marts for the report periods due (the last complete week; in a month's first week also
+the last month) and records the run in `revops_meta.gate_runs`. A system whose newest
+incremental extract failed, or whose extracted data ends before the period does, is a blocking
+failure, as is any blocking expectation. A failed gate fails this run with the failed checks
+and systems named, e-mails the engineers on call (`REVOPS_ALERT_RECIPIENTS`) with the error,
 observed vs expected and the Data Docs pages, and the report is not sent. Otherwise each
 edition is rendered (HTML e-mail, PDF, CSVs), archived under `out/reports/` and e-mailed once:
 scheduled runs share one run key, so a period is published once however often this runs; a
 retried task or a gate that passes on a rerun never sends twice.
+
+**Backfills don't e-mail leadership.** The report covers the periods due at this run's moment
+(the current ones). `decide_to_send` skips the e-mail when every `marts` update that triggered
+the run was built from backfill extracts only (the transform marks its `marts` event
+`{"backfill": true}`); the gate still runs. The explicit flag is a manual run of this DAG: it
+always sends, under its own run key.
+
+**Limits and alerts.** Each task times out after `REVOPS_TASK_TIMEOUT_MINUTES` (default 60),
+the run after `REVOPS_DAGRUN_TIMEOUT_HOURS` (default 6); a run not finished
+`REVOPS_REPORT_DEADLINE_HOURS` (default 2) after it was queued alerts that the report is late.
+Task failures e-mail `REVOPS_ALERT_RECIPIENTS` with the DAG, task, try, error and log link.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-MARTS = Asset(name="marts", uri="revops://warehouse/marts")
+from revops.orchestration.dags import MARTS, dag_kwargs, default_args, report_deadline_alert
 
 
 def _run() -> tuple[datetime, str]:
@@ -30,14 +43,10 @@ def _run() -> tuple[datetime, str]:
 
 
 @dag(
-    dag_id="revops_publish",
     schedule=[MARTS],
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["revops", "quality", "report"],
-    doc_md=__doc__,
-    default_args={"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    default_args=default_args(retries=1, retry_delay=timedelta(minutes=2)),
+    deadline=report_deadline_alert(),
+    **dag_kwargs("revops_publish", __doc__, ["quality", "report"]),
 )
 def revops_publish():
     @task(retries=0)
@@ -47,6 +56,19 @@ def revops_publish():
         moment, run_key = _run()
         return quality_gate(report_periods(moment), run_key=run_key, as_of=moment)
 
+    @task.short_circuit
+    def decide_to_send() -> bool:
+        """Send unless only backfills fed this run (a manual run always sends)."""
+        import logging
+
+        from revops.reports.publish import send_decision
+
+        context = get_current_context()
+        events = [event.extra or {} for event in context["triggering_asset_events"].get(MARTS, [])]
+        send, why = send_decision(context["dag_run"].run_type, events)
+        logging.getLogger(__name__).info("decide_to_send: %s: %s", send, why)
+        return send
+
     @task
     def send_report(gate: dict) -> dict:
         from revops.pipeline import send_report
@@ -54,7 +76,10 @@ def revops_publish():
         _, run_key = _run()
         return send_report(gate["periods"], run_key=run_key)
 
-    send_report(check_quality())
+    gate = check_quality()
+    decision = decide_to_send()
+    gate >> decision
+    decision >> send_report(gate)
 
 
 revops_publish()

@@ -1,48 +1,80 @@
 """
 ### revops_transform
 
-Builds the dbt project (staging -> intermediate -> marts) with Astronomer Cosmos once every raw
-schema has new data, testing as it builds (`dbt build`); in the middle, the exact data-driven
-attribution models (Markov, Shapley) are fitted on the path tables dbt built and their credits
-written back in one transaction, then the attribution marts are built on them. Produces the
-asset `marts`, on which `revops_publish` is scheduled.
+Builds the dbt project (staging -> intermediate -> marts) with Astronomer Cosmos, testing as it
+builds (`dbt build`); in the middle, the exact data-driven attribution models (Markov, Shapley)
+are fitted on the path tables dbt built and their credits written back in one transaction, then
+the attribution marts are built on them. Produces the asset `marts`, on which `revops_publish`
+is scheduled.
+
+**Schedule.** When all six raw assets (`raw_<system>`) have been updated since the last run, or
+at 04:00 UTC every day, whichever comes first (`AssetOrTimeSchedule`): one vendor that is down
+or slow no longer holds the marts back. The build runs with what the warehouse has, and the
+publish gate decides: a system whose newest incremental extract failed, or whose data ends too
+early, blocks the report and the gate's alert names the system and its error.
+
+**Warehouse.** dbt connects through the Airflow connection `revops_warehouse` (Cosmos
+`PostgresUserPasswordProfileMapping`, schema `marts`): the same warehouse as the extracts and
+the gate (`revops airflow start` sets it from `REVOPS_WAREHOUSE_URL`).
+
+**Backfills.** The `marts` event of a run triggered only by backfill extracts carries
+`{"backfill": true}`, so `revops_publish` sends no report for it.
+
+**Limits and alerts.** Each task times out after `REVOPS_TASK_TIMEOUT_MINUTES` (default 60),
+the run after `REVOPS_DAGRUN_TIMEOUT_HOURS` (default 6); a run not finished
+`REVOPS_REPORT_DEADLINE_HOURS` (default 2) after it was queued alerts that the report is late.
+Failures e-mail `REVOPS_ALERT_RECIPIENTS` with the DAG, task, try, error and log link.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from airflow.sdk import (
+    AssetAll,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    dag,
+    get_current_context,
+    task,
+)
 
-from airflow.sdk import Asset, dag, task
-from cosmos import ProfileConfig
-from cosmos.operators.local import DbtBuildLocalOperator
+from revops.orchestration.dags import (
+    MARTS,
+    SOURCES,
+    TRANSFORM_CRON,
+    dag_kwargs,
+    default_args,
+    raw_asset,
+    report_deadline_alert,
+)
 
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project"
-SYSTEMS = ("hubspot", "salesforce", "google_ads", "meta_ads", "linkedin_ads", "mailchimp")
-RAW = [Asset(name=f"raw_{s}", uri=f"revops://warehouse/raw_{s}") for s in SYSTEMS]
-MARTS = Asset(name="marts", uri="revops://warehouse/marts")
+RAW = [raw_asset(system) for system in SOURCES]
 
 
 @dag(
-    dag_id="revops_transform",
-    schedule=RAW,
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["revops", "transform", "dbt"],
-    doc_md=__doc__,
-    default_args={"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(TRANSFORM_CRON, timezone="UTC"), assets=AssetAll(*RAW)
+    ),
+    default_args=default_args(),
+    deadline=report_deadline_alert(),
+    **dag_kwargs("revops_transform", __doc__, ["transform", "dbt"]),
 )
 def revops_transform():
+    from cosmos import ProfileConfig
+    from cosmos.operators.local import DbtBuildLocalOperator
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    from revops.config import dbt_project_dir
+
     dbt = {
-        "project_dir": str(DBT_PROJECT),
+        "project_dir": str(dbt_project_dir()),
         "profile_config": ProfileConfig(
             profile_name="revops",
             target_name="warehouse",
-            profiles_yml_filepath=DBT_PROJECT / "profiles.yml",
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id="revops_warehouse",
+                profile_args={"schema": "marts", "threads": 2, "connect_timeout": 10},
+            ),
         ),
-        "env": {k: v for k, v in os.environ.items() if k.startswith("REVOPS_PG_")},
         "install_deps": False,
     }
     # everything that does not need the data-driven credits (staging, intermediate, marts)
@@ -58,10 +90,27 @@ def revops_transform():
 
     # the attribution marts, once markov and shapley credits are written
     build_attribution_marts = DbtBuildLocalOperator(
-        task_id="build_attribution_marts", select=["source:attribution+"], outlets=[MARTS], **dbt
+        task_id="build_attribution_marts", select=["source:attribution+"], **dbt
     )
 
-    build_models >> attribute_data_driven() >> build_attribution_marts
+    @task(outlets=[MARTS])
+    def announce_marts() -> dict:
+        """Update the `marts` asset, saying whether only backfills fed this build."""
+        from revops.reports.publish import marts_event_extra
+
+        context = get_current_context()
+        raw = {asset.name for asset in RAW}
+        events = [
+            event
+            for asset, asset_events in context["triggering_asset_events"].items()
+            if asset.name in raw
+            for event in asset_events
+        ]
+        extra = marts_event_extra([event.extra or {} for event in events])
+        context["outlet_events"][MARTS].extra = extra
+        return extra
+
+    build_models >> attribute_data_driven() >> build_attribution_marts >> announce_marts()
 
 
 revops_transform()

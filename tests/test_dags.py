@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pendulum
 import pytest
 
 from revops.orchestration import EXTRACT_SYSTEMS, PIPELINE_DAGS, VENDOR_POOLS, airflow_env
@@ -68,17 +70,125 @@ def test_each_extract_dag_declares_its_raw_assets_pool_and_retries(dagbag, syste
     assert {"revops", "extract", system} <= set(dag.tags)
 
 
-def test_transform_waits_for_every_raw_schema(dagbag) -> None:
-    condition = dagbag.dags["revops_transform"].timetable.asset_condition
-    assert {asset.name for asset in condition.objects} == {
+def test_transform_runs_when_every_raw_schema_updated_or_at_a_daily_time(dagbag) -> None:
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    from revops.orchestration.dags import EXTRACT_CRON, TRANSFORM_CRON
+
+    timetable = dagbag.dags["revops_transform"].timetable
+    assert isinstance(timetable, AssetOrTimeSchedule)
+    assert {asset.name for asset in timetable.asset_condition.objects} == {
         f"raw_{system}" for system in EXTRACT_SYSTEMS
     }
+    assert type(timetable.asset_condition).__name__ == "AssetAll"
+    assert isinstance(timetable.timetable, CronTriggerTimetable)
+    # a few hours after the extracts' midnight run
+    assert EXTRACT_CRON == "0 0 * * *" and TRANSFORM_CRON == "0 4 * * *"
 
 
-def test_publish_sends_only_after_the_gate(dagbag) -> None:
+def test_transform_builds_dbt_on_the_revops_warehouse_connection(dagbag) -> None:
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    dag = dagbag.dags["revops_transform"]
+    builds = [t for t in dag.tasks if t.task_id.startswith("build_")]
+    assert [t.task_id for t in builds] == ["build_models", "build_attribution_marts"]
+    for build in builds:
+        mapping = build.profile_config.profile_mapping
+        assert isinstance(mapping, PostgresUserPasswordProfileMapping)
+        assert mapping.conn_id == "revops_warehouse"
+        assert mapping.profile_args["schema"] == "marts"
+        assert build.profile_config.target_name == "warehouse"
+        assert not any(k.startswith("REVOPS_PG_") for k in (build.env or {}))
+    # the marts asset is announced last, by the task that passes the backfill mark on
+    announce = dag.get_task("announce_marts")
+    assert {a.name for a in announce.outlets} == {"marts"}
+    assert announce.upstream_task_ids == {"build_attribution_marts"}
+
+
+def test_publish_sends_only_after_the_gate_and_the_backfill_decision(dagbag) -> None:
     dag = dagbag.dags["revops_publish"]
-    send = dag.get_task("send_report")
-    assert send.upstream_task_ids == {"check_quality"}
+    assert dag.get_task("decide_to_send").upstream_task_ids == {"check_quality"}
+    assert dag.get_task("send_report").upstream_task_ids == {"check_quality", "decide_to_send"}
+
+
+@pytest.mark.parametrize("dag_id", PIPELINE_DAGS)
+def test_every_task_times_out_and_alerts_and_every_run_times_out(dagbag, dag_id: str) -> None:
+    from revops.orchestration.callbacks import dag_failure_alert, task_failure_alert
+    from revops.orchestration.dags import dagrun_timeout, task_timeout
+
+    dag = dagbag.dags[dag_id]
+    assert dag.dagrun_timeout == dagrun_timeout() == timedelta(hours=6)
+    assert dag.on_failure_callback in (dag_failure_alert, [dag_failure_alert])
+    for task in dag.tasks:
+        assert task.execution_timeout == task_timeout() == timedelta(minutes=60), task.task_id
+        assert task_failure_alert in task.on_failure_callback, task.task_id
+
+
+@pytest.mark.parametrize("dag_id", ["revops_transform", "revops_publish"])
+def test_the_report_dags_have_a_deadline(dagbag, dag_id: str) -> None:
+    from airflow.sdk import DeadlineReference
+
+    (alert,) = dagbag.dags[dag_id].deadline
+    assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert alert.interval == timedelta(hours=2)
+    assert alert.callback.path == "revops.orchestration.callbacks.report_late_alert"
+
+
+@pytest.mark.parametrize("system", EXTRACT_SYSTEMS)
+def test_extract_runs_have_a_real_daily_data_interval(dagbag, system: str) -> None:
+    from airflow.sdk import CronDataIntervalTimetable
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    dag = dagbag.dags[f"extract_{system}"]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    core = coerce_to_core_timetable(dag.timetable)
+    scheduled = core.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+    )
+    assert scheduled.data_interval.start == datetime(2026, 1, 1, tzinfo=UTC)
+    assert scheduled.data_interval.end == datetime(2026, 1, 2, tzinfo=UTC)
+    manual = core.infer_manual_data_interval(
+        run_after=pendulum.datetime(2026, 11, 25, 10, 30, tz="UTC")
+    )
+    assert (manual.start, manual.end) == (
+        datetime(2026, 11, 24, tzinfo=UTC),
+        datetime(2026, 11, 25, tzinfo=UTC),
+    )
+
+
+def test_extract_dags_are_built_from_the_one_list_of_systems() -> None:
+    from revops.orchestration.dags import SOURCES
+    from revops.sources import SYSTEMS
+
+    assert list(SOURCES) == list(SYSTEMS)
+    assert set(EXTRACT_SYSTEMS) == set(SYSTEMS)
+    assert sorted(p.stem for p in DAGS.glob("extract_*.py")) == sorted(
+        f"extract_{s}" for s in SYSTEMS
+    )
+
+
+@pytest.mark.parametrize("system", EXTRACT_SYSTEMS)
+def test_extract_dag_files_are_one_call_that_airflow_safe_mode_parses(system: str) -> None:
+    from airflow.utils.file import might_contain_dag_via_default_heuristic
+
+    path = DAGS / f"extract_{system}.py"
+    assert might_contain_dag_via_default_heuristic(str(path))
+    tree = ast.parse(path.read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    assert len(calls) == 1 and calls[0].func.id == "extract_dag"
+    assert [a.value for a in calls[0].args] == [system]
+
+
+@pytest.mark.parametrize("system", EXTRACT_SYSTEMS)
+def test_extract_dag_docs_keep_what_each_system_pulls(dagbag, system: str) -> None:
+    from revops.orchestration.dags import SOURCES
+
+    doc = dagbag.dags[f"extract_{system}"].doc_md
+    assert SOURCES[system].pulls in doc
+    assert f"vendor_{system}" in doc and f"revops_{system}" in doc
+    assert "airflow backfill create" in doc and "REVOPS_TASK_TIMEOUT_MINUTES" in doc
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)

@@ -235,9 +235,42 @@ def _pid_alive(pgdata: Path) -> bool:
     return True
 
 
+AIRFLOW_CONN_ENV = "AIRFLOW_CONN_REVOPS_WAREHOUSE"
+"""The Airflow connection ``revops_warehouse`` as Airflow reads it from the environment."""
+
+
+def url_from_airflow_connection(value: str) -> str:
+    """A ``postgresql://`` URL from an Airflow connection given as a URI or as JSON."""
+    import json
+    from urllib.parse import quote
+
+    text = value.strip()
+    if text.startswith("{"):
+        conn = json.loads(text)
+        user = quote(str(conn.get("login") or "postgres"), safe="")
+        password = conn.get("password")
+        secret = f":{quote(str(password), safe='')}" if password else ""
+        port = conn.get("port") or 5432
+        host = conn.get("host") or "127.0.0.1"
+        return f"postgresql://{user}{secret}@{host}:{port}/{conn.get('schema') or 'postgres'}"
+    parts = urlsplit(text)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise WarehouseError(
+            f"{AIRFLOW_CONN_ENV} must be a postgres connection, got scheme {parts.scheme!r}"
+        )
+    query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("__extra__="))
+    return urlunsplit(parts._replace(scheme="postgresql", query=query, fragment=""))
+
+
 def configured_url() -> str | None:
-    """``REVOPS_WAREHOUSE_URL`` if set (an external warehouse), else None (embedded)."""
-    return os.environ.get(WAREHOUSE_URL_ENV) or None
+    """``REVOPS_WAREHOUSE_URL`` if set (an external warehouse); else the Airflow connection
+    ``revops_warehouse`` from ``AIRFLOW_CONN_REVOPS_WAREHOUSE`` (what every Airflow process of
+    ``revops airflow start`` carries); else None (embedded)."""
+    url = os.environ.get(WAREHOUSE_URL_ENV)
+    if url:
+        return url
+    connection = os.environ.get(AIRFLOW_CONN_ENV)
+    return url_from_airflow_connection(connection) if connection else None
 
 
 def warehouse_url(start: bool = True) -> str:

@@ -4,6 +4,8 @@
   (``expectations/gate.yml``);
 - ``raw``: the raw layer's suites, built at run time from the connectors' streams and the
   warehouse's catalog (freshness, volume, keys, money, currencies);
+- ``extracts``: each source's newest incremental extract run (failed or ending too early
+  blocks the report);
 - ``gate``: the checkpoint over both layers, its Data Docs and its result;
 - ``runs``: every gate run recorded in ``revops_meta.gate_runs`` (what the report's sender
   checks before sending);

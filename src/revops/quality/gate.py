@@ -1,9 +1,12 @@
 """The publish gate: validate the raw layer and the marts with Great Expectations and decide if
 the report ships.
 
-``run_gate`` runs one GX checkpoint with two layers of suites: the raw layer (one suite per
-source for freshness and one per stream table for volume, keys, money and currencies, built at
-run time by ``revops.quality.raw``) and the marts (one suite per mart, ``revops.quality.suites``).
+``run_gate`` first reads the extract runs (``revops.quality.extracts``: a source whose newest
+incremental extract failed, or whose data ends too early, is a blocking failure naming the
+system and its error), then runs one GX checkpoint with two layers of suites: the raw layer
+(one suite per source for freshness and one per stream table for volume, keys, money and
+currencies, built at run time by ``revops.quality.raw``) and the marts (one suite per mart,
+``revops.quality.suites``).
 Each suite is a validation definition over a whole-table batch. It builds Data Docs into a
 local directory and returns a ``GateResult``: passed when no blocking expectation failed. Each
 failure names its check, table, expectation, what was observed against what was expected, and
@@ -216,7 +219,8 @@ def run_gate(
         missing = [m for m in SUITES if m not in present and m not in config.optional_marts]
         optional_gone = [m for m in SUITES if m not in present and m in config.optional_marts]
         raw_plan = raw.plan(config, ctx)
-        failures = [_missing_source(config, system) for system in raw_plan.missing_sources]
+        failures = _extract_failures(warehouse_url, as_of, periods, config, scrub)
+        failures += [_missing_source(config, system) for system in raw_plan.missing_sources]
         failures += [_missing_mart(config, m) for m in missing]
         order = {f.check: i for i, f in enumerate(failures)}
         context = _context(sa_url, docs_dir)
@@ -423,6 +427,24 @@ def _docs_page(context: Any, identifier: Any) -> str:
         if url:
             return url
     return ""
+
+
+def _extract_failures(
+    url: str,
+    as_of: dt.datetime,
+    periods: Sequence[PeriodLike],
+    config: GateConfig,
+    scrub: _Scrubber,
+) -> list[Failure]:
+    """The extract runs' blocking failures (``revops.quality.extracts``), scrubbed."""
+    from dataclasses import replace
+
+    from revops.quality.extracts import read_failures
+    from revops.warehouse import connect
+
+    with connect(url) as conn:
+        found = read_failures(conn, as_of, periods, config)
+    return [replace(f, observed=scrub(f.observed)) for f in found]
 
 
 def _missing_source(config: GateConfig, system: str) -> Failure:

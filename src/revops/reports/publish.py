@@ -14,6 +14,11 @@ leadership gets the report. What the publish DAG's two tasks (and ``revops gate`
 - :func:`run_key_for`: the run key of a DAG run. Scheduled and asset-triggered runs share one
   key, so each edition of a period is published once however many daily runs follow; a manual
   run (``make demo``, a deliberate resend) has its own.
+- :func:`send_decision`: backfills don't e-mail leadership. A publish run reports on the
+  periods due at its own moment (the current ones); an asset-triggered run whose ``marts``
+  updates all came from transform runs fed only by backfill extracts (:func:`marts_event_extra`
+  marks them) sends nothing. The explicit way to send after a backfill is a manual run of
+  ``revops_publish``, which always sends (under its own run key).
 """
 
 from __future__ import annotations
@@ -45,6 +50,38 @@ def run_key_for(dag_id: str, run_id: str, run_type: str | None) -> str:
     if kind in _SCHEDULED_RUN_TYPES:
         return SCHEDULED_RUN_KEY
     return f"{dag_id}/{run_id}"
+
+
+def marts_event_extra(raw_events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``marts`` asset event's extra, from the extra of the ``raw_<system>`` events that
+    triggered the transform run: ``backfill`` is True only when there were some and every one
+    came from a backfill run (a daily or manual transform run is never a backfill)."""
+    backfills = [bool(extra.get("backfill")) for extra in raw_events]
+    return {
+        "backfill": bool(backfills) and all(backfills),
+        "raw_events": len(backfills),
+        "backfill_events": sum(backfills),
+    }
+
+
+def send_decision(
+    run_type: str | None, marts_events: Sequence[Mapping[str, Any]]
+) -> tuple[bool, str]:
+    """Whether a publish run sends the report, and why (for the task log).
+
+    A manual run always sends: it is the explicit flag. Any other run sends unless every
+    ``marts`` event that triggered it is marked ``backfill`` (:func:`marts_event_extra`).
+    """
+    kind = str(getattr(run_type, "value", run_type) or "").lower()
+    if kind == "manual":
+        return True, "a manual run always sends (the explicit way to publish after a backfill)"
+    if marts_events and all(bool(extra.get("backfill")) for extra in marts_events):
+        return False, (
+            f"every marts update that triggered this run ({len(marts_events)}) was built from "
+            "backfill extracts only: backfills don't e-mail leadership. Trigger revops_publish "
+            "by hand to send the report for the current period."
+        )
+    return True, "fresh data: the report for the current period is sent (once per period)"
 
 
 @dataclass
