@@ -367,6 +367,10 @@ def test_every_host_and_port_a_service_connects_to_is_a_service_listening_there(
             assert port in listening_ports(host, svc[host]), f"{name}: {key} -> {host}:{port}"
             checked += 1
     assert checked >= 10
+    # and those services listen on every interface, not only inside their own container
+    api = svc["airflow-apiserver"]
+    assert airflow_setting(env(api), "api", "host") in ("0.0.0.0", "::")
+    assert re.search(r"simulate serve\b.*--host (0\.0\.0\.0|::)\b", command(svc["simulator"]))
 
 
 def test_published_and_exposed_ports_are_ports_the_services_listen_on():
