@@ -279,3 +279,43 @@ def test_the_warehouse_comes_from_the_airflow_connection_when_no_url_is_set(
         )
         == "postgresql://etl@db:5432/revops"
     )
+
+
+# -- the extract task calls the pipeline with its window ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("run_type", "since"),
+    [("backfill", DAY_START), ("scheduled", None)],
+)
+def test_the_extract_task_passes_its_window_and_marks_its_asset_event(
+    monkeypatch: pytest.MonkeyPatch, run_type: str, since: datetime | None
+) -> None:
+    from collections import defaultdict
+
+    import revops.orchestration.dags as dags
+    import revops.pipeline
+
+    calls = []
+
+    def fake_extract(system, since=None, until=None, run_id=None):
+        calls.append((system, since, until, run_id))
+        return {"system": system}
+
+    events: dict = defaultdict(lambda: SimpleNamespace(extra={}))
+    run_id = f"{run_type}__2026-11-24T00:00:00+00:00"
+    context = {
+        "dag": None,
+        "dag_run": SimpleNamespace(run_type=SimpleNamespace(value=run_type), run_after=DAY_END),
+        "data_interval_start": DAY_START,
+        "data_interval_end": DAY_END,
+        "run_id": run_id,
+        "outlet_events": events,
+    }
+    monkeypatch.setattr(dags, "get_current_context", lambda: context)
+    monkeypatch.setattr(revops.pipeline, "extract", fake_extract)
+    dag = dags.extract_dag("mailchimp")
+    assert dag.dag_id == "extract_mailchimp" and dag.fileloc == __file__
+    assert dag.get_task("extract_mailchimp").python_callable() == {"system": "mailchimp"}
+    assert calls == [("mailchimp", since, DAY_END, run_id)]
+    assert events[dags.raw_asset("mailchimp")].extra["backfill"] is (run_type == "backfill")
