@@ -57,6 +57,8 @@ TUNING = {
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__API__WORKERS": "1",
+    # no usage pings from company runs (dbt's are off in dbt_project.yml)
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
 }
 
 

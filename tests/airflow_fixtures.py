@@ -1,0 +1,197 @@
+"""A real Airflow for integration tests: ``revops airflow start`` on a temporary home.
+
+:func:`running_airflow` starts the service (api-server, dag-processor, scheduler, triggerer,
+Celery workers with the celery executor) with its metadata in a new database on a real
+PostgreSQL server (``REVOPS_TEST_AIRFLOW_DB_SERVER``, default the machine's PostgreSQL 15 at
+127.0.0.1:5432), and always stops it: every process of the service is gone afterwards, or the
+test fails. :class:`AirflowHandle` drives it through the REST API.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from revops.orchestration import service
+
+DB_SERVER_ENV = "REVOPS_TEST_AIRFLOW_DB_SERVER"
+DEFAULT_DB_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+FINISHED = {"success", "failed"}
+
+
+def free_port_block(size: int, start: int = 18080) -> int:
+    """The first port P from ``start`` with P .. P+size-1 all free on 127.0.0.1."""
+    for base in range(start, 60000, size):
+        socks = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free block of ports on 127.0.0.1")
+
+
+@contextmanager
+def airflow_metadata_db() -> Iterator[str]:
+    """A new database for Airflow's metadata on a real PostgreSQL server, dropped afterwards."""
+    server = os.environ.get(DB_SERVER_ENV, DEFAULT_DB_SERVER)
+    try:
+        psycopg.connect(server, connect_timeout=5).close()
+    except psycopg.OperationalError as err:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL server for Airflow's metadata at {server}: {err}")
+    name = f"revops_airflow_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def processes_of(home: Path) -> list[str]:
+    """Processes on this machine whose environment has ``AIRFLOW_HOME=<home>`` (pid and cmd)."""
+    marker = f"AIRFLOW_HOME={home}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if marker in (proc / "environ").read_bytes().split(b"\0"):
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                found.append(f"{proc.name} {cmd.strip()}")
+        except OSError:
+            continue
+    return found
+
+
+@dataclass
+class AirflowHandle:
+    """A running service and a REST client for it."""
+
+    settings: service.Settings
+    api: service.Api
+
+    def wait_for_dags(self, dag_ids: list[str], timeout: float = 120) -> None:
+        """Wait until the dag-processor has parsed these DAGs (fail on import errors)."""
+
+        def parsed() -> bool:
+            errors = self.api.get("/importErrors")["import_errors"]
+            assert not errors, "\n".join(f"{e['filename']}: {e['stack_trace']}" for e in errors)
+            known = {d["dag_id"] for d in self.api.get("/dags?limit=100")["dags"]}
+            return set(dag_ids) <= known
+
+        self.wait(f"the DAGs {', '.join(dag_ids)} to be parsed", parsed, timeout, [])
+
+    def unpause(self, dag_id: str) -> None:
+        self.api.patch(f"/dags/{dag_id}", {"is_paused": False})
+
+    def mark_due_run_done(self, dag_id: str) -> datetime | None:
+        """Record the DAG's due timed run as done, so unpausing does not start it.
+
+        A timetable with ``catchup=False`` runs its latest due interval the moment the DAG is
+        unpaused; on a fresh deployment that run finds an empty warehouse. A deployment that has
+        been running has had it already: a run at that logical date, marked successful, says so
+        (the scheduler never creates a second run for a logical date). The logical date, or None.
+        """
+        due = self.api.get(f"/dags/{dag_id}")["next_dagrun_logical_date"]
+        if due is None or datetime.fromisoformat(due) > datetime.now(UTC):
+            return None
+        moment = datetime.fromisoformat(due)
+        run_id = self.trigger(dag_id, logical_date=moment)
+        self.api.patch(f"/dags/{dag_id}/dagRuns/{run_id}", {"state": "success"})
+        return moment
+
+    def trigger(
+        self,
+        dag_id: str,
+        logical_date: datetime | None = None,
+        interval: tuple[datetime, datetime] | None = None,
+    ) -> str:
+        """Trigger a manual run (with this logical date and data interval); its run id."""
+        body: dict[str, Any] = {"logical_date": logical_date.isoformat() if logical_date else None}
+        if interval:
+            body["data_interval_start"] = interval[0].isoformat()
+            body["data_interval_end"] = interval[1].isoformat()
+        return self.api.post(f"/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+
+    def runs(self, dag_id: str) -> list[dict]:
+        """The DAG's runs, oldest first."""
+        answer = self.api.get(f"/dags/{dag_id}/dagRuns?order_by=run_after&limit=100")
+        return answer["dag_runs"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        return self.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+    def describe(self, dag_ids: list[str]) -> str:
+        """Every run of these DAGs with its state (for failure messages)."""
+        lines = []
+        for dag_id in dag_ids:
+            for run in self.runs(dag_id):
+                lines.append(
+                    f"{dag_id} {run['dag_run_id']} {run['run_type']} {run['state']} "
+                    f"interval {run['data_interval_start']}..{run['data_interval_end']}"
+                )
+        return "\n".join(lines) or "no DAG runs"
+
+    def wait(
+        self,
+        what: str,
+        done: Callable[[], bool],
+        timeout: float,
+        dag_ids: list[str],
+        poll: float = 2.0,
+    ) -> float:
+        """Poll ``done`` until true; fail naming ``what`` and every run's state. Seconds taken."""
+        began = time.monotonic()
+        while time.monotonic() - began < timeout:
+            if done():
+                return time.monotonic() - began
+            time.sleep(poll)
+        pytest.fail(
+            f"timed out after {timeout:.0f}s waiting for {what}\n{self.describe(dag_ids)}\n"
+            f"service logs under {self.settings.home / 'logs'}"
+        )
+
+
+@contextmanager
+def running_airflow(
+    home: Path, db_url: str, executor: str = "local", workers: int = 2
+) -> Iterator[AirflowHandle]:
+    """Start the service on free loopback ports; stop it and check no process is left."""
+    port = free_port_block(2 + 1 + workers)
+    settings = service.Settings(
+        home=home,
+        port=port,
+        executor=executor,
+        db_url=db_url,
+        broker_url=os.environ.get("REVOPS_CELERY_BROKER_URL", service.DEFAULT_BROKER),
+        workers=workers,
+    )
+    try:
+        service.start(settings, progress=print)
+        yield AirflowHandle(settings, service.Api(settings))
+    finally:
+        service.stop(settings, progress=print)
+        left = processes_of(home)
+        assert not left, "Airflow processes left after stop:\n" + "\n".join(left)
