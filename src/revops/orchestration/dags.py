@@ -15,9 +15,12 @@ that names the variable):
 - ``REVOPS_DAGRUN_TIMEOUT_HOURS`` (default 6): every DAG run's ``dagrun_timeout``. It covers
   retries: an extract's four tries of 60 minutes and their back-off fit in 6 hours, so a vendor
   that is down is reported the same morning.
-- ``REVOPS_REPORT_DEADLINE_HOURS`` (default 2): a ``revops_transform`` or ``revops_publish`` run
-  not finished this long after it was queued alerts the on-call list that the report is late
-  (an Airflow deadline alert), while the run carries on.
+- ``REVOPS_REPORT_DEADLINE_HOURS`` (default 2; ``off`` for none): a ``revops_transform`` or
+  ``revops_publish`` run not finished this long after it was queued alerts the on-call list
+  that the report is late (an Airflow deadline alert), while the run carries on. Left off when
+  the metadata DB is SQLite, i.e. the local ``dag.test`` runner (``make demo``): Airflow
+  3.3.2's ``dag.test`` fails on a DAG with a deadline alert (it looks the alert up by the
+  serialized dict instead of its id); the service's PostgreSQL scheduler runs them.
 
 This module is imported whenever a DAG file is parsed: at module level it imports only
 ``airflow.sdk``, the standard library and light revops modules; heavy work happens inside tasks.
@@ -56,6 +59,7 @@ TRANSFORM_CRON = "0 4 * * *"
 TASK_TIMEOUT_ENV = "REVOPS_TASK_TIMEOUT_MINUTES"
 DAGRUN_TIMEOUT_ENV = "REVOPS_DAGRUN_TIMEOUT_HOURS"
 REPORT_DEADLINE_ENV = "REVOPS_REPORT_DEADLINE_HOURS"
+METADATA_DB_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
 DEFAULTS = {TASK_TIMEOUT_ENV: 60.0, DAGRUN_TIMEOUT_ENV: 6.0, REPORT_DEADLINE_ENV: 2.0}
 
 BACKFILL = "backfill"
@@ -194,10 +198,22 @@ def dag_kwargs(dag_id: str, doc_md: str, tags: list[str], **overrides: Any) -> d
     }
 
 
-def report_deadline_alert() -> DeadlineAlert:
-    """The deadline on the report's DAG runs: alert when one is not finished in time."""
+def deadline_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """False when ``REVOPS_REPORT_DEADLINE_HOURS`` is ``off`` or the metadata DB is SQLite (the
+    local ``dag.test`` runner, which cannot run DAGs with deadline alerts in Airflow 3.3.2)."""
+    env = os.environ if environ is None else environ
+    if (env.get(REPORT_DEADLINE_ENV) or "").strip().lower() == "off":
+        return False
+    return not (env.get(METADATA_DB_ENV) or "").startswith("sqlite")
+
+
+def report_deadline_alert() -> list[DeadlineAlert]:
+    """The deadline on the report's DAG runs (``deadline=``): alert when one is not finished
+    in time; none when :func:`deadline_enabled` says so."""
+    if not deadline_enabled():
+        return []
     deadline = report_deadline()
-    return DeadlineAlert(
+    alert = DeadlineAlert(
         reference=DeadlineReference.DAGRUN_QUEUED_AT,
         interval=deadline,
         callback=SyncCallback(
@@ -205,6 +221,7 @@ def report_deadline_alert() -> DeadlineAlert:
         ),
         name="report_late",
     )
+    return [alert]
 
 
 def raw_asset(system: str) -> Asset:
