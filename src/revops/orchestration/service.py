@@ -318,7 +318,9 @@ def _alive(pid: int) -> bool:
         return True
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():  # a recycled pid is not ours
-        return b"airflow" in cmdline.read_bytes()
+        # a Celery worker retitles itself "[celeryd: worker-1@host:MainProcess] ..."
+        title = cmdline.read_bytes()
+        return b"airflow" in title or title.startswith(b"[celeryd: ")
     return True
 
 
