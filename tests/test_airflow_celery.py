@@ -1,0 +1,191 @@
+"""Distributed: the chain on CeleryExecutor with two workers, and a worker killed mid-task.
+
+``revops airflow start`` with ``REVOPS_AIRFLOW_EXECUTOR=celery``: the machine's Redis
+(127.0.0.1:6379) as broker, on its own database number and a queue no other run uses; Airflow's
+metadata and Celery's results in a new database on the machine's PostgreSQL; two workers, each
+its own process group.
+
+1. A clean chain (six extracts -> transform -> publish) completes, with tasks on both workers,
+   and sends the one report.
+2. The warehouse is emptied and the chain runs again; while worker-1 runs an extract it is
+   killed like a lost machine (SIGKILL to its process group and to the task processes it
+   started, which Airflow 3.3 puts in groups of their own). The scheduler notices the task's
+   missing heartbeat (``[scheduler] task_instance_heartbeat_timeout``, set to 30 s here instead
+   of 300 s), fails that try and retries it; worker-2 runs the retry. Celery's late
+   acknowledgement (``task_acks_late``, the provider's default) keeps the killed worker's
+   message in Redis's unacked set, redelivered only after the visibility timeout (24 h), and
+   Airflow ignores a redelivery of a try that is no longer queued: the retry comes from the
+   scheduler. The raw and marts tables then equal the clean chain's, table by table.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from threading import Thread
+
+import psycopg
+import pytest
+from airflow_chain import (
+    EXTRACTS,
+    LEADERSHIP,
+    Deployment,
+    TaskTry,
+    celery_broker,
+    deployment,
+    reset_warehouse,
+    run_chain,
+    task_tries,
+    warehouse_digests,
+    worker_of,
+    worker_tries,
+)
+
+pytestmark = pytest.mark.slow
+
+BROKER_DB = os.environ.get("REVOPS_TEST_CELERY_BROKER_DB", "11")
+HEARTBEAT_TIMEOUT_S = 30
+CELERY_SETTINGS = {
+    # a dead worker's task is failed (and retried) 30 s after its last heartbeat, checked every
+    # 5 s; the task runner heartbeats every 5 s ([workers] min_heartbeat_interval), so a loaded
+    # 2-core machine still has six heartbeats of slack
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+    # the extracts' exponential back-off (5 minutes and up) capped at 2 s for the test
+    "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "2",
+    # two processes per worker: six extracts spread over both workers, and 2 cores stay usable
+    "REVOPS_CELERY_WORKER_CONCURRENCY": "2",
+}
+
+
+def _reports(outbox: Path) -> list[Path]:
+    return [p for p in sorted(outbox.glob("*.eml")) if LEADERSHIP in p.read_text(errors="replace")]
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(proc.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_like_a_lost_machine(dep: Deployment, worker: str) -> list[int]:
+    """SIGKILL the worker's process group and every process it started; the pids killed."""
+    pgid = int(dep.airflow.settings.pid_file(worker).read_text())
+    tree = [pgid, *_descendants(pgid)]
+    groups = {os.getpgid(pid) for pid in tree if _exists(pid)}
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_exists(pid) for pid in tree):
+        time.sleep(0.2)
+    assert not [pid for pid in tree if _exists(pid)], f"{worker}: processes survived SIGKILL"
+    return tree
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _running_extract_on(dep: Deployment, worker: str, since_s: float) -> TaskTry | None:
+    """An extract's first try that ``worker`` has been running for ``since_s`` seconds."""
+    with psycopg.connect(dep.metadata_url) as conn:
+        rows = conn.execute(
+            "select dag_id, task_id, run_id, try_number, state, hostname, start_date, end_date "
+            "from task_instance where state = 'running' and try_number = 1 "
+            "and dag_id = any(%s) and start_date < now() - make_interval(secs => %s)",
+            (EXTRACTS, since_s),
+        ).fetchall()
+    ran = worker_tries(dep)
+    for row in rows:
+        task = TaskTry(*row)
+        if ran.get((task.dag_id, task.task_id, task.run_id, task.try_number)) == worker:
+            return task
+    return None
+
+
+@pytest.fixture(scope="module")
+def celery(tmp_path_factory, server_url):
+    root = tmp_path_factory.mktemp("celery")
+    with celery_broker(int(BROKER_DB)) as broker:
+        settings = {**CELERY_SETTINGS, **broker}
+        with deployment(root, server_url, executor="celery", extra_env=settings) as dep:
+            yield dep
+
+
+def test_the_chain_runs_on_both_workers_and_survives_a_killed_worker(celery: Deployment):
+    # -- 1. a clean chain: tasks on both workers, one report
+    clean = run_chain(celery)
+    print(f"clean chain on Celery: {clean.wall_s:.0f}s")
+    tries = task_tries(celery.metadata_url, clean)
+    workers = {task: worker_of(celery, task) for task in tries}
+    assert None not in workers.values(), [t for t, w in workers.items() if w is None]
+    assert set(workers.values()) == {"worker-1", "worker-2"}, workers
+    assert all(task.state == "success" for task in tries), tries
+    assert len(_reports(celery.outbox)) == 1
+    reference = warehouse_digests(celery.warehouse_url)
+    assert {name.split(".")[0] for name in reference} >= {"marts", "raw_hubspot"}
+    assert all(rows > 0 for name, (rows, _) in reference.items() if name == "marts.fct_funnel")
+
+    # -- 2. the same chain from an empty warehouse, worker-1 killed while it runs an extract
+    reset_warehouse(celery)
+    started = time.monotonic()
+    victim: TaskTry | None = None
+    result: dict = {}
+    chain = Thread(target=_run_into, args=(celery, result), daemon=True)
+    chain.start()
+    while victim is None and chain.is_alive() and time.monotonic() - started < 300:
+        victim = _running_extract_on(celery, "worker-1", since_s=1.0)
+        if victim is None:
+            time.sleep(0.5)
+    assert victim is not None, "worker-1 ran no extract long enough to be killed mid-task"
+    killed = _kill_like_a_lost_machine(celery, "worker-1")
+    print(f"killed worker-1 ({len(killed)} processes) while it ran {victim.task_id}")
+    chain.join(timeout=900)
+    assert not chain.is_alive(), "the chain did not finish after the kill"
+    if "error" in result:
+        raise result["error"]
+    run = result["run"]
+    print(f"chain with a killed worker: {run.wall_s:.0f}s")
+
+    tries = task_tries(celery.metadata_url, run)
+    of_victim = [t for t in tries if (t.dag_id, t.task_id) == (victim.dag_id, victim.task_id)]
+    final = max(of_victim, key=lambda t: t.try_number)
+    assert final.state == "success" and final.try_number > 1, of_victim
+    assert worker_of(celery, final) == "worker-2", (final, worker_tries(celery))
+    first = min(of_victim, key=lambda t: t.try_number)
+    assert first.state == "failed", of_victim  # failed by the heartbeat timeout, not finished
+    assert warehouse_digests(celery.warehouse_url) == reference
+
+
+def _run_into(dep: Deployment, result: dict) -> None:
+    """Run the chain (in a thread, while the test kills a worker); its run or its error."""
+    try:
+        result["run"] = run_chain(dep)
+    except BaseException as err:  # pytest.fail raises outcomes.Failed, a BaseException
+        result["error"] = err
