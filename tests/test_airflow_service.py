@@ -19,9 +19,8 @@ import psycopg
 import pytest
 from airflow_fixtures import FINISHED, airflow_metadata_db, running_airflow
 
-from revops.orchestration import EXTRACT_SYSTEMS, PIPELINE_DAGS
-
-pytestmark = pytest.mark.slow
+from revops.orchestration import EXTRACT_SYSTEMS, PIPELINE_DAGS, airflow_env, service
+from revops.orchestration.objects import POOLS, warehouse_connection_uri
 
 DOWN = "mailchimp"
 """The vendor whose simulator port stops answering on day 2."""
@@ -68,6 +67,87 @@ def _latest(runs: list[dict], after: datetime | None = None) -> dict | None:
     return chosen[-1] if chosen else None
 
 
+def _settings(tmp_path: Path, executor: str = "local") -> service.Settings:
+    return service.Settings(
+        home=tmp_path / "airflow",
+        port=18480,
+        executor=executor,
+        db_url=None,
+        broker_url="redis://127.0.0.1:6379/5",
+        workers=2,
+    )
+
+
+def test_warehouse_connection_has_a_password_even_on_trust_auth():
+    assert (
+        warehouse_connection_uri("postgresql://postgres@127.0.0.1:54329/revops")
+        == "postgres://postgres:trust-auth-ignores-this@127.0.0.1:54329/revops"
+    )
+    assert (
+        warehouse_connection_uri("postgresql://etl:p%40ss@db.internal/warehouse?sslmode=require")
+        == "postgres://etl:p%40ss@db.internal:5432/warehouse?sslmode=require"
+    )
+    assert set(POOLS) == {f"vendor_{system}" for system in EXTRACT_SYSTEMS}
+    assert {pool["slots"] for pool in POOLS.values()} == {1}
+
+
+def test_every_process_shares_the_secrets_kept_in_private_files(tmp_path):
+    settings = _settings(tmp_path)
+    first = service.service_env(
+        settings, "postgresql://postgres@127.0.0.1:5432/af", "postgresql://w"
+    )
+    again = service.service_env(
+        settings, "postgresql://postgres@127.0.0.1:5432/af", "postgresql://w"
+    )
+    assert first["AIRFLOW__API_AUTH__JWT_SECRET"] == again["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert len(first["AIRFLOW__API_AUTH__JWT_SECRET"]) >= 32
+    assert first["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18480/execution/"
+    assert first["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert first["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert first["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert first["AIRFLOW_CONN_REVOPS_WAREHOUSE"].startswith("postgres://postgres:")
+    password = service.admin_password(settings)
+    assert password == service.admin_password(settings)
+    for path in (settings.secrets_file, settings.password_file):
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert any(password in line for line in service.login_lines(settings))
+
+    celery = service.service_env(
+        _settings(tmp_path, "celery"), "postgresql://postgres@127.0.0.1:5432/af", "postgresql://w"
+    )
+    assert celery["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert celery["AIRFLOW__CELERY__BROKER_URL"] == "redis://127.0.0.1:6379/5"
+    assert celery["AIRFLOW__CELERY__RESULT_BACKEND"] == (
+        "db+postgresql+psycopg2://postgres@127.0.0.1:5432/af"
+    )
+    assert _settings(tmp_path, "celery").components()[-2:] == ["worker-1", "worker-2"]
+
+
+def test_processes_get_every_revops_setting_and_the_service_wiring_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("REVOPS_HUBSPOT_URL", "https://127.0.0.1:9999")
+    monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "sqlite:////tmp/other.db")
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "5")
+    settings = _settings(tmp_path)
+    wiring = service.service_env(settings, "postgresql://postgres@h/af", "postgresql://w")
+    env = service.process_env(settings, wiring)
+    assert env["REVOPS_HUBSPOT_URL"] == "https://127.0.0.1:9999"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://postgres@h/af"
+    assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "5"  # tuning: shell wins
+
+
+def test_settings_reject_an_unknown_executor():
+    with pytest.raises(ValueError, match="REVOPS_AIRFLOW_EXECUTOR"):
+        service.Settings.from_env({"REVOPS_AIRFLOW_EXECUTOR": "kubernetes"})
+
+
+def test_dag_test_env_carries_the_warehouse_connection(tmp_path):
+    env = airflow_env(tmp_path, warehouse_url="postgresql://postgres@127.0.0.1:5432/wh")
+    assert env["AIRFLOW_CONN_REVOPS_WAREHOUSE"] == (
+        "postgres://postgres:trust-auth-ignores-this@127.0.0.1:5432/wh"
+    )
+
+
+@pytest.mark.slow
 def test_scheduler_runs_the_chain_and_holds_the_report_when_a_vendor_is_down(
     tmp_path, fresh_db, monkeypatch
 ):

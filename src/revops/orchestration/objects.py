@@ -18,7 +18,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from revops.orchestration import VENDOR_POOLS
 
@@ -42,9 +42,9 @@ VARIABLES: dict[str, str] = {}
 
 def warehouse_connection_uri(url: str) -> str:
     """The Airflow connection URI (``postgres://``) for a warehouse URL, with a password."""
-    parts = urlsplit(url)
-    user = quote(parts.username or "postgres", safe="")
-    password = quote(parts.password or PLACEHOLDER_PASSWORD, safe="")
+    parts = urlsplit(url)  # username and password come back still percent-encoded
+    user = quote(unquote(parts.username or "postgres"), safe="")
+    password = quote(unquote(parts.password or PLACEHOLDER_PASSWORD), safe="")
     host = parts.hostname or "127.0.0.1"
     netloc = f"{user}:{password}@{host}:{parts.port or 5432}"
     return urlunsplit(("postgres", netloc, parts.path or "/postgres", parts.query, ""))
