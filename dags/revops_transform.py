@@ -76,6 +76,9 @@ def revops_transform():
             ),
         ),
         "install_deps": False,
+        # `announce_marts` updates the one asset downstream DAGs use; Cosmos's own per-table
+        # assets (OpenLineage URIs naming the warehouse host) would be undeclared noise
+        "emit_datasets": False,
     }
     # everything that does not need the data-driven credits (staging, intermediate, marts)
     build_models = DbtBuildLocalOperator(

@@ -99,6 +99,7 @@ def test_transform_builds_dbt_on_the_revops_warehouse_connection(dagbag) -> None
         assert mapping.profile_args["schema"] == "marts"
         assert build.profile_config.target_name == "warehouse"
         assert not any(k.startswith("REVOPS_PG_") for k in (build.env or {}))
+        assert build.emit_datasets is False
     # the marts asset is announced last, by the task that passes the backfill mark on
     announce = dag.get_task("announce_marts")
     assert {a.name for a in announce.outlets} == {"marts"}
