@@ -26,7 +26,7 @@ Task failures e-mail `REVOPS_ALERT_RECIPIENTS` with the DAG, task, try, error an
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import dag, get_current_context, task
 
@@ -44,7 +44,7 @@ def _run() -> tuple[datetime, str]:
 
 @dag(
     schedule=[MARTS],
-    default_args=default_args(retries=1, retry_delay=timedelta(minutes=2)),
+    default_args=default_args(),
     deadline=report_deadline_alert(),
     **dag_kwargs("revops_publish", __doc__, ["quality", "report"]),
 )

@@ -216,3 +216,11 @@ def test_dag_files_call_no_clock(path: Path) -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
     }
     assert not {"now", "utcnow", "today"} & calls
+
+
+def test_the_backfill_run_type_is_airflows() -> None:
+    from airflow.utils.types import DagRunType
+
+    from revops.orchestration.dags import BACKFILL
+
+    assert DagRunType.BACKFILL_JOB.value == BACKFILL
