@@ -475,8 +475,10 @@ def _wait_healthy(settings: Settings, began: float, say: Callable[[str], None]) 
         for component in settings.components():
             if component_pid(settings, component) is None:
                 log = settings.log_file(component)
+                time.sleep(1)  # let its last words reach the log
                 raise ServiceError(
-                    f"Airflow {component} exited while starting; last lines of {log}:\n{_tail(log)}"
+                    f"Airflow {component} exited while starting; last lines of {log}:\n"
+                    f"{_tail(log)}\n(`revops airflow stop` stops the components still running)"
                 )
         try:
             health = api.health()
