@@ -318,9 +318,10 @@ def _alive(pid: int) -> bool:
         return True
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():  # a recycled pid is not ours
-        # a Celery worker retitles itself "[celeryd: worker-1@host:MainProcess] ..."
+        # a Celery worker retitles itself "[celeryd: worker-1@host:MainProcess] ..."; a process
+        # being exec'd (just spawned) shows an empty command line for a moment
         title = cmdline.read_bytes()
-        return b"airflow" in title or title.startswith(b"[celeryd: ")
+        return not title or b"airflow" in title or title.startswith(b"[celeryd: ")
     return True
 
 
