@@ -11,6 +11,7 @@ on-call list naming the vendor.
 from __future__ import annotations
 
 import email
+import os
 from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
@@ -133,6 +134,17 @@ def test_processes_get_every_revops_setting_and_the_service_wiring_wins(tmp_path
     assert env["REVOPS_HUBSPOT_URL"] == "https://127.0.0.1:9999"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql+psycopg2://postgres@h/af"
     assert env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == "5"  # tuning: shell wins
+
+
+def test_a_pid_file_names_its_process_not_a_later_one_with_the_same_pid(tmp_path):
+    settings = _settings(tmp_path)
+    pid_file = settings.pid_file("scheduler")
+    pid_file.parent.mkdir(parents=True)
+    started = service._start_time(os.getpid())
+    pid_file.write_text(f"{os.getpid()} {started}")
+    assert service.component_pid(settings, "scheduler") == os.getpid()
+    pid_file.write_text(f"{os.getpid()} 1")  # same pid, another process's start time
+    assert service.component_pid(settings, "scheduler") is None
 
 
 def test_settings_reject_an_unknown_executor():

@@ -296,14 +296,29 @@ def _command(settings: Settings, component: str) -> list[str]:
     return [_airflow(), component]
 
 
-def _read_pid(path: Path) -> int | None:
+def _start_time(pid: int) -> str | None:
+    """When the process started (clock ticks since boot; Linux), to tell it from a reused pid.
+
+    Unlike its command line, this does not change across ``exec`` or when a process retitles
+    itself (the api-server and Celery workers do).
+    """
     try:
-        return int(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the name in () may hold spaces
+
+
+def _read_pid(path: Path) -> tuple[int, str | None] | None:
+    """The pid and start time recorded in a pid file, or None."""
+    try:
+        fields = path.read_text().split()
+        return int(fields[0]), (fields[1] if len(fields) > 1 else None)
+    except (FileNotFoundError, ValueError, IndexError):
         return None
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, started: str | None = None) -> bool:
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
         if done == pid:
@@ -316,19 +331,13 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():  # a recycled pid is not ours
-        # a Celery worker retitles itself "[celeryd: worker-1@host:MainProcess] ..."; a process
-        # being exec'd (just spawned) shows an empty command line for a moment
-        title = cmdline.read_bytes()
-        return not title or b"airflow" in title or title.startswith(b"[celeryd: ")
-    return True
+    return started is None or _start_time(pid) in (None, started)
 
 
 def component_pid(settings: Settings, component: str) -> int | None:
     """The pid of a running component, or None."""
-    pid = _read_pid(settings.pid_file(component))
-    return pid if pid is not None and _alive(pid) else None
+    recorded = _read_pid(settings.pid_file(component))
+    return recorded[0] if recorded is not None and _alive(*recorded) else None
 
 
 def _group_alive(pgid: int) -> bool:
@@ -356,7 +365,8 @@ def _spawn(settings: Settings, component: str, env: Mapping[str, str]) -> int:
             start_new_session=True,  # own process group: stop kills the api-server's workers too
         )
     settings.pid_file(component).parent.mkdir(parents=True, exist_ok=True)
-    settings.pid_file(component).write_text(str(process.pid))
+    started = _start_time(process.pid) or ""
+    settings.pid_file(component).write_text(f"{process.pid} {started}".strip())
     return process.pid
 
 
