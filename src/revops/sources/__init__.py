@@ -205,6 +205,7 @@ def run_extract(
             raise SchemaDriftStopped(message) from err
         raise root from err
     rows = dict(notes.rows)
+    analyze_loaded(warehouse_url, dataset_name(system), [t for t, n in rows.items() if n])
     new_columns, variants = _drift(info, known)
     for table, columns in new_columns.items():
         log.info("%s: new columns in %s.%s: %s", system, dataset_name(system), table, columns)
@@ -226,6 +227,30 @@ def run_extract(
         new_columns=new_columns,
         variant_columns=variants,
     )
+
+
+def analyze_loaded(warehouse_url: str, dataset: str, tables: Sequence[str]) -> None:
+    """Refresh the planner statistics of the tables a run loaded into.
+
+    dbt reads these tables right after the extracts; under a scheduler it starts within a second
+    of the last one, before autovacuum has analysed them, and without statistics PostgreSQL
+    planned one staging union as a nested loop (166-228 s instead of 0.6 s at scale 1).
+    """
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        existing = {
+            name
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s",
+                (dataset,),
+            )
+        }
+        for table in sorted(set(tables) & existing):
+            conn.execute(
+                sql.SQL("analyze {}.{}").format(sql.Identifier(dataset), sql.Identifier(table))
+            )
 
 
 def _drift(info, known: set[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
