@@ -13,6 +13,11 @@ or slow no longer holds the marts back. The build runs with what the warehouse h
 publish gate decides: a system whose newest incremental extract failed, or whose data ends too
 early, blocks the report and the gate's alert names the system and its error.
 
+**Nothing to build.** The first task, `check_new_data`, skips the run (and so publish) when
+nothing has been extracted yet (a fresh deployment), and skips a timed run when the marts
+already include every raw load (the six extracts triggered a build earlier that day). Runs
+triggered by raw assets, or by hand, always build.
+
 **Warehouse.** dbt connects through the Airflow connection `revops_warehouse` (Cosmos
 `PostgresUserPasswordProfileMapping`, schema `marts`): the same warehouse as the extracts and
 the gate (`revops airflow start` sets it from `REVOPS_WAREHOUSE_URL`).
@@ -80,6 +85,20 @@ def revops_transform():
         # assets (OpenLineage URIs naming the warehouse host) would be undeclared noise
         "emit_datasets": False,
     }
+
+    @task.short_circuit
+    def check_new_data() -> str | None:
+        """Build only when there is raw data the marts do not include yet (see doc_md)."""
+        from revops.transform import build_due
+        from revops.warehouse import connect
+
+        run_type = get_current_context()["dag_run"].run_type
+        timed = str(getattr(run_type, "value", run_type)).lower() == "scheduled"
+        with connect(autocommit=True) as conn:
+            due, why, loaded = build_due(conn, timed=timed)
+        print(f"{'building' if due else 'skipping'}: {why}")
+        return loaded.isoformat() if due and loaded else None
+
     # everything that does not need the data-driven credits (staging, intermediate, marts)
     build_models = DbtBuildLocalOperator(
         task_id="build_models", exclude=["source:attribution+"], **dbt
@@ -97,11 +116,18 @@ def revops_transform():
     )
 
     @task(outlets=[MARTS])
-    def announce_marts() -> dict:
-        """Update the `marts` asset, saying whether only backfills fed this build."""
+    def announce_marts(loaded_through: str) -> dict:
+        """Record the build and update the `marts` asset, saying whether only backfills fed
+        this build."""
+        from datetime import datetime
+
         from revops.reports.publish import marts_event_extra
+        from revops.transform import record_build
+        from revops.warehouse import connect
 
         context = get_current_context()
+        with connect(autocommit=True) as conn:
+            record_build(conn, context["dag_run"].run_id, datetime.fromisoformat(loaded_through))
         raw = {asset.name for asset in RAW}
         events = [
             event
@@ -113,7 +139,9 @@ def revops_transform():
         context["outlet_events"][MARTS].extra = extra
         return extra
 
-    build_models >> attribute_data_driven() >> build_attribution_marts >> announce_marts()
+    loaded = check_new_data()
+    loaded >> build_models >> attribute_data_driven() >> build_attribution_marts
+    build_attribution_marts >> announce_marts(loaded)
 
 
 revops_transform()

@@ -103,7 +103,12 @@ def test_transform_builds_dbt_on_the_revops_warehouse_connection(dagbag) -> None
     # the marts asset is announced last, by the task that passes the backfill mark on
     announce = dag.get_task("announce_marts")
     assert {a.name for a in announce.outlets} == {"marts"}
-    assert announce.upstream_task_ids == {"build_attribution_marts"}
+    assert announce.upstream_task_ids == {"build_attribution_marts", "check_new_data"}
+    # nothing builds before the check that there is new raw data (a short circuit skips all)
+    check = dag.get_task("check_new_data")
+    assert dag.get_task("build_models").upstream_task_ids == {"check_new_data"}
+    assert check.upstream_task_ids == set()
+    assert type(check).__name__ == "_ShortCircuitDecoratedOperator"
 
 
 def test_publish_sends_only_after_the_gate_and_the_backfill_decision(dagbag) -> None:

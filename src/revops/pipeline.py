@@ -133,13 +133,18 @@ def attribute_data_driven() -> dict[str, Any]:
 
 def transform() -> None:
     """The whole dbt build with the data-driven attribution step in the middle (CLI path)."""
-    from revops.transform import run_dbt
-    from revops.warehouse import warehouse_url
+    from revops.transform import raw_loaded_through, record_build, run_dbt
+    from revops.warehouse import connect, warehouse_url
 
     url = warehouse_url()
+    with connect(url) as conn:
+        loaded = raw_loaded_through(conn)
     run_dbt(BEFORE_ATTRIBUTION, url)
     attribute_data_driven()
     run_dbt(ATTRIBUTION_MARTS, url)
+    if loaded is not None:  # the daily timed transform run then knows these loads are built
+        with connect(url, autocommit=True) as conn:
+            record_build(conn, "revops transform", loaded)
 
 
 EDITIONS_ENV = "REVOPS_REPORT_EDITIONS"

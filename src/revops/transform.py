@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 
 from revops.config import dbt_project_dir
 from revops.warehouse import split_url
@@ -64,3 +65,74 @@ def run_dbt(args: Sequence[str], warehouse_url: str, quiet: bool = False) -> Non
     detail = "; ".join(failed) if failed else str(result.exception or "see the dbt log above")
     detail = detail.strip().replace("\n", " ")
     raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+
+
+# -- when a build is due -----------------------------------------------------------------------
+
+MARTS_BUILDS_TABLE = "revops_meta.marts_builds"
+_BUILDS_DDL = f"""
+create table if not exists {MARTS_BUILDS_TABLE} (
+    build_id bigint generated always as identity primary key,
+    run_id text not null,
+    raw_loaded_through timestamptz not null,
+    built_at timestamptz not null default clock_timestamp()
+)
+"""
+
+
+def raw_loaded_through(conn) -> datetime | None:
+    """When the newest completed load into any ``raw_<system>`` schema was committed (dlt's
+    ``_dlt_loads``); None when nothing has been extracted yet."""
+    schemas = [
+        name
+        for (name,) in conn.execute(
+            "select table_schema from information_schema.tables "
+            "where table_schema like 'raw\\_%%' and table_name = '_dlt_loads'"
+        )
+    ]
+    if not schemas:
+        return None
+    from psycopg import sql
+
+    union = sql.SQL(" union all ").join(
+        sql.SQL("select max(inserted_at) as at from {}._dlt_loads where status = 0").format(
+            sql.Identifier(schema)
+        )
+        for schema in schemas
+    )
+    return conn.execute(sql.SQL("select max(at) from ({}) as loads").format(union)).fetchone()[0]
+
+
+def last_build(conn) -> datetime | None:
+    """The ``raw_loaded_through`` of the newest recorded marts build (None: never built)."""
+    conn.execute("create schema if not exists revops_meta")
+    conn.execute(_BUILDS_DDL)
+    return conn.execute(f"select max(raw_loaded_through) from {MARTS_BUILDS_TABLE}").fetchone()[0]
+
+
+def record_build(conn, run_id: str, loaded_through: datetime) -> None:
+    """Record that the marts were built on every raw load up to ``loaded_through``."""
+    last_build(conn)  # creates the table
+    conn.execute(
+        f"insert into {MARTS_BUILDS_TABLE} (run_id, raw_loaded_through) values (%s, %s)",
+        (run_id, loaded_through),
+    )
+
+
+def build_due(conn, timed: bool) -> tuple[bool, str, datetime | None]:
+    """Whether a transform run should build, why, and the raw loads it will build on.
+
+    Nothing extracted yet: no build (a fresh deployment's first timed run would fail on empty
+    raw schemas and alert for nothing). A timed run (the daily fallback time) builds only when
+    some raw load is newer than the last build, so a day whose six extracts already triggered a
+    build does not build twice. A run triggered by raw assets, or by hand, always builds.
+    """
+    loaded = raw_loaded_through(conn)
+    if loaded is None:
+        return False, "nothing has been extracted yet: no raw_<system> load to build on", None
+    if not timed:
+        return True, f"triggered by new raw data or by hand (raw loaded through {loaded})", loaded
+    built = last_build(conn)
+    if built is not None and loaded <= built:
+        return False, f"the marts already include every raw load (through {loaded})", loaded
+    return True, f"raw data loaded through {loaded}, marts built through {built}", loaded
