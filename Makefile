@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_attribution.py
 	$(BIN)/python scripts/bench_attribution_marts.py
+	$(BIN)/python scripts/bench_airflow.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src dags tests scripts
