@@ -3,14 +3,17 @@
 ``revops airflow start`` (LocalExecutor, metadata in a new database on the machine's
 PostgreSQL), the simulator and a local SMTP server. Day 1: the six extracts are unpaused and
 the scheduler runs them, then (on their assets) transform and publish: the marts have rows and
-exactly one report e-mail goes out. Day 2: one vendor's port stops answering; its extract
-fails, the other five load, transform still runs, and the gate holds the report and alerts the
-on-call list naming the vendor.
+exactly one report e-mail goes out. Then every extract is backfilled over the three days
+before day 1's interval (``POST /backfills``): each run re-extracts its day, no incremental
+cursor moves, and the transform and publish runs the backfill triggers send no report.
+Day 2: one vendor's port stops answering; its extract fails, the other five load, transform
+still runs, and the gate holds the report and alerts the on-call list naming the vendor.
 """
 
 from __future__ import annotations
 
 import email
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from airflow_fixtures import FINISHED, airflow_metadata_db, running_airflow
+from airflow_fixtures import FINISHED, AirflowHandle, airflow_metadata_db, running_airflow
 
 from revops.orchestration import EXTRACT_SYSTEMS, PIPELINE_DAGS, airflow_env, service
 from revops.orchestration.objects import POOLS, warehouse_connection_uri
@@ -66,6 +69,191 @@ def _raw_rows(url: str) -> dict[str, int]:
 def _latest(runs: list[dict], after: datetime | None = None) -> dict | None:
     chosen = [r for r in runs if after is None or datetime.fromisoformat(r["queued_at"]) > after]
     return chosen[-1] if chosen else None
+
+
+def _metadata(url: str, query: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def _chain_settled(airflow: AirflowHandle, metadata: str, after: datetime) -> bool:
+    """No transform or publish run queued after ``after`` is unfinished, and the scheduler has
+    no asset events that would start another (transform waits for all six raw assets)."""
+    for dag_id in ("revops_transform", "revops_publish"):
+        for run in airflow.runs(dag_id):
+            if datetime.fromisoformat(run["queued_at"]) > after and run["state"] not in FINISHED:
+                return False
+    queued = dict(
+        _metadata(
+            metadata,
+            "select target_dag_id, count(distinct asset_id) from asset_dag_run_queue "
+            "group by target_dag_id",
+        )
+    )
+    return queued.get("revops_transform", 0) < len(EXTRACT_SYSTEMS) and not queued.get(
+        "revops_publish"
+    )
+
+
+def _backfill_three_days(airflow: AirflowHandle, metadata: str, warehouse: str) -> float:
+    """Backfill every extract over the three days before the latest run's interval (through
+    ``POST /backfills``, as ``airflow backfill create`` does) and check what it did; seconds.
+
+    Each backfill run re-extracts exactly its data interval, every row of those days is
+    re-loaded by the run of its day, no incremental cursor moves, and the transform and
+    publish runs the backfill triggers build the marts but send no report.
+    """
+    from test_sources_backfill import cursors, day_keys, loaded, streams
+
+    from revops.sources import dataset_name
+    from revops.sources.runlog import latest_incremental_runs
+
+    latest = min(
+        datetime.fromisoformat(airflow.runs(dag_id)[-1]["data_interval_start"])
+        for dag_id in EXTRACTS
+    )
+    days = [(latest - timedelta(n), latest - timedelta(n - 1)) for n in (3, 2, 1)]
+    with psycopg.connect(warehouse) as conn:
+        newest_before = latest_incremental_runs(conn)
+    cursors_before = {system: cursors(warehouse, system) for system in EXTRACT_SYSTEMS}
+    assert all(cursors_before[s].get(s) for s in EXTRACT_SYSTEMS), cursors_before
+
+    began = datetime.now(UTC)
+    for dag_id in EXTRACTS:  # six backfills at once: each extract has its own pool
+        airflow.api.post(
+            "/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": days[0][0].isoformat(),
+                "to_date": days[-1][0].isoformat(),
+                "reprocess_behavior": "completed",
+            },
+        )
+
+    def backfill_runs() -> dict[str, list[dict]]:
+        return {
+            dag_id: [r for r in airflow.runs(dag_id) if r["run_type"] == "backfill"]
+            for dag_id in EXTRACTS
+        }
+
+    def backfills_done() -> bool:
+        runs = [r for rs in backfill_runs().values() for r in rs]
+        return len(runs) == len(EXTRACTS) * len(days) and all(r["state"] in FINISHED for r in runs)
+
+    airflow.wait("the backfill runs to finish", backfills_done, 600, DAGS)
+    airflow.wait(
+        "the transform and publish runs the backfill triggered",
+        lambda: _chain_settled(airflow, metadata, began),
+        600,
+        DAGS,
+    )
+    took = (datetime.now(UTC) - began).total_seconds()
+
+    # every backfill run succeeded and its task read exactly its data interval, as a backfill
+    runs = backfill_runs()
+    for dag_id, dag_runs in runs.items():
+        intervals = [
+            (
+                datetime.fromisoformat(r["data_interval_start"]),
+                datetime.fromisoformat(r["data_interval_end"]),
+            )
+            for r in dag_runs
+        ]
+        assert sorted(intervals) == days, (dag_id, intervals)
+        assert {r["state"] for r in dag_runs} == {"success"}, airflow.describe(DAGS)
+    with psycopg.connect(warehouse) as conn:
+        recorded = conn.execute(
+            "select run_id, system, mode, status, window_start, window_end "
+            "from revops_meta.extract_runs where started_at > %s",
+            (began,),
+        ).fetchall()
+        newest_after = latest_incremental_runs(conn)
+    expected = {
+        (r["dag_run_id"], dag_id.removeprefix("extract_"), "backfill", "success")
+        + (datetime.fromisoformat(r["data_interval_start"]),)
+        + (datetime.fromisoformat(r["data_interval_end"]),)
+        for dag_id, dag_runs in runs.items()
+        for r in dag_runs
+    }
+    assert len(recorded) == len(expected) == 18 and set(recorded) == expected, recorded
+
+    # no incremental cursor moved: dlt's committed state and the gate's view are as they were
+    assert {system: cursors(warehouse, system) for system in EXTRACT_SYSTEMS} == cursors_before
+    assert newest_after == newest_before
+
+    # each day was re-extracted as a daily run reads it: every row of the day (by its
+    # incremental cursor) in raw_<system> was loaded again by that day's backfill run
+    reloaded: dict[str, int] = {}
+    for dag_id, dag_runs in runs.items():
+        system = dag_id.removeprefix("extract_")
+        incremental = {name for name, stream in streams(system).items() if stream.cursor}
+        with psycopg.connect(warehouse) as conn:
+            every_load = [
+                row[0]
+                for row in conn.execute(f"select load_id from {dataset_name(system)}._dlt_loads")
+            ]
+        table = loaded(warehouse, system, every_load)
+        for run in dag_runs:
+            since = datetime.fromisoformat(run["data_interval_start"])
+            until = datetime.fromisoformat(run["data_interval_end"])
+            result = airflow.api.get(
+                f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances/{dag_id}"
+                "/xcomEntries/return_value"
+            )["value"]
+            result = json.loads(result) if isinstance(result, str) else result
+            by_run = day_keys(system, loaded(warehouse, system, result["load_ids"]), since, until)
+            in_table = day_keys(system, table, since, until)
+            for name in incremental & in_table.keys():
+                assert by_run.get(name, set()) == in_table[name], (
+                    f"{system}.{name} on {since:%Y-%m-%d}: the backfill loaded "
+                    f"{len(by_run.get(name, set()))} of the day's {len(in_table[name])} rows"
+                )
+                reloaded[system] = reloaded.get(system, 0) + len(in_table[name])
+    print("rows of incremental streams re-extracted per system:", reloaded)
+    assert set(reloaded) == set(EXTRACT_SYSTEMS) and all(reloaded.values()), reloaded
+
+    # transform ran on backfill events only and said so; publish ran and sent nothing
+    transforms = [
+        r
+        for r in airflow.runs("revops_transform")
+        if datetime.fromisoformat(r["queued_at"]) > began
+    ]
+    assert transforms, airflow.describe(DAGS)
+    assert {r["state"] for r in transforms} == {"success"}, airflow.describe(DAGS)
+    transform_ids = [r["dag_run_id"] for r in transforms]
+    raw = [f"raw_{system}" for system in EXTRACT_SYSTEMS]
+    consumed = _metadata(
+        metadata,
+        "select e.extra from dag_run d join dagrun_asset_event de on de.dag_run_id = d.id "
+        "join asset_event e on e.id = de.event_id join asset a on a.id = e.asset_id "
+        "where d.dag_id = 'revops_transform' and d.run_id = any(%s) and a.name = any(%s)",
+        (transform_ids, raw),
+    )
+    assert consumed and all(extra["backfill"] for (extra,) in consumed), consumed
+    marts_events = _metadata(
+        metadata,
+        "select e.extra from asset_event e join asset a on a.id = e.asset_id "
+        "where a.name = 'marts' and e.source_run_id = any(%s)",
+        (transform_ids,),
+    )
+    assert len(marts_events) == len(transforms), marts_events
+    assert all(extra["backfill"] for (extra,) in marts_events), marts_events
+    publishes = [
+        r for r in airflow.runs("revops_publish") if datetime.fromisoformat(r["queued_at"]) > began
+    ]
+    assert publishes, airflow.describe(DAGS)
+    for run in publishes:
+        assert run["state"] == "success", airflow.describe(DAGS)
+        states = {
+            ti["task_id"]: ti["state"]
+            for ti in airflow.task_instances("revops_publish", run["dag_run_id"])
+        }
+        assert states == {
+            "check_quality": "success",
+            "decide_to_send": "success",  # it returned False: the send is short-circuited
+            "send_report": "skipped",
+        }, states
+    return took
 
 
 def _settings(tmp_path: Path, executor: str = "local") -> service.Settings:
@@ -231,6 +419,12 @@ def test_scheduler_runs_the_chain_and_holds_the_report_when_a_vendor_is_down(
             day_one_rows = _raw_rows(fresh_db)
             assert set(day_one_rows) == {f"raw_{s}" for s in EXTRACT_SYSTEMS}
             assert all(rows > 0 for rows in day_one_rows.values()), day_one_rows
+
+            # -- a backfill of the three days before day 1's interval, after day 1 ran
+            took = _backfill_three_days(airflow, metadata, fresh_db)
+            print(f"backfill of three days through the scheduler: {took:.0f}s")
+            assert len(_messages(outbox, LEADERSHIP)) == 1  # backfills don't e-mail leadership
+            assert _raw_rows(fresh_db) == day_one_rows  # re-extracted rows merged onto their own
             alerts_before = len(_messages(outbox, ONCALL))
 
             # -- day 2: one vendor is down
