@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from revops.config import project_root, state_dir
+from revops.sources import SYSTEMS
 
-EXTRACT_SYSTEMS = ("hubspot", "salesforce", "google_ads", "meta_ads", "linkedin_ads", "mailchimp")
+EXTRACT_SYSTEMS = tuple(SYSTEMS)  # the one list of systems: revops.sources.SYSTEMS
 PIPELINE_DAGS = (
     *(f"extract_{system}" for system in EXTRACT_SYSTEMS),
     "revops_transform",
