@@ -103,16 +103,20 @@ def raw_loaded_through(conn) -> datetime | None:
     return conn.execute(sql.SQL("select max(at) from ({}) as loads").format(union)).fetchone()[0]
 
 
-def last_build(conn) -> datetime | None:
-    """The ``raw_loaded_through`` of the newest recorded marts build (None: never built)."""
+def _ensure_builds_table(conn) -> None:
     conn.execute("create schema if not exists revops_meta")
     conn.execute(_BUILDS_DDL)
+
+
+def last_build(conn) -> datetime | None:
+    """The ``raw_loaded_through`` of the newest recorded marts build (None: never built)."""
+    _ensure_builds_table(conn)
     return conn.execute(f"select max(raw_loaded_through) from {MARTS_BUILDS_TABLE}").fetchone()[0]
 
 
 def record_build(conn, run_id: str, loaded_through: datetime) -> None:
     """Record that the marts were built on every raw load up to ``loaded_through``."""
-    last_build(conn)  # creates the table
+    _ensure_builds_table(conn)
     conn.execute(
         f"insert into {MARTS_BUILDS_TABLE} (run_id, raw_loaded_through) values (%s, %s)",
         (run_id, loaded_through),
