@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from airflow_fixtures import AirflowHandle, airflow_metadata_db, running_airflow
+from warehouse_checks import new_database
 
 from revops.orchestration import EXTRACT_SYSTEMS, PIPELINE_DAGS
 
@@ -64,19 +65,6 @@ class ChainRun:
 
 
 @contextmanager
-def _database(server_url: str, prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = urlunsplit(urlsplit(server_url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-
-
-@contextmanager
 def deployment(
     root: Path,
     warehouse_server: str,
@@ -99,7 +87,7 @@ def deployment(
     outbox = root / "outbox"
     revops_home = root / "state"
     with ExitStack() as stack:
-        warehouse = stack.enter_context(_database(warehouse_server, "revops_chain"))
+        warehouse = stack.enter_context(new_database(warehouse_server, "revops_chain"))
         simulator = stack.enter_context(SimulatorServer(company).start())
         catcher = stack.enter_context(MailCatcher(outbox))
         metadata = stack.enter_context(airflow_metadata_db())

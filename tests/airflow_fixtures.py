@@ -12,17 +12,16 @@ from __future__ import annotations
 import os
 import socket
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from warehouse_checks import new_database
 
 from revops.orchestration import service
 
@@ -59,14 +58,8 @@ def airflow_metadata_db() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"no PostgreSQL server for Airflow's metadata at {server}: {err}")
-    name = f"revops_airflow_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with new_database(server, "revops_airflow") as url:
+        yield url
 
 
 def processes_of(home: Path) -> list[str]:

@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
+from warehouse_checks import new_database
 
 from revops.warehouse import EmbeddedWarehouse
 
@@ -40,20 +38,8 @@ def server_url() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _with_db(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{dbname}"))
-
-
 @pytest.fixture
 def fresh_db(server_url: str) -> Iterator[str]:
     """URL of a new empty database, dropped after the test."""
-    name = f"revops_test_{uuid.uuid4().hex[:10]}"
-    admin = _with_db(server_url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield _with_db(server_url, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with new_database(server_url) as url:
+        yield url

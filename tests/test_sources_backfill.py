@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from unittest import mock
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from warehouse_checks import new_database
 
 from revops import pipeline
 from revops.simulator import Company, SimulatorServer
@@ -179,17 +179,8 @@ def digests(url: str, system: str) -> dict[str, tuple]:
 @pytest.fixture
 def second_db(server_url: str) -> Iterator[str]:
     """Another new empty database (the test needs two warehouses)."""
-    import uuid
-
-    name = f"revops_test_{uuid.uuid4().hex[:10]}"
-    admin = urlunsplit(urlsplit(server_url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with new_database(server_url) as url:
+        yield url
 
 
 # -- the backfill ------------------------------------------------------------------------------

@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
 import psycopg
+
+
+def with_database(url: str, dbname: str) -> str:
+    """``url`` pointing at database ``dbname`` on the same server."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
+
+
+@contextmanager
+def new_database(server_url: str, prefix: str = "revops_test") -> Iterator[str]:
+    """URL of a new empty database ``<prefix>_<random>`` on the server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = with_database(server_url, "postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def table_digest(url: str, table: str) -> tuple[int, str]:
