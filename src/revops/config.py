@@ -119,3 +119,31 @@ def setting_choices(
             f"{', '.join(allowed)}; give a comma-separated list of those"
         )
     return tuple(choice for choice in allowed if choice in given)
+
+
+# -- private files -----------------------------------------------------------------------------
+# Reports, sent mail, credentials and Data Docs hold what only their owner may read: folders
+# revops creates for them are 0700 and their files 0600, whatever the process umask.
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) as 0700 folders; tighten it if it exists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (a temporary file renamed over it), mode 0600,
+    in a 0700 folder: readers see the old file or the whole new one, never a part."""
+    private_dir(path.parent)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return path
