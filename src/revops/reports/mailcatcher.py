@@ -32,6 +32,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from revops.config import private_dir
+
 SERVER_NAME = "revops-mailcatcher"
 
 
@@ -65,10 +67,12 @@ class _Handler:
         key = (headers.get("Message-ID") or "").strip().encode() or data
         digest = hashlib.sha256(key).hexdigest()[:16]
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        private_dir(self.outbox)
         with self._lock:
             partial = self.outbox / f".{stamp}-{digest}.partial"
-            partial.write_bytes(data)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             try:
                 for attempt in range(1000):
                     suffix = f"-{attempt}" if attempt else ""
@@ -137,7 +141,7 @@ class MailCatcher:
         """Start listening (in a background thread); return self."""
         if self._controller is not None:
             return self
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        private_dir(self.outbox)
         auth: dict[str, Any] = {}
         if self._credentials is not None:
             auth = {"authenticator": self._authenticate, "auth_require_tls": self._tls is not None}
