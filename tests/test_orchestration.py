@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -54,6 +55,8 @@ def test_local_airflow_keeps_its_metadata_under_the_state_dir(tmp_path: Path) ->
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path}/airflow/airflow.db"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"].endswith("/dags")
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    # the metadata DB holds XComs (report figures) and connections: only its owner may read it
+    assert stat.S_IMODE((tmp_path / "airflow").stat().st_mode) == 0o700
 
 
 # -- the extract window ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from revops.config import project_root, state_dir
+from revops.config import private_dir, project_root, state_dir
 from revops.sources import SYSTEMS
 
 EXTRACT_SYSTEMS = tuple(SYSTEMS)  # the one list of systems: revops.sources.SYSTEMS
@@ -42,8 +42,7 @@ def airflow_env(home: Path | None = None, warehouse_url: str | None = None) -> d
     """
     from revops.orchestration.objects import WAREHOUSE_CONN_ENV, warehouse_connection_uri
 
-    home = home or state_dir() / "airflow"
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_dir(home or state_dir() / "airflow")  # its metadata DB holds XComs and logs
     url = warehouse_url or os.environ.get("REVOPS_WAREHOUSE_URL")
     connection = {WAREHOUSE_CONN_ENV: warehouse_connection_uri(url)} if url else {}
     return {
