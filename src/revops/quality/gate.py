@@ -44,6 +44,7 @@ from great_expectations.data_context.types.base import (
     ProgressBarsConfig,
 )
 
+from revops.config import private_dir
 from revops.quality import raw
 from revops.quality.suites import (
     SUITES,
@@ -207,8 +208,7 @@ def run_gate(
     config = config or load_config()
     as_of = (as_of or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     scrub = _Scrubber(warehouse_url)
-    docs_dir = Path(docs_dir).resolve()
-    docs_dir.mkdir(parents=True, exist_ok=True)
+    docs_dir = private_dir(Path(docs_dir).resolve())  # Data Docs show sample rows: 0700
     sa_url = sqlalchemy_url(warehouse_url)
 
     engine = sa.create_engine(sa_url, poolclass=sa.NullPool)

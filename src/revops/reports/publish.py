@@ -7,10 +7,13 @@ leadership gets the report. What the publish DAG's two tasks (and ``revops gate`
   failed, e-mails the alert (``REVOPS_ALERT_RECIPIENTS``) naming every failure with observed vs
   expected and its Data Docs page. The caller raises ``GateFailed`` (``require_pass``) so the
   DAG run fails with the same message.
+- :func:`check_and_record` records the run as ``running`` with the fingerprint of the marts
+  before anything is checked, compares the fingerprint again at the end (a change while it ran
+  fails the run, naming the tables) and marks the run ``crashed`` when the gate raises.
 - :func:`publish` sends each period's edition once per run key; ``send_report`` itself refuses
-  a period whose latest gate run did not pass. A gate that failed and passes on a rerun of the
-  same DAG run publishes once: the failed run sent nothing, the passing one sends, a retry finds
-  the send recorded.
+  a period unless its newest gate run passed over exactly the data being sent. A gate that
+  failed and passes on a rerun of the same DAG run publishes once: the failed run sent nothing,
+  the passing one sends, a retry finds the send recorded.
 - :func:`run_key_for`: the run key of a DAG run. Scheduled and asset-triggered runs share one
   key, so each edition of a period is published once however many daily runs follow; a manual
   run (``make demo``, a deliberate resend) has its own.
@@ -113,6 +116,48 @@ def _alert_settings(environ: Mapping[str, str]) -> SmtpSettings | None:
     return SmtpSettings.from_env(environ, alerts=True)
 
 
+def _changed_while_running(result: GateResult, changed: Sequence[Any]) -> GateResult:
+    """``result`` failed with one blocking failure naming what changed during the run: its
+    checks read data that is no longer there, so its pass (or failure) is about nothing."""
+    from dataclasses import replace
+
+    from revops.quality.gate import Failure
+
+    tables = ", ".join(c.table for c in changed)
+    failure = Failure(
+        table=tables,
+        expectation_type="data_unchanged_while_checked",
+        column="(table)",
+        severity="blocking",
+        observed=f"the marts changed while the gate ran: {'; '.join(str(c) for c in changed)}",
+        expected="the data the report reads unchanged from the gate's start to its end; "
+        "rerun the gate once the transform (or whatever changed it) is done",
+        check="marts.unchanged_while_gate_ran",
+    )
+    return replace(result, passed=False, failures=[failure, *result.failures])
+
+
+def _record_crash(url: str, gate_run_ids: Sequence[int], err: BaseException) -> None:
+    """Mark the gate's rows ``crashed`` with ``err`` (password scrubbed); never masks ``err``."""
+    from revops.quality.runs import crash_gate_runs
+    from revops.warehouse import connect
+
+    try:
+        from revops.quality.gate import _Scrubber
+
+        text = _Scrubber(url)(f"{type(err).__name__}: {err}".strip())[:2000]
+        with connect(url) as conn:
+            crash_gate_runs(conn, gate_run_ids, text)
+    except Exception as recording:  # the warehouse is gone too: the rows stay 'running'
+        log.error(
+            "the gate crashed (%s) and marking gate runs %s crashed failed too: %s; they stay "
+            "'running', which never counts as a pass",
+            type(err).__name__,
+            ", ".join(map(str, gate_run_ids)),
+            type(recording).__name__,
+        )
+
+
 def check_and_record(
     periods: Sequence[Period],
     run_key: str,
@@ -133,7 +178,12 @@ def check_and_record(
     from revops.config import out_dir
     from revops.quality.alert import DOCS_URL_ENV, build_alert
     from revops.quality.gate import run_gate
-    from revops.quality.runs import record_alert, record_gate_run
+    from revops.quality.runs import (
+        begin_gate_runs,
+        changed_since,
+        finish_gate_runs,
+        record_alert,
+    )
     from revops.reports.send import SmtpConfigError, deliver, smtp_environ
     from revops.warehouse import connect
     from revops.warehouse import warehouse_url as default_url
@@ -141,11 +191,21 @@ def check_and_record(
     if not periods:
         raise ValueError("check_and_record needs at least one report period")
     url = warehouse_url or default_url()
-    result = run_gate(
-        url, docs_dir or out_dir() / "data_docs", config, periods=periods, as_of=as_of
-    )
     with connect(url) as conn:
-        ids = record_gate_run(conn, result, periods, run_key)
+        start = begin_gate_runs(conn, periods, run_key)
+    ids = start.gate_run_ids
+    try:
+        result = run_gate(
+            url, docs_dir or out_dir() / "data_docs", config, periods=periods, as_of=as_of
+        )
+        with connect(url) as conn:
+            changed = changed_since(conn, start)
+            if changed:
+                result = _changed_while_running(result, changed)
+            finish_gate_runs(conn, ids, result)
+    except BaseException as err:
+        _record_crash(url, ids, err)
+        raise
     outcome = GateOutcome(result, ids, periods=[p.label for p in periods])
     log.info("quality gate for %s:\n%s", ", ".join(outcome.periods), result.summary())
     if result.passed or not alert:
@@ -184,7 +244,9 @@ def publish(
     out: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> list[SendResult]:
-    """Send each period's edition once per ``run_key`` (refused unless its gate passed)."""
+    """Send each period's edition once per ``run_key``: refused (``GateNotPassed``) unless the
+    period's newest gate run passed over exactly the data being sent. Each result names who got
+    it and who the SMTP server refused (a call with the same run key sends to those only)."""
     from revops.config import out_dir
     from revops.reports.send import SmtpSettings, send_report, smtp_environ
     from revops.warehouse import connect
@@ -195,14 +257,17 @@ def publish(
         for period in periods:
             settings = SmtpSettings.from_env(env, edition=period.edition)
             result = send_report(conn, period, settings, run_key, out or out_dir())
-            log.info(
-                "%s report %s: %s",
-                period.edition,
-                period.label,
-                "already sent for this run key"
-                if result.already_sent
-                else f"sent to {', '.join(result.recipients)}",
-            )
+            if result.already_sent:
+                state = "already sent for this run key"
+            else:
+                state = f"sent under gate run {result.gate_run_id}; delivered to " + (
+                    ", ".join(result.delivered_to) or "nobody"
+                )
+            if result.refused:
+                state += "; refused by the SMTP server: " + "; ".join(
+                    f"{addr} ({why})" for addr, why in result.refused.items()
+                )
+            log.info("%s report %s: %s", period.edition, period.label, state)
             results.append(result)
     return results
 
@@ -220,4 +285,8 @@ def result_dict(result: SendResult) -> dict[str, Any]:
         "html_path": str(result.html_path),
         "pdf_path": str(result.pdf_path) if result.pdf_path else None,
         "attachments": list(result.attachments),
+        "delivered_to": list(result.delivered_to),
+        "refused": dict(result.refused),
+        "gate_run_id": result.gate_run_id,
+        "fingerprint_digest": result.fingerprint_digest,
     }

@@ -1,11 +1,12 @@
 """Sending the leadership report: the MIME message, SMTP settings, and exactly-once delivery.
 
-:func:`send_report` refuses a period whose latest quality gate run has not passed
-(``revops_meta.gate_runs``), renders the report, archives it under
-``out/reports/<edition>/<label>.html`` and ``.pdf`` and e-mails it over SMTP, once per
-``(edition, period label, run_key)``. A run key names one publication: the scheduled runs of the
-publish DAG share one (so a daily run never re-sends a period already sent), a manual run has
-its own, so a deliberate rerun sends a new copy.
+:func:`send_report` sends a period only when the data it renders is the data a passing gate
+run checked (see "What is sent is what passed" below), archives the report under
+``out/reports/<edition>/<label>.html`` and ``.pdf`` (files 0600 in 0700 folders: they hold the
+report's numbers) and e-mails it over SMTP, once per ``(edition, period label, run_key)``. A run
+key names one publication: the scheduled runs of the publish DAG share one (so a daily run never
+re-sends a period already sent), a manual run has its own, so a deliberate rerun sends a new
+copy.
 
 The e-mail (:func:`build_message`)::
 
@@ -18,24 +19,34 @@ The e-mail (:func:`build_message`)::
       application/pdf (attachment)      the same report, A4
       text/csv (attachment)             one per table
 
-How "exactly once" is kept (``revops_meta.report_sends``, one row per sent e-mail, unique on
+What is sent is what passed. The send runs in ONE transaction at REPEATABLE READ, so the
+fingerprint of the marts (``revops.quality.fingerprint``), the gate run it is compared with and
+every number of the rendered report come from the same snapshot. The newest gate run of the
+period (by start: the newest data decides) must have passed with the same fingerprint; anything
+else (a mart changed since, a newer run that failed, crashed or is still running) raises
+``GateNotPassed`` naming what changed. The ``report_sends`` row records the gate run and the
+fingerprint digest it was sent under.
+
+How "exactly once" is kept (``revops_meta.report_sends``, one row per publication, unique on
 ``(edition, period, run_key)``):
 
-1. Outside any lock, a committed row for the key means the e-mail went out: return it
-   (``already_sent=True``) without rendering or sending.
-2. Otherwise render, then in one READ COMMITTED transaction insert the row with ``sent_at``
-   null (``insert ... on conflict do nothing``, then ``select ... for update``). The row lock
-   is held until commit, so a concurrent caller with the same key blocks on its own insert
-   until this transaction ends, then finds the committed row and returns it.
-3. Check the gate again (a failed rerun may have been recorded meanwhile), send over SMTP
-   while holding the lock; on success set ``sent_at`` and commit.
+1. Outside any lock, a committed row for the key whose recipients all got it means the e-mail
+   went out: return it (``already_sent=True``) without rendering or sending.
+2. Otherwise take a session advisory lock for ``(edition, period)`` (taken before the send's
+   transaction starts, so its snapshot sees everything committed by the sender it waited for),
+   and in the REPEATABLE READ transaction read the row again, check the gate, render, insert the
+   row with ``sent_at`` null, send over SMTP, set ``sent_at`` and commit.
+3. A partial SMTP refusal (some recipients refused, ``smtplib`` returns them) records who got
+   it (``delivered_to``) and who was refused and why (``refused``); the result and the log name
+   them. A later call with the same run key sends to the refused ones only (same Message-ID),
+   under the same gate check.
 
 A crash, an SMTP error or a lost warehouse connection before the commit rolls the row back,
 so the key stays retryable and the next call sends. The one window this cannot close is a
 crash after the SMTP server accepted the message and before the commit: the retry then sends a
 second copy (at-least-once in that window, never zero). We chose this over committing a
 "sending" row first because such a row cannot tell a crashed sender from a live one without
-extra machinery (session advisory locks), and the window is a few milliseconds.
+extra machinery, and the window is a few milliseconds.
 
 SMTP settings come from the environment (``REVOPS_SMTP_*``), or from an Airflow connection
 (``revops_smtp``) inside Airflow, the environment winning. The SMTP password is never printed:
@@ -49,8 +60,9 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -59,8 +71,11 @@ from typing import Any
 
 import psycopg
 from psycopg.pq import TransactionStatus
+from psycopg.types.json import Jsonb
 
-from revops.quality.runs import GateNotPassed, GateRun, latest_gate_run, require_gate_passed
+from revops.config import private_dir, write_private
+from revops.quality.fingerprint import data_fingerprint
+from revops.quality.runs import GateRun, latest_gate_run, require_gate_current
 from revops.reports.periods import Period
 from revops.reports.render import RenderedReport, build_report, render_report
 
@@ -350,17 +365,19 @@ def self_contained_html(rendered: RenderedReport) -> str:
     return html
 
 
-def _write_atomically(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-    return path
+def _private_folders(out_dir: Path, period: Period) -> None:
+    """Create ``out_dir/reports/<edition>`` as 0700 folders (``out_dir`` too when revops
+    creates it; an existing one chosen by the user keeps its mode)."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        private_dir(out_dir)
+    private_dir(out_dir / "reports")
+    private_dir(out_dir / "reports" / period.edition)
 
 
 def save_html(rendered: RenderedReport, path: Path) -> Path:
-    """Write :func:`self_contained_html` to ``path`` (atomically) and return the path."""
-    return _write_atomically(path, self_contained_html(rendered).encode("utf-8"))
+    """Write :func:`self_contained_html` to ``path`` (atomically, 0600) and return the path."""
+    return write_private(path, self_contained_html(rendered).encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -375,11 +392,13 @@ class Archived:
 
 
 def archive(rendered: RenderedReport, out_dir: Path, period: Period) -> Archived:
-    """Save the self-contained HTML and the PDF under ``out_dir/reports/<edition>/``."""
+    """Save the self-contained HTML and the PDF under ``out_dir/reports/<edition>/`` (files
+    0600, folders 0700: they hold the report's numbers)."""
+    _private_folders(out_dir, period)
     html_path = save_html(rendered, report_path(out_dir, period))
     pdf_path = None
     if rendered.pdf:
-        pdf_path = _write_atomically(report_path(out_dir, period, ".pdf"), rendered.pdf)
+        pdf_path = write_private(report_path(out_dir, period, ".pdf"), rendered.pdf)
     return Archived(html_path, pdf_path)
 
 
@@ -408,11 +427,21 @@ def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, _HIDDEN) if secret else text
 
 
-def deliver(message: EmailMessage, settings: SmtpSettings, what: str = "the report") -> None:
-    """Hand ``message`` to the SMTP server (SSL or STARTTLS and login when configured).
+def deliver(
+    message: EmailMessage,
+    settings: SmtpSettings,
+    what: str = "the report",
+    to: Sequence[str] | None = None,
+) -> dict[str, str]:
+    """Hand ``message`` to the SMTP server (SSL or STARTTLS and login when configured) for
+    ``to`` (default: ``settings.recipients``).
 
-    Raises :class:`ReportSendError` (never showing the password) when the server refuses it.
+    Returns the recipients the server refused while accepting the message for the others, each
+    with its reply (``{"b@example.com": "550 5.1.1 mailbox unavailable"}``); empty when all were
+    accepted. Raises :class:`ReportSendError` (never showing the password) when the server
+    refuses the message or every recipient.
     """
+    recipients = list(to if to is not None else settings.recipients)
     context = ssl.create_default_context(cafile=settings.ca_file)
     client: smtplib.SMTP | None = None
     try:
@@ -426,11 +455,13 @@ def deliver(message: EmailMessage, settings: SmtpSettings, what: str = "the repo
             client.starttls(context=context)
         if settings.user:
             client.login(settings.user, settings.password or "")
-        refused = client.send_message(
-            message, from_addr=settings.sender, to_addrs=list(settings.recipients)
-        )
+        refused = client.send_message(message, from_addr=settings.sender, to_addrs=recipients)
     except (smtplib.SMTPException, OSError) as err:
         detail = str(err) or type(err).__name__
+        if isinstance(err, smtplib.SMTPRecipientsRefused):
+            detail = "every recipient was refused: " + "; ".join(
+                f"{addr}: {_reply(reply)}" for addr, reply in sorted(err.recipients.items())
+            )
         who = f" as {settings.user}" if settings.user else ""
         leaked = bool(settings.password) and settings.password in repr(err.args)
         raise ReportSendError(
@@ -445,8 +476,20 @@ def deliver(message: EmailMessage, settings: SmtpSettings, what: str = "the repo
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 client.close()
-    if refused:
-        log.warning("the SMTP server refused some recipients: %s", ", ".join(sorted(refused)))
+    found = {addr: _reply(reply) for addr, reply in sorted((refused or {}).items())}
+    for addr, reply in found.items():
+        log.warning("%s: the SMTP server %s refused %s: %s", what, settings.address, addr, reply)
+    return found
+
+
+def _reply(reply: Any) -> str:
+    """``550 5.1.1 mailbox unavailable`` from smtplib's ``(code, bytes)`` reply."""
+    if isinstance(reply, tuple) and len(reply) == 2:
+        code, text = reply
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        return f"{code} {text}".strip()
+    return str(reply)
 
 
 # -- exactly once ---------------------------------------------------------------------------
@@ -454,22 +497,35 @@ def deliver(message: EmailMessage, settings: SmtpSettings, what: str = "the repo
 
 @dataclass(frozen=True)
 class SendResult:
-    """One sent e-mail as recorded in ``revops_meta.report_sends``."""
+    """One publication as recorded in ``revops_meta.report_sends``."""
 
     edition: str
     period: str
     run_key: str
     message_id: str
     recipients: tuple[str, ...]
+    """Who it is for (the configured recipients when it was first sent)."""
     subject: str
     sent_at: datetime
     already_sent: bool
     html_path: Path
     pdf_path: Path | None = None
     gate_run_id: int | None = None
-    """The passing gate run the report was sent under."""
+    """The passing gate run the report was (last) sent under."""
     attachments: tuple[str, ...] = ()
     """The attached files' names (PDF, CSVs)."""
+    delivered_to: tuple[str, ...] = ()
+    """The recipients the SMTP server accepted it for, over every call with this run key."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """The recipients still refused, each with the server's reply; a retry with the same run
+    key sends to these only."""
+    fingerprint_digest: str | None = None
+    """The digest of the data the report was rendered from (equal to its gate run's)."""
+
+    @property
+    def outstanding(self) -> tuple[str, ...]:
+        """The recipients who have not got it yet."""
+        return tuple(r for r in self.recipients if r not in self.delivered_to)
 
 
 _DDL = f"""
@@ -483,20 +539,31 @@ create table if not exists {SENDS_TABLE} (
     sent_at timestamptz,
     gate_run_id bigint,
     attachments text[],
+    delivered_to text[],
+    refused jsonb,
+    fingerprint_digest text,
     primary key (edition, period, run_key)
 )
 """
 
 _COLUMNS = (
-    "edition, period, run_key, message_id, recipients, subject, sent_at, gate_run_id, attachments"
+    "edition, period, run_key, message_id, recipients, subject, sent_at, gate_run_id, "
+    "attachments, delivered_to, refused, fingerprint_digest"
 )
-_ADDED = {"gate_run_id": "bigint", "attachments": "text[]"}
+_ADDED = {
+    "gate_run_id": "bigint",
+    "attachments": "text[]",
+    "delivered_to": "text[]",
+    "refused": "jsonb",
+    "fingerprint_digest": "text",
+}
 
 
 def ensure_sends_table(conn: psycopg.Connection[Any]) -> None:
     """Create ``revops_meta.report_sends`` (and its schema) if missing; safe to run concurrently.
 
-    ``sent_at`` is null only inside the transaction that is sending; committed rows are sent.
+    ``sent_at`` is null only inside the transaction that is sending; committed rows are sent
+    (to ``delivered_to``; a row from before that column was added counts as sent to all).
     """
     with conn.transaction():
         exists = conn.execute("select to_regclass(%s)", (SENDS_TABLE,)).fetchone()
@@ -513,16 +580,30 @@ def ensure_sends_table(conn: psycopg.Connection[Any]) -> None:
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (SENDS_TABLE,))
         conn.execute("create schema if not exists revops_meta")
         conn.execute(_DDL)
-        for column, kind in _ADDED.items():  # a table from the first release gains them
+        for column, kind in _ADDED.items():  # a table from an earlier release gains them
             conn.execute(f"alter table {SENDS_TABLE} add column if not exists {column} {kind}")
         conn.execute(
-            f"comment on table {SENDS_TABLE} is 'One row per leadership report e-mail sent, "
-            "unique per edition, period and run key (revops.reports.send).'"
+            f"comment on table {SENDS_TABLE} is 'One row per leadership report publication, "
+            "unique per edition, period and run key: who got it, who was refused, the gate "
+            "run and data fingerprint it was sent under (revops.reports.send).'"
         )
 
 
 def _result(row: tuple[Any, ...], already_sent: bool, archived: Archived) -> SendResult:
-    edition, period, run_key, message_id, recipients, subject, sent_at, gate_id, files = row
+    (
+        edition,
+        period,
+        run_key,
+        message_id,
+        recipients,
+        subject,
+        sent_at,
+        gate_id,
+        files,
+        delivered,
+        refused,
+        digest,
+    ) = row
     return SendResult(
         edition,
         period,
@@ -536,6 +617,9 @@ def _result(row: tuple[Any, ...], already_sent: bool, archived: Archived) -> Sen
         archived.pdf_path,
         gate_id,
         tuple(files or ()),
+        tuple(recipients if delivered is None else delivered),
+        dict(refused or {}),
+        digest,
     )
 
 
@@ -551,6 +635,23 @@ def find_send(
         ).fetchone()
 
 
+@contextmanager
+def _period_lock(conn: psycopg.Connection[Any], period: Period) -> Iterator[None]:
+    """Hold a session advisory lock on ``(edition, period)`` for the block: one sender of a
+    period at a time. Taken in its own transaction, so the send's snapshot starts after it."""
+    key = (SENDS_TABLE, f"{period.edition}/{period.label}")
+    with conn.transaction():
+        conn.execute("select pg_advisory_lock(hashtext(%s), hashtext(%s))", key)
+    try:
+        yield
+    finally:
+        try:
+            with conn.transaction():
+                conn.execute("select pg_advisory_unlock(hashtext(%s), hashtext(%s))", key)
+        except psycopg.Error:  # the connection is gone, and the session lock with it
+            pass
+
+
 def send_report(
     conn: psycopg.Connection[Any],
     period: Period,
@@ -561,10 +662,11 @@ def send_report(
     """Render the report of ``period``, archive it, and e-mail it once per ``run_key``.
 
     Returns the send record; ``already_sent`` is True when an earlier call with the same
-    edition, period and run key sent it (nothing is rendered or sent then). Raises
-    :class:`~revops.quality.runs.GateNotPassed` when the period's latest gate run did not pass
-    (or there is none): nothing is sent. ``conn`` must have no transaction open: this function
-    commits its own (see the module docstring).
+    edition, period and run key sent it to everyone (nothing is rendered or sent then); after a
+    partial refusal, a call with the same run key sends to the refused recipients only. Raises
+    :class:`~revops.quality.runs.GateNotPassed` unless the period's newest gate run passed over
+    exactly the data being sent (nothing is sent or archived then). ``conn`` must have no
+    transaction open: this function commits its own (see the module docstring).
     """
     if not run_key:
         raise ValueError("run_key must be a non-empty string naming the run (e.g. its run id)")
@@ -576,61 +678,86 @@ def send_report(
     expected = Archived(report_path(out_dir, period), report_path(out_dir, period, ".pdf"))
     ensure_sends_table(conn)
     earlier = find_send(conn, period, run_key)
-    if earlier is not None:
+    if earlier is not None and not _result(earlier, True, expected).outstanding:
         return _result(earlier, True, expected)
-    with conn.transaction():
-        gate = require_gate_passed(conn, period.edition, period.label)
+    with _period_lock(conn, period):
+        return _send_locked(conn, period, settings, run_key, out_dir, expected)
 
-    rendered = render_report(build_report(conn, period), gate)
-    archived = archive(rendered, out_dir, period)
-    message = build_message(rendered, period, settings.sender, settings.recipients)
-    message["X-Revops-Run-Key"] = run_key
+
+def _send_locked(
+    conn: psycopg.Connection[Any],
+    period: Period,
+    settings: SmtpSettings,
+    run_key: str,
+    out_dir: Path,
+    expected: Archived,
+) -> SendResult:
     key = (period.edition, period.label, run_key)
-    message_id, subject = str(message["Message-ID"]), str(message["Subject"])
-    files = [rendered.pdf_filename] if rendered.pdf else []
-    files += list(rendered.csvs)
     delivered = False
+    message_id = ""
     try:
         with conn.transaction():
-            conn.execute("set transaction isolation level read committed")
-            claimed = conn.execute(
-                f"insert into {SENDS_TABLE} ({_COLUMNS}) "
-                "values (%s, %s, %s, %s, %s, %s, null, %s, %s) "
-                "on conflict (edition, period, run_key) do nothing returning edition",
-                (*key, message_id, list(settings.recipients), subject, gate.gate_run_id, files),
-            ).fetchone()
-            if claimed is None:
-                row = conn.execute(
-                    f"select {_COLUMNS} from {SENDS_TABLE} "
-                    "where edition = %s and period = %s and run_key = %s for update",
-                    key,
-                ).fetchone()
-                if row is None:
-                    raise ReportSendError(
-                        f"the {SENDS_TABLE} row for {key} vanished while claiming it; "
-                        "nothing was sent, retry"
-                    )
-                if row[6] is not None:
-                    return _result(row, True, archived)  # a concurrent caller sent it
-                conn.execute(  # an unsent row (not written by this module): take it over
-                    f"update {SENDS_TABLE} set message_id = %s, recipients = %s, subject = %s, "
-                    "gate_run_id = %s, attachments = %s "
-                    "where edition = %s and period = %s and run_key = %s",
-                    (message_id, list(settings.recipients), subject, gate.gate_run_id, files, *key),
-                )
-            latest = latest_gate_run(conn, period.edition, period.label)
-            if latest is None or not latest.passed:  # a failed rerun was recorded meanwhile
-                raise GateNotPassed(
-                    f"the quality gate of the {period.edition} report {period.label} failed "
-                    "again while the report was being prepared; nothing was sent"
-                )
-            deliver(message, settings)
-            delivered = True
+            conn.execute("set transaction isolation level repeatable read")
             row = conn.execute(
-                f"update {SENDS_TABLE} set sent_at = clock_timestamp() "
+                f"select {_COLUMNS} from {SENDS_TABLE} "
+                "where edition = %s and period = %s and run_key = %s for update",
+                key,
+            ).fetchone()
+            earlier = _result(row, True, expected) if row and row[6] is not None else None
+            if earlier is not None and not earlier.outstanding:
+                return earlier  # a concurrent caller sent it while this one waited
+            current = data_fingerprint(conn)
+            gate = require_gate_current(conn, period.edition, period.label, current)
+            rendered = render_report(build_report(conn, period), gate)
+            archived = archive(rendered, out_dir, period)
+            files = [rendered.pdf_filename] if rendered.pdf else []
+            files += list(rendered.csvs)
+            if earlier is None:
+                recipients, already = tuple(settings.recipients), ()
+                message = build_message(rendered, period, settings.sender, recipients)
+            else:  # a partial refusal before: the same message, to the others only
+                recipients, already = earlier.recipients, earlier.delivered_to
+                message = build_message(
+                    rendered, period, settings.sender, recipients, message_id=earlier.message_id
+                )
+            message["X-Revops-Run-Key"] = run_key
+            message_id, subject = str(message["Message-ID"]), str(message["Subject"])
+            if row is None:
+                conn.execute(
+                    f"insert into {SENDS_TABLE} ({_COLUMNS}) "
+                    "values (%s, %s, %s, %s, %s, %s, null, %s, %s, %s, null, %s)",
+                    (
+                        *key,
+                        message_id,
+                        list(recipients),
+                        subject,
+                        gate.gate_run_id,
+                        files,
+                        [],
+                        current.digest,
+                    ),
+                )
+            to = [r for r in recipients if r not in already]
+            refused = deliver(message, settings, to=to)
+            delivered = True
+            now_delivered = [r for r in recipients if r in already or r not in refused]
+            row = conn.execute(
+                f"update {SENDS_TABLE} set message_id = %s, recipients = %s, subject = %s, "
+                "sent_at = clock_timestamp(), gate_run_id = %s, attachments = %s, "
+                "delivered_to = %s, refused = %s, fingerprint_digest = %s "
                 "where edition = %s and period = %s and run_key = %s "
                 f"returning {_COLUMNS}",
-                key,
+                (
+                    message_id,
+                    list(recipients),
+                    subject,
+                    gate.gate_run_id,
+                    files,
+                    now_delivered,
+                    Jsonb(refused) if refused else None,
+                    current.digest,
+                    *key,
+                ),
             ).fetchone()
     except psycopg.Error as err:
         if delivered:
@@ -644,5 +771,20 @@ def send_report(
             f"the report {message_id} was sent but its {SENDS_TABLE} row for {key} vanished; "
             f"a retry with run key {run_key!r} will send it again"
         )
-    log.info("sent %s to %s (%s)", subject, ", ".join(settings.recipients), message_id)
-    return _result(row, False, archived)
+    result = _result(row, False, archived)
+    log.info(
+        "sent %s to %s (%s, gate run %s, data %s)",
+        result.subject,
+        ", ".join(to) or "nobody",
+        message_id,
+        gate.gate_run_id,
+        current.digest[:12],
+    )
+    if result.refused:
+        log.warning(
+            "%s: not delivered to %s; a retry with run key %r sends to them only",
+            result.subject,
+            "; ".join(f"{a} ({why})" for a, why in result.refused.items()),
+            run_key,
+        )
+    return result

@@ -1,0 +1,441 @@
+"""What is sent is what passed: a gate run is bound to the data it checked, and the report of a
+period goes out only when the newest gate run of that period passed over exactly the data the
+report is rendered from.
+
+Every case the issue names is here: a mart changed after the pass, a new transform, a gate that
+crashes or is killed, two gates racing (the newest data decides), a partially refused SMTP
+delivery (recorded, retried to the rest only), and the modes of the files holding the report.
+
+The warehouse is the shared test world (``test_publish_data.build_world``), built once per module
+and cloned per test. The gate is the real one where the test is about what it checks, and a
+stand-in for ``run_gate`` where the test is about its record (binding, crashes, ordering).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import stat
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from test_publish_data import AS_OF, build_world, sql
+from warehouse_checks import new_database, with_database
+
+from revops.quality.gate import GateResult
+from revops.quality.runs import GateNotPassed
+from revops.reports import mailcatcher
+from revops.reports.mailcatcher import MailCatcher
+from revops.reports.periods import parse_period
+from revops.reports.publish import check_and_record, publish
+
+W46 = parse_period("2026-W46")
+LEADERSHIP = "ceo@example.com"
+GATE_HINT = "revops gate --period 2026-W46"
+
+
+# -- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def template_db(server_url: str) -> Iterator[str]:
+    """The world, built once for the module; tests get clones (a file copy, well under 1 s)."""
+    with new_database(server_url, "revops_binding_tpl") as url:
+        build_world(url)
+        yield url
+
+
+@pytest.fixture
+def world(server_url: str, template_db: str) -> Iterator[str]:
+    name = f"revops_binding_{uuid.uuid4().hex[:10]}"
+    admin = with_database(server_url, "postgres")
+    template = template_db.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}" template "{template}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def catcher(tmp_path: Path) -> Iterator[MailCatcher]:
+    with MailCatcher(tmp_path / "outbox") as running:
+        yield running
+
+
+def environ(catcher: MailCatcher, recipients: str = LEADERSHIP) -> dict[str, str]:
+    return {
+        "REVOPS_SMTP_HOST": catcher.host,
+        "REVOPS_SMTP_PORT": str(catcher.port),
+        "REVOPS_REPORT_SENDER": "revops@example.com",
+        "REVOPS_REPORT_RECIPIENTS": recipients,
+    }
+
+
+def passing() -> GateResult:
+    return GateResult(
+        passed=True, failures=[], docs_index=Path("/docs/index.html"), as_of=AS_OF.isoformat()
+    )
+
+
+def failing() -> GateResult:
+    from revops.quality.gate import Failure
+
+    failure = Failure(
+        "marts.fct_attribution",
+        "unexpected_rows_expectation",
+        "credit",
+        "blocking",
+        "1 offending row",
+        "credits sum to 1",
+        "fct_attribution.credit_sums_to_1",
+    )
+    return GateResult(
+        passed=False,
+        failures=[failure],
+        docs_index=Path("/docs/index.html"),
+        as_of=AS_OF.isoformat(),
+    )
+
+
+def stand_in_gate(
+    monkeypatch: pytest.MonkeyPatch, *runs: Callable[[str], GateResult]
+) -> list[str]:
+    """Replace ``run_gate`` by ``runs``, one per call in order (each gets the warehouse URL);
+    returns the list the calls are logged in."""
+    queue = list(runs)
+    calls: list[str] = []
+
+    def run_gate(url: str, *args: Any, **kwargs: Any) -> GateResult:
+        calls.append(url)
+        return queue.pop(0)(url)
+
+    monkeypatch.setattr("revops.quality.gate.run_gate", run_gate)
+    return calls
+
+
+def gate(url: str, tmp_path: Path, run_key: str = "scheduled"):
+    return check_and_record(
+        [W46], run_key, warehouse_url=url, docs_dir=tmp_path / "docs", as_of=AS_OF, alert=False
+    )
+
+
+def send(url: str, catcher: MailCatcher, tmp_path: Path, run_key: str = "scheduled", **env):
+    return publish(
+        [W46],
+        run_key,
+        warehouse_url=url,
+        out=tmp_path / "out",
+        environ={**environ(catcher), **env},
+    )
+
+
+def received(catcher: MailCatcher) -> list:
+    return [m for m in catcher.messages() if LEADERSHIP in m["X-RcptTo"]]
+
+
+def sends(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        exists = conn.execute("select to_regclass('revops_meta.report_sends')").fetchone()
+        if exists is None or exists[0] is None:
+            return []
+        return conn.execute(
+            "select run_key, gate_run_id from revops_meta.report_sends order by sent_at"
+        ).fetchall()
+
+
+def refused_send(url: str, catcher: MailCatcher, tmp_path: Path) -> str:
+    """Send, expect a refusal, check nothing went out; return the refusal's message."""
+    with pytest.raises(GateNotPassed) as refused:
+        send(url, catcher, tmp_path)
+    assert received(catcher) == [] and sends(url) == []
+    assert not (tmp_path / "out" / "reports").exists()
+    return str(refused.value)
+
+
+# -- (a) a mart the report reads changes after the pass -----------------------------------
+
+
+def test_a_mart_changed_after_the_gate_passed_is_not_sent_and_the_refusal_names_it(
+    world: str, catcher: MailCatcher, tmp_path: Path
+) -> None:
+    outcome = gate(world, tmp_path)  # the real gate
+    assert outcome.result.passed, outcome.result.summary()
+    [run_id] = outcome.gate_run_ids
+    rows = sql_scalar(world, "select count(*) from marts.fct_attribution")
+    sql(
+        world,
+        "update marts.fct_attribution set credit = credit * 2 "
+        "where model = 'markov' and conversion_type = 'customer'",
+    )
+    message = refused_send(world, catcher, tmp_path)
+    assert f"marts.fct_attribution changed since gate run {run_id} passed at " in message
+    assert f"rows {rows} -> {rows}, content differs" in message
+    assert GATE_HINT in message
+    assert "rpt_pipeline" not in message  # only what changed is named
+    assert stat.S_IMODE((tmp_path / "docs").stat().st_mode) == 0o700  # Data Docs show rows
+
+
+# -- (b) a new transform after the pass ------------------------------------------------------
+
+
+REBUILD = """
+create table marts.rpt_pipeline__new as select * from marts.rpt_pipeline;
+{change}
+drop table marts.rpt_pipeline;
+alter table marts.rpt_pipeline__new rename to rpt_pipeline;
+"""
+
+
+def test_a_transform_after_the_pass_that_changes_a_mart_is_not_sent(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in_gate(monkeypatch, lambda url: passing())
+    [run_id] = gate(world, tmp_path).gate_run_ids
+    before = sql_scalar(world, "select count(*) from marts.rpt_pipeline")
+    # what dbt does for a table model: build the new table, swap it in; here one more row
+    change = (
+        "insert into marts.rpt_pipeline__new select * from marts.rpt_pipeline__new limit 1;"
+    )
+    sql(world, REBUILD.format(change=change))
+    message = refused_send(world, catcher, tmp_path)
+    assert f"marts.rpt_pipeline changed since gate run {run_id} passed at " in message
+    assert f"rows {before} -> {before + 1}" in message and GATE_HINT in message
+
+
+def test_a_transform_that_adds_a_mart_is_not_sent_and_one_that_rebuilds_the_same_data_is(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in_gate(monkeypatch, lambda url: passing(), lambda url: passing())
+    [run_id] = gate(world, tmp_path).gate_run_ids
+    sql(world, REBUILD.format(change=""))  # a rebuild with identical rows
+    sql(world, "create table marts.rpt_new_thing as select 1 as x")
+    message = refused_send(world, catcher, tmp_path)
+    assert f"marts.rpt_new_thing is new (1 row) since gate run {run_id} passed" in message
+    assert "rpt_pipeline" not in message  # rebuilt, same data: not a change
+    sql(world, "drop table marts.rpt_new_thing")
+    [sent] = send(world, catcher, tmp_path)  # back to what the gate saw: it counts again
+    assert sent.gate_run_id == run_id and len(received(catcher)) == 1
+
+
+# -- (c) a gate that crashes or is killed ----------------------------------------------------
+
+
+def test_a_gate_that_crashes_counts_as_failed_and_an_older_pass_no_longer_counts(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple] = []
+
+    def crash(url: str) -> GateResult:
+        with psycopg.connect(url) as conn:  # the run is recorded before anything is checked
+            seen.extend(
+                conn.execute(
+                    "select to_jsonb(r) ->> 'status', passed from revops_meta.gate_runs as r "
+                    "order by gate_run_id"
+                ).fetchall()
+            )
+        raise RuntimeError("GX lost its connection mid-checkpoint")
+
+    stand_in_gate(monkeypatch, lambda url: passing(), crash)
+    gate(world, tmp_path)
+    with pytest.raises(RuntimeError, match="GX lost its connection"):
+        gate(world, tmp_path)
+    message = refused_send(world, catcher, tmp_path)
+    assert seen == [("passed", True), ("running", False)]
+    with psycopg.connect(world) as conn:
+        status, error = conn.execute(
+            "select status, error from revops_meta.gate_runs order by gate_run_id desc limit 1"
+        ).fetchone()
+    assert status == "crashed" and "RuntimeError: GX lost its connection" in error
+    assert "crashed" in message and "GX lost its connection mid-checkpoint" in message
+    assert GATE_HINT in message
+
+
+def _killed_gate(url: str, docs: str) -> None:
+    """A gate process killed (SIGKILL) in the middle of its checks."""
+
+    def die(*args: Any, **kwargs: Any) -> GateResult:
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")
+
+    import revops.quality.gate
+
+    revops.quality.gate.run_gate = die  # type: ignore[assignment]
+    check_and_record([W46], "killed", warehouse_url=url, docs_dir=Path(docs), alert=False)
+
+
+def test_a_killed_gate_leaves_a_running_run_which_never_counts_as_a_pass(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in_gate(monkeypatch, lambda url: passing())
+    gate(world, tmp_path)
+    child = multiprocessing.get_context("fork").Process(
+        target=_killed_gate, args=(world, str(tmp_path / "docs"))
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    message = refused_send(world, catcher, tmp_path)
+    assert "still running (or its process died)" in message and "run key killed" in message
+
+
+def test_a_send_while_a_gate_is_running_is_refused_until_it_passes(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checking, release = threading.Event(), threading.Event()
+
+    def slow(url: str) -> GateResult:
+        checking.set()
+        assert release.wait(60)
+        return passing()
+
+    stand_in_gate(monkeypatch, lambda url: passing(), slow)
+    gate(world, tmp_path)
+    running = threading.Thread(target=gate, args=(world, tmp_path, "second"))
+    running.start()
+    assert checking.wait(60)
+    try:
+        message = refused_send(world, catcher, tmp_path)
+    finally:
+        release.set()
+        running.join(60)
+    assert "still running" in message
+    [sent] = send(world, catcher, tmp_path)
+    assert sent.already_sent is False and len(received(catcher)) == 1
+
+
+# -- (d) two gates racing: the newest data decides -------------------------------------------
+
+
+def test_racing_gates_the_newest_started_decides_not_the_last_to_finish(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second: list = []
+
+    def first(url: str) -> GateResult:  # started on v1; v2 lands; gate 2 runs and passes
+        sql(url, "update marts.rpt_pipeline set won_revenue = won_revenue + 1")
+        second.append(gate(url, tmp_path, "second"))
+        return passing()  # gate 1 finishes last, its checks passed on v1
+
+    stand_in_gate(monkeypatch, first, lambda url: passing())
+    one = gate(world, tmp_path, "first")
+    [two] = second
+    assert two.result.passed
+    assert one.result.passed is False  # the marts changed while it ran
+    assert "the marts changed while the gate ran: marts.rpt_pipeline" in one.result.summary()
+    [sent] = send(world, catcher, tmp_path)
+    assert sent.gate_run_id == two.gate_run_ids[0]
+    assert len(received(catcher)) == 1
+
+
+def test_racing_gates_when_the_newest_started_fails_nothing_is_sent(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second: list = []
+
+    def first(url: str) -> GateResult:
+        sql(url, "update marts.rpt_pipeline set won_revenue = won_revenue + 1")
+        second.append(gate(url, tmp_path, "second"))
+        return passing()
+
+    stand_in_gate(monkeypatch, first, lambda url: failing())
+    gate(world, tmp_path, "first")
+    message = refused_send(world, catcher, tmp_path)
+    assert "has not passed" in message and "run key second" in message
+
+
+def test_an_older_gate_finishing_last_with_a_pass_does_not_override_a_newer_failure(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def first(url: str) -> GateResult:  # same data throughout; the newer run fails
+        gate(url, tmp_path, "second")
+        return passing()
+
+    stand_in_gate(monkeypatch, first, lambda url: failing())
+    one = gate(world, tmp_path, "first")
+    assert one.result.passed  # nothing changed while it ran: its own pass stands
+    message = refused_send(world, catcher, tmp_path)
+    assert "has not passed" in message and "run key second" in message
+
+
+# -- (e) a partially refused delivery --------------------------------------------------------
+
+
+REFUSED: set[str] = set()
+
+
+class _RefusingHandler(mailcatcher._Handler):
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address in REFUSED:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_partial_smtp_refusal_is_recorded_and_a_retry_sends_to_the_rest_only(
+    world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(mailcatcher, "_Handler", _RefusingHandler)
+    stand_in_gate(monkeypatch, lambda url: passing())
+    gate(world, tmp_path)
+    cmo = "cmo@example.com"
+    REFUSED.clear()
+    REFUSED.add(cmo)
+    with MailCatcher(tmp_path / "box") as box:
+        everyone = {"REVOPS_REPORT_RECIPIENTS": f"{LEADERSHIP}, {cmo}"}
+        [first] = send(world, box, tmp_path, **everyone)
+        with psycopg.connect(world) as conn:
+            recorded = conn.execute(
+                "select to_jsonb(s) from revops_meta.report_sends as s"
+            ).fetchone()[0]
+        REFUSED.clear()
+        [retry] = send(world, box, tmp_path, **everyone)
+        [again] = send(world, box, tmp_path, **everyone)
+        envelopes = [m["X-RcptTo"] for m in box.messages()]
+    assert envelopes == [LEADERSHIP, cmo]  # the retry went to the refused one only
+    assert (retry.already_sent, again.already_sent) == (False, True)
+    assert f"refused {cmo}: 550 5.1.1 mailbox unavailable" in caplog.text
+    assert recorded["delivered_to"] == [LEADERSHIP] and recorded["sent_at"] is not None
+    assert "mailbox unavailable" in recorded["refused"][cmo]
+    assert first.delivered_to == (LEADERSHIP,)
+    assert set(first.refused) == {cmo} and first.refused[cmo].startswith("550")
+    assert retry.refused == {} and retry.delivered_to == (LEADERSHIP, cmo)
+
+
+# -- (f) files with report contents ----------------------------------------------------------
+
+
+def test_report_files_are_0600_in_0700_folders(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stand_in_gate(monkeypatch, lambda url: passing())
+    gate(world, tmp_path)
+    old = os.umask(0o022)
+    try:
+        [sent] = send(world, catcher, tmp_path)
+    finally:
+        os.umask(old)
+    assert sent.pdf_path is not None
+    for path in (sent.html_path, sent.pdf_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    for folder in (tmp_path / "out", tmp_path / "out" / "reports", sent.html_path.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    [eml] = catcher.paths()
+    assert stat.S_IMODE(eml.stat().st_mode) == 0o600
+
+
+def sql_scalar(url: str, query: str) -> Any:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0]
