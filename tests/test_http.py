@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from revops.config import ConfigError
 from revops.sources.http import (
     QUOTA_CONFIRMATIONS,
     ApiClient,
@@ -16,6 +18,7 @@ from revops.sources.http import (
     RetryPolicy,
     SourceError,
     _iter_array,
+    retry_after_seconds,
 )
 
 SECRET = "pat-na1-very-secret-token"
@@ -156,7 +159,7 @@ def test_salesforce_daily_total_requests_ends_the_run_cleanly(serve) -> None:
     server, client, slept = serve([(403, {}, limit)] * QUOTA_CONFIRMATIONS)
     with pytest.raises(QuotaExhausted) as err:
         client.get_json("/q", "lead")
-    assert "quota exhausted" in str(err.value) and "TotalRequests" in str(err.value)
+    assert "daily quota" in str(err.value) and "TotalRequests" in str(err.value)
     assert len(slept) == QUOTA_CONFIRMATIONS - 1  # believed only when it persists
     with pytest.raises(QuotaExhausted):  # no further request is sent once the quota is gone
         client.get_json("/q", "contact")
@@ -300,3 +303,112 @@ def test_a_json_array_body_is_decoded_element_by_element() -> None:
         assert list(_iter_array(chunks)) == json.loads(body)
     with pytest.raises(ValueError, match="ended early"):
         list(_iter_array(iter([body[: len(body) // 2]])))
+
+
+# -- long Retry-After, its HTTP-date form, the ceiling (issue 11) -------------------------------
+
+
+def test_a_long_retry_after_within_the_ceiling_is_waited_for(serve) -> None:
+    throttled = {"status": "error", "errorType": "RATE_LIMIT", "message": "ten-secondly limit"}
+    _, client, slept = serve([(429, {"Retry-After": "120"}, throttled), (200, {}, {"ok": 1})])
+    assert client.policy.max_retry_after == 300.0  # the default ceiling
+    assert client.get_json("/x", "contacts") == {"ok": 1}
+    assert slept == [120.0]  # not cut to max_delay (5 s here), not taken for a used-up quota
+
+
+def test_a_retry_after_beyond_the_ceiling_stops_the_stream_incomplete(serve) -> None:
+    throttled = {"status": "error", "errorType": "RATE_LIMIT", "message": "hourly limit"}
+    server, client, slept = serve([(429, {"Retry-After": "3600"}, throttled)])
+    with pytest.raises(QuotaExhausted) as err:
+        client.get_json("/x", "contacts")
+    assert err.value.reason == "Retry-After 3600 s exceeds REVOPS_HTTP_MAX_RETRY_AFTER=300 s"
+    assert slept == []
+    with pytest.raises(QuotaExhausted) as again:  # the vendor is not asked again in this run
+        client.get_json("/y", "deals")
+    assert again.value.reason == err.value.reason and len(server.seen_auth) == 1
+
+
+def test_the_ceiling_is_a_setting(serve, monkeypatch) -> None:
+    monkeypatch.setenv("REVOPS_HTTP_MAX_RETRY_AFTER", "30")
+    assert RetryPolicy.from_env().max_retry_after == 30.0
+    monkeypatch.setenv("REVOPS_HTTP_MAX_RETRY_AFTER", "soon")
+    with pytest.raises(ConfigError) as err:
+        RetryPolicy.from_env()
+    assert "REVOPS_HTTP_MAX_RETRY_AFTER='soon'" in str(err.value)
+
+
+def test_a_daily_quota_gives_its_reason(serve) -> None:
+    daily = {"message": "You have reached your daily limit.", "policyName": "DAILY"}
+    _, client, _ = serve([(429, {}, daily)] * QUOTA_CONFIRMATIONS)
+    with pytest.raises(QuotaExhausted) as err:
+        client.get_json("/x", "contacts")
+    assert err.value.reason == "daily quota: You have reached your daily limit."
+
+
+def test_retry_after_as_an_http_date_is_understood(serve) -> None:
+    from email.utils import formatdate
+
+    when = formatdate(time.time() + 90, usegmt=True)  # e.g. "Fri, 04 Dec 2026 11:31:00 GMT"
+    throttled = {"status": "error", "errorType": "RATE_LIMIT", "message": "secondly limit"}
+    _, client, slept = serve([(429, {"Retry-After": when}, throttled), (200, {}, {"ok": 1})])
+    assert client.get_json("/x", "contacts") == {"ok": 1}
+    assert len(slept) == 1 and 85 <= slept[0] <= 91
+
+
+def test_retry_after_parsing() -> None:
+    now = 1_796_000_000.0
+    assert retry_after_seconds("7", now) == 7.0
+    assert retry_after_seconds(" 1.5 ", now) == 1.5
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480.0 - 60) == 60.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480.0 + 60) == 0.0
+    assert retry_after_seconds("tomorrow", now) is None
+
+
+# -- secrets echoed in vendor bodies (issue 11) -------------------------------------------------
+
+
+def test_a_401_body_that_echoes_the_bearer_token_is_masked(serve) -> None:
+    body = {
+        "status": "error",
+        "message": f"Authentication credentials not found: Bearer {SECRET} is not valid; "
+        f"token {SECRET} expired",
+        "category": "INVALID_AUTHENTICATION",
+    }
+    _, client, _ = serve([(401, {}, body)])
+    with pytest.raises(SourceError) as err:
+        client.get_json("/x", "contacts")
+    text = str(err.value)
+    assert SECRET not in text
+    assert text == (
+        "hubspot stream 'contacts': HTTP 401: Authentication credentials not found: "
+        "Bearer *** is not valid; token *** expired"
+    )
+
+
+def test_secret_fields_and_authorization_headers_in_bodies_are_masked(serve) -> None:
+    body = {
+        "error": "invalid_request",
+        "error_description": 'echo: {"access_token": "ya29.a0Af", "refresh_token": "1//0gx", '
+        '"client_secret": "GOCSPX-x"} apikey=abc123-us21 Authorization: Basic dXNlcjpwYXNz',
+    }
+    _, client, _ = serve([(400, {}, body)])
+    with pytest.raises(SourceError) as err:
+        client.get_json("/x", "contacts")
+    text = str(err.value)
+    for secret in ("ya29.a0Af", "1//0gx", "GOCSPX-x", "abc123-us21", "dXNlcjpwYXNz"):
+        assert secret not in text
+    assert '"access_token": "***"' in text and "apikey=***" in text
+    assert "invalid_request" in text  # what went wrong is kept
+
+
+def test_a_bad_max_attempts_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("REVOPS_HTTP_MAX_ATTEMPTS", "abc")
+    with pytest.raises(ConfigError) as err:
+        RetryPolicy.from_env()
+    assert str(err.value).startswith("REVOPS_HTTP_MAX_ATTEMPTS='abc' is not a whole number")
+    assert "invalid literal" not in str(err.value)
+    monkeypatch.setenv("REVOPS_HTTP_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("REVOPS_HTTP_BASE_DELAY", "fast")
+    with pytest.raises(ConfigError) as err:
+        RetryPolicy.from_env()
+    assert "REVOPS_HTTP_BASE_DELAY='fast'" in str(err.value)

@@ -32,13 +32,17 @@ def extract(
     ``since >= until`` is refused (ValueError) before anything is recorded.
 
     Every run is recorded in ``revops_meta.extract_runs`` (:mod:`revops.sources.runlog`):
-    ``running`` at the start, then ``success`` with its rows, or ``failed`` with the error's
-    last line, and the error is raised again. ``run_id`` names the run there (the Airflow run
-    id; a new one by default).
+    ``running`` at the start, then ``success`` with its rows and streams, ``incomplete`` when
+    the vendor cut a stream short, or ``failed`` with the error's last line, and the error is
+    raised again. ``run_id`` names the run there (the Airflow run id; a new one by default).
 
-    A stream that a used-up daily quota ended early, records set aside in ``_rejected`` and
-    values that changed type are logged as warnings and returned; the task still succeeds (the
-    next run resumes the stopped streams).
+    The result has ``streams``: one ``{"stream", "rows", "pages", "elapsed_s", "complete",
+    "stopped_at", "reason"}`` per stream read, and ``complete``: whether every stream reached
+    the end of the window. An incomplete stream (a used-up quota, a ``Retry-After`` beyond
+    ``REVOPS_HTTP_MAX_RETRY_AFTER``) is one warning line each; the call still returns (what was
+    read is loaded with its cursors, the next run resumes), and the gate blocks a report the
+    stream does not cover. Records set aside in ``_rejected`` and values that changed type are
+    logged as warnings and returned.
     """
     import uuid
 
@@ -65,7 +69,7 @@ def extract(
         raise
     total = sum(result.rows.values())
     with connect(url, autocommit=True) as conn:
-        finish_run(conn, record, rows=total)
+        status = finish_run(conn, record, rows=total, streams=result.streams)
     log.info(
         "%s: %s run %s loaded %d rows into %s: %s",
         system,
@@ -75,8 +79,16 @@ def extract(
         result.dataset,
         result.rows,
     )
-    if result.stopped:
-        log.warning("%s: ended early, resumed next run: %s", system, result.stopped)
+    for stream in sorted(result.streams, key=lambda s: s["stream"]):
+        if not stream["complete"]:
+            where = f"at {stream['stopped_at']}" if stream["stopped_at"] else "before its end"
+            log.warning(
+                "%s.%s incomplete: stopped %s: %s; the next run resumes",
+                system,
+                stream["stream"],
+                where,
+                stream["reason"],
+            )
     if result.rejected:
         log.warning(
             "%s: records without a primary key set aside in %s._rejected: %s",
@@ -93,7 +105,9 @@ def extract(
         "window_end": window.until.isoformat(),
         "rows": result.rows,
         "load_ids": result.load_ids,
+        "status": status,
         "complete": result.complete,
+        "streams": result.streams,
         "stopped": result.stopped,
         "rejected": result.rejected,
         "variant_columns": result.variant_columns,

@@ -28,6 +28,7 @@ This module is imported whenever a DAG file is parsed: at module level it import
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -48,6 +49,8 @@ from airflow.sdk import (
 
 from revops.orchestration.callbacks import dag_failure_alert, report_late_alert, task_failure_alert
 from revops.sources import SYSTEMS
+
+log = logging.getLogger(__name__)
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 OWNER = "data-engineering"
@@ -306,6 +309,17 @@ def run_window(context: Mapping[str, Any]) -> Window:
 
 # -- the extract DAGs -------------------------------------------------------------------------
 
+
+def completeness_extra(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What the ``raw_<system>`` asset event adds from an extract's result: whether every
+    stream reached the end of the window, and which did not."""
+    streams = result.get("streams") or []
+    return {
+        "complete": bool(result.get("complete")),
+        "incomplete_streams": [s["stream"] for s in streams if not s.get("complete")],
+    }
+
+
 _EXTRACT_DOC = """\
 ### extract_{system}
 
@@ -319,7 +333,15 @@ rows, error); the publish gate reads it.
 (`data_interval_start` < `data_interval_end`). Scheduled and manual runs are incremental: they
 read from the dlt cursors up to `data_interval_end` (exclusive) and move the cursors. A manual
 or asset-triggered run without a logical date takes the timetable's last complete day before it
-was triggered, never "now". A used-up daily API quota ends the run cleanly; the next resumes.
+was triggered, never "now".
+
+**Completeness.** A stream the vendor cuts short (a used-up daily quota, or a `Retry-After`
+longer than `REVOPS_HTTP_MAX_RETRY_AFTER`, default 300 s; shorter ones are waited for) ends
+there: what it read is loaded with its cursor, and the run is recorded `incomplete` in
+`revops_meta.extract_runs` with each stream's rows, pages, where it stopped and why. The task
+still succeeds, with a warning line per incomplete stream, `complete: false` in its result and
+in its asset event's extra; the next run resumes from the cursors, and the publish gate blocks
+any report whose period such a stream does not cover, naming it.
 
 **Backfills.** `airflow backfill create --dag-id extract_{system} --from-date 2026-11-01
 --to-date 2026-11-03` re-extracts exactly each run's interval, merges on primary keys (rerun it
@@ -386,7 +408,15 @@ def extract_dag(system: str) -> DAG:
             result = run(system, since=window.since, until=window.until, run_id=context["run_id"])
             run_type = context["dag_run"].run_type
             extra = window.asset_extra(str(getattr(run_type, "value", run_type)))
+            extra.update(completeness_extra(result))
             context["outlet_events"][raw].extra = extra
+            if not extra["complete"]:  # recorded incomplete: the gate blocks, the next run resumes
+                log.warning(
+                    "extract_%s is INCOMPLETE (recorded in revops_meta.extract_runs; the gate "
+                    "blocks a report it does not cover): %s",
+                    system,
+                    ", ".join(extra["incomplete_streams"]),
+                )
             return result
 
         extract()

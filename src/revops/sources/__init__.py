@@ -1,8 +1,10 @@
 """Connectors: one module per vendor, each a dlt source loaded into ``raw_<system>``.
 
 ``run_extract`` is the one entry point: the Airflow DAGs and ``revops extract`` both call it.
-Besides the rows, it reports what a data engineer needs to know about a run: streams a used-up
-daily quota ended early (the next run resumes them), records set aside in ``_rejected``, and
+Besides the rows, it reports what a data engineer needs to know about a run: each stream's rows,
+pages, time and whether it reached the end of its window (a stream the vendor cut short is
+incomplete, with where it stopped and why; the next run resumes it), records set aside in
+``_rejected``, and
 schema drift (new columns; type changes landed in variant columns, or a stop, by
 ``REVOPS_SCHEMA_DRIFT``).
 """
@@ -15,6 +17,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from revops.config import state_dir
 
@@ -48,11 +51,14 @@ class ExtractResult:
     rejected: dict[str, int] = field(default_factory=dict)  # stream -> records set aside
     new_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns
     variant_columns: dict[str, list[str]] = field(default_factory=dict)  # table -> columns
+    # one entry per stream read: stream, rows, pages, elapsed_s, complete, stopped_at, reason
+    streams: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """False when a daily quota ended some stream early."""
-        return not self.stopped
+        """False when the vendor cut some stream short (a used-up quota, a ``Retry-After``
+        beyond the ceiling): its data does not reach the end of the window."""
+        return not self.stopped and all(s["complete"] for s in self.streams)
 
 
 def dataset_name(system: str) -> str:
@@ -102,12 +108,13 @@ def _root_cause(err: BaseException) -> BaseException:
     wrappers, if any."""
     from dlt.common.schema.exceptions import DataValidationError
 
+    from revops.config import ConfigError
     from revops.sources.http import SourceError
     from revops.sources.settings import SettingsError
 
     seen: BaseException | None = err
     while seen is not None:
-        if isinstance(seen, SourceError | SettingsError | DataValidationError):
+        if isinstance(seen, SourceError | SettingsError | ConfigError | DataValidationError):
             return seen
         seen = seen.__cause__ or seen.__context__
     return err
@@ -226,6 +233,7 @@ def run_extract(
         rejected=dict(notes.rejected),
         new_columns=new_columns,
         variant_columns=variants,
+        streams=notes.stream_reports(),
     )
 
 

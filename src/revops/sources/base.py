@@ -1,11 +1,22 @@
 """What every connector shares: streams and paginators declared as data, flattening, cursors,
-records set aside, and the clean end of a run whose daily quota ran out.
+records set aside, and what each stream of a run read and whether it reached its end.
 
 A connector module declares its streams (:class:`Stream`: name, primary key, cursor, path,
 paginator) and writes one dlt resource per stream. Cursor state lives in dlt's resource state,
 which dlt commits to the destination in the same load as the rows it describes; a connector
 moves a cursor only past data it has yielded, so a run that dies mid-stream commits nothing
 and the next run starts from the last committed cursor.
+
+Paginators trust nothing: a cursor, page token or next link given twice is an error naming the
+vendor, stream and cursor (the vendor would page forever); a missing total means "follow until
+an empty page"; an empty page that names a next page is followed, at most
+:data:`MAX_EMPTY_PAGES` in a row; a page without its items key is an error naming the key and
+the keys the vendor sent (rows would otherwise be lost without a word).
+
+Completeness is data: each stream read inside :func:`tracked_stream` is recorded in the run's
+notes (rows, pages, elapsed, complete, where it stopped and why). A stream the vendor cut short
+(:class:`revops.sources.http.QuotaExhausted`) ends there, keeps what it read with the cursor that
+describes it, and is recorded *incomplete*; the run is never reported done.
 """
 
 from __future__ import annotations
@@ -14,13 +25,14 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from revops.sources.http import ApiClient, QuotaExhausted
+from revops.sources.http import ApiClient, PagingError, QuotaExhausted
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +40,13 @@ REJECTED_TABLE = "_rejected"
 
 
 # -- paginators --------------------------------------------------------------------------------
+
+MAX_EMPTY_PAGES = 10
+"""Empty pages in a row that each name a next page before the paging counts as stuck. Vendors
+that filter after paging (Meta insights, HubSpot search under load) return a few; ten in a row
+has never been a real answer."""
+
+_MISSING = object()
 
 
 def dig(body: Any, dotted: str | None) -> Any:
@@ -39,6 +58,88 @@ def dig(body: Any, dotted: str | None) -> Any:
             return None
         body = body.get(part)
     return body
+
+
+def page_items(body: Any, items: str | None, system: str, stream: str, page: int) -> list:
+    """The records of one page at ``items``; an error naming the key and the keys present when
+    the vendor's answer has no such key (a renamed key would otherwise read as "no rows")."""
+    if items is None:
+        found = body
+    else:
+        found = body
+        for part in items.split("."):
+            if not isinstance(found, Mapping) or part not in found:
+                present = (
+                    ", ".join(repr(k) for k in found)
+                    if isinstance(found, Mapping)
+                    else f"a JSON {type(found).__name__}, not an object"
+                )
+                raise PagingError(
+                    system,
+                    stream,
+                    f"page {page} has no {items!r} key (keys present: {present or 'none'}); the "
+                    "vendor's answer changed shape, so the stream stops rather than read it as "
+                    "empty",
+                )
+            found = found[part]
+    if found is None:
+        return []
+    if isinstance(found, dict):
+        return [found]
+    if not isinstance(found, list):
+        raise PagingError(
+            system,
+            stream,
+            f"page {page}: {items!r} holds a {type(found).__name__}, not a list of records",
+        )
+    return found
+
+
+class PageGuard:
+    """What every paging loop checks between pages: the next cursor is new, empty pages do not
+    go on forever; and it counts the stream's pages for the run's notes."""
+
+    def __init__(self, system: str, stream: str, name: str) -> None:
+        self.system, self.stream, self.name = system, stream, name
+        self.seen: set[str] = set()
+        self.pages = 0
+        self.empty = 0
+
+    def page(self, records: list) -> None:
+        """One page was read (with these records)."""
+        self.pages += 1
+        NOTES.count_page(self.stream)
+        self.empty = 0 if records else self.empty + 1
+
+    def follow(self, cursor: Any) -> bool:
+        """Whether to ask for the page at ``cursor`` (None/empty: the last page was the end).
+
+        Raises PagingError when the cursor was given before, or when the pages have been empty
+        :data:`MAX_EMPTY_PAGES` times in a row while still naming a next page.
+        """
+        if cursor in (None, ""):
+            return False
+        key = str(cursor)
+        if key in self.seen:
+            raise PagingError(
+                self.system,
+                self.stream,
+                f"the vendor gave the cursor {self.name}={key!r} again after page {self.pages}; "
+                "its paging loops, so the stream stops instead of reading the same pages forever",
+            )
+        if self.empty >= MAX_EMPTY_PAGES:
+            raise PagingError(
+                self.system,
+                self.stream,
+                f"{self.empty} empty pages in a row, each naming a next page (last "
+                f"{self.name}={key!r}); the vendor's paging is not advancing",
+            )
+        self.seen.add(key)
+        return True
+
+
+def _system(api: Any) -> str:
+    return str(getattr(api, "system", "?"))
 
 
 class Paginator(Protocol):
@@ -57,16 +158,17 @@ class SinglePage:
 
     def pages(self, api, path, stream, params=None):
         """The one page."""
+        guard = PageGuard(_system(api), stream, "page")
         body = api.get_json(path, stream, params=dict(params or {}))
-        found = dig(body, self.items) if self.items else body
-        if isinstance(found, dict):
-            found = [found]
-        yield list(found or [])
+        records = page_items(body, self.items, guard.system, stream, 1)
+        guard.page(records)
+        yield list(records)
 
 
 @dataclass(frozen=True)
 class OffsetPaginator:
-    """``count``/``offset`` paging with a ``total_items`` count (Mailchimp)."""
+    """``count``/``offset`` paging (Mailchimp): until ``total`` is reached when the answer gives
+    it, else until a page comes back empty."""
 
     items: str
     limit: int = 1000
@@ -76,16 +178,32 @@ class OffsetPaginator:
 
     def pages(self, api, path, stream, params=None):
         """Pages until the total is reached or a page comes back empty."""
+        guard = PageGuard(_system(api), stream, self.offset_param)
         offset = 0
         while True:
             query = {**(params or {}), self.limit_param: self.limit, self.offset_param: offset}
             body = api.get_json(path, stream, params=query)
-            records = dig(body, self.items) or []
+            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
+            guard.page(records)
             if records:
                 yield records
             offset += len(records)
-            if not records or offset >= int(dig(body, self.total) or 0):
+            total = dig(body, self.total)
+            if not records:
+                if total is not None and offset < int(total):
+                    log.warning(
+                        "%s %s: the vendor counts %s records but the page at %s=%d is empty "
+                        "(records removed while paging); the stream ends there",
+                        guard.system,
+                        stream,
+                        total,
+                        self.offset_param,
+                        offset,
+                    )
                 return
+            if total is not None and offset >= int(total):
+                return
+            guard.follow(offset)
 
 
 @dataclass(frozen=True)
@@ -98,17 +216,19 @@ class AfterCursorPaginator:
 
     def pages(self, api, path, stream, params=None):
         """Pages until no next cursor is given."""
+        guard = PageGuard(_system(api), stream, "after")
         after: str | None = None
         while True:
             query = {**(params or {}), "limit": self.limit}
             if after:
                 query["after"] = after
             body = api.get_json(path, stream, params=query)
-            records = dig(body, self.items) or []
+            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
+            guard.page(records)
             if records:
                 yield records
             after = dig(body, self.next_after)
-            if not after or not records:
+            if not guard.follow(after):
                 return
 
 
@@ -124,18 +244,20 @@ class NextLinkPaginator:
 
     def pages(self, api, path, stream, params=None):
         """Pages until no next link is given."""
+        guard = PageGuard(_system(api), stream, "next link")
         query: dict[str, Any] | None = dict(params or {})
         if self.limit_param and query is not None:
             query[self.limit_param] = self.limit
         link: str | None = path
-        while link:
+        while True:
             body = api.get_json(link, stream, params=query)
             query = None
-            records = dig(body, self.items) or []
+            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
+            guard.page(records)
             if records:
                 yield records
             link = dig(body, self.next_link)
-            if not records:
+            if not guard.follow(link):
                 return
 
 
@@ -149,17 +271,19 @@ class PageTokenPaginator:
 
     def pages(self, api, path, stream, params=None):
         """Pages until no next token is given."""
+        guard = PageGuard(_system(api), stream, "pageToken")
         token: str | None = None
         while True:
             query = {**(params or {}), "pageSize": self.page_size}
             if token:
                 query["pageToken"] = token
             body = api.get_json(path, stream, params=query)
-            records = dig(body, self.items) or []
+            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
+            guard.page(records)
             if records:
                 yield records
             token = dig(body, self.next_token)
-            if not token or not records:
+            if not guard.follow(token):
                 return
 
 
@@ -244,12 +368,51 @@ REJECTED_HINTS: dict[str, Any] = {
 
 
 @dataclass
+class StreamProgress:
+    """How far one stream of a run got: pages and time, whether it reached the end of its
+    window, and if not where it stopped (its cursor, an instant) and why."""
+
+    stream: str
+    started: float = field(default_factory=time.monotonic)
+    elapsed_s: float = 0.0
+    complete: bool = False
+    stopped_at: str | None = None
+    reason: str | None = None
+
+    def as_dict(self, rows: int, pages: int) -> dict[str, Any]:
+        """The stream's entry in an extract's result and in ``extract_runs.streams``."""
+        return {
+            "stream": self.stream,
+            "rows": rows,
+            "pages": pages,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "complete": self.complete,
+            "stopped_at": self.stopped_at,
+            "reason": self.reason,
+        }
+
+
+@dataclass
 class RunNotes:
-    """What a run did besides loading rows: streams stopped by quota, records set aside."""
+    """What a run did besides loading rows: each stream's progress, streams stopped early,
+    records set aside, rows and pages per stream."""
 
     stopped: dict[str, str] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows yielded
+    pages: dict[str, int] = field(default_factory=dict)  # stream -> pages read
+    streams: dict[str, StreamProgress] = field(default_factory=dict)
+
+    def count_page(self, stream: str) -> None:
+        """One more page read for ``stream``."""
+        self.pages[stream] = self.pages.get(stream, 0) + 1
+
+    def stream_reports(self) -> list[dict[str, Any]]:
+        """Every tracked stream's entry (:meth:`StreamProgress.as_dict`), in the order read."""
+        return [
+            progress.as_dict(self.rows.get(name, 0), self.pages.get(name, 0))
+            for name, progress in self.streams.items()
+        ]
 
 
 NOTES = RunNotes()
@@ -260,6 +423,8 @@ def reset_notes() -> RunNotes:
     NOTES.stopped.clear()
     NOTES.rejected.clear()
     NOTES.rows.clear()
+    NOTES.pages.clear()
+    NOTES.streams.clear()
     return NOTES
 
 
@@ -318,20 +483,78 @@ def screened(
         )
 
 
-@contextmanager
-def quota_ends_stream(system: str, stream: str) -> Iterator[None]:
-    """Inside a resource: a used-up daily quota ends this stream cleanly.
+Position = Callable[[], "str | date | datetime | None"]
 
-    What was yielded before is loaded with the cursor state that describes it; the next run
-    resumes from there. The stop is recorded in the run's notes and logged.
+
+def instant(value: str | date | datetime | None) -> str | None:
+    """A cursor value as an ISO instant ``YYYY-MM-DDTHH:MM:SSZ`` (UTC): a timestamp as it is, a
+    day as its midnight (a day cursor names the first day not yet read); None stays None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = as_utc(value)
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+        moment = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    else:
+        moment = parse_ts(str(value))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def earliest(cursors: Mapping[str, str], keys: Iterable[str], default: str) -> str:
+    """The earliest cursor of ``keys`` (``default`` for a key without one): how far a stream
+    kept per account or audience has read all of them."""
+    values = [cursors.get(key) or default for key in keys]
+    return min((instant(v) or "" for v in values), default=instant(default) or "")
+
+
+@contextmanager
+def tracked_stream(system: str, stream: str, position: Position | None = None) -> Iterator[None]:
+    """Inside a resource: record how the stream's read ends, in the run's notes.
+
+    ``position`` says how far the stream's data is complete (its cursor: a timestamp, or the
+    first day not yet read), called when the stream ends; None for a stream read in full each
+    run. Reaching the end of the block: ``complete``. A :class:`QuotaExhausted` from the vendor
+    (a used-up daily quota, a ``Retry-After`` beyond the ceiling) ends the stream there: what
+    was yielded is loaded with the cursor that describes it, the next run resumes from there,
+    and the stream is recorded *incomplete*, with where it stopped and why. Other errors fail
+    the run.
     """
+    progress = StreamProgress(stream)
+    NOTES.streams[stream] = progress
+
+    def reached() -> str | None:
+        try:
+            return instant(position()) if position is not None else None
+        except Exception:  # a position that cannot be told is unknown, never a new error
+            log.debug("%s %s: position unknown", system, stream, exc_info=True)
+            return None
+
     try:
         yield
     except QuotaExhausted as err:
-        NOTES.stopped[stream] = err.detail
-        log.warning(
-            "%s %s: %s; the stream ends here and the next run resumes", system, stream, err.detail
+        progress.complete = False
+        progress.reason = err.reason
+        progress.stopped_at = reached()
+        NOTES.stopped[stream] = err.reason
+        where = f"at {progress.stopped_at}" if progress.stopped_at else "before its end"
+        log.info(  # the extract's own warning line (revops.pipeline.extract) says it once
+            "%s %s: stopped %s: %s; recorded incomplete, the next run resumes",
+            system,
+            stream,
+            where,
+            err.reason,
         )
+    else:
+        progress.complete = True
+        progress.stopped_at = reached()
+    finally:
+        progress.elapsed_s = time.monotonic() - progress.started
+
+
+quota_ends_stream = tracked_stream
+"""The former name of :func:`tracked_stream`."""
 
 
 def resource_hints(stream: Stream, **extra: Any) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from revops.sources.base import (
     day_chunks,
     days,
     flatten,
-    quota_ends_stream,
     resource_hints,
     screened,
+    tracked_stream,
 )
 from revops.sources.http import ApiClient
 from revops.sources.settings import (
@@ -128,7 +128,7 @@ def google_ads_source(
     def full(stream: Stream):
         @dlt.resource(**resource_hints(stream))
         def read() -> Iterator[Any]:
-            with quota_ends_stream(SYSTEM, stream.name):
+            with tracked_stream(SYSTEM, stream.name):
                 for customer_id in customers:
                     rows = list(search_stream(api, customer_id, QUERIES[stream.name], stream.name))
                     yield from screened(stream, rows)
@@ -142,7 +142,8 @@ def google_ads_source(
         state = window.state()
         cursor = date.fromisoformat(state["cursor"]) if state.get("cursor") else None
         start = window.first_day(cursor, initial, daily.lookback_days)
-        with quota_ends_stream(SYSTEM, daily.name):
+        # complete up to its cursor (the first day not read), or the first day it reads
+        with tracked_stream(SYSTEM, daily.name, position=lambda: state.get("cursor") or start):
             for first, last in day_chunks(start, end_day, CHUNK_DAYS):
                 query = QUERIES[daily.name].format(start=first.isoformat(), end=last.isoformat())
                 for customer_id in customers:
@@ -163,7 +164,7 @@ def google_ads_source(
         cursor = date.fromisoformat(state["cursor"]) if state.get("cursor") else None
         oldest = end_day - timedelta(days=CLICK_VIEW_MAX_DAYS - 1)
         start = window.first_day(cursor, initial, clicks.lookback_days, oldest)
-        with quota_ends_stream(SYSTEM, clicks.name):
+        with tracked_stream(SYSTEM, clicks.name, position=lambda: state.get("cursor") or start):
             for one_day in days(start, end_day):
                 query = QUERIES[clicks.name].format(day=one_day.isoformat())
                 for customer_id in customers:

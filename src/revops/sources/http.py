@@ -6,30 +6,35 @@ What an answer means is decided here, once, for all six vendors (:func:`classify
   ``RESOURCE_EXHAUSTED``, Meta error codes 4/17/32/613/80000-80014, LinkedIn 429, Mailchimp 429
   without ``Retry-After``) is retried after the delay the vendor gives (``Retry-After``, Google's
   ``retryDelay``, Meta's ``estimated_time_to_regain_access``) or exponential backoff;
-* a *daily* quota that has run out (HubSpot's ``DAILY`` policy, Salesforce's ``TotalRequests``,
-  LinkedIn's ``DAY`` limit, each answered :data:`QUOTA_CONFIRMATIONS` times in a row; or a
-  vendor delay longer than the longest we wait) raises :class:`QuotaExhausted`, which the
-  connectors turn into a clean end of the run;
+* a vendor delay (``Retry-After`` in seconds or as an HTTP date, RFC 9110) is waited for up to
+  ``REVOPS_HTTP_MAX_RETRY_AFTER`` seconds (default 300); a longer one, or a *daily* quota that
+  has run out (HubSpot's ``DAILY`` policy, Salesforce's ``TotalRequests``, LinkedIn's ``DAY``
+  limit, each answered :data:`QUOTA_CONFIRMATIONS` times in a row), raises
+  :class:`QuotaExhausted` with its ``reason``: the connectors end the stream there and record it
+  *incomplete* (:func:`revops.sources.base.tracked_stream`), never done;
 * 5xx answers, dropped connections and bodies that are cut short or are not JSON are retried;
 * 401 refreshes an OAuth access token once (when the client has a refresh flow), then fails;
 * any other 4xx fails at once with a :class:`SourceError` naming the system, stream, status and
   the vendor's own error text. Credentials travel in headers or form bodies only, never in a
-  message.
+  message: a vendor body that echoes a token, a secret field or an ``Authorization`` value is
+  masked (:func:`redact`) before it becomes part of any message or log line.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import requests
+
+from revops.config import setting_float, setting_int
 
 log = logging.getLogger(__name__)
 
@@ -43,39 +48,126 @@ META_TRANSIENT_CODES = {1, 2}
 Verdict = Literal["retry", "throttle", "quota", "unauthorized", "fail"]
 
 
+MAX_RETRY_AFTER_ENV = "REVOPS_HTTP_MAX_RETRY_AFTER"
+
+
 class SourceError(RuntimeError):
-    """A vendor answered with an error that retrying will not fix, or retries ran out."""
+    """A vendor answered with an error that retrying will not fix, or retries ran out.
+
+    ``detail`` is masked (:func:`redact`): a vendor body that echoes a credential never reaches
+    the message.
+    """
 
     def __init__(self, system: str, stream: str, status: int | None, detail: str) -> None:
+        detail = redact(detail)
         self.system, self.stream, self.status, self.detail = system, stream, status, detail
         where = f"{system} stream {stream!r}"
         what = f"HTTP {status}" if status is not None else "connection failed"
         super().__init__(f"{where}: {what}: {detail}")
 
 
+class PagingError(SourceError):
+    """A vendor's paging cannot be trusted: a cursor given again, endless empty pages, or a
+    page without its items key. Rows would loop or be lost, so the run fails."""
+
+    def __init__(self, system: str, stream: str, detail: str) -> None:
+        super().__init__(system, stream, None, detail)
+        self.args = (f"{system} stream {stream!r}: {self.detail}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class QuotaExhausted(SourceError):
-    """The vendor's daily quota is used up: the run ends cleanly and the next run resumes."""
+    """The vendor will not answer again soon enough in this run: a daily quota is used up, or
+    it asks to wait longer than ``REVOPS_HTTP_MAX_RETRY_AFTER``. The stream ends *incomplete*
+    (recorded, never done) and the next run resumes from its cursor.
+
+    ``reason`` says why in a few words (``daily quota: ...``, ``Retry-After 3600 s exceeds
+    REVOPS_HTTP_MAX_RETRY_AFTER=300 s``); it is what the gate's failure shows.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        stream: str,
+        status: int | None,
+        detail: str,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(system, stream, status, detail)
+        self.reason = redact(reason) if reason else self.detail
+
+
+# -- secrets in vendor bodies ------------------------------------------------------------------
+
+# dlt's list of sensitive query parameters (dlt.sources.helpers.rest_client.redaction), plus
+# the OAuth and header names vendors echo back in error bodies
+_SECRET_KEYS = (
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access-token",
+    "secret",
+    "password",
+    "pwd",
+    "token",
+    "authorization",
+    "x-api-key",
+)
+_SECRET_FIELD = re.compile(
+    r"(?P<key>[\"']?\b(?:" + "|".join(re.escape(k) for k in _SECRET_KEYS) + r")\b[\"']?)"
+    r"(?P<sep>\s*[:=]\s*)(?P<quote>[\"']?)"
+    r"(?!\*\*\*)(?P<value>(?:Bearer\s+|Basic\s+)?[^\s\"',;&}]+)",
+    re.IGNORECASE,
+)
+_SCHEME_TOKEN = re.compile(r"\b(?P<scheme>Bearer|Basic|OAuth)\s+(?!\*\*\*)[A-Za-z0-9._~+/=-]+")
+_MIN_SECRET = 6  # shorter known values are not masked by value (they would mask ordinary words)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with credentials masked as ``***``: bearer/basic tokens, the values of fields
+    named like a secret (``access_token``, ``refresh_token``, ``client_secret``, ``api_key``,
+    ``password``, ``Authorization``...) in JSON, form or header notation, and every one of
+    ``secrets`` (the values the client sent) wherever it appears."""
+    if not text:
+        return text
+    for secret in sorted({s for s in secrets if s and len(s) >= _MIN_SECRET}, key=len)[::-1]:
+        text = text.replace(secret, "***")
+    text = _SCHEME_TOKEN.sub(lambda m: f"{m.group('scheme')} ***", text)
+    return _SECRET_FIELD.sub(
+        lambda m: f"{m.group('key')}{m.group('sep')}{m.group('quote')}***", text
+    )
 
 
 @dataclass
 class RetryPolicy:
-    """How often and how long to retry; delays grow as base * 2**attempt, capped, with jitter.
+    """How often and how long to retry; delays grow as base * 2**attempt, capped at
+    ``max_delay``, with jitter, when the vendor names no delay.
 
-    ``max_delay`` is also the longest vendor-requested wait honoured: a vendor asking for more
-    (a daily quota resetting tomorrow) ends the run with :class:`QuotaExhausted` instead.
+    ``max_retry_after`` is the longest vendor-requested wait honoured (``Retry-After``,
+    Google's ``retryDelay``, Meta's time to regain access): a vendor asking for more ends the
+    stream with :class:`QuotaExhausted`, recorded as incomplete.
     """
 
     max_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 60.0
+    max_retry_after: float = 300.0
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
-        """``REVOPS_HTTP_MAX_ATTEMPTS``, ``REVOPS_HTTP_BASE_DELAY``, ``REVOPS_HTTP_MAX_DELAY``."""
+        """``REVOPS_HTTP_MAX_ATTEMPTS``, ``REVOPS_HTTP_BASE_DELAY``, ``REVOPS_HTTP_MAX_DELAY``,
+        ``REVOPS_HTTP_MAX_RETRY_AFTER`` (a bad value: ConfigError naming the variable)."""
         return cls(
-            max_attempts=max(1, int(os.environ.get("REVOPS_HTTP_MAX_ATTEMPTS", cls.max_attempts))),
-            base_delay=float(os.environ.get("REVOPS_HTTP_BASE_DELAY", cls.base_delay)),
-            max_delay=float(os.environ.get("REVOPS_HTTP_MAX_DELAY", cls.max_delay)),
+            max_attempts=setting_int("REVOPS_HTTP_MAX_ATTEMPTS", cls.max_attempts, minimum=1),
+            base_delay=setting_float("REVOPS_HTTP_BASE_DELAY", cls.base_delay, minimum=0),
+            max_delay=setting_float("REVOPS_HTTP_MAX_DELAY", cls.max_delay, minimum=0),
+            max_retry_after=setting_float(MAX_RETRY_AFTER_ENV, cls.max_retry_after, minimum=0),
         )
 
     def backoff(self, attempt: int) -> float:
@@ -171,14 +263,36 @@ def _meta_usage_delay(response: requests.Response) -> float | None:
     return max(waits) if waits else None
 
 
-def vendor_retry_delay(response: requests.Response) -> float | None:
-    """The delay the vendor asks for, in seconds, if it gives one."""
+def retry_after_seconds(value: str, now: float | None = None) -> float | None:
+    """A ``Retry-After`` value in seconds: delay-seconds (``120``, also ``1.5``) or an HTTP date
+    (``Fri, 04 Dec 2026 11:31:00 GMT``, RFC 9110 section 10.2.3), counted from ``now`` (epoch
+    seconds, default the clock); a date in the past is 0; anything else None.
+
+    dlt parses the same two forms (``wait_exponential_retry_after._parse_retry_after``), but as a
+    private method of a tenacity wait that clamps to its own limits and reads the clock itself.
+    """
+    text = (value or "").strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def vendor_retry_hint(response: requests.Response) -> tuple[float, str] | None:
+    """The delay the vendor asks for, in seconds, and where it said so (``Retry-After``,
+    ``retryDelay``, Meta's usage header), if it gives one."""
     header = response.headers.get("Retry-After")
     if header:
-        try:
-            return max(0.0, float(header))
-        except ValueError:
-            pass
+        seconds = retry_after_seconds(header)
+        if seconds is not None:
+            return seconds, "Retry-After"
     body = _body(response)
     if isinstance(body, list) and body:
         body = body[0]
@@ -186,8 +300,15 @@ def vendor_retry_delay(response: requests.Response) -> float | None:
     if isinstance(error, dict):
         delay = _google_retry_delay(error)
         if delay is not None:
-            return delay
-    return _meta_usage_delay(response)
+            return delay, "retryDelay"
+    delay = _meta_usage_delay(response)
+    return (delay, "the usage header's time to regain access") if delay is not None else None
+
+
+def vendor_retry_delay(response: requests.Response) -> float | None:
+    """The delay the vendor asks for, in seconds, if it gives one."""
+    hint = vendor_retry_hint(response)
+    return hint[0] if hint else None
 
 
 def classify(response: requests.Response) -> tuple[Verdict, bool]:
@@ -245,6 +366,11 @@ class OAuthToken:
         self.answer: dict[str, Any] = {}
         self.refreshes = 0
 
+    def secrets(self) -> list[str]:
+        """The credential values this token flow holds (masked wherever they are echoed)."""
+        _, client_secret, refresh_token = self._client
+        return [v for v in (self._token, client_secret, refresh_token) if v]
+
     @property
     def can_refresh(self) -> bool:
         """Whether a refresh flow is configured."""
@@ -269,7 +395,11 @@ class OAuthToken:
                 "_REFRESH_TOKEN)",
             )
         client_id, client_secret, refresh_token = self._client
-        oauth = ApiClient(system=self.system, base_url=str(self.token_url))
+        oauth = ApiClient(
+            system=self.system,
+            base_url=str(self.token_url),
+            secrets=tuple(s for s in (client_secret, refresh_token) if s),
+        )
         answer = oauth.request(
             "POST",
             "",
@@ -295,7 +425,8 @@ class ApiClient:
     """A session bound to one vendor's base URL and credentials.
 
     ``headers`` gives the per-request headers (called on every attempt, so a refreshed token is
-    used at once); ``oauth`` enables refresh-on-401.
+    used at once); ``oauth`` enables refresh-on-401. Every credential value sent (header,
+    basic auth, OAuth secrets, ``secrets``) is masked in the messages built from vendor bodies.
     """
 
     system: str
@@ -306,6 +437,7 @@ class ApiClient:
     policy: RetryPolicy = field(default_factory=RetryPolicy.from_env)
     timeout: float = 60.0
     sleep: Callable[[float], None] = time.sleep
+    secrets: tuple[str, ...] = ()  # more credential values to mask (a token endpoint's form)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -313,6 +445,22 @@ class ApiClient:
         self.requests_made = 0
         self.retries = 0
         self.exhausted: QuotaExhausted | None = None
+        self.sent_secrets: set[str] = set()  # credential values sent, masked in any message
+
+    def _secrets(self, headers: Mapping[str, str]) -> list[str]:
+        """Remember the credential values a request carries (headers, basic auth, OAuth)."""
+        for name, value in headers.items():
+            if name.lower() in ("authorization", "x-api-key", "api-key", "developer-token"):
+                self.sent_secrets.add(value.split(" ", 1)[-1])  # the token, not its scheme
+        if isinstance(self.auth, tuple):
+            self.sent_secrets.update(str(part) for part in self.auth[1:] if part)
+        self.sent_secrets.update(self.secrets)
+        if self.oauth is not None:
+            self.sent_secrets.update(s for s in self.oauth.secrets() if s)
+        return sorted(self.sent_secrets)
+
+    def _vendor_text(self, response: requests.Response, headers: Mapping[str, str]) -> str:
+        return redact(vendor_error_text(response), self._secrets(headers))
 
     def url(self, path: str) -> str:
         """An absolute URL for ``path`` (absolute URLs pass through; ``/x`` is under the base)."""
@@ -337,7 +485,13 @@ class ApiClient:
         :class:`SourceError` for everything that retrying will not fix.
         """
         if self.exhausted is not None:  # the quota is gone for this run: don't ask again
-            raise QuotaExhausted(self.system, stream, self.exhausted.status, self.exhausted.detail)
+            raise QuotaExhausted(
+                self.system,
+                stream,
+                self.exhausted.status,
+                self.exhausted.detail,
+                reason=self.exhausted.reason,
+            )
         url = self.url(path)
         last_error = ""
         last_status: int | None = None
@@ -347,11 +501,12 @@ class ApiClient:
         while attempt < self.policy.max_attempts:
             self.requests_made += 1
             delay: float | None = None
+            headers = dict(self.headers())
             try:
                 response = self.session.request(
                     method,
                     url,
-                    headers=dict(self.headers()),
+                    headers=headers,
                     auth=self.auth,
                     timeout=self.timeout,
                     stream=stream_body,
@@ -377,7 +532,8 @@ class ApiClient:
                             f"Content-Length {response.headers.get('Content-Length', '?')})"
                         )
                 else:
-                    last_status, last_error = response.status_code, vendor_error_text(response)
+                    last_status = response.status_code
+                    last_error = self._vendor_text(response, headers)
                     verdict, daily = classify(response)
                     if verdict == "unauthorized" and self.oauth and self.oauth.can_refresh:
                         if refreshed:
@@ -389,21 +545,30 @@ class ApiClient:
                     if verdict in ("unauthorized", "fail"):
                         raise SourceError(self.system, stream, last_status, last_error)
                     if verdict == "throttle":
-                        delay = vendor_retry_delay(response)
+                        hint = vendor_retry_hint(response)
+                        delay = hint[0] if hint else None
                         daily_answers = daily_answers + 1 if daily else 0
-                        too_long = delay is not None and delay > self.policy.max_delay
-                        if too_long or daily_answers >= QUOTA_CONFIRMATIONS:
+                        reason = None
+                        if daily_answers >= QUOTA_CONFIRMATIONS:
+                            reason = f"daily quota: {last_error}"
+                        elif hint and hint[0] > self.policy.max_retry_after:
+                            reason = (
+                                f"{hint[1]} {hint[0]:.0f} s exceeds {MAX_RETRY_AFTER_ENV}="
+                                f"{self.policy.max_retry_after:g} s"
+                            )
+                        if reason:
                             self.exhausted = QuotaExhausted(
                                 self.system,
                                 stream,
                                 last_status,
-                                f"quota exhausted: {last_error}"
-                                + (f" (vendor asks to wait {delay:.0f}s)" if delay else ""),
+                                f"{reason} ({last_error})"
+                                if not reason.endswith(last_error)
+                                else reason,
+                                reason=reason,
                             )
                             raise self.exhausted
-            if delay is None:
-                delay = self.policy.backoff(attempt)
-            delay = min(delay, self.policy.max_delay)
+            if delay is None:  # no vendor delay: our back-off, capped at max_delay
+                delay = min(self.policy.backoff(attempt), self.policy.max_delay)
             attempt += 1
             if attempt >= self.policy.max_attempts:
                 break

@@ -32,18 +32,21 @@ import dlt
 
 from revops.sources.base import (
     AfterCursorPaginator,
+    PageGuard,
     SinglePage,
     Stream,
     Window,
+    dig,
     epoch_ms,
     flatten,
     iso_z,
+    page_items,
     parse_ts,
-    quota_ends_stream,
     resource_hints,
     screened,
+    tracked_stream,
 )
-from revops.sources.http import ApiClient
+from revops.sources.http import ApiClient, PagingError
 from revops.sources.settings import oauth_token, setting
 
 SYSTEM = "hubspot"
@@ -180,12 +183,18 @@ def search_window(
     until: datetime,
     page_size: int = PAGE_SIZE,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Pages of records modified in ``[since, until)``, in id order, past the 10,000 cap."""
+    """Pages of records modified in ``[since, until)``, in id order, past the 10,000 cap.
+
+    Each query's paging is guarded as every paginator's is (:class:`PageGuard`: a repeated
+    ``after`` or endless empty pages are errors, a missing ``results`` key is an error); a
+    re-query past the cap that does not move past the last id read is an error too.
+    """
     after_id = 0
     while True:
         after: str | None = None
         read = 0
         last_id = after_id
+        guard = PageGuard(api.system, stream.name, "after")
         while True:
             body: dict[str, Any] = {
                 "filterGroups": [
@@ -216,16 +225,24 @@ def search_window(
             if after is not None:
                 body["after"] = after
             page = api.post_json(stream.path, stream.name, json=body)
-            results = page.get("results", [])
+            results = page_items(page, "results", api.system, stream.name, guard.pages + 1)
+            guard.page(results)
             if results:
                 yield results
                 last_id = int(results[-1]["id"])
                 read += len(results)
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if not after or not results:
+            after = dig(page, "paging.next.after")
+            if not guard.follow(after):
                 return
             if read + page_size > SEARCH_CAP:  # the next page would cross the cap: re-query
                 break
+        if last_id <= after_id:
+            raise PagingError(
+                api.system,
+                stream.name,
+                f"the search re-query after id {after_id} read nothing past it; its paging is "
+                "not advancing",
+            )
         after_id = last_id
 
 
@@ -335,7 +352,11 @@ def hubspot_source(
             state = window.state()
             cursor = parse_ts(state["cursor"]) if state.get("cursor") else None
             since = window.start(cursor, initial)
-            with quota_ends_stream(SYSTEM, stream.name):
+            # complete up to the window's start until the search has read the whole window;
+            # the archived records are re-read in full each run, so while they are read the
+            # stream has no position (cut short there, it is incomplete with no time bound)
+            reached: dict[str, Any] = {"at": since}
+            with tracked_stream(SYSTEM, stream.name, position=lambda: reached["at"]):
                 properties = discovered_properties(api, object_type)
                 declared: dict[str, Any] | None = {p: {"data_type": "text"} for p in properties}
                 for page in search_window(api, stream, properties, since, end):
@@ -347,6 +368,7 @@ def hubspot_source(
                     elif object_type == "contacts":
                         yield from contact_details(api, ids)
                 state["cursor"] = iso_z(max(since, end))  # the whole window is read
+                reached["at"] = None
                 archived = AfterCursorPaginator(limit=100)
                 for page in archived.pages(
                     api,
@@ -355,6 +377,7 @@ def hubspot_source(
                     {"archived": "true", "properties": ",".join(DECLARED_PROPERTIES[object_type])},
                 ):
                     yield from screened(stream, [object_row(r) for r in page])
+                reached["at"] = max(since, end)
 
         return read
 
@@ -362,7 +385,7 @@ def hubspot_source(
 
     @dlt.resource(**resource_hints(pipelines_stream))
     def deal_pipelines() -> Iterator[Any]:
-        with quota_ends_stream(SYSTEM, pipelines_stream.name):
+        with tracked_stream(SYSTEM, pipelines_stream.name):
             for page in pipelines_stream.pages(api):
                 rows = [flatten({k: v for k, v in p.items() if k != "stages"}) for p in page]
                 yield from screened(pipelines_stream, rows)
@@ -377,7 +400,7 @@ def hubspot_source(
 
     @dlt.resource(**resource_hints(owners_stream))
     def owners() -> Iterator[Any]:
-        with quota_ends_stream(SYSTEM, owners_stream.name):
+        with tracked_stream(SYSTEM, owners_stream.name):
             for archived in ("false", "true"):
                 for page in owners_stream.pages(api, archived=archived):
                     rows = [

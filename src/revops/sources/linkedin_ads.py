@@ -30,10 +30,11 @@ from revops.sources.base import (
     Stream,
     Window,
     day_chunks,
+    earliest,
     flatten,
-    quota_ends_stream,
     resource_hints,
     screened,
+    tracked_stream,
 )
 from revops.sources.http import ApiClient
 from revops.sources.settings import (
@@ -159,13 +160,13 @@ def linkedin_ads_source(
 
     @dlt.resource(**resource_hints(accounts_stream))
     def ad_accounts() -> Iterator[Any]:
-        with quota_ends_stream(SYSTEM, accounts_stream.name):
+        with tracked_stream(SYSTEM, accounts_stream.name):
             yield from screened(accounts_stream, [flatten(a) for a in accounts()])
 
     def per_account(stream: Stream):
         @dlt.resource(**resource_hints(stream))
         def read() -> Iterator[Any]:
-            with quota_ends_stream(SYSTEM, stream.name):
+            with tracked_stream(SYSTEM, stream.name):
                 for account in accounts():
                     path = stream.path.format(account=account["id"])
                     for page in stream.pages(api, path):
@@ -178,7 +179,13 @@ def linkedin_ads_source(
     @dlt.resource(**resource_hints(analytics, columns={"date": {"data_type": "date"}}))
     def campaign_analytics() -> Iterator[Any]:
         cursors: dict[str, str] = window.state().setdefault("cursors", {})
-        with quota_ends_stream(SYSTEM, analytics.name):
+        first = window.first_day(None, initial, 0).isoformat()  # an account not read before
+
+        def reached() -> str | None:  # the earliest account's cursor, once accounts are known
+            ids = [str(a["id"]) for a in known]
+            return earliest(cursors, ids, first) if ids else None
+
+        with tracked_stream(SYSTEM, analytics.name, position=reached):
             for account in accounts():
                 key = str(account["id"])
                 cursor = date.fromisoformat(cursors[key]) if key in cursors else None

@@ -23,11 +23,12 @@ from revops.sources.base import (
     OffsetPaginator,
     Stream,
     Window,
+    earliest,
     flatten,
     parse_ts,
-    quota_ends_stream,
     resource_hints,
     screened,
+    tracked_stream,
 )
 from revops.sources.http import ApiClient
 from revops.sources.settings import SettingsError, api_url, optional, setting
@@ -149,7 +150,7 @@ def mailchimp_source(
     def full(stream: Stream):
         @dlt.resource(**resource_hints(stream))
         def read() -> Iterator[Any]:
-            with quota_ends_stream(SYSTEM, stream.name):
+            with tracked_stream(SYSTEM, stream.name):
                 for page in stream.pages(api):
                     yield from screened(stream, [flatten(item) for item in drop_links(page)])
 
@@ -160,39 +161,56 @@ def mailchimp_source(
     @dlt.resource(**resource_hints(members_stream))
     def members() -> Iterator[Any]:
         cursors: dict[str, str] = window.state().setdefault("cursors", {})
-        with quota_ends_stream(SYSTEM, members_stream.name):
-            for list_page in STREAMS["lists"].pages(api):
-                for audience in list_page:
-                    list_id = audience["id"]
-                    path = members_stream.path.format(list_id=list_id)
-                    since = _since(window, cursors, list_id, initial)
-                    for page in members_stream.pages(api, path, since_last_changed=since):
-                        rows = [
-                            flatten(m)
-                            for m in drop_links(page)
-                            if not m.get("last_changed")
-                            or window.contains(parse_ts(m["last_changed"]))
-                        ]
-                        yield from screened(members_stream, rows)
-                    cursors[list_id] = end.isoformat()
+        audiences: list[str] = []
+        listed = {"all": False}
+        first = window.start(None, initial).isoformat()  # an audience not read before
+
+        def reached() -> str | None:  # the earliest audience's cursor, once all are listed
+            return earliest(cursors, audiences, first) if listed["all"] else None
+
+        with tracked_stream(SYSTEM, members_stream.name, position=reached):
+            lists = [a for page in STREAMS["lists"].pages(api) for a in page]
+            audiences.extend(a["id"] for a in lists)
+            listed["all"] = True
+            for audience in lists:
+                list_id = audience["id"]
+                path = members_stream.path.format(list_id=list_id)
+                since = _since(window, cursors, list_id, initial)
+                for page in members_stream.pages(api, path, since_last_changed=since):
+                    rows = [
+                        flatten(m)
+                        for m in drop_links(page)
+                        if not m.get("last_changed") or window.contains(parse_ts(m["last_changed"]))
+                    ]
+                    yield from screened(members_stream, rows)
+                cursors[list_id] = end.isoformat()
 
     activity_stream = STREAMS["email_activity"]
 
     @dlt.resource(**resource_hints(activity_stream, columns=ACTIVITY_COLUMNS))
     def email_activity() -> Iterator[Any]:
         cursors: dict[str, str] = window.state().setdefault("cursors", {})
-        with quota_ends_stream(SYSTEM, activity_stream.name):
-            for campaign_page in STREAMS["campaigns"].pages(api):
-                for campaign in campaign_page:
-                    campaign_id = campaign["id"]
-                    path = activity_stream.path.format(campaign_id=campaign_id)
-                    since = _since(window, cursors, campaign_id, initial)
-                    for page in activity_stream.pages(api, path, since=since):
-                        rows = [
-                            row for email in page for row in activity_rows(email, end, window.since)
-                        ]
-                        yield from screened(activity_stream, rows)
-                    cursors[campaign_id] = end.isoformat()
+        campaigns: list[str] = []
+        listed = {"all": False}
+        first = window.start(None, initial).isoformat()  # a campaign not read before
+
+        def reached() -> str | None:  # the earliest campaign's cursor, once all are listed
+            return earliest(cursors, campaigns, first) if listed["all"] else None
+
+        with tracked_stream(SYSTEM, activity_stream.name, position=reached):
+            sent = [c for page in STREAMS["campaigns"].pages(api) for c in page]
+            campaigns.extend(c["id"] for c in sent)
+            listed["all"] = True
+            for campaign in sent:
+                campaign_id = campaign["id"]
+                path = activity_stream.path.format(campaign_id=campaign_id)
+                since = _since(window, cursors, campaign_id, initial)
+                for page in activity_stream.pages(api, path, since=since):
+                    rows = [
+                        row for email in page for row in activity_rows(email, end, window.since)
+                    ]
+                    yield from screened(activity_stream, rows)
+                cursors[campaign_id] = end.isoformat()
 
     return (
         full(STREAMS["lists"]),

@@ -28,10 +28,11 @@ from revops.sources.base import (
     Stream,
     Window,
     day_chunks,
+    earliest,
     flatten,
-    quota_ends_stream,
     resource_hints,
     screened,
+    tracked_stream,
 )
 from revops.sources.http import ApiClient
 from revops.sources.settings import api_url, id_list, setting, start_date
@@ -139,7 +140,7 @@ def meta_ads_source(
     def entities(stream: Stream):
         @dlt.resource(**resource_hints(stream))
         def read() -> Iterator[Any]:
-            with quota_ends_stream(SYSTEM, stream.name):
+            with tracked_stream(SYSTEM, stream.name):
                 for account in accounts:
                     params: dict[str, Any] = {"fields": FIELDS[stream.name]}
                     if stream.name != "ad_accounts":
@@ -161,7 +162,11 @@ def meta_ads_source(
     )
     def ad_insights() -> Iterator[Any]:
         cursors: dict[str, str] = window.state().setdefault("cursors", {})
-        with quota_ends_stream(SYSTEM, insights.name):
+        first = window.first_day(None, initial, 0).isoformat()  # an account not read before
+        # complete up to the earliest account's cursor (the first day it has not read)
+        with tracked_stream(
+            SYSTEM, insights.name, position=lambda: earliest(cursors, accounts, first)
+        ):
             for account in accounts:
                 cursor = date.fromisoformat(cursors[account]) if account in cursors else None
                 start = window.first_day(cursor, initial, insights.lookback_days)

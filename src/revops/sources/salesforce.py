@@ -29,9 +29,9 @@ from revops.sources.base import (
     Stream,
     Window,
     parse_ts,
-    quota_ends_stream,
     resource_hints,
     screened,
+    tracked_stream,
 )
 from revops.sources.http import ApiClient
 from revops.sources.settings import SettingsError, oauth_token, optional, setting
@@ -179,7 +179,9 @@ def salesforce_source(
             since = window.start(
                 parse_ts(state["cursor"]) if state.get("cursor") else None, initial
             )
-            with quota_ends_stream(SYSTEM, stream.name):
+            with tracked_stream(
+                SYSTEM, stream.name, position=lambda: state.get("cursor") or since
+            ):  # ordered by the cursor: complete up to the last cursor value read
                 fields = describe(api, sobject)
                 if cursor not in fields or "Id" not in fields:
                     raise SettingsError(f"salesforce: {sobject} has no Id or {cursor} field")
