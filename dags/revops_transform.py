@@ -19,8 +19,9 @@ already include every raw load (the six extracts triggered a build earlier that 
 triggered by raw assets, or by hand, always build.
 
 **Warehouse.** dbt connects through the Airflow connection `revops_warehouse` (Cosmos
-`PostgresUserPasswordProfileMapping`, schema `marts`): the same warehouse as the extracts and
-the gate (`revops airflow start` sets it from `REVOPS_WAREHOUSE_URL`).
+`PostgresUserPasswordProfileMapping`, extended for a unix-socket host, no password and every
+libpq option of the connection's extras; schema `marts`): the same warehouse as the extracts
+and the gate (`revops airflow start` sets it from `REVOPS_WAREHOUSE_URL`).
 
 **Backfills.** The `marts` event of a run triggered only by backfill extracts carries
 `{"backfill": true}`, so `revops_publish` sends no report for it.
@@ -66,18 +67,17 @@ RAW = [raw_asset(system) for system in SOURCES]
 def revops_transform():
     from cosmos import ProfileConfig
     from cosmos.operators.local import DbtBuildLocalOperator
-    from cosmos.profiles import PostgresUserPasswordProfileMapping
 
     from revops.config import dbt_project_dir
+    from revops.orchestration.objects import warehouse_profile_mapping
 
     dbt = {
         "project_dir": str(dbt_project_dir()),
         "profile_config": ProfileConfig(
             profile_name="revops",
             target_name="warehouse",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id="revops_warehouse",
-                profile_args={"schema": "marts", "threads": 2, "connect_timeout": 10},
+            profile_mapping=warehouse_profile_mapping(
+                schema="marts", threads=2, connect_timeout=10
             ),
         ),
         "install_deps": False,

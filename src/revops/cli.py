@@ -22,28 +22,30 @@ from datetime import UTC, datetime
 
 
 def _cmd_warehouse(args: argparse.Namespace) -> int:
-    from revops.warehouse import EmbeddedWarehouse, configured_url, redact, warehouse_url
+    from revops.warehouse import EmbeddedWarehouse, configured, current
 
-    external = configured_url()
+    external = configured()
     if args.action == "url":
-        print(warehouse_url(start=False) if not external else external)
+        target = external or current(start=False)
+        print(target.url(show_password=args.show_password))
         return 0
     if external:
         print(
-            f"REVOPS_WAREHOUSE_URL is set ({redact(external)}): revops does not manage "
+            f"REVOPS_WAREHOUSE_URL is set ({external.display}): revops does not manage "
             f"that server; unset it to use the embedded warehouse."
         )
         return 0 if args.action == "status" else 1
     embedded = EmbeddedWarehouse()
     if args.action == "start":
-        url = embedded.start()
-        print(f"warehouse running: {url}")
-        print(f"connect with: psql {url}")
+        embedded.start()
+        print(f"warehouse running: {embedded.warehouse.display}")
+        print('connect with: psql "$(revops warehouse url --show-password)"')
     elif args.action == "stop":
         print("warehouse stopped" if embedded.stop() else "warehouse was not running")
     else:
         running = embedded.is_running()
-        print(f"embedded warehouse {'running' if running else 'stopped'}: {embedded.url}")
+        state = "running" if running else "stopped"
+        print(f"embedded warehouse {state}: {embedded.warehouse.display}")
         return 0 if running else 3
     return 0
 
@@ -187,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     wh = sub.add_parser("warehouse", help="start, stop or locate the warehouse")
     wh.add_argument("action", choices=["start", "stop", "url", "status"])
+    wh.add_argument(
+        "--show-password",
+        action="store_true",
+        help="url: print the password instead of *** (it goes to your terminal and history)",
+    )
     wh.set_defaults(func=_cmd_warehouse)
 
     sim = sub.add_parser("simulate", help="the loopback vendor simulator")

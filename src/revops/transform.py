@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from revops.config import dbt_project_dir
-from revops.warehouse import split_url
+from revops.warehouse import Warehouse
 
 
 class DbtError(RuntimeError):
@@ -19,15 +19,11 @@ class DbtError(RuntimeError):
 
 
 def dbt_env(warehouse_url: str) -> dict[str, str]:
-    """The variables ``dbt_project/profiles.yml`` reads, for the given warehouse."""
-    parts = split_url(warehouse_url)
-    return {
-        "REVOPS_PG_HOST": parts.host,
-        "REVOPS_PG_PORT": str(parts.port),
-        "REVOPS_PG_USER": parts.user,
-        "REVOPS_PG_PASSWORD": parts.password,
-        "REVOPS_PG_DBNAME": parts.dbname,
-    }
+    """The environment of a dbt call on the given warehouse: ``REVOPS_PG_*`` that
+    ``dbt_project/profiles.yml`` reads (host may be a unix-socket directory; sslmode and the
+    other options dbt's profile has a field for) and libpq's ``PG*`` variables for the rest
+    (:meth:`revops.warehouse.Warehouse.dbt_env`)."""
+    return Warehouse.parse(warehouse_url).dbt_env()
 
 
 def run_dbt(args: Sequence[str], warehouse_url: str, quiet: bool = False) -> None:

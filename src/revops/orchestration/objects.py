@@ -18,15 +18,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from revops.orchestration import VENDOR_POOLS
+from revops.warehouse import PLACEHOLDER_PASSWORD, Warehouse
 
 WAREHOUSE_CONN_ID = "revops_warehouse"
 WAREHOUSE_CONN_ENV = "AIRFLOW_CONN_REVOPS_WAREHOUSE"
-# trust-auth servers (the embedded warehouse, the CI PostgreSQL) take no password, but Cosmos's
-# PostgresUserPasswordProfileMapping requires one: any value works, the server ignores it
-PLACEHOLDER_PASSWORD = "trust-auth-ignores-this"
+# PLACEHOLDER_PASSWORD (from revops.warehouse): the connection's password when the URL has none
+# (Cosmos requires one); it is read back as "no password"
+__all__ = ["PLACEHOLDER_PASSWORD", "POOLS", "VARIABLES", "WAREHOUSE_CONN_ENV", "WAREHOUSE_CONN_ID"]
 
 POOLS: dict[str, dict] = {
     name: {
@@ -41,13 +41,73 @@ VARIABLES: dict[str, str] = {}
 
 
 def warehouse_connection_uri(url: str) -> str:
-    """The Airflow connection URI (``postgres://``) for a warehouse URL, with a password."""
-    parts = urlsplit(url)  # username and password come back still percent-encoded
-    user = quote(unquote(parts.username or "postgres"), safe="")
-    password = quote(unquote(parts.password or PLACEHOLDER_PASSWORD), safe="")
-    host = parts.hostname or "127.0.0.1"
-    netloc = f"{user}:{password}@{host}:{parts.port or 5432}"
-    return urlunsplit(("postgres", netloc, parts.path or "/postgres", parts.query, ""))
+    """The Airflow connection URI (``postgres://``) of a warehouse URL in any libpq form: a
+    socket host percent-encoded in the host part, the libpq options as extras, and a password
+    (the placeholder when the URL has none)."""
+    return Warehouse.parse(url).airflow_connection_uri()
+
+
+def warehouse_profile_mapping(**profile_args):
+    """Cosmos's profile mapping for the connection ``revops_warehouse``, giving dbt inside
+    Airflow the same warehouse every other task uses: a socket host, no password (the
+    placeholder), sslmode and the other libpq options of the connection's extras."""
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    class WarehouseProfileMapping(PostgresUserPasswordProfileMapping):
+        # dbt's postgres profile fields, taken from the connection's extras
+        airflow_param_mapping = {
+            **PostgresUserPasswordProfileMapping.airflow_param_mapping,
+            **{
+                name: f"extra.{name}"
+                for name in ("sslmode", "sslcert", "sslkey", "sslrootcert", "keepalives_idle")
+            },
+        }
+        required_fields = ["host", "user", "dbname"]
+
+        def _warehouse(self) -> Warehouse:
+            conn = self.conn
+            return Warehouse.from_airflow_connection(
+                json.dumps(
+                    {
+                        "host": conn.host,
+                        "port": conn.port,
+                        "login": conn.login,
+                        "password": conn.password,
+                        "schema": conn.schema,
+                        "extra": conn.extra_dejson,
+                    }
+                )
+            )
+
+        @property
+        def profile(self) -> dict:
+            found = self._warehouse()
+            profile = dict(super().profile)
+            for name in ("connect_timeout", "application_name"):
+                if found.option(name):
+                    profile[name] = found.option(name)
+            return profile
+
+        @property
+        def env_vars(self) -> dict[str, str]:
+            found = self._warehouse()
+            exclude = (
+                "sslmode",
+                "sslcert",
+                "sslkey",
+                "sslrootcert",
+                "keepalives_idle",
+                "connect_timeout",
+                "application_name",
+            )
+            env = found.libpq_env(exclude=exclude)
+            env[self.get_env_var_name("password")] = found.password or ""
+            if self.disable_event_tracking:
+                env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
+                env["DO_NOT_TRACK"] = "1"
+            return env
+
+    return WarehouseProfileMapping(conn_id=WAREHOUSE_CONN_ID, profile_args=profile_args)
 
 
 def apply() -> dict:

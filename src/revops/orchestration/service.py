@@ -184,7 +184,9 @@ def metadata_db_url(settings: Settings) -> str:
     else:
         from revops.warehouse import EmbeddedWarehouse
 
-        url = _with_db(EmbeddedWarehouse().start(), AIRFLOW_DB)
+        embedded = EmbeddedWarehouse()
+        embedded.start()  # with its password: the embedded server asks every connection for one
+        url = embedded.warehouse.with_dbname(AIRFLOW_DB).url()
     parts = urlsplit(url)
     dbname = parts.path.lstrip("/")
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
@@ -200,10 +202,6 @@ def metadata_db_url(settings: Settings) -> str:
             f"cannot reach or create the Airflow metadata database {redact(url)}: {err}"
         ) from err
     return url
-
-
-def _with_db(url: str, dbname: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
 
 
 def _sqlalchemy_url(url: str, driver: str = "psycopg2") -> str:

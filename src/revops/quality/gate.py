@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import great_expectations as gx
@@ -316,23 +316,15 @@ def run_gate(
 
 
 def sqlalchemy_url(url: str) -> str:
-    """The SQLAlchemy URL for a ``postgresql://`` warehouse URL (driver: psycopg 3)."""
-    parts = urlsplit(url)
-    if parts.scheme in ("postgresql", "postgres"):
-        parts = parts._replace(scheme="postgresql+psycopg")
-    elif not parts.scheme.startswith("postgresql+"):
-        raise WarehouseError(
-            f"the quality gate needs a postgresql:// URL, got scheme {parts.scheme!r} in "
-            f"{redact(url)}"
-        )
-    # Timestamps in messages and Data Docs read in UTC, whatever the server's default.
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    options = [v for k, v in query if k == "options"]
-    rest = [(k, v) for k, v in query if k != "options"]
-    options.append("-c TimeZone=UTC")
-    return urlunsplit(
-        parts._replace(query=urlencode([*rest, ("options", " ".join(options))], quote_via=quote))
-    )
+    """The SQLAlchemy URL (driver: psycopg 3) of a warehouse URL, in any libpq form
+    (:meth:`revops.warehouse.Warehouse.sqlalchemy_url`); a bad URL raises ``WarehouseError``
+    with its password redacted.
+
+    Timestamps in messages and Data Docs read in UTC, whatever the server's default.
+    """
+    from revops.warehouse import Warehouse
+
+    return Warehouse.parse(url).sqlalchemy_url("psycopg", utc=True)
 
 
 # -- internals --------------------------------------------------------------------------------

@@ -120,16 +120,13 @@ def _root_cause(err: BaseException) -> BaseException:
     return err
 
 
-def _dlt_credentials(warehouse_url: str) -> str:
-    """dlt insists on a password; a URL without one (trust or peer auth) gets a placeholder,
-    which such servers never ask for."""
-    from urllib.parse import urlsplit, urlunsplit
+def _dlt_credentials(warehouse_url: str):
+    """dlt's credentials for the warehouse, field by field from the one parsed URL
+    (:meth:`revops.warehouse.Warehouse.dlt_credentials`): a socket host, a query-string
+    password, sslmode and other libpq options reach psycopg2 as libpq reads them."""
+    from revops.warehouse import Warehouse
 
-    parts = urlsplit(warehouse_url)
-    if parts.password or not parts.username:
-        return warehouse_url
-    netloc = parts.netloc.replace(f"{parts.username}@", f"{parts.username}:unused@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return Warehouse.parse(warehouse_url).dlt_credentials()
 
 
 def pipeline_for(system: str, warehouse_url: str):
@@ -139,15 +136,16 @@ def pipeline_for(system: str, warehouse_url: str):
     another warehouse starts from that warehouse's own cursors, never from another's.
     """
     import hashlib
-    from urllib.parse import urlsplit
 
     import dlt
 
-    parts = urlsplit(warehouse_url)
-    where = hashlib.sha1(f"{parts.hostname}:{parts.port}{parts.path}".encode()).hexdigest()[:12]
+    from revops.warehouse import Warehouse
+
+    target = Warehouse.parse(warehouse_url)
+    where = hashlib.sha1(f"{target.host}:{target.port}/{target.dbname}".encode()).hexdigest()[:12]
     return dlt.pipeline(
         pipeline_name=f"revops_{system}",
-        destination=dlt.destinations.postgres(credentials=_dlt_credentials(warehouse_url)),
+        destination=dlt.destinations.postgres(credentials=target.dlt_credentials()),
         dataset_name=dataset_name(system),
         pipelines_dir=str(state_dir() / "dlt" / where),
         progress="log" if os.environ.get("REVOPS_PROGRESS") == "log" else None,
@@ -244,10 +242,11 @@ def analyze_loaded(warehouse_url: str, dataset: str, tables: Sequence[str]) -> N
     of the last one, before autovacuum has analysed them, and without statistics PostgreSQL
     planned one staging union as a nested loop (166-228 s instead of 0.6 s at scale 1).
     """
-    import psycopg
     from psycopg import sql
 
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+    from revops.warehouse import Warehouse
+
+    with Warehouse.parse(warehouse_url).connect(autocommit=True) as conn:
         existing = {
             name
             for (name,) in conn.execute(
