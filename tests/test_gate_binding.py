@@ -106,9 +106,7 @@ def failing() -> GateResult:
     )
 
 
-def stand_in_gate(
-    monkeypatch: pytest.MonkeyPatch, *runs: Callable[[str], GateResult]
-) -> list[str]:
+def stand_in_gate(monkeypatch: pytest.MonkeyPatch, *runs: Callable[[str], GateResult]) -> list[str]:
     """Replace ``run_gate`` by ``runs``, one per call in order (each gets the warehouse URL);
     returns the list the calls are logged in."""
     queue = list(runs)
@@ -202,9 +200,7 @@ def test_a_transform_after_the_pass_that_changes_a_mart_is_not_sent(
     [run_id] = gate(world, tmp_path).gate_run_ids
     before = sql_scalar(world, "select count(*) from marts.rpt_pipeline")
     # what dbt does for a table model: build the new table, swap it in; here one more row
-    change = (
-        "insert into marts.rpt_pipeline__new select * from marts.rpt_pipeline__new limit 1;"
-    )
+    change = "insert into marts.rpt_pipeline__new select * from marts.rpt_pipeline__new limit 1;"
     sql(world, REBUILD.format(change=change))
     message = refused_send(world, catcher, tmp_path)
     assert f"marts.rpt_pipeline changed since gate run {run_id} passed at " in message
@@ -439,3 +435,95 @@ def sql_scalar(url: str, query: str) -> Any:
         row = conn.execute(query).fetchone()
     assert row is not None
     return row[0]
+
+
+# -- the DAG's path, the render snapshot, an old gate_runs table ----------------------------
+
+
+def test_the_publish_dags_send_task_refuses_a_changed_mart_the_same_way(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from revops.pipeline import send_report
+
+    stand_in_gate(monkeypatch, lambda url: passing())
+    [run_id] = gate(world, tmp_path).gate_run_ids
+    sql(
+        world,
+        "delete from marts.fct_funnel "
+        "where person_id in (select min(person_id) from marts.fct_funnel)",
+    )
+    for name, value in {**environ(catcher), "REVOPS_WAREHOUSE_URL": world}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REVOPS_OUT_DIR", str(tmp_path / "out"))
+    with pytest.raises(GateNotPassed, match=f"marts.fct_funnel changed since gate run {run_id}"):
+        send_report(["2026-W46"], run_key="scheduled")  # what the send_report task calls
+    assert received(catcher) == [] and sends(world) == []
+
+
+def test_the_report_is_rendered_from_the_snapshot_the_gate_check_saw(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change committed while the report renders is not in it: the e-mail holds what passed."""
+    from revops.reports import send as send_module
+
+    stand_in_gate(monkeypatch, lambda url: passing())
+    gate(world, tmp_path)
+    real = send_module.build_report
+
+    def build_report_while_a_transform_commits(conn: Any, period: Any) -> Any:
+        sql(world, "update marts.rpt_pipeline set won_revenue = won_revenue + 1000000")
+        return real(conn, period)
+
+    monkeypatch.setattr(send_module, "build_report", build_report_while_a_transform_commits)
+    with psycopg.connect(world) as conn:
+        won_before, rows = conn.execute(
+            "select sum(won_revenue), count(*) from marts.rpt_pipeline "
+            "where period_type = 'week' and period_start = '2026-11-09'"
+        ).fetchone()
+    [sent] = send(world, catcher, tmp_path)
+    html = received(catcher)[0].get_body(("html",)).get_content()
+    assert f">USD {round(won_before):,}</td>" in html
+    assert f">USD {round(won_before) + rows * 1_000_000:,}</td>" not in html
+    with pytest.raises(GateNotPassed, match="marts.rpt_pipeline changed since gate run"):
+        send(world, catcher, tmp_path, run_key="manual")  # the changed data needs its own pass
+
+
+OLD_GATE_RUNS = """
+create schema revops_meta;
+create table revops_meta.gate_runs (
+    gate_run_id bigint generated always as identity primary key, run_key text not null,
+    edition text not null, period text not null, passed boolean not null,
+    blocking_count integer not null, warning_count integer not null, summary text not null,
+    failures jsonb not null, docs_index text not null, as_of timestamptz,
+    checked_at timestamptz not null default clock_timestamp(), alerted_to text[],
+    alerted_at timestamptz, alert_error text
+);
+insert into revops_meta.gate_runs (run_key, edition, period, passed, blocking_count,
+    warning_count, summary, failures, docs_index)
+values ('old', 'weekly', '2026-W46', true, 0, 0, 'passed', '[]', '/docs/index.html');
+"""
+
+
+def test_a_gate_runs_table_of_the_last_release_is_migrated_and_its_passes_need_a_rerun(
+    world: str, catcher: MailCatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql(world, OLD_GATE_RUNS)
+    message = refused_send(world, catcher, tmp_path)
+    assert "before gate runs recorded the data they checked" in message and GATE_HINT in message
+    stand_in_gate(monkeypatch, lambda url: passing())
+    [run_id] = gate(world, tmp_path).gate_run_ids  # migrates the table in place
+    with psycopg.connect(world) as conn:
+        rows = conn.execute(
+            "select gate_run_id, status, fingerprint is not null from revops_meta.gate_runs "
+            "order by gate_run_id"
+        ).fetchall()
+    assert rows == [(1, "passed", False), (run_id, "passed", True)]
+    [sent] = send(world, catcher, tmp_path)
+    assert sent.gate_run_id == run_id
+
+
+def test_the_fingerprint_covers_the_schema_the_report_reads() -> None:
+    from revops.quality.fingerprint import SCHEMAS
+    from revops.reports.data import SCHEMA
+
+    assert SCHEMAS == (SCHEMA,)

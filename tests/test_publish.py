@@ -90,10 +90,13 @@ def test_good_data_passes_and_the_report_goes_out_once_even_if_sent_twice(
     assert outcome.alerted_to == () and catcher.messages() == []
     [gate_run] = rows(
         world,
-        "select gate_run_id, edition, period, passed, run_key, alerted_at "
+        "select gate_run_id, edition, period, passed, run_key, alerted_at, status, "
+        "fingerprint_digest, fingerprint -> 'marts.fct_attribution' ->> 'rows' "
         "from revops_meta.gate_runs",
     )
-    assert gate_run[1:] == ("weekly", "2026-W46", True, "scheduled", None)
+    assert gate_run[1:7] == ("weekly", "2026-W46", True, "scheduled", None, "passed")
+    [[attribution_rows]] = rows(world, "select count(*) from marts.fct_attribution")
+    assert gate_run[8] == str(attribution_rows) and len(gate_run[7]) == 64
 
     [first] = send(world, catcher, tmp_path)
     [second] = send(world, catcher, tmp_path)  # the send task runs again: a retry
@@ -109,7 +112,10 @@ def test_good_data_passes_and_the_report_goes_out_once_even_if_sent_twice(
         ).fetchone()
     assert f">USD {round(won):,}</td>" in html and f">USD {round(pipeline):,}</td>" in html
     assert "Quality gate passed at" in html
-    assert len(rows(world, "select * from revops_meta.report_sends")) == 1
+    [send_row] = rows(
+        world, "select gate_run_id, fingerprint_digest, delivered_to from revops_meta.report_sends"
+    )
+    assert send_row == (gate_run[0], gate_run[7], [LEADERSHIP])  # sent under that run, that data
     assert (tmp_path / "out" / "reports" / "weekly" / "2026-W46.pdf").is_file()
 
 
