@@ -22,6 +22,7 @@ from typing import Any
 import dlt
 
 from revops.sources.base import (
+    NOTES,
     Stream,
     Window,
     day_chunks,
@@ -105,6 +106,7 @@ def search_stream(api: ApiClient, customer_id: str, query: str, stream: str) -> 
         "POST", f"customers/{customer_id}/googleAds:searchStream", stream, json={"query": query}
     )
     for batch in batches:
+        NOTES.count_page(stream)  # one searchStream batch (up to 10,000 rows) counts as a page
         for result in batch.get("results", []) if isinstance(batch, dict) else []:
             row = flatten(result)
             if "segments__date" in row:

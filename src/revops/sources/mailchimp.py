@@ -169,7 +169,8 @@ def mailchimp_source(
             return earliest(cursors, audiences, first) if listed["all"] else None
 
         with tracked_stream(SYSTEM, members_stream.name, position=reached):
-            lists = [a for page in STREAMS["lists"].pages(api) for a in page]
+            lists_read = STREAMS["lists"].paginator.pages(api, "lists", members_stream.name)
+            lists = [a for page in lists_read for a in page]
             audiences.extend(a["id"] for a in lists)
             listed["all"] = True
             for audience in lists:
@@ -198,7 +199,10 @@ def mailchimp_source(
             return earliest(cursors, campaigns, first) if listed["all"] else None
 
         with tracked_stream(SYSTEM, activity_stream.name, position=reached):
-            sent = [c for page in STREAMS["campaigns"].pages(api) for c in page]
+            sent_read = STREAMS["campaigns"].paginator.pages(
+                api, "campaigns", activity_stream.name, STREAMS["campaigns"].params
+            )
+            sent = [c for page in sent_read for c in page]
             campaigns.extend(c["id"] for c in sent)
             listed["all"] = True
             for campaign in sent:

@@ -179,9 +179,14 @@ def salesforce_source(
             since = window.start(
                 parse_ts(state["cursor"]) if state.get("cursor") else None, initial
             )
+            # read in cursor order: complete up to the last cursor value read, and up to the
+            # window's end once every page is read
+            reached: dict[str, Any] = {"end": None}
             with tracked_stream(
-                SYSTEM, stream.name, position=lambda: state.get("cursor") or since
-            ):  # ordered by the cursor: complete up to the last cursor value read
+                SYSTEM,
+                stream.name,
+                position=lambda: reached["end"] or state.get("cursor") or since,
+            ):
                 fields = describe(api, sobject)
                 if cursor not in fields or "Id" not in fields:
                     raise SettingsError(f"salesforce: {sobject} has no Id or {cursor} field")
@@ -196,6 +201,7 @@ def salesforce_source(
                     last = page[-1].get(cursor)
                     if last:  # ordered by the cursor: everything before it has been read
                         state["cursor"] = last
+                reached["end"] = end
 
         return read
 
