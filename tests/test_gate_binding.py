@@ -408,6 +408,33 @@ def test_a_partial_smtp_refusal_is_recorded_and_a_retry_sends_to_the_rest_only(
     assert retry.refused == {} and retry.delivered_to == (LEADERSHIP, cmo)
 
 
+def test_a_partially_refused_alert_records_who_got_it_and_who_was_refused(
+    world: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mailcatcher, "_Handler", _RefusingHandler)
+    stand_in_gate(monkeypatch, lambda url: failing())
+    REFUSED.clear()
+    REFUSED.add("gone@example.com")
+    with MailCatcher(tmp_path / "box") as box:
+        env = {
+            **environ(box),
+            "REVOPS_ALERT_RECIPIENTS": "oncall@example.com, gone@example.com",
+        }
+        outcome = check_and_record(
+            [W46], "k", warehouse_url=world, docs_dir=tmp_path / "docs", environ=env
+        )
+        assert [m["X-RcptTo"] for m in box.messages()] == ["oncall@example.com"]
+    assert outcome.alerted_to == ("oncall@example.com",)
+    assert outcome.alert_error == (
+        "the SMTP server refused gone@example.com (550 5.1.1 mailbox unavailable)"
+    )
+    with psycopg.connect(world) as conn:
+        row = conn.execute(
+            "select alerted_to, alerted_at is not null, alert_error from revops_meta.gate_runs"
+        ).fetchone()
+    assert row == (["oncall@example.com"], True, outcome.alert_error)
+
+
 # -- (f) files with report contents ----------------------------------------------------------
 
 

@@ -298,16 +298,15 @@ def record_alert(
     recipients: Sequence[str] | None,
     error: str | None = None,
 ) -> None:
-    """Note on gate runs who was alerted (``alerted_at`` set when it went out) or why not."""
+    """Note on gate runs who was alerted (``alerted_at`` set when it went out to anyone) and
+    why not, or not to everyone (``error``: the SMTP server refused some recipients)."""
     with conn.transaction():
         conn.execute(
             f"update {GATE_RUNS_TABLE} set alerted_to = %s, "
-            "alerted_at = case when %s::text is null and %s::text[] is not null "
-            "then clock_timestamp() end, alert_error = %s "
-            "where gate_run_id = any(%s)",
+            "alerted_at = case when %s::text[] is not null then clock_timestamp() end, "
+            "alert_error = %s where gate_run_id = any(%s)",
             (
                 list(recipients) if recipients else None,
-                error,
                 list(recipients) if recipients else None,
                 error,
                 list(gate_run_ids),

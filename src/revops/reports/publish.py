@@ -224,8 +224,12 @@ def check_and_record(
                 settings.recipients,
                 env.get(DOCS_URL_ENV) or None,
             )
-            deliver(message, settings, what="the quality gate alert")
-            outcome.alerted_to = settings.recipients
+            refused = deliver(message, settings, what="the quality gate alert")
+            outcome.alerted_to = tuple(r for r in settings.recipients if r not in refused)
+            if refused:
+                outcome.alert_error = "the SMTP server refused " + "; ".join(
+                    f"{addr} ({why})" for addr, why in refused.items()
+                )
             outcome.alert_message_id = str(message["Message-ID"])
     except (SmtpConfigError, RuntimeError) as err:
         outcome.alert_error = f"the alert could not be sent: {err}"
