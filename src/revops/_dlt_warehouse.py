@@ -14,10 +14,25 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 @configspec(init=False)
 class WarehouseCredentials(PostgresCredentials):
     """PostgresCredentials with the password optional (libpq then uses PGPASSWORD or
-    ~/.pgpass, or the server asks for none) and a unix-socket host (a directory) passed as
-    ``?host=`` in the URL dlt hands to psycopg2, where libpq reads it."""
+    ~/.pgpass, or the server asks for none), handed to psycopg2 as a libpq conninfo string, and
+    a unix-socket host (a directory) written as ``?host=`` where dlt shows a URL."""
 
     password: Optional[TSecretStrValue] = None  # noqa: UP045 (dlt reads this annotation)
+
+    def to_native_representation(self) -> str:
+        """A libpq conninfo string (what dlt hands psycopg2): a URL rendered by SQLAlchemy
+        writes a space in a query value as ``+``, which libpq keeps as a plus sign."""
+        from psycopg.conninfo import make_conninfo
+
+        params = {
+            "host": self.host,
+            "port": self.port,
+            "user": self.username,
+            "password": self.password,
+            "dbname": self.database,
+            **{k: v for k, v in self.get_query().items() if v is not None},
+        }
+        return make_conninfo("", **{k: str(v) for k, v in params.items() if v is not None})
 
     def to_url(self):
         url = super().to_url()

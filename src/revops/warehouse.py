@@ -34,6 +34,9 @@ URL_EXAMPLES = (
 )
 # query keys whose values are shown as *** wherever a URL is displayed
 _SECRET_KEY = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+_SECRET_PAIR = re.compile(
+    r"(?<![\w.-])([\w.-]*(?:pass|secret|token)[\w.-]*)=(?!\*\*\*)[^&\s'\"]+", re.I
+)
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
 # libpq parameters dbt's postgres profile has a field for (profiles.yml reads REVOPS_PG_<NAME>)
@@ -84,7 +87,9 @@ class WarehouseError(RuntimeError):
 def redact(text: str) -> str:
     """``text`` with every URL's password shown as ``***``: the one in the user part and any
     query parameter that holds a secret (``password=``, ``sslpassword=``, ``...token=``)."""
-    return _URL_IN_TEXT.sub(lambda m: _redact_url(m.group(0)), text)
+    text = _URL_IN_TEXT.sub(lambda m: _redact_url(m.group(0)), text)
+    # and a secret given as key=value outside a URL (a URL without its scheme, a conninfo)
+    return _SECRET_PAIR.sub(lambda m: f"{m.group(1)}=***", text)
 
 
 def _redact_url(url: str) -> str:
@@ -147,7 +152,7 @@ class Warehouse:
         from psycopg.conninfo import conninfo_to_dict
 
         text = (url or "").strip()
-        shown = redact(text)
+        shown = redact(text) if "://" in text else _redact_url(f"x://{text}")[4:]
 
         def bad(what: str) -> WarehouseError:
             return WarehouseError(
@@ -189,7 +194,7 @@ class Warehouse:
             user=user,
             dbname=dbname,
             password=password,
-            options=tuple(params.items()),
+            options=tuple(sorted(params.items())),
             source=source,
         )
 
@@ -215,7 +220,7 @@ class Warehouse:
                 user=str(user or "postgres"),
                 dbname=str(conn.get("schema") or user or "postgres"),
                 password=None if password in (None, "", PLACEHOLDER_PASSWORD) else str(password),
-                options=tuple((str(k), str(v)) for k, v in extra.items()),
+                options=tuple(sorted((str(k), str(v)) for k, v in extra.items())),
                 source=AIRFLOW_CONN_ENV,
             )
         scheme, sep, rest = text.partition("://")
