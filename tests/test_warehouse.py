@@ -172,3 +172,47 @@ def test_warehouse_url_prints_the_password_only_when_asked(tmp_path) -> None:
         assert done.stdout == "postgresql://u:***@db:5432/w\n"
     finally:
         wh.stop()
+
+
+@pytest.mark.slow
+def test_bi_reader_limits_hold_on_the_embedded_warehouse(tmp_path) -> None:
+    """No one gets in as the superuser without the password any more, so a BI tool's login
+    (granted bi_reader, with its own password) is held to bi_reader's grants: marts only,
+    read only. The role and the schema usage come from the dbt project's own hooks."""
+    from psycopg import sql
+
+    from revops.transform import run_dbt
+
+    wh = EmbeddedWarehouse(tmp_path / "wh")
+    url = wh.start()
+    try:
+        run_dbt(["seed"], url, quiet=True)  # on-run-start creates bi_reader
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create schema raw_hubspot")
+            conn.execute("create table raw_hubspot.contacts as select 1 as id")
+            conn.execute("create schema marts")
+            conn.execute("create table marts.fct_funnel as select 1 as stage")
+            conn.execute("grant select on marts.fct_funnel to bi_reader")  # what +grants does
+            conn.execute(
+                sql.SQL("create role bi_tool login password {} in role bi_reader").format(
+                    sql.Literal("bi-tool-pass")
+                )
+            )
+        run_dbt(["seed"], url, quiet=True)  # on-run-end: usage on marts, now that it exists
+        port = wh.warehouse.port
+        bi = f"postgresql://bi_tool:bi-tool-pass@127.0.0.1:{port}/revops"
+        with psycopg.connect(bi, autocommit=True) as conn:
+            assert conn.execute("select count(*) from marts.fct_funnel").fetchone() == (1,)
+            for statement in (
+                "select * from raw_hubspot.contacts",
+                "insert into marts.fct_funnel values (2)",
+                "create table marts.mine (x int)",
+                "alter role bi_tool superuser",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+        for stranger in ("bi_tool:guess", "postgres", "postgres:guess"):
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(f"postgresql://{stranger}@127.0.0.1:{port}/revops")
+    finally:
+        wh.stop()
