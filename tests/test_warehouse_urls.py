@@ -259,6 +259,28 @@ def test_every_form_parses_to_the_same_fields_and_round_trips() -> None:
     )
 
 
+def test_a_connection_uri_airflow_wrote_itself_reads_back_the_same() -> None:
+    """Airflow writes a query as a form (a space as +); libpq would keep the +."""
+    from airflow.models.connection import Connection
+
+    want = Warehouse.parse(
+        f"postgresql://{enc(ROLE)}:{enc(PASSWORD)}@/{enc(DBNAME)}?host=/run/pg&port=5433"
+        f"&sslmode=require&options={enc(OPTIONS)}"
+    )
+    written = Connection(
+        conn_id="revops_warehouse",
+        conn_type="postgres",
+        host=want.host,
+        port=want.port,
+        login=want.user,
+        password=want.password,
+        schema=want.dbname,
+        extra={"sslmode": "require", "options": OPTIONS},
+    ).get_uri()
+    assert "options=-c+statement_timeout" in written
+    assert Warehouse.from_airflow_connection(written) == want
+
+
 @pytest.mark.parametrize(
     ("url", "what"),
     [

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from revops.config import private_dir, state_dir, write_private
 
@@ -231,7 +231,14 @@ class Warehouse:
             )
         rest = rest.split("#", 1)[0]
         base, _, query = rest.partition("?")
-        pairs = [q for q in query.split("&") if q and not q.startswith("__extra__=")]
+        # Airflow reads its URI's query as a form (a + is a space), libpq would not
+        extras: list[tuple[str, str]] = []
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            if key == "__extra__":  # extras Airflow wrote as one JSON object
+                extras += [(str(k), str(v)) for k, v in json.loads(value or "{}").items()]
+            else:
+                extras.append((key, value))
+        pairs = [f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in extras]
         # Airflow writes a socket host percent-encoded in the host part, as libpq reads it
         parsed = cls.parse(
             f"postgresql://{base}" + (f"?{'&'.join(pairs)}" if pairs else ""), AIRFLOW_CONN_ENV
