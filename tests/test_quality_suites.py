@@ -191,8 +191,9 @@ def test_sqlalchemy_url_uses_psycopg3_and_utc() -> None:
     assert sqlalchemy_url("postgresql://u:p@h:5432/db") == (
         "postgresql+psycopg://u:p@h:5432/db?options=-c%20TimeZone%3DUTC"
     )
+    # what the URL leaves out (user, port) is resolved once, as libpq would, for every consumer
     assert sqlalchemy_url("postgres://h/db?sslmode=require").startswith(
-        "postgresql+psycopg://h/db?sslmode=require&options="
+        "postgresql+psycopg://postgres@h:5432/db?sslmode=require&options="
     )
     with pytest.raises(WarehouseError) as raised:
         sqlalchemy_url("mysql://u:hunter2@h/db")

@@ -348,6 +348,13 @@ def test_latest_incremental_runs_takes_the_newest_incremental_run_of_each_system
 def test_error_line_is_one_line_and_masks_secrets(monkeypatch) -> None:
     monkeypatch.setenv("REVOPS_MAILCHIMP_API_KEY", "abcdef0123-us1")
     err = ValueError("first\n\n  Authorization: Bearer eyJ.abc.def  \n")
-    assert error_line(err) == "ValueError: Authorization: Bearer ***"
+    assert error_line(err) == "ValueError: Authorization: ***"
+    # a URL's password in its user part or its query string, and tokens echoed by a vendor
+    refused = RuntimeError(
+        'cannot reach postgresql://u:pw9@db/x?password=hunter22 {"token": "t0k3n99"}'
+    )
+    assert error_line(refused) == (
+        'RuntimeError: cannot reach postgresql://u:***@db/x?password=*** {"token": "***"}'
+    )
     assert error_line("boom with abcdef0123-us1\n") == "boom with ***"
     assert len(error_line("x" * 2000)) == 500

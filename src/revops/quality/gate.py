@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, urlsplit
 from urllib.request import url2pathname
 
 import great_expectations as gx
@@ -54,7 +54,7 @@ from revops.quality.suites import (
     PeriodLike,
     load_config,
 )
-from revops.warehouse import WarehouseError, redact
+from revops.warehouse import Warehouse, WarehouseError, redact
 
 log = logging.getLogger(__name__)
 
@@ -322,8 +322,6 @@ def sqlalchemy_url(url: str) -> str:
 
     Timestamps in messages and Data Docs read in UTC, whatever the server's default.
     """
-    from revops.warehouse import Warehouse
-
     return Warehouse.parse(url).sqlalchemy_url("psycopg", utc=True)
 
 
@@ -334,13 +332,16 @@ class _Scrubber:
     """Replaces the URL's password, in any spelling, with ``***``."""
 
     def __init__(self, url: str) -> None:
-        raw = urlsplit(url).password or ""
-        self.secrets = sorted({s for s in (raw, unquote(raw)) if s}, key=len, reverse=True)
+        try:
+            raw = Warehouse.parse(url).password or ""
+        except WarehouseError:
+            raw = ""
+        self.secrets = sorted({s for s in (raw, quote(raw, safe="")) if s}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        return redact(text)
 
 
 def _plural(n: int, word: str) -> str:

@@ -29,6 +29,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from revops.sources.http import redact as redact_body
+from revops.warehouse import redact as redact_url
+
 EXTRACT_RUNS_TABLE = "revops_meta.extract_runs"
 MODES = ("incremental", "backfill")
 STATUSES = ("running", "success", "incomplete", "failed")
@@ -233,15 +236,14 @@ def extract_runs(conn: psycopg.Connection[Any], system: str | None = None) -> li
 
 # -- error lines -------------------------------------------------------------------------------
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|CLIENT_ID)", re.IGNORECASE)
-_BEARER = re.compile(r"(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
 def error_line(error: BaseException | str) -> str:
     """The last non-empty line of an error's message, prefixed by its type, on one line and
-    with secrets masked: a URL's password (as :func:`revops.warehouse.redact` does), bearer
-    tokens, and the value of any ``REVOPS_*`` setting whose name says it is a secret."""
+    with secrets masked: a URL's password (:func:`revops.warehouse.redact`), tokens and
+    secret fields (:func:`revops.sources.http.redact`), and the value of any ``REVOPS_*``
+    setting whose name says it is a secret."""
     if isinstance(error, BaseException):
         text = str(error).strip()
         lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -250,8 +252,7 @@ def error_line(error: BaseException | str) -> str:
     else:
         lines = [part.strip() for part in str(error).splitlines() if part.strip()]
         line = lines[-1] if lines else ""
-    line = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}***@", line)
-    line = _BEARER.sub(lambda m: f"{m.group(1)} ***", line)
+    line = redact_body(redact_url(line))
     for name, value in os.environ.items():
         if name.startswith("REVOPS_") and _SECRET_NAME.search(name) and len(value) >= 4:
             line = line.replace(value, "***")
