@@ -15,8 +15,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from revops.attribution import markov
-from revops.attribution.paths import attribute_paths, to_paths
+from revops.attribution import markov, shapley
+from revops.attribution.paths import attribute_paths, read_paths, to_paths
 from revops.attribution.pathset import PathSet
 
 Journeys = list[tuple[list[str], int, int]]  # (channels, conversions, non-conversions)
@@ -253,3 +253,105 @@ def test_touch_credits_sum_to_one_per_path() -> None:
     per_path = np.add.reduceat(credits, paths.starts)
     assert np.abs(per_path - 1).max() < 1e-12
     assert (credits >= 0).all()
+
+
+# -- weights at the ends of the float range (and Shapley, which has the same arithmetic) ------
+# Journey counts or weights near the largest float (1.8e308) used to overflow inside the chain
+# (a row total of conversions + non-conversions became inf, every probability NaN) and Markov
+# returned all-zero credit with exit 0; Shapley's v(S) = conv / (conv + null) became 0.
+# The column totals are finite; the journeys through ``start`` (2.5e308) are not.
+HUGE = [(["a", "b"], 1e308, 1e308), (["b"], 0.0, 5e307)]
+UNIT = [(["a", "b"], 2.0, 2.0), (["b"], 0.0, 1.0)]
+
+
+def test_huge_weights_give_the_effects_of_the_same_ratios() -> None:
+    unit = markov.removal_effects(to_pathset(UNIT))
+    huge = markov.removal_effects(to_pathset(HUGE))
+    # start: a 4/5, b 1/5; a -> b; b: conversion 2/5, null 3/5. P = 2/5; without a: 2/25
+    # (effect 4/5), without b: 0 (effect 1)
+    assert unit.removal_effects.tolist() == pytest.approx([0.8, 1.0], abs=1e-15)
+    assert huge.removal_effects.tolist() == unit.removal_effects.tolist()
+    assert huge.p_conversion == unit.p_conversion
+    conv, _ = markov.channel_totals(to_pathset(HUGE), huge)
+    assert conv.tolist() == pytest.approx([1e308 * (4 / 9), 1e308 * (5 / 9)], rel=1e-12)
+
+
+def test_huge_weights_in_shapley_keep_the_worth() -> None:
+    paths = to_paths([("a > b", 1e308, 0.0, 1e308), ("a", 5e307, 0.0, 0.0), ("b", 0.0, 0, 5e307)])
+    fit = shapley.fit(paths)
+    # v({a, b}) = 1/2, v({a}) = 1, v({b}) = 0, whatever the unit
+    assert sorted(fit.worth.tolist()) == [0.0, 0.5, 1.0]
+    ab = fit.path_set[0]
+    # phi_a = 1/2 (1 - 0) + 1/2 (1/2 - 0) = 3/4, phi_b = 1/2 (0) + 1/2 (1/2 - 1) < 0 -> 0
+    assert fit.phi[ab].tolist() == pytest.approx([0.75, -0.25])
+
+
+def test_cli_on_huge_weights_gives_the_shares_of_small_ones(tmp_path, capsys) -> None:
+    from revops.attribution.cli import main
+
+    source = tmp_path / "huge.csv"
+    source.write_text(
+        "path,total_conversions,total_conversion_value,total_null\n"
+        "a > b,1e308,1e308,1e308\n"
+        "b,0,0,5e307\n"
+    )
+    assert main(["paths", str(source), "--model", "markov,shapley"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("channel_name,markov_conversions,markov_value,markov_removal_effect")
+    a, b = (line.split(",") for line in out[1:])
+    assert [float(x) for x in a[1:4]] == pytest.approx([1e308 * (4 / 9), 1e308 * (4 / 9), 0.8])
+    assert [float(x) for x in b[1:4]] == pytest.approx([1e308 * (5 / 9), 1e308 * (5 / 9), 1.0])
+
+
+def test_totals_beyond_the_largest_float_are_refused_naming_the_line(tmp_path, capsys) -> None:
+    from revops.attribution.cli import main
+
+    source, out = tmp_path / "over.csv", tmp_path / "out.csv"
+    source.write_text(
+        "path,total_conversions,total_conversion_value,total_null\n"
+        "a > b,1e308,1,0\n"
+        "c,0,1,5\n"
+        "b,1e308,1,0\n"
+    )
+    assert main(["paths", str(source), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "line 4, column 'total_conversions'" in err
+    assert "sum" in err and "largest" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("column", "bad", "message"),
+    [
+        ("conversions", np.nan, "conversions nan"),
+        ("nulls", np.inf, "nulls inf"),
+        ("nulls", -1.0, "nulls -1"),
+        ("values", -np.inf, "values -inf"),
+    ],
+)
+@pytest.mark.parametrize("fit", [markov.removal_effects, shapley.fit])
+def test_non_finite_or_negative_weights_are_refused_naming_the_path(
+    fit, column: str, bad: float, message: str
+) -> None:
+    weights = {"conversions": [1.0, 1.0], "values": [1.0, 1.0], "nulls": [0.0, 1.0]}
+    weights[column][1] = bad
+    paths = PathSet.from_sequences([["a"], ["b", "a"]], **weights)
+    with pytest.raises(ValueError, match=rf"path 2 \(b > a\): {message}"):
+        fit(paths)
+
+
+def test_negative_conversion_value_in_a_file_is_refused(tmp_path) -> None:
+    source = tmp_path / "neg.csv"
+    source.write_text(
+        "path,total_conversions,total_conversion_value,total_null\na,1,5,0\nb,1,-5,0\n"
+    )
+    with pytest.raises(ValueError, match=r"line 3, column 'total_conversion_value': negative"):
+        read_paths(source)
+
+
+def test_value_without_conversions_is_still_attributed() -> None:
+    # no path converts, so every removal effect is 0: DOMAIN's even split decides, and the
+    # value (however odd without conversions) is not lost
+    table = attribute_paths([("a > b", 0, 10.0, 3)], ["markov", "shapley"])
+    assert table["markov_value"].tolist() == [5.0, 5.0]
+    assert table["shapley_value"].tolist() == [5.0, 5.0]

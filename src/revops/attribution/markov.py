@@ -16,7 +16,16 @@ and column; it is solved once per channel. The removal effect is
 
 Channel totals are the removal effects normalised to sum to 1, times the total conversions
 (and value). Inside one conversion the credit is split over the channels of its path in
-proportion to their removal effects, and a channel's share evenly over its touches.
+proportion to their removal effects, and a channel's share evenly over its touches. When no
+removal effect is positive (nothing converts), DOMAIN.md's even split decides the totals too.
+
+The chain depends on ratios of weights only, so the weights are first divided by a power of
+two that brings the largest to [1/2, 1) (:func:`weight_exponent`; exact in binary floating
+point).
+Journey counts up to the largest float (1.8e308) then add up without overflow; before, a row
+total of inf made every probability NaN and every credit 0. Weights must be finite and
+non-negative (:func:`check_weights`); totals that exceed the largest float cannot be
+represented and are refused.
 """
 
 from __future__ import annotations
@@ -26,6 +35,55 @@ from dataclasses import dataclass
 import numpy as np
 
 from revops.attribution.pathset import PathSet
+
+_WEIGHTS = ("conversions", "values", "nulls")
+
+
+def _describe(paths: PathSet, p: int) -> str:
+    return f"path {p + 1} ({' > '.join(paths.path(p))})"
+
+
+def check_weights(paths: PathSet, model: str) -> None:
+    """Refuse weights that are NaN, infinite or negative, naming the path (1-based) and column.
+
+    Conversions, values and non-conversions are counts and amounts: finite and >= 0.
+    """
+    for name in _WEIGHTS:
+        w = np.asarray(getattr(paths, name), dtype=np.float64)
+        bad = ~np.isfinite(w) | (w < 0)
+        if bad.any():
+            p = int(np.argmax(bad))
+            raise ValueError(
+                f"{model}: {_describe(paths, p)}: {name} {w[p]:g}; conversions, values and "
+                "non-conversions must be finite numbers >= 0"
+            )
+
+
+def check_totals(paths: PathSet, model: str) -> None:
+    """Refuse weights whose total exceeds the largest float: the totals cannot be written."""
+    for name in _WEIGHTS:
+        w = np.asarray(getattr(paths, name), dtype=np.float64)
+        with np.errstate(over="ignore"):
+            over = ~np.isfinite(np.cumsum(w))
+        if over.any():
+            p = int(np.argmax(over))
+            raise ValueError(
+                f"{model}: {name} sum to more than the largest float (1.8e308) at "
+                f"{_describe(paths, p)}; express them in a larger unit"
+            )
+
+
+def weight_exponent(*weights: np.ndarray) -> int:
+    """The power of two ``e`` such that ``np.ldexp(w, -e)`` brings the largest weight to
+    [1/2, 1) (0 when every weight is 0).
+
+    Scaling by a power of two is exact (unless a weight falls below 2^-1022 times the
+    largest, where it only loses bits it could not have contributed), so every ratio of
+    weights, and with it every probability and worth, is unchanged; sums of a few billion
+    scaled weights cannot overflow.
+    """
+    top = max((float(np.max(w)) for w in weights if len(w)), default=0.0)
+    return int(np.frexp(top)[1]) if top > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -37,8 +95,9 @@ class MarkovResult:
         removal_effects: removal effect of each channel.
         p_conversion: probability of conversion from ``start``.
         p_conversion_without: probability of conversion with each channel removed.
-        transitions: transition counts, ``(K + 3) x (K + 3)`` over the states
-            ``start``, the K channels, ``conversion``, ``null`` in that order.
+        transitions: transition counts in units of 2^``exponent`` journeys, ``(K + 3) x (K + 3)``
+            over the states ``start``, the K channels, ``conversion``, ``null`` in that order.
+        exponent: the weights were divided by 2^exponent (:func:`weight_exponent`).
     """
 
     channels: tuple[str, ...]
@@ -46,6 +105,7 @@ class MarkovResult:
     p_conversion: float
     p_conversion_without: np.ndarray
     transitions: np.ndarray
+    exponent: int = 0
 
     @property
     def shares(self) -> np.ndarray:
@@ -63,16 +123,19 @@ class MarkovResult:
         )
 
 
-def transition_counts(paths: PathSet) -> np.ndarray:
+def transition_counts(paths: PathSet, exponent: int = 0) -> np.ndarray:
     """Weighted transition counts over ``start``, channels, ``conversion``, ``null``.
 
     Consecutive repeats of a channel are collapsed first, so no channel moves to itself.
+    Weights are divided by 2^``exponent`` first (see :func:`weight_exponent`).
     """
     k = paths.n_channels
     size = k + 3
     start, conversion, null = 0, k + 1, k + 2
     codes, offsets = paths.collapsed()
-    weight = paths.conversions + paths.nulls
+    conversions = np.ldexp(np.asarray(paths.conversions, dtype=np.float64), -exponent)
+    nulls = np.ldexp(np.asarray(paths.nulls, dtype=np.float64), -exponent)
+    weight = conversions + nulls
     lengths = np.diff(offsets)
     state = codes.astype(np.int64) + 1
     path_of = np.repeat(np.arange(paths.n_paths), lengths)
@@ -94,7 +157,7 @@ def transition_counts(paths: PathSet) -> np.ndarray:
             last * size + null,
         ]
     )
-    flat_weight = np.concatenate([w_inner, weight, paths.conversions, paths.nulls])
+    flat_weight = np.concatenate([w_inner, weight, conversions, nulls])
     counts = np.bincount(flat_index, weights=flat_weight, minlength=size * size)
     return counts.astype(np.float64).reshape(size, size)
 
@@ -112,9 +175,14 @@ def _absorption(
 
 
 def removal_effects(paths: PathSet) -> MarkovResult:
-    """Fit the chain on ``paths`` and compute every channel's removal effect exactly."""
+    """Fit the chain on ``paths`` and compute every channel's removal effect exactly.
+
+    Raises ``ValueError`` naming the path when a weight is NaN, infinite or negative.
+    """
+    check_weights(paths, "markov")
     k = paths.n_channels
-    counts = transition_counts(paths)
+    exponent = weight_exponent(paths.conversions, paths.nulls)
+    counts = transition_counts(paths, exponent)
     rows = counts.sum(axis=1, keepdims=True)
     probs = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     s = probs[0, 1 : k + 1]
@@ -135,16 +203,32 @@ def removal_effects(paths: PathSet) -> MarkovResult:
         p_conversion=p,
         p_conversion_without=without,
         transitions=counts,
+        exponent=exponent,
     )
 
 
 def channel_totals(
     paths: PathSet, result: MarkovResult | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Attributed conversions and value per channel: normalised removal effect x totals."""
+    """Attributed conversions and value per channel: normalised removal effect x totals.
+
+    With no positive removal effect (no path converts) each path is split evenly over its
+    channels (DOMAIN.md), so a value recorded without conversions is still attributed. Totals
+    beyond the largest float raise ``ValueError``.
+    """
     result = result or removal_effects(paths)
+    check_totals(paths, "markov")
     shares = result.shares
-    return shares * paths.conversions.sum(), shares * paths.values.sum()
+    if shares.sum() > 0:
+        return shares * paths.conversions.sum(), shares * paths.values.sum()
+    credit = touch_credits(paths, result)
+    k = paths.n_channels
+    lengths = paths.lengths
+    conv = np.bincount(
+        paths.codes, weights=credit * np.repeat(paths.conversions, lengths), minlength=k
+    )
+    value = np.bincount(paths.codes, weights=credit * np.repeat(paths.values, lengths), minlength=k)
+    return conv, value
 
 
 def touch_credits(paths: PathSet, result: MarkovResult | None = None) -> np.ndarray:

@@ -157,13 +157,21 @@ def validate_paths_frame(frame: pd.DataFrame) -> pd.DataFrame:
             raise PathFileError(
                 "not a finite number", line=int(out.index[np.argmax(bad)]), column=c
             )
-        if c != "total_conversion_value":
-            negative = values < 0
-            if negative.any():
-                i = int(np.argmax(negative))
-                raise PathFileError(
-                    f"negative count {values[i]:g}", line=int(out.index[i]), column=c
-                )
+        negative = values < 0
+        if negative.any():
+            i = int(np.argmax(negative))
+            what = "value" if c == "total_conversion_value" else "count"
+            raise PathFileError(f"negative {what} {values[i]:g}", line=int(out.index[i]), column=c)
+        # every model's totals add up to the column's sum, which must be a float too
+        with np.errstate(over="ignore"):
+            over = ~np.isfinite(np.cumsum(values))
+        if over.any():
+            raise PathFileError(
+                f"the column's sum up to here exceeds the largest float (1.8e308); express "
+                f"{c} in a larger unit",
+                line=int(out.index[int(np.argmax(over))]),
+                column=c,
+            )
     return out
 
 
@@ -355,6 +363,8 @@ def attribute_paths(
     """
     paths = to_paths(data, aggregate=True)
     names = parse_models(models)
+    markov.check_weights(paths, "paths")
+    markov.check_totals(paths, "paths")
     columns: dict[str, dict[str, np.ndarray]] = {}
     channel_sets: list[Sequence[str]] = [paths.channels]
     touch_weight_conv = np.repeat(paths.conversions, paths.lengths)

@@ -14,6 +14,11 @@ split evenly over its touches in the path.
 Sets are bitmasks: bit k is channel k. Each distinct set T costs 2^|T| worth look-ups, so a path
 with more than :data:`MAX_CHANNELS` distinct channels keeps its most common ones and folds the
 rarest into one channel ``other`` (logged as a warning with the number of paths folded).
+
+Worths and popularity are ratios of weights, so they are computed on the weights divided by a
+power of two (:func:`revops.attribution.markov.weight_exponent`): journey counts up to the largest
+float no longer overflow conversions + non-conversions (which made v(S) = 0 for every set).
+Weights must be finite and non-negative; totals beyond the largest float are refused.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from math import factorial
 
 import numpy as np
 
+from revops.attribution.markov import check_totals, check_weights, weight_exponent
 from revops.attribution.pathset import PathSet, pair_shares
 
 log = logging.getLogger(__name__)
@@ -68,7 +74,8 @@ def fold_rare_channels(paths: PathSet, max_channels: int = MAX_CHANNELS) -> tupl
     if OTHER_CHANNEL not in channels:
         channels.append(OTHER_CHANNEL)
     other = channels.index(OTHER_CHANNEL)
-    journeys = paths.conversions + paths.nulls
+    e = weight_exponent(paths.conversions, paths.nulls)
+    journeys = np.ldexp(paths.conversions, -e) + np.ldexp(paths.nulls, -e)
     popularity = np.bincount(pair_channel, weights=journeys[pair_path], minlength=len(channels))
     rank = {
         c: i
@@ -185,7 +192,11 @@ def batch_shapley_values(
 
 
 def fit(paths: PathSet, max_channels: int = MAX_CHANNELS) -> ShapleyResult:
-    """Worth of every channel set in ``paths`` and the Shapley values of each occurring set."""
+    """Worth of every channel set in ``paths`` and the Shapley values of each occurring set.
+
+    Raises ``ValueError`` naming the path when a weight is NaN, infinite or negative.
+    """
+    check_weights(paths, "shapley")
     folded, n_folded = fold_rare_channels(paths, max_channels)
     if n_folded:
         log.warning(
@@ -198,8 +209,10 @@ def fit(paths: PathSet, max_channels: int = MAX_CHANNELS) -> ShapleyResult:
     masks = _path_masks(folded)
     uniq, path_set = np.unique(masks, return_inverse=True)
     path_set = path_set.reshape(-1)
-    conv = np.bincount(path_set, weights=folded.conversions, minlength=len(uniq)).astype(float)
-    null = np.bincount(path_set, weights=folded.nulls, minlength=len(uniq)).astype(float)
+    e = weight_exponent(folded.conversions, folded.nulls)
+    conv = np.bincount(path_set, weights=np.ldexp(folded.conversions, -e), minlength=len(uniq))
+    null = np.bincount(path_set, weights=np.ldexp(folded.nulls, -e), minlength=len(uniq))
+    conv, null = conv.astype(float), null.astype(float)  # bincount of nothing is int
     journeys = conv + null
     worth_arr = np.divide(conv, journeys, out=np.zeros_like(conv), where=journeys > 0)
     sets = tuple(int(m) for m in uniq)
@@ -224,8 +237,12 @@ def fit(paths: PathSet, max_channels: int = MAX_CHANNELS) -> ShapleyResult:
 def channel_totals(
     paths: PathSet, result: ShapleyResult | None = None
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
-    """Channels and their attributed conversions and value (``other`` may be added)."""
+    """Channels and their attributed conversions and value (``other`` may be added).
+
+    Totals beyond the largest float raise ``ValueError``.
+    """
     result = result or fit(paths)
+    check_totals(paths, "shapley")
     folded = result.paths
     pair_path, pair_channel, _, _ = folded.channel_touches()
     weight = result.phi[result.path_set[pair_path], pair_channel]

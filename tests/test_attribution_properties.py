@@ -1,0 +1,216 @@
+"""Property-based tests (Hypothesis) of the attribution maths, DOMAIN.md "Attribution models".
+
+For random path sets (any channels, lengths 0..8 with repeats, a path with no touches being
+the ``(none)`` touch, conversions and values from 0 up to the largest floats whose column sums
+are still finite, non-converting journeys) every model of the ten:
+
+- gives each conversion credits that sum to 1, none negative, none NaN;
+- attributes, over all channels, exactly the conversions and the conversion value;
+- gives the same credits when every weight is multiplied by the same power of two (an exact
+  change of units: the data-driven models depend on ratios of weights only);
+
+and ``revops attribute paths`` (the CLI) prints totals that add up the same way. The slow test
+at the end loads a batch of generated path sets into a scratch warehouse, builds
+``marts.fct_attribution`` with dbt once, and compares every conversion's credit under every
+model with the Python models, and every channel's total with ``revops attribute paths``.
+
+Tolerance: a credit is a handful of float operations on numbers in [0, 1] and a total is a sum
+of at most a few hundred such products, so the rounding error is below
+(touches + paths) x 2^-53 ~ 1e-13 relative. :data:`REL` = 1e-9 leaves room for the linear solve
+of the Markov chain and still catches any real mistake (a lost touch is off by >= 1/64).
+Weights may be subnormal (down to 5e-324), where rounding is absolute (<= 2.5e-324 per
+operation), hence :data:`ABS` = 1e-315 on totals.
+
+Reproducible: every test runs derandomized (the examples follow from the test's source) and
+without an example database. ``REVOPS_HYPOTHESIS_EXPLORE=1`` searches with fresh random
+examples instead and keeps failures in ``.hypothesis/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from revops.attribution.cli import main as attribute_cli
+from revops.attribution.heuristics import HEURISTIC_MODELS, Milestones, Touch, attribute_path
+from revops.attribution.paths import PATH_MODELS, attribute_paths, touch_credits, write_paths
+from revops.attribution.pathset import PathSet
+from revops.config import project_root, setting_bool
+
+REL = 1e-9
+ABS = 1e-315
+FLOAT_MAX = float(np.finfo(np.float64).max)
+ALL_MODELS = (*HEURISTIC_MODELS, "markov", "shapley")
+assert len(ALL_MODELS) == 10 and set(PATH_MODELS) <= set(ALL_MODELS)
+
+if setting_bool("REVOPS_HYPOTHESIS_EXPLORE", False):
+    BASE = settings(
+        deadline=None,
+        derandomize=False,
+        database=DirectoryBasedExampleDatabase(str(project_root() / ".hypothesis" / "examples")),
+        print_blob=True,
+    )
+else:
+    BASE = settings(deadline=None, derandomize=True, database=None, print_blob=True)
+
+CHANNELS = ("paid_search", "paid_social", "email", "direct", "organic_search", "referral", "events")
+
+
+def close(got: float, want: float) -> bool:
+    return abs(got - want) <= REL * abs(want) + ABS
+
+
+# -- strategies -------------------------------------------------------------------------------
+def weights(cap: float) -> st.SearchStrategy[float]:
+    """A conversion count, value or non-conversion count between 0 and ``cap``."""
+    return st.one_of(
+        st.just(0.0),
+        st.integers(1, 1000).map(float).filter(lambda w: w <= cap),
+        st.floats(0.0, cap, allow_nan=False, allow_infinity=False),
+        st.just(cap),
+    )
+
+
+@st.composite
+def path_sets(draw: st.DrawFn, max_paths: int = 12, max_len: int = 8) -> PathSet:
+    """Paths with weights. The cap keeps every column's sum finite (so the totals exist), but
+    a path's conversions plus non-conversions, or all journeys together, may exceed the
+    largest float: the models must still work."""
+    n = draw(st.integers(1, max_paths))
+    cap = draw(st.sampled_from([1000.0, 1e300, FLOAT_MAX / (n + 1)]))
+    seqs = draw(
+        st.lists(st.lists(st.sampled_from(CHANNELS), max_size=max_len), min_size=n, max_size=n)
+    )
+    column = st.lists(weights(cap), min_size=n, max_size=n)
+    conv, value, null = draw(column), draw(column), draw(column)
+    return PathSet.from_sequences(seqs, conv, value, null)
+
+
+def per_path_sums(paths: PathSet, credit: np.ndarray) -> np.ndarray:
+    return np.add.reduceat(credit, paths.starts)
+
+
+def scaled(paths: PathSet, factor: float) -> PathSet:
+    return PathSet(
+        paths.channels,
+        paths.codes,
+        paths.offsets,
+        paths.conversions * factor,
+        paths.values * factor,
+        paths.nulls * factor,
+    )
+
+
+# -- every path model, per conversion and in total --------------------------------------------
+@settings(BASE, max_examples=200)
+@given(paths=path_sets())
+def test_credits_of_each_conversion_sum_to_one_and_none_is_negative(paths: PathSet) -> None:
+    for model in PATH_MODELS:
+        credit = touch_credits(paths, model)
+        assert credit.shape == paths.codes.shape
+        assert np.isfinite(credit).all(), f"{model}: credits {credit}"
+        assert (credit >= 0).all(), f"{model}: negative credit {credit.min()}"
+        sums = per_path_sums(paths, credit)
+        assert np.abs(sums - 1.0).max() <= REL, f"{model}: per-path sums {sums}"
+
+
+@settings(BASE, max_examples=200)
+@given(paths=path_sets())
+def test_totals_equal_the_conversions_and_the_value(paths: PathSet) -> None:
+    table = attribute_paths(paths, "all")
+    want_conv, want_value = paths.conversions.sum(), paths.values.sum()
+    for model in PATH_MODELS:
+        conv = table[f"{model}_conversions"].to_numpy()
+        value = table[f"{model}_value"].to_numpy()
+        assert np.isfinite(conv).all() and np.isfinite(value).all(), (model, table.to_string())
+        assert (conv >= 0).all() and (value >= 0).all(), (model, table.to_string())
+        assert close(conv.sum(), want_conv), (model, conv.sum(), want_conv)
+        assert close(value.sum(), want_value), (model, value.sum(), want_value)
+
+
+@settings(BASE, max_examples=200)
+@given(paths=path_sets(), power=st.integers(-1000, 1000))
+def test_data_driven_credits_do_not_depend_on_the_unit_of_the_weights(
+    paths: PathSet, power: int
+) -> None:
+    """Counting journeys in thousands (or by 2^k) changes no share: v(S) and the transition
+    probabilities are ratios of weights. Multiplying by 2^power is exact while every weight
+    stays a normal float below 2^1022; ``power`` is clamped so that it does."""
+    weights = np.concatenate([paths.conversions, paths.nulls, paths.values])
+    positive = weights[weights > 0]
+    if len(positive):
+        hi = 1022 - int(np.frexp(positive.max())[1])
+        lo = -960 - int(np.frexp(positive.min())[1])
+        power = min(max(power, lo), hi) if lo <= hi else 0
+    factor = float(np.ldexp(1.0, power))
+    for model in ("markov", "shapley"):
+        base = touch_credits(paths, model)
+        other = touch_credits(scaled(paths, factor), model)
+        assert np.allclose(base, other, rtol=REL, atol=REL), (model, power, base, other)
+
+
+# -- the timed rule-based models ----------------------------------------------------------------
+T0 = datetime(2026, 6, 30, 12, tzinfo=UTC)
+
+
+@st.composite
+def timed_conversions(draw: st.DrawFn) -> tuple[list[Touch], Milestones, float]:
+    """One conversion at T0: touches in the 90-day lookback in time order, milestones anywhere
+    (before every touch, on one, after all, or unknown) and a value."""
+    n = draw(st.integers(0, 8))
+    days = sorted(draw(st.lists(st.floats(0, 90), min_size=n, max_size=n)), reverse=True)
+    chans = draw(st.lists(st.sampled_from(CHANNELS), min_size=n, max_size=n))
+    touches = [
+        Touch(c, T0 - timedelta(days=d), f"t{i}")
+        for i, (c, d) in enumerate(zip(chans, days, strict=True))
+    ]
+    milestone = st.one_of(st.none(), st.floats(-5, 100).map(lambda d: T0 - timedelta(days=d)))
+    ms = Milestones(T0, draw(milestone), draw(milestone), draw(milestone))
+    value = draw(weights(1e300))
+    return touches, ms, value
+
+
+@settings(BASE, max_examples=200)
+@given(conversions=st.lists(timed_conversions(), min_size=1, max_size=10))
+def test_timed_models_credit_each_conversion_once(conversions: list) -> None:
+    for model in ("time_decay", "w_shaped", "full_path"):
+        total_credit = total_value = want_value = 0.0
+        for touches, ms, value in conversions:
+            credited = attribute_path(model, touches, ms)
+            credit = np.array([c for _, c in credited])
+            assert len(credited) == max(len(touches), 1)
+            assert np.isfinite(credit).all() and (credit >= 0).all(), (model, credit)
+            assert abs(credit.sum() - 1.0) <= REL, (model, credit)
+            total_credit += credit.sum()
+            total_value += (credit * value).sum()
+            want_value += value
+        assert close(total_credit, len(conversions)), model
+        assert close(total_value, want_value), model
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+@settings(BASE, max_examples=60)
+@given(paths=path_sets())
+def test_revops_attribute_paths_totals(paths: PathSet) -> None:
+    """``revops attribute paths FILE --model all``: exit 0, and every model's columns add up to
+    the file's conversions and value, none negative."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source, out = Path(tmp) / "paths.csv", Path(tmp) / "out.csv"
+        write_paths(paths, source)
+        assert attribute_cli(["paths", str(source), "--model", "all", "--out", str(out)]) == 0
+        with out.open() as handle:
+            rows = list(csv.DictReader(handle))
+    for model in PATH_MODELS:
+        conv = np.array([float(r[f"{model}_conversions"]) for r in rows])
+        value = np.array([float(r[f"{model}_value"]) for r in rows])
+        assert np.isfinite(conv).all() and (conv >= 0).all(), (model, conv)
+        assert np.isfinite(value).all() and (value >= 0).all(), (model, value)
+        assert close(conv.sum(), paths.conversions.sum()), (model, conv.sum())
+        assert close(value.sum(), paths.values.sum()), (model, value.sum())
