@@ -21,6 +21,7 @@ each extra by its key (``refresh_token``, ``token_url``, ``customer_ids``, ...).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from datetime import date
 
@@ -109,8 +110,11 @@ def oauth_token(system: str, default_token_url: str | None = None):
 def apply_airflow_connection(system: str) -> bool:
     """Fill unset ``REVOPS_<SYSTEM>_*`` variables from Airflow connection ``revops_<system>``.
 
-    Returns True when such a connection exists. Called inside Airflow tasks only.
+    Returns True when such a connection exists. Only inside an Airflow task (where Airflow is
+    already loaded): elsewhere importing Airflow costs ~3 s and writes ``~/airflow``.
     """
+    if "airflow" not in sys.modules:
+        return False
     try:
         from airflow.sdk import BaseHook
 
