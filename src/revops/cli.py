@@ -10,15 +10,26 @@ revops report render|send --period 2026-W46
 revops attribute paths FILE.csv [--model MODEL,...|all] [--out OUT.csv]
 revops airflow start|stop|status|env [--workers N]
 revops demo
+
+Output: one line per result (``extract``: one per stream with rows, pages and seconds); nothing
+else unless something failed. A failure ends with one line ``revops: error: ...`` saying what
+was wrong and what to do, and a non-zero exit; ``--debug`` (or ``REVOPS_DEBUG=1``) also prints
+the traceback and the libraries' own log.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
+
+DEBUG_ENV = "REVOPS_DEBUG"
 
 
 def _cmd_warehouse(args: argparse.Namespace) -> int:
@@ -71,18 +82,60 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from revops.pipeline import extract
     from revops.sources import SYSTEMS
 
+    if not args.debug:  # the progress lines below say what these warnings say
+        logging.getLogger("revops.pipeline").setLevel(logging.ERROR)
     systems = list(SYSTEMS) if args.system == "all" else [args.system]
     for system in systems:
-        outcome = extract(system, since=args.since, until=args.until)
-        rows = outcome["rows"]
-        detail = ", ".join(f"{table} {count:,}" for table, count in sorted(rows.items()))
-        what = (
-            f"backfill [{outcome['window_start']}, {outcome['window_end']})"
-            if outcome["mode"] == "backfill"
-            else f"incremental to {outcome['window_end']}"
-        )
-        print(f"{system}: {sum(rows.values()):,} rows into {outcome['dataset']}, {what} ({detail})")
+        for line in extract_lines(extract(system, since=args.since, until=args.until)):
+            print(line, flush=True)
     return 0
+
+
+def extract_lines(outcome: dict[str, Any]) -> list[str]:
+    """What ``revops extract`` prints for one system: where it went, one line per stream
+    (rows, pages, seconds; an incomplete stream marked with where it stopped and why), a total."""
+    system = outcome["system"]
+    what = (
+        f"backfill [{outcome['window_start']}, {outcome['window_end']})"
+        if outcome["mode"] == "backfill"
+        else f"incremental to {outcome['window_end']}"
+    )
+    lines = [f"{system}: {what} into {outcome['dataset']}"]
+    streams = sorted(outcome.get("streams") or [], key=lambda s: s["stream"])
+    width = max((len(f"{system}.{s['stream']}") for s in streams), default=0)
+    for stream in streams:
+        pages = stream["pages"]
+        line = (
+            f"  {system + '.' + stream['stream']:<{width}} {stream['rows']:>9,} {'row' if stream['rows'] == 1 else 'rows':<4} "
+            f"{pages:>5,} {'page' if pages == 1 else 'pages':<5} {stream['elapsed_s']:>5.1f} s"
+        )
+        if not stream["complete"]:
+            where = f"at {stream['stopped_at']}" if stream["stopped_at"] else "before its end"
+            line += f"  INCOMPLETE: stopped {where}: {stream['reason'] or 'no reason given'}"
+        lines.append(line)
+    total = sum(s["rows"] for s in streams) if streams else sum(outcome["rows"].values())
+    summary = f"{system}: {total:,} rows in {len(streams)} {_plural(len(streams), 'stream')}"
+    if not outcome.get("complete", True):
+        short = sum(1 for s in streams if not s["complete"]) or len(outcome.get("stopped") or {})
+        summary += (
+            f"; INCOMPLETE: {short} {_plural(short, 'stream')} stopped early "
+            "(the next run resumes; the gate blocks reports it does not cover)"
+        )
+    if outcome.get("rejected"):
+        summary += f"; set aside in {outcome['dataset']}._rejected: " + ", ".join(
+            f"{stream} {count:,}" for stream, count in sorted(outcome["rejected"].items())
+        )
+    if outcome.get("variant_columns"):
+        changed = sorted(outcome["variant_columns"].items())
+        summary += "; values that changed type: " + ", ".join(
+            f"{table} ({', '.join(cols)})" for table, cols in changed
+        )
+    lines.append(summary)
+    return lines
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
 
 
 def _cmd_transform(args: argparse.Namespace) -> int:
@@ -126,23 +179,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from revops.reports.send import archive_report
     from revops.warehouse import connect
 
-    period = args.period or report_period(None)
+    period = args.period if args.period is not None else report_period(None)
     if args.action == "render":
         with connect() as conn:
             archived = archive_report(conn, parse_period(period), out_dir())
         print(f"rendered {period}: {archived.html_path} and {archived.pdf_path}")
         return 0
     outcome = send_report(period, run_key=args.run_key)
+    refusals = []
     for sent in outcome["sent"]:
-        state = (
-            "already sent for this run key"
-            if sent["already_sent"]
-            else f"sent to {', '.join(sent['recipients'])}"
-        )
+        delivered = sent.get("delivered_to") or []
+        if sent["already_sent"]:
+            state = "already sent for this run key"
+        else:
+            state = f"sent to {', '.join(delivered)}" if delivered else "sent to nobody"
         print(
             f"report {sent['period']}: {state}; archived at {sent['html_path']} "
             f"and {sent['pdf_path']}"
         )
+        if sent.get("refused"):
+            refusals.append(
+                f"report {sent['period']}: the mail server refused "
+                + "; ".join(f"{addr} ({why})" for addr, why in sent["refused"].items())
+            )
+    if refusals:
+        print(
+            f"revops: error: {'; '.join(refusals)}; run the same `revops report send` again "
+            "(same --run-key) to send to them only",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -176,14 +242,62 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def _iso(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
+    """An ISO 8601 date or date-time (UTC when it names no offset), for argparse."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO 8601 date or date-time; "
+            "give e.g. 2026-11-02 or 2026-11-02T09:30:00Z"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _period(value: str) -> str:
+    """A report period label (``2026-W46`` or ``2026-11``), checked before anything runs."""
+    from revops.reports.periods import parse_period
+
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            "empty; give an ISO week like 2026-W46 or a month like 2026-11, or leave --period "
+            "out for the default"
+        )
+    try:
+        return parse_period(value).label
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--until`` not in the future (beyond a little clock skew), ``--since`` before it."""
+    from revops.sources.base import MAX_CLOCK_SKEW
+
+    now = datetime.now(UTC)
+    if args.until is not None and args.until > now + MAX_CLOCK_SKEW:
+        parser.error(
+            f"argument --until: {args.until.isoformat()} is in the future (now "
+            f"{now:%Y-%m-%dT%H:%M:%S}Z): the incremental cursors would move there and later "
+            "runs would read nothing new; give a time up to now, or leave --until out"
+        )
+    if args.since is not None:
+        until = args.until or now
+        shown = args.until.isoformat() if args.until is not None else "(now)"
+        if args.since >= until:
+            parser.error(
+                f"argument --since: the window is empty: --since {args.since.isoformat()} "
+                f"is not before --until {shown}; give a --since earlier than --until"
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
         prog="revops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"on failure print the traceback; show the libraries' logs ({DEBUG_ENV}=1 too)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -236,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="backfill: re-extract exactly [SINCE, UNTIL) (ISO 8601; days for daily streams) "
         "without moving the incremental cursors; default: incremental from the cursors",
     )
-    ex.set_defaults(func=_cmd_extract)
+    ex.set_defaults(func=_cmd_extract, check=_check_window)
 
     tr = sub.add_parser(
         "transform",
@@ -251,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--period",
         action="append",
+        type=_period,
         help="2026-W46 or 2026-11 (repeatable); default the periods due now",
     )
     gate.add_argument("--run-key", default="manual", help="recorded with the gate run")
@@ -263,7 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="render or send the leadership report")
     rep.add_argument("action", choices=["render", "send"])
-    rep.add_argument("--period", help="2026-W46 or 2026-11; default the last complete week")
+    rep.add_argument(
+        "--period", type=_period, help="2026-W46 or 2026-11; default the last complete week"
+    )
     rep.add_argument("--run-key", default="manual", help="send once per run key")
     rep.set_defaults(func=_cmd_report)
 
@@ -298,39 +415,104 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+KNOWN_ERRORS = (
+    "ConfigError",
+    "WarehouseError",
+    "SettingsError",
+    "SourceError",
+    "DbtError",
+    "GateFailed",
+    "GateNotPassed",
+    "DagRunFailed",
+    "ReportError",
+    "ReportSendError",
+    "GateConfigError",
+    "SmtpConfigError",
+    "ServiceError",
+    "ValueError",
+    "FileNotFoundError",
+)
+"""Errors whose message is meant for the user (matched by class name, subclasses included, so
+reporting one imports nothing): one line, no traceback unless --debug."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``revops`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["attribute"]:  # its own parser, so `revops attribute --help` reaches it
+    lead = 1 if argv[:1] == ["--debug"] else 0  # the flag goes before the command
+    try:
+        debug = _setting_debug() or bool(lead)
+    except ValueError as err:  # REVOPS_DEBUG itself is malformed
+        return _report_error(err, bool(lead))
+    if argv[lead : lead + 1] == ["attribute"]:
+        # its own parser, so `revops attribute --help` reaches it
         from revops.attribution.cli import main as attribute_main
 
-        return attribute_main(argv[1:])
-    args = build_parser().parse_args(argv)
+        return attribute_main(argv[lead + 1 :])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.debug = debug
+    _quiet_logging(debug)
+    check = getattr(args, "check", None)
+    if check is not None:
+        check(_subparser(parser, args.command), args)
     try:
         return args.func(args)
     except KeyboardInterrupt:
+        print("revops: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # every known failure carries a message meant for the user
-        known = (
-            "WarehouseError",
-            "SettingsError",
-            "SourceError",
-            "DbtError",
-            "GateFailed",
-            "DagRunFailed",
-            "ReportError",
-            "ReportSendError",
-            "GateConfigError",
-            "GateNotPassed",
-            "SmtpConfigError",
-            "ServiceError",
-            "ValueError",
-            "FileNotFoundError",
+    except Exception as err:
+        return _report_error(err, debug)
+
+
+def _setting_debug() -> bool:
+    from revops.config import setting_bool
+
+    return setting_bool(DEBUG_ENV, False)
+
+
+def _quiet_logging(debug: bool) -> None:
+    """Warnings (revops's own) as short lines on stderr; dlt's log only with --debug."""
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "INFO" if debug else "ERROR")  # dlt's logger
+    logging.basicConfig(
+        level=logging.INFO if debug else logging.WARNING,
+        format="revops: %(levelname)s: %(name)s: %(message)s"
+        if debug
+        else "revops: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not debug:
+        for noisy in ("dlt", "sqlfluff", "great_expectations", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._subparsers._group_actions:  # type: ignore[union-attr]
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    return parser
+
+
+def _report_error(err: BaseException, debug: bool) -> int:
+    """Print a failure: the traceback with --debug or when it is not a known error, then one
+    last line ``revops: error: ...``. Returns the exit status (1)."""
+    known = any(cls.__name__ in KNOWN_ERRORS for cls in type(err).__mro__)
+    if debug or not known:
+        traceback.print_exception(err, file=sys.stderr)
+    if isinstance(err, FileNotFoundError) and err.filename:
+        message = (
+            f"no such file or folder: {err.filename}; check the path (relative paths start "
+            f"at {os.getcwd()})"
         )
-        if type(err).__name__ in known:
-            print(f"revops: {err}", file=sys.stderr)
-            return 1
-        raise
+    else:
+        message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    if not known:
+        message = (
+            f"unexpected {type(err).__name__}: {message or '(no message)'}; this is a bug in "
+            "revops: please report it with the traceback above"
+        )
+    print(f"revops: error: {message}", file=sys.stderr, flush=True)
+    return 1
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ rebuilds its tables, the gate only reads, and the report is sent once per run ke
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -166,14 +165,12 @@ EDITIONS_ENV = "REVOPS_REPORT_EDITIONS"
 
 def report_periods(moment: datetime | date | None) -> list[str]:
     """The report periods a publish run at ``moment`` covers: the last complete ISO week, and
-    in a month's first week the last complete month (``REVOPS_REPORT_EDITIONS`` narrows it)."""
+    in a month's first week the last complete month (``REVOPS_REPORT_EDITIONS`` narrows it;
+    an unknown edition is refused with ConfigError, never dropped)."""
+    from revops.config import setting_choices
     from revops.reports.periods import EDITIONS, due_periods
 
-    wanted = tuple(
-        e.strip()
-        for e in (os.environ.get(EDITIONS_ENV) or ",".join(EDITIONS)).split(",")
-        if e.strip()
-    )
+    wanted = setting_choices(EDITIONS_ENV, EDITIONS)
     return [p.label for p in due_periods(moment or datetime.now(UTC), wanted)]  # type: ignore[arg-type]
 
 

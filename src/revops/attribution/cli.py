@@ -5,17 +5,23 @@
 reads paths in the aggregated form ``path,total_conversions,total_conversion_value,total_null``
 and prints (or writes with ``--out``) one row per channel: ``channel_name``, then
 ``<model>_conversions`` and ``<model>_value`` per model, and ``markov_removal_effect`` with
-``markov``. Errors print one line to stderr and exit with status 2. For big files (or with
-``--verbose``) the time each step took goes to stderr.
+``markov``. Errors print one line to stderr and exit with status 2: a row with more or fewer
+fields than the header (an unquoted comma in a channel name) and a header naming a column
+twice are refused with the file and line, not read shifted. ``--out`` is written to a
+temporary file renamed over it, so an error leaves no half-written or changed file. For big
+files (or with ``--verbose``) the time each step took goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from revops.attribution.paths import (
     PATH_MODELS,
@@ -63,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _paths(args: argparse.Namespace) -> int:
     models = parse_models(args.model)
     started = time.perf_counter()
+    check_csv_shape(args.file)
     frame = read_paths_frame(args.file)
     big = args.verbose or len(frame) >= BIG_FILE_ROWS
 
@@ -88,11 +95,53 @@ def _paths(args: argparse.Namespace) -> int:
     assert table is not None
     table = table.fillna(0.0).sort_values("channel_name", kind="stable").reset_index(drop=True)
     if args.out:
-        table.to_csv(args.out, index=False)
+        write_atomically(Path(args.out), table.to_csv(index=False))
     else:
         table.to_csv(sys.stdout, index=False)
     note("total", started)
     return 0
+
+
+def check_csv_shape(file: str) -> None:
+    """Refuse a paths CSV whose header names a column twice or whose rows do not have exactly
+    the header's number of fields (pandas would take a surplus first field as the index and
+    shift every column: ``email > Acme, Inc > direct`` credited a channel ``Inc``)."""
+    with open(file, encoding="utf-8-sig", newline="") as handle:
+        header = handle.readline()
+        sep = ";" if ";" in header and "," not in header else ","
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=sep)
+        names = [name.strip() for name in next(reader, [])]
+        seen: dict[str, int] = {}
+        for position, name in enumerate(names, start=1):
+            if name in seen:
+                raise PathFileError(
+                    f"the header names column {name!r} twice (columns {seen[name]} and "
+                    f"{position}); keep one of them",
+                    line=1,
+                )
+            seen[name] = position
+        for row in reader:
+            if len(row) != len(names) and any(field.strip() for field in row):
+                raise PathFileError(
+                    f"{len(row)} fields where the header has {len(names)}: a channel name "
+                    f"with a {'comma' if sep == ',' else 'semicolon'} in it must be quoted, "
+                    f'e.g. "email > Acme{sep} Inc > direct"',
+                    line=reader.line_num,
+                )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers
+    see the old file or the whole new one, and a failure leaves ``path`` as it was."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -637,8 +637,17 @@ class Window:
 
     @classmethod
     def of(cls, since: datetime | None = None, until: datetime | None = None) -> Window:
-        """The window ``[since, until)`` (``until`` default now); refuses an empty one."""
+        """The window ``[since, until)`` (``until`` default now); refuses an empty one and an
+        ``until`` in the future (beyond :data:`MAX_CLOCK_SKEW`): an incremental run would move
+        its cursors there, and later runs would read nothing before that moment."""
         end = as_utc(until or default_until())
+        now = datetime.now(UTC)
+        if end > now + MAX_CLOCK_SKEW:
+            raise ValueError(
+                f"the window's end {end.isoformat()} is in the future (now {now:%Y-%m-%dT%H:%M}Z): "
+                "the cursors would move there and later runs read nothing new; give an end "
+                "up to now"
+            )
         start = as_utc(since) if since is not None else None
         if start is not None and start >= end:
             raise ValueError(
@@ -694,6 +703,10 @@ class Window:
         ``since`` in a backfill)."""
         moment = as_utc(moment)
         return moment < self.until and (self.since is None or moment >= self.since)
+
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+"""How far past this machine's clock a window's end may be (another machine's clock)."""
 
 
 def default_until() -> datetime:
