@@ -104,10 +104,10 @@ def extract_lines(outcome: dict[str, Any]) -> list[str]:
     streams = sorted(outcome.get("streams") or [], key=lambda s: s["stream"])
     width = max((len(f"{system}.{s['stream']}") for s in streams), default=0)
     for stream in streams:
-        pages = stream["pages"]
+        rows, pages, name = stream["rows"], stream["pages"], f"{system}.{stream['stream']}"
         line = (
-            f"  {system + '.' + stream['stream']:<{width}} {stream['rows']:>9,} {'row' if stream['rows'] == 1 else 'rows':<4} "
-            f"{pages:>5,} {'page' if pages == 1 else 'pages':<5} {stream['elapsed_s']:>5.1f} s"
+            f"  {name:<{width}} {rows:>9,} {_plural(rows, 'row'):<4} "
+            f"{pages:>5,} {_plural(pages, 'page'):<5} {stream['elapsed_s']:>5.1f} s"
         )
         if not stream["complete"]:
             where = f"at {stream['stopped_at']}" if stream["stopped_at"] else "before its end"
