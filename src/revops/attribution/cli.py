@@ -81,7 +81,8 @@ def _paths(args: argparse.Namespace) -> int:
 
     mark = note(f"read {len(frame):,} paths from {args.file}", started)
     paths = encode_paths(frame, aggregate=True)
-    journeys = paths.conversions.sum() + paths.nulls.sum()
+    # a float sum: two valid totals near the largest float may add up past it (shown as inf)
+    journeys = float(paths.conversions.sum()) + float(paths.nulls.sum())
     mark = note(
         f"encoded {paths.n_paths:,} distinct paths, {len(paths.codes):,} touches over "
         f"{paths.n_channels} channels, {journeys:,.0f} journeys",
