@@ -112,6 +112,17 @@ def _redact_url(url: str) -> str:
     return f"{scheme}://{head}{mark}{query}"
 
 
+def table_columns(conn, table: str) -> set[str]:
+    """The column names of ``schema.table`` (empty when it does not exist)."""
+    schema, _, name = table.partition(".")
+    rows = conn.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = %s and table_name = %s",
+        (schema, name),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
 def _default_socket_dir(port: int) -> str:
     """Where libpq looks when a URL names no host: PGHOST, else the local server's socket."""
     if os.environ.get("PGHOST"):
@@ -263,21 +274,31 @@ class Warehouse:
 
     def url(self, show_password: bool = True) -> str:
         """The canonical libpq URL (a socket host goes in the query, as ``?host=``)."""
-        user = quote(self.user, safe="")
-        secret = ""
+        password = None
         if self.password is not None:
-            secret = ":" + (quote(self.password, safe="") if show_password else "***")
-        query = list(self.options)
+            password = self.password if show_password else "***"
+        text = self._url("postgresql", password, self.options)
+        return text if show_password else redact(text)
+
+    def _url(self, scheme: str, password: str | None, options: Sequence[tuple[str, str]]) -> str:
+        """``scheme://user[:password]@host:port/db?options``; a socket host in the query."""
+        user = quote(self.user, safe="")
+        secret = (
+            ""
+            if password is None
+            else ":" + (password if password == "***" else quote(password, safe=""))
+        )
+        query = list(options)
         if self.socket:
             netloc = f"{user}{secret}@"
             query = [("host", self.host), ("port", str(self.port)), *query]
         else:
             host = f"[{self.host}]" if ":" in self.host else self.host
             netloc = f"{user}{secret}@{host}:{self.port}"
-        text = f"postgresql://{netloc}/{quote(self.dbname, safe='')}"
+        text = f"{scheme}://{netloc}/{quote(self.dbname, safe='')}"
         if query:
             text += "?" + urlencode(query, quote_via=quote, safe="/")
-        return text if show_password else redact(text)
+        return text
 
     @property
     def display(self) -> str:
@@ -320,19 +341,7 @@ class Warehouse:
         options = dict(self.options)
         if utc:
             options["options"] = " ".join(filter(None, [options.get("options"), "-c TimeZone=UTC"]))
-        user = quote(self.user, safe="")
-        secret = f":{quote(self.password, safe='')}" if self.password is not None else ""
-        query = list(options.items())
-        if self.socket:
-            netloc = f"{user}{secret}@"
-            query = [("host", self.host), ("port", str(self.port)), *query]
-        else:
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            netloc = f"{user}{secret}@{host}:{self.port}"
-        text = f"postgresql+{driver}://{netloc}/{quote(self.dbname, safe='')}"
-        if query:
-            text += "?" + urlencode(query, quote_via=quote, safe="/")
-        return text
+        return self._url(f"postgresql+{driver}", self.password, list(options.items()))
 
     def dlt_credentials(self):
         """dlt's PostgresCredentials, field by field (dlt cannot parse a socket host or a

@@ -30,6 +30,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from revops.quality.fingerprint import Change, Fingerprint, changes, data_fingerprint
+from revops.warehouse import table_columns
 
 if TYPE_CHECKING:  # the gate imports Great Expectations, slow to load: not needed to read runs
     from revops.quality.gate import GateResult
@@ -162,13 +163,7 @@ def ensure_gate_runs_table(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         exists = conn.execute("select to_regclass(%s)", (GATE_RUNS_TABLE,)).fetchone()
         if exists is not None and exists[0] is not None:
-            present = {
-                row[0]
-                for row in conn.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'revops_meta' and table_name = 'gate_runs'"
-                ).fetchall()
-            }
+            present = table_columns(conn, GATE_RUNS_TABLE)
             if set(_ADDED) <= present:
                 return
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (GATE_RUNS_TABLE,))
@@ -319,13 +314,7 @@ def latest_gate_run(conn: psycopg.Connection[Any], edition: str, period: str) ->
     exists = conn.execute("select to_regclass(%s)", (GATE_RUNS_TABLE,)).fetchone()
     if exists is None or exists[0] is None:
         return None
-    present = {
-        row[0]
-        for row in conn.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'revops_meta' and table_name = 'gate_runs'"
-        ).fetchall()
-    }
+    present = table_columns(conn, GATE_RUNS_TABLE)
     columns = ", ".join(f if f in present else f"null as {f}" for f in _FIELDS)
     order = "coalesce(started_at, checked_at)" if "started_at" in present else "checked_at"
     row = conn.execute(

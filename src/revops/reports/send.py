@@ -78,6 +78,7 @@ from revops.quality.fingerprint import data_fingerprint
 from revops.quality.runs import GateRun, latest_gate_run, require_gate_current
 from revops.reports.periods import Period
 from revops.reports.render import RenderedReport, build_report, render_report
+from revops.warehouse import table_columns
 
 log = logging.getLogger(__name__)
 
@@ -568,13 +569,7 @@ def ensure_sends_table(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         exists = conn.execute("select to_regclass(%s)", (SENDS_TABLE,)).fetchone()
         if exists is not None and exists[0] is not None:
-            present = {
-                row[0]
-                for row in conn.execute(
-                    "select column_name from information_schema.columns "
-                    "where table_schema = 'revops_meta' and table_name = 'report_sends'"
-                ).fetchall()
-            }
+            present = table_columns(conn, SENDS_TABLE)
             if set(_ADDED) <= present:
                 return
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (SENDS_TABLE,))
