@@ -80,6 +80,18 @@ def test_a_scheduled_run_is_incremental_up_to_its_interval_end() -> None:
     }
 
 
+def test_a_run_whose_interval_ends_after_it_was_triggered_reads_up_to_its_trigger() -> None:
+    # triggered by hand at 09:41 with today's logical date: the interval ends tomorrow, and an
+    # incremental run must not move its cursors past the moment it read (Window.of refuses a
+    # window ending in the future)
+    triggered = DAY_START + timedelta(hours=9, minutes=41)
+    assert extract_window("manual", DAY_START, DAY_END, _never, triggered) == Window(
+        since=None, until=triggered, backfill=False
+    )
+    # a scheduled run is due when its interval ends: nothing changes
+    assert extract_window("scheduled", DAY_START, DAY_END, _never, DAY_END).until == DAY_END
+
+
 def test_a_backfill_run_re_extracts_exactly_its_interval() -> None:
     window = extract_window("backfill", DAY_START, DAY_END, _never)
     assert window == Window(since=DAY_START, until=DAY_END, backfill=True)

@@ -262,13 +262,17 @@ def extract_window(
     data_interval_start: datetime | None,
     data_interval_end: datetime | None,
     infer_interval: Callable[[], tuple[datetime, datetime]],
+    run_after: datetime | None = None,
 ) -> Window:
     """The window of an extract run, from the run alone (never the clock).
 
     A backfill run re-extracts exactly its data interval. Any other run is incremental up to the
-    end of its data interval; a run without one (manual or asset-triggered, no logical date)
-    takes the interval ``infer_interval`` gives (the timetable's last complete interval before
-    the run was triggered).
+    end of its data interval, or up to ``run_after`` (when the run was due or triggered) if
+    that is earlier: a run triggered by hand with a logical date of today has an interval that
+    ends tomorrow, and cursors must not move past the moment the data was read. A run without
+    an interval (manual or asset-triggered, no logical date) takes the interval
+    ``infer_interval`` gives (the timetable's last complete interval before the run was
+    triggered).
     """
     kind = str(getattr(run_type, "value", run_type) or "").lower()
     if kind == BACKFILL:
@@ -282,6 +286,8 @@ def extract_window(
         return Window(data_interval_start, data_interval_end, backfill=True)
     if data_interval_end is None:
         _, data_interval_end = infer_interval()
+    if run_after is not None and run_after < data_interval_end:
+        return Window(None, run_after, backfill=False)
     return Window(None, data_interval_end, backfill=False)
 
 
@@ -304,6 +310,7 @@ def run_window(context: Mapping[str, Any]) -> Window:
         context.get("data_interval_start"),
         context.get("data_interval_end"),
         lambda: _inferred_interval(context["dag"], dag_run.run_after),
+        dag_run.run_after,
     )
 
 
