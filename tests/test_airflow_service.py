@@ -388,6 +388,8 @@ def test_scheduler_runs_the_chain_and_holds_the_report_when_a_vendor_is_down(
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         with running_airflow(tmp_path / "airflow", metadata) as airflow:
+            # task logs and the service's secrets are its owner's only
+            assert (tmp_path / "airflow").stat().st_mode & 0o777 == 0o700
             # -- day 1: the scheduler runs the extracts, assets chain transform and publish
             airflow.wait_for_dags(DAGS)
             airflow.mark_due_run_done("revops_transform")  # today's timed run (04:00) is past

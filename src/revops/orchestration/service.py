@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from revops.config import out_dir, project_root, state_dir
+from revops.config import out_dir, private_dir, project_root, state_dir
 
 ADMIN_USER = "admin"
 DEFAULT_PORT = 8080
@@ -440,7 +440,7 @@ def start(
     settings = settings or Settings.from_env()
     say = progress or (lambda _message: None)
     began = time.monotonic()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)  # task logs and secrets: its owner only
     say(f"Airflow home {settings.home} ({settings.executor} executor)")
     warehouse = warehouse_url()
     db_url = metadata_db_url(settings)
