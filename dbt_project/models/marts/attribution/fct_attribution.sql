@@ -13,7 +13,16 @@ with
 
 paths as (
 
-    select * from {{ ref('int_conversion_paths_joined') }}
+    -- time decay counts days from each conversion's newest touch (as revops.attribution does):
+    -- the newest touch weighs 1, so the sum never underflows, and a weight is capped at 2^-1000
+    -- (PostgreSQL raises an error where a float underflows; any older touch counts as 0 there).
+    -- date_part gives float8 seconds (extract gives numeric: arbitrary precision, 2x slower)
+    select
+        *,
+        greatest(date_part('epoch', converted_at - touched_at), 0) / 86400.0
+        - min(greatest(date_part('epoch', converted_at - touched_at), 0) / 86400.0)
+            over (partition by conversion_id) as days_after_newest_touch
+    from {{ ref('int_conversion_paths_joined') }}
 
 ),
 
@@ -37,9 +46,8 @@ per_conversion as (
                 filter (where paths.touched_at <= paths.close_milestone_at),
             1
         ) as close_touch,
-        -- date_part gives float8 seconds (extract gives numeric: arbitrary precision, 2x slower)
-        sum(power(2.0, -greatest(date_part('epoch', paths.converted_at - paths.touched_at), 0)
-            / 86400.0 / {{ half_life }})) as decay_total
+        sum(power(2.0, -least(paths.days_after_newest_touch / {{ half_life }}, 1000.0)))
+            as decay_total
     from paths
     group by paths.conversion_id
 
@@ -103,8 +111,8 @@ heuristic as (
         1.0::double precision / path_length as linear,
         case
             when touched_at is null then 1.0
-            else power(2.0, -greatest(date_part('epoch', converted_at - touched_at), 0)
-                / 86400.0 / {{ half_life }}) / decay_total
+            else power(2.0, -least(days_after_newest_touch / {{ half_life }}, 1000.0))
+                / decay_total
         end::double precision as time_decay,
         case
             when path_length = 1 then 1.0
@@ -155,7 +163,7 @@ heuristic_long as (
         touched_at,
         '{{ model }}' as model,
         {{ column }} as credit,
-        coalesce({{ column }} * conversion_value, 0)::numeric as revenue_credit,
+        coalesce({{ column }}::numeric * conversion_value, 0) as revenue_credit,
         channel,
         campaign_id,
         campaign_name
@@ -178,7 +186,7 @@ data_driven as (
         paths.touched_at,
         credits.model,
         credits.credit,
-        coalesce(credits.credit * paths.conversion_value, 0)::numeric as revenue_credit,
+        coalesce(credits.credit::numeric * paths.conversion_value, 0) as revenue_credit,
         paths.channel,
         paths.campaign_id,
         paths.campaign_name
