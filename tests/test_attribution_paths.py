@@ -250,7 +250,7 @@ def test_top_level_revops_command_runs_it(
         (["paths", "{f}", "--model", "bogus"], "unknown model 'bogus'"),
         (["paths", "{f}", "--model", "time_decay"], "needs touch times"),
         (["paths", "{bad}"], "bad.csv: line 3, column 'total_conversions': not a number"),
-        (["paths", "{missing}"], "No such file"),
+        (["paths", "{missing}"], "missing.csv: no such file; check the path"),
         (["paths"], "required: file"),
         (["frobnicate"], "invalid choice"),
     ],

@@ -73,6 +73,57 @@ def test_attribute_paths_out_is_written_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["credits.csv", "paths.csv"]
 
 
+def test_attribute_paths_refuses_a_row_with_a_missing_field(tmp_path: Path) -> None:
+    """A row one field short is a missing value, not an unquoted comma: the hint says so."""
+    paths = tmp_path / "paths.csv"
+    paths.write_text(HEADER + "email > direct,3,30,1\nemail,1,5\n")
+    done = run_revops(tmp_path, "attribute", "paths", str(paths))
+    assert done.returncode == 2
+    line = last_line(done)
+    assert str(paths) in line and "line 3" in line and "3 fields where the header has 4" in line
+    assert "missing" in line and "quoted" not in line
+    assert "Traceback" not in done.stderr
+
+
+def test_attribute_paths_missing_input_file_says_what_to_do(tmp_path: Path) -> None:
+    done = run_revops(tmp_path, "attribute", "paths", "nowhere/paths.csv")
+    assert done.returncode == 2
+    line = last_line(done)
+    assert line.startswith("revops attribute: error: nowhere/paths.csv: no such file")
+    assert f"check the path (relative paths start at {tmp_path})" in line
+    assert "Errno" not in line and "Traceback" not in done.stderr
+
+
+def test_attribute_paths_out_in_a_missing_folder_names_that_folder(tmp_path: Path) -> None:
+    """The error named the hidden temporary file (.credits.csv.<pid>.partial), not --out."""
+    paths = tmp_path / "paths.csv"
+    paths.write_text(HEADER + "email > direct,3,30,1\n")
+    done = run_revops(tmp_path, "attribute", "paths", str(paths), "--out", "nope/credits.csv")
+    assert done.returncode == 2
+    line = last_line(done)
+    assert line.startswith("revops attribute: error: --out nope/credits.csv: ")
+    assert "no such folder: nope" in line and ".partial" not in line
+    assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize("how", ["--debug before", "--debug after", "REVOPS_DEBUG=1"])
+def test_attribute_paths_debug_shows_the_traceback(tmp_path: Path, how: str) -> None:
+    paths = tmp_path / "paths.csv"
+    paths.write_text(HEADER + "email > Acme, Inc > direct,3,30,1\n")
+    args = ["attribute", "paths", str(paths)]
+    if how == "--debug before":
+        args.insert(0, "--debug")
+    elif how == "--debug after":
+        args.append("--debug")
+    env = {"REVOPS_DEBUG": "1"} if how.startswith("REVOPS") else {}
+    done = run_revops(tmp_path, *args, env=env)
+    assert done.returncode == 2
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "PathFileError" in done.stderr
+    line = last_line(done)
+    assert line.startswith("revops attribute: error:") and "line 2" in line
+
+
 # -- revops report / gate: periods and editions --
 @pytest.mark.parametrize(
     ("period", "named"),
@@ -185,6 +236,23 @@ def test_debug_shows_the_traceback(tmp_path: Path, how: str) -> None:
     args = ["report", "render", "--period", "2026-W46"]
     env = {"REVOPS_DEBUG": "1"} if how.startswith("REVOPS") else {}
     done = run_revops(tmp_path, *([how] if how == "--debug" else []), *args, env=env)
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert last_line(done).startswith("revops: error: cannot connect to the warehouse")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "render", "--period", "2026-W46", "--debug"],
+        ["report", "--debug", "render", "--period", "2026-W46"],
+        ["extract", "hubspot", "--debug"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_debug_after_the_command_shows_the_traceback(tmp_path: Path, args: list[str]) -> None:
+    """``--debug`` was refused anywhere but before the command ("unrecognized arguments")."""
+    done = run_revops(tmp_path, *args)
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr
     assert last_line(done).startswith("revops: error: cannot connect to the warehouse")

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 DEBUG_ENV = "REVOPS_DEBUG"
+DEBUG_HELP = f"on failure print the traceback; show the libraries' logs ({DEBUG_ENV}=1 too)"
 
 
 def _cmd_warehouse(args: argparse.Namespace) -> int:
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug",
         action="store_true",
-        help=f"on failure print the traceback; show the libraries' logs ({DEBUG_ENV}=1 too)",
+        help=DEBUG_HELP,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -412,6 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=float, default=1.0)
     demo.set_defaults(func=_cmd_demo)
+    for name, command in sub.choices.items():
+        if name != "attribute":  # `revops attribute` has its own parser, which takes it too
+            command.add_argument(  # after the command as well: `revops extract hubspot --debug`
+                "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+            )
     return parser
 
 
@@ -439,7 +445,7 @@ reporting one imports nothing): one line, no traceback unless --debug."""
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``revops`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    lead = 1 if argv[:1] == ["--debug"] else 0  # the flag goes before the command
+    lead = 1 if argv[:1] == ["--debug"] else 0  # before the command (or after it, parsed below)
     try:
         debug = _setting_debug() or bool(lead)
     except ValueError as err:  # REVOPS_DEBUG itself is malformed
@@ -448,9 +454,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # its own parser, so `revops attribute --help` reaches it
         from revops.attribution.cli import main as attribute_main
 
-        return attribute_main(argv[lead + 1 :])
+        return attribute_main(argv[lead + 1 :], debug=debug)
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = debug or bool(getattr(args, "debug", False))
     args.debug = debug
     _quiet_logging(debug)
     check = getattr(args, "check", None)

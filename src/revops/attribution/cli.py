@@ -9,7 +9,8 @@ and prints (or writes with ``--out``) one row per channel: ``channel_name``, the
 fields than the header (an unquoted comma in a channel name) and a header naming a column
 twice are refused with the file and line, not read shifted. ``--out`` is written to a
 temporary file renamed over it, so an error leaves no half-written or changed file. For big
-files (or with ``--verbose``) the time each step took goes to stderr.
+files (or with ``--verbose``) the time each step took goes to stderr. ``--debug`` (or
+``REVOPS_DEBUG=1``) prints the traceback of an error before its line.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +42,10 @@ class _UsageError(Exception):
     pass
 
 
+class _OutError(Exception):
+    """``--out`` cannot be written (its folder is missing, not writable, ...)."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(message)
@@ -48,6 +54,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``revops attribute``."""
     parser = _Parser(prog=PROG, description="Attribution on paths from outside the warehouse.")
+    debug_help = "print the traceback of an error (REVOPS_DEBUG=1 too)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     paths = sub.add_parser(
         "paths",
@@ -63,11 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     paths.add_argument("--out", help="write the CSV here instead of stdout")
     paths.add_argument("--verbose", action="store_true", help="timings to stderr")
+    paths.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return parser
 
 
 def _paths(args: argparse.Namespace) -> int:
     models = parse_models(args.model)
+    if args.out:
+        folder = Path(args.out).parent
+        if not folder.is_dir():  # refused before the models run, not after
+            raise _OutError(f"no such folder: {folder}; create it first or give another --out")
     started = time.perf_counter()
     check_csv_shape(args.file)
     frame = read_paths_frame(args.file)
@@ -96,7 +109,13 @@ def _paths(args: argparse.Namespace) -> int:
     assert table is not None
     table = table.fillna(0.0).sort_values("channel_name", kind="stable").reset_index(drop=True)
     if args.out:
-        write_atomically(Path(args.out), table.to_csv(index=False))
+        try:
+            write_atomically(Path(args.out), table.to_csv(index=False))
+        except OSError as exc:
+            raise _OutError(
+                f"cannot write it: {exc.strerror or exc}; check that folder's permissions "
+                "and free space, or give another --out"
+            ) from exc
     else:
         table.to_csv(sys.stdout, index=False)
     note("total", started)
@@ -123,13 +142,19 @@ def check_csv_shape(file: str) -> None:
                 )
             seen[name] = position
         for row in reader:
-            if len(row) != len(names) and any(field.strip() for field in row):
-                raise PathFileError(
-                    f"{len(row)} fields where the header has {len(names)}: a channel name "
-                    f"with a {'comma' if sep == ',' else 'semicolon'} in it must be quoted, "
-                    f'e.g. "email > Acme{sep} Inc > direct"',
-                    line=reader.line_num,
+            if len(row) == len(names) or not any(field.strip() for field in row):
+                continue
+            if len(row) > len(names):
+                hint = (
+                    f"a channel name with a {'comma' if sep == ',' else 'semicolon'} in it "
+                    f'must be quoted, e.g. "email > Acme{sep} Inc > direct"'
                 )
+            else:
+                hint = f"a value is missing; every row needs one per column ({sep.join(names)})"
+            raise PathFileError(
+                f"{len(row)} fields where the header has {len(names)}: {hint}",
+                line=reader.line_num,
+            )
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -145,28 +170,49 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``revops attribute`` with ``argv`` (starting at ``paths``); returns the exit status."""
+def main(argv: Sequence[str] | None = None, debug: bool | None = None) -> int:
+    """Run ``revops attribute`` with ``argv`` (starting at ``paths``); returns the exit status.
+
+    ``debug`` (``revops --debug attribute ...``; read from REVOPS_DEBUG when None, as is
+    ``--debug`` given here) prints the traceback of an error before its one line."""
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s", stream=sys.stderr)
     parser = build_parser()
-    file = None
+    file = out = None
     try:
+        if debug is None:
+            from revops.config import setting_bool
+
+            debug = setting_bool("REVOPS_DEBUG", False)
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-        file = getattr(args, "file", None)
+        debug = debug or bool(getattr(args, "debug", False))
+        file, out = getattr(args, "file", None), getattr(args, "out", None)
         if args.command == "paths":
             return _paths(args)
         raise _UsageError(f"unknown command {args.command!r}")
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except _UsageError as exc:
-        print(f"{PROG}: error: {exc} (see {PROG} paths --help)", file=sys.stderr)
-        return 2
+        return _error(f"{exc} (see {PROG} paths --help)")
     except PathFileError as exc:
-        print(f"{PROG}: error: {file}: {exc}", file=sys.stderr)
-        return 2
+        return _error(f"{file}: {exc}", debug)
+    except _OutError as exc:
+        return _error(f"--out {out}: {exc}", debug)
+    except FileNotFoundError as exc:
+        where = exc.filename or file
+        return _error(
+            f"{where}: no such file; check the path (relative paths start at {os.getcwd()})",
+            debug,
+        )
     except (OSError, ValueError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc), debug)
+
+
+def _error(message: str, debug: bool | None = False) -> int:
+    """One line ``revops attribute: error: ...`` on stderr (after the traceback with debug)."""
+    if debug and sys.exc_info()[1] is not None:
+        traceback.print_exc(file=sys.stderr)
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
