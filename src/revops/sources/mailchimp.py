@@ -13,7 +13,7 @@ change, so they are re-read in full.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,65 +156,56 @@ def mailchimp_source(
 
         return read
 
+    def per_parent(
+        stream: Stream, parents: Stream, key: str, read: Callable[[str, str], Iterator[Any]]
+    ) -> Iterator[Any]:
+        """Read ``stream`` once per audience or campaign listed by ``parents``, each from its own
+        cursor (``read(path, since)`` yields its rows), moving that cursor to the window's end
+        once it is read; how far the stream is complete is the earliest cursor, known only once
+        every parent is listed."""
+        cursors: dict[str, str] = window.state().setdefault("cursors", {})
+        ids: list[str] = []
+        listed = {"all": False}
+        first = window.start(None, initial).isoformat()  # a parent not read before
+
+        def reached() -> str | None:
+            return earliest(cursors, ids, first) if listed["all"] else None
+
+        with tracked_stream(SYSTEM, stream.name, position=reached):
+            pages = parents.paginator.pages(api, parents.path, stream.name, parents.params)
+            found = [item for page in pages for item in page]
+            ids.extend(item["id"] for item in found)
+            listed["all"] = True
+            for item in found:
+                path = stream.path.format(**{key: item["id"]})
+                yield from read(path, _since(window, cursors, item["id"], initial))
+                cursors[item["id"]] = end.isoformat()
+
     members_stream = STREAMS["members"]
 
     @dlt.resource(**resource_hints(members_stream))
     def members() -> Iterator[Any]:
-        cursors: dict[str, str] = window.state().setdefault("cursors", {})
-        audiences: list[str] = []
-        listed = {"all": False}
-        first = window.start(None, initial).isoformat()  # an audience not read before
+        def read(path: str, since: str) -> Iterator[Any]:
+            for page in members_stream.pages(api, path, since_last_changed=since):
+                rows = [
+                    flatten(m)
+                    for m in drop_links(page)
+                    if not m.get("last_changed") or window.contains(parse_ts(m["last_changed"]))
+                ]
+                yield from screened(members_stream, rows)
 
-        def reached() -> str | None:  # the earliest audience's cursor, once all are listed
-            return earliest(cursors, audiences, first) if listed["all"] else None
-
-        with tracked_stream(SYSTEM, members_stream.name, position=reached):
-            lists_read = STREAMS["lists"].paginator.pages(api, "lists", members_stream.name)
-            lists = [a for page in lists_read for a in page]
-            audiences.extend(a["id"] for a in lists)
-            listed["all"] = True
-            for audience in lists:
-                list_id = audience["id"]
-                path = members_stream.path.format(list_id=list_id)
-                since = _since(window, cursors, list_id, initial)
-                for page in members_stream.pages(api, path, since_last_changed=since):
-                    rows = [
-                        flatten(m)
-                        for m in drop_links(page)
-                        if not m.get("last_changed") or window.contains(parse_ts(m["last_changed"]))
-                    ]
-                    yield from screened(members_stream, rows)
-                cursors[list_id] = end.isoformat()
+        yield from per_parent(members_stream, STREAMS["lists"], "list_id", read)
 
     activity_stream = STREAMS["email_activity"]
 
     @dlt.resource(**resource_hints(activity_stream, columns=ACTIVITY_COLUMNS))
     def email_activity() -> Iterator[Any]:
-        cursors: dict[str, str] = window.state().setdefault("cursors", {})
-        campaigns: list[str] = []
-        listed = {"all": False}
-        first = window.start(None, initial).isoformat()  # a campaign not read before
+        def read(path: str, since: str) -> Iterator[Any]:
+            for page in activity_stream.pages(api, path, since=since):
+                rows = [row for email in page for row in activity_rows(email, end, window.since)]
+                yield from screened(activity_stream, rows)
 
-        def reached() -> str | None:  # the earliest campaign's cursor, once all are listed
-            return earliest(cursors, campaigns, first) if listed["all"] else None
-
-        with tracked_stream(SYSTEM, activity_stream.name, position=reached):
-            sent_read = STREAMS["campaigns"].paginator.pages(
-                api, "campaigns", activity_stream.name, STREAMS["campaigns"].params
-            )
-            sent = [c for page in sent_read for c in page]
-            campaigns.extend(c["id"] for c in sent)
-            listed["all"] = True
-            for campaign in sent:
-                campaign_id = campaign["id"]
-                path = activity_stream.path.format(campaign_id=campaign_id)
-                since = _since(window, cursors, campaign_id, initial)
-                for page in activity_stream.pages(api, path, since=since):
-                    rows = [
-                        row for email in page for row in activity_rows(email, end, window.since)
-                    ]
-                    yield from screened(activity_stream, rows)
-                cursors[campaign_id] = end.isoformat()
+        yield from per_parent(activity_stream, STREAMS["campaigns"], "campaign_id", read)
 
     return (
         full(STREAMS["lists"]),
