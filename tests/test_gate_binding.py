@@ -18,7 +18,6 @@ import os
 import signal
 import stat
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 from test_publish_data import AS_OF, build_world, sql
-from warehouse_checks import new_database, with_database
+from warehouse_checks import new_database
 
 from revops.quality.gate import GateResult
 from revops.quality.runs import GateNotPassed
@@ -53,16 +52,9 @@ def template_db(server_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def world(server_url: str, template_db: str) -> Iterator[str]:
-    name = f"revops_binding_{uuid.uuid4().hex[:10]}"
-    admin = with_database(server_url, "postgres")
     template = template_db.rsplit("/", 1)[1].split("?")[0]
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}" template "{template}"')
-    try:
-        yield with_database(server_url, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with new_database(server_url, "revops_binding", template=template) as url:
+        yield url
 
 
 @pytest.fixture
