@@ -335,7 +335,6 @@ def test_every_consumer_reaches_the_same_database_as_the_same_user(form, servers
 
     from revops.orchestration.objects import warehouse_connection_uri, warehouse_profile_mapping
     from revops.quality.gate import sqlalchemy_url
-    from revops.sources import _dlt_credentials
     from revops.transform import dbt_env
 
     url = databases(form)
@@ -350,7 +349,7 @@ def test_every_consumer_reaches_the_same_database_as_the_same_user(form, servers
         assert conn.exec_driver_sql("show timezone").scalar() == "UTC"
     engine.dispose()
     # dlt: the DSN its psycopg2 client opens
-    credentials = _dlt_credentials(url)
+    credentials = Warehouse.parse(url).dlt_credentials()  # what pipeline_for gives dlt
     assert credentials.is_resolved()
     with psycopg2.connect(dsn=credentials.to_native_representation()) as conn, conn.cursor() as c:
         c.execute(IDENTITY)

@@ -120,15 +120,6 @@ def _root_cause(err: BaseException) -> BaseException:
     return err
 
 
-def _dlt_credentials(warehouse_url: str):
-    """dlt's credentials for the warehouse, field by field from the one parsed URL
-    (:meth:`revops.warehouse.Warehouse.dlt_credentials`): a socket host, a query-string
-    password, sslmode and other libpq options reach psycopg2 as libpq reads them."""
-    from revops.warehouse import Warehouse
-
-    return Warehouse.parse(warehouse_url).dlt_credentials()
-
-
 def pipeline_for(system: str, warehouse_url: str):
     """The dlt pipeline that loads ``system`` into ``raw_<system>``.
 
