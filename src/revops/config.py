@@ -133,12 +133,12 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (a temporary file renamed over it), mode 0600,
-    in a 0700 folder: readers see the old file or the whole new one, never a part."""
-    private_dir(path.parent)
+def write_atomically(path: Path, data: bytes, mode: int = 0o666) -> Path:
+    """Write ``data`` to a temporary file beside ``path`` (created with ``mode``, less the
+    umask) and rename it over ``path``: readers see the old file or the whole new one, and a
+    failure leaves ``path`` as it was and no partial file."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -147,3 +147,10 @@ def write_private(path: Path, data: bytes) -> Path:
         partial.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`write_atomically`), mode 0600, in a 0700
+    folder."""
+    private_dir(path.parent)
+    return write_atomically(path, data, 0o600)

@@ -33,6 +33,7 @@ from revops.attribution.paths import (
     parse_models,
     read_paths_frame,
 )
+from revops.config import write_atomically
 
 PROG = "revops attribute"
 BIG_FILE_ROWS = 100_000
@@ -110,7 +111,7 @@ def _paths(args: argparse.Namespace) -> int:
     table = table.fillna(0.0).sort_values("channel_name", kind="stable").reset_index(drop=True)
     if args.out:
         try:
-            write_atomically(Path(args.out), table.to_csv(index=False))
+            write_atomically(Path(args.out), table.to_csv(index=False).encode("utf-8"))
         except OSError as exc:
             raise _OutError(
                 f"cannot write it: {exc.strerror or exc}; check that folder's permissions "
@@ -155,19 +156,6 @@ def check_csv_shape(file: str) -> None:
                 f"{len(row)} fields where the header has {len(names)}: {hint}",
                 line=reader.line_num,
             )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: readers
-    see the old file or the whole new one, and a failure leaves ``path`` as it was."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
 
 
 def main(argv: Sequence[str] | None = None, debug: bool | None = None) -> int:
