@@ -305,6 +305,7 @@ class Stream:
     path: str
     paginator: Paginator = field(default_factory=SinglePage)
     lookback_days: int = 0  # re-read this many days behind the cursor (restated metrics)
+    overlap: timedelta = timedelta(0)  # re-read this long behind a timestamp cursor (see Window)
     params: Mapping[str, Any] = field(default_factory=dict)
     merge_key: str | tuple[str, ...] | None = None
 
@@ -681,12 +682,22 @@ class Window:
 
         return dlt.current.resource_state()
 
-    def start(self, cursor: datetime | None, initial: datetime) -> datetime:
+    def start(
+        self, cursor: datetime | None, initial: datetime, overlap: timedelta = timedelta(0)
+    ) -> datetime:
         """The first instant a timestamp-cursor stream reads: ``since`` in a backfill, else the
-        cursor (``initial`` before the first run)."""
+        cursor less ``overlap`` (``initial`` before the first run), never before ``initial``.
+
+        The cursor is the newest change time actually read (:class:`Newest`), never the
+        window's end; ``overlap`` is the vendor's documented indexing delay, so a record whose
+        change became visible late (search indexes are eventually consistent) is still read.
+        What is re-read merges on its primary key, so nothing doubles.
+        """
         if self.since is not None:
             return self.since
-        return cursor if cursor is not None else initial
+        if cursor is None:
+            return initial
+        return max(as_utc(cursor) - overlap, initial)
 
     def first_day(
         self, cursor: date | None, initial: date, lookback_days: int, oldest: date | None = None
@@ -703,6 +714,31 @@ class Window:
         ``since`` in a backfill)."""
         moment = as_utc(moment)
         return moment < self.until and (self.since is None or moment >= self.since)
+
+
+class Newest:
+    """The newest change time among the records a stream has yielded: where its cursor moves.
+
+    A cursor set to the window's end would skip what the vendor shows late (an index that
+    lags, a source clock behind this machine's); the newest record read only skips what is
+    older than it, and :meth:`Window.start`'s overlap re-reads behind it.
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.value: datetime | None = as_utc(start) if start is not None else None
+
+    def see(self, moment: str | datetime | None) -> None:
+        """One record's change time (ISO text, epoch milliseconds as text, or a datetime)."""
+        if moment is None or moment == "":
+            return
+        if isinstance(moment, datetime):
+            seen = as_utc(moment)
+        elif str(moment).isdigit():
+            seen = datetime.fromtimestamp(int(moment) / 1000, UTC)
+        else:
+            seen = parse_ts(str(moment))
+        if self.value is None or seen > self.value:
+            self.value = seen
 
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import requests
 
@@ -342,6 +342,43 @@ def classify(response: requests.Response) -> tuple[Verdict, bool]:
     return "fail", False
 
 
+class Pacer(Protocol):
+    """Paces one client's requests below the vendor's limits, so it is not throttled: asked
+    before each request how long to wait first, told of each answer (the vendor's usage or
+    rate-limit headers). A vendor's own pacer lives with its connector."""
+
+    def before(self, method: str, url: str) -> float:
+        """Seconds to wait before sending this request (0: send now)."""
+        ...
+
+    def after(self, method: str, url: str, response: requests.Response) -> None:
+        """Learn from an answer's headers."""
+        ...
+
+
+@dataclass
+class IntervalPacer:
+    """At most ``per_second`` requests a second to URLs that contain ``match`` (all when
+    empty), spaced evenly: the simplest pacer, for a documented per-second limit."""
+
+    per_second: float
+    match: str = ""
+    clock: Callable[[], float] = time.monotonic
+    _next: float = 0.0
+
+    def before(self, method: str, url: str) -> float:
+        """The wait that keeps requests ``1/per_second`` apart."""
+        if self.match and self.match not in url:
+            return 0.0
+        now = self.clock()
+        start = max(now, self._next)
+        self._next = start + 1.0 / self.per_second
+        return start - now
+
+    def after(self, method: str, url: str, response: requests.Response) -> None:
+        """Nothing to learn from answers."""
+
+
 class OAuthToken:
     """An access token: the one configured, or one obtained and refreshed from a token endpoint.
 
@@ -438,6 +475,7 @@ class ApiClient:
     timeout: float = 60.0
     sleep: Callable[[float], None] = time.sleep
     secrets: tuple[str, ...] = ()  # more credential values to mask (a token endpoint's form)
+    pacer: Pacer | None = None  # slows requests down before the vendor throttles them
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -502,6 +540,10 @@ class ApiClient:
             self.requests_made += 1
             delay: float | None = None
             headers = dict(self.headers())
+            if self.pacer is not None:
+                wait = self.pacer.before(method, url)
+                if wait > 0:
+                    self.sleep(wait)
             try:
                 response = self.session.request(
                     method,
@@ -520,6 +562,8 @@ class ApiClient:
             ) as err:
                 last_status, last_error = None, f"{type(err).__name__} (connection dropped)"
             else:
+                if self.pacer is not None:
+                    self.pacer.after(method, url, response)
                 if response.status_code < 400:
                     if decode == "none":
                         return response
