@@ -212,3 +212,95 @@ def test_official_client_works_with_the_simulator_host(company: Company, base: s
     with pytest.raises(ApiClientError) as err:
         bad.ping.get()
     assert err.value.status_code == 401
+
+
+# -- each page a slice: the filtered lists are built once per filter -----------------------------
+
+
+def _handler(company: Company):
+    """The Mailchimp handler alone (no server), with a way to send it one GET."""
+    import base64
+    import json
+    from urllib.parse import urlencode
+
+    from revops.simulator.mailchimp import MailchimpAPI
+    from revops.simulator.oauth import TokenStore
+    from revops.simulator.wire import Request
+
+    api = MailchimpAPI(company, TokenStore({}))
+    auth = "Basic " + base64.b64encode(f"x:{AUTH[1]}".encode()).decode()
+
+    def get_json(path: str, **params: object) -> dict:
+        req = Request.build("GET", "/3.0" + path, urlencode(params), {"Authorization": auth})
+        response = api.handle(req)
+        assert response.status == 200, response.body
+        return json.loads(response.body)
+
+    return api, get_json
+
+
+def test_email_activity_pages_are_slices_of_one_filtering_per_campaign_and_since(
+    company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from revops.simulator.mailchimp import MailchimpAPI
+
+    api, get_json = _handler(company)
+    calls: Counter[tuple] = Counter()
+    original = MailchimpAPI._select_activity
+
+    def counted(self, campaign_id, since):
+        calls[(campaign_id, since)] += 1
+        return original(self, campaign_id, since)
+
+    monkeypatch.setattr(MailchimpAPI, "_select_activity", counted)
+    sent = [c for c in company.email_campaigns if c.status == "sent"][-3:]
+    for campaign in sent:
+        path = f"/reports/{campaign.id}/email-activity"
+        ids = []
+        for offset in range(0, 467, 50):  # ten pages of each campaign
+            ids += [e["email_id"] for e in get_json(path, count=50, offset=offset)["emails"]]
+        assert ids == [r.member_id for r in company.recipients(campaign.id)]
+        get_json(path, count=50, since="2026-10-14T00:00:00+00:00")
+        get_json(path, count=50, offset=50, since="2026-10-14T00:00:00+00:00")
+    since_ms = int(datetime(2026, 10, 14, tzinfo=UTC).timestamp() * 1000)
+    assert calls == {
+        **{(c.id, None): 1 for c in sent},
+        **{(c.id, since_ms): 1 for c in sent},
+    }
+
+
+def test_member_pages_are_slices_of_one_filtering_per_filter(
+    company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from revops.simulator.mailchimp import MailchimpAPI
+
+    api, get_json = _handler(company)
+    calls: list[tuple] = []
+    original = MailchimpAPI._select_members
+
+    def counted(self, *args):
+        calls.append(args)
+        return original(self, *args)
+
+    monkeypatch.setattr(MailchimpAPI, "_select_members", counted)
+    path = f"/lists/{company.list_id}/members"
+    ids = []
+    for offset in range(0, len(company.members), 100):
+        ids += [m["id"] for m in get_json(path, count=100, offset=offset)["members"]]
+    assert ids == [m.id for m in company.members]
+    since = "2026-10-01T00:00:00+00:00"
+    changed = [
+        m["id"]
+        for offset in range(0, len(company.members), 100)
+        for m in get_json(
+            path, count=100, offset=offset, since_last_changed=since, sort_field="last_changed"
+        )["members"]
+    ]
+    limit = int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1000)
+    assert changed == [
+        m.id
+        for m in sorted(company.members, key=lambda m: (m.last_changed_ms, m.id))
+        if m.last_changed_ms >= limit
+    ]
+    assert len(calls) == 2  # one per filter, however many pages
+    assert len(api.log) == 2 * len(range(0, len(company.members), 100))

@@ -32,9 +32,17 @@ import hashlib
 import re
 import threading
 import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Any
 
-from revops.simulator.company import Company, EmailCampaign, Member
+from revops.simulator.company import (
+    Company,
+    EmailCampaign,
+    EmailEvent,
+    Member,
+    RecipientActivity,
+)
 from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.oauth import TokenStore
 from revops.simulator.wire import (
@@ -52,6 +60,23 @@ MAX_COUNT = 1000
 DEFAULT_COUNT = 10
 ERRORS_DOC = "https://mailchimp.com/developer/marketing/docs/errors/"
 PROBLEM = "application/problem+json; charset=utf-8"
+REQUEST_LOG_SIZE = 100_000
+FILTER_CACHE_SIZE = 256
+"""Filtered lists kept per handler (one per audience filter or campaign and ``since``)."""
+MEMBER_STATUSES = frozenset(
+    {"subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived"}
+)
+MEMBER_BOUNDS = (  # query argument, member attribute, inclusive lower bound (else exclusive upper)
+    ("since_last_changed", "last_changed_ms", True),
+    ("before_last_changed", "last_changed_ms", False),
+    ("since_timestamp_opt", "timestamp_opt_ms", True),
+    ("before_timestamp_opt", "timestamp_opt_ms", False),
+)
+MEMBER_SORTS = {
+    "timestamp_opt": "timestamp_opt_ms",
+    "timestamp_signup": "timestamp_opt_ms",
+    "last_changed": "last_changed_ms",
+}
 FROM_NAME = "Lumenary"
 REPLY_TO = "news@lumenary.io"
 
@@ -126,6 +151,9 @@ class MailchimpAPI:
         self.api_key = SIM_CREDENTIALS["mailchimp"]["api_key"]
         self._reports: dict[str, dict[str, Any]] = {}
         self._member_stats: dict[str, tuple[float, float]] | None = None
+        self._filter_cache: OrderedDict[tuple, list] = OrderedDict()
+        self.log: deque[str] = deque(maxlen=REQUEST_LOG_SIZE)
+        """The paths (under ``/3.0``) of the requests this handler answered, newest last."""
         self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- errors
@@ -203,6 +231,7 @@ class MailchimpAPI:
                 "The simulator serves read-only endpoints.",
             )
         path = req.path.rstrip("/") or "/"
+        self.log.append(path)
         routes: list[tuple[str, Any]] = [
             (r"/", self.root),
             (r"/ping", self.ping),
@@ -461,45 +490,22 @@ class MailchimpAPI:
         return obj
 
     def members(self, req: Request, list_id: str) -> dict[str, Any]:
-        """``GET /lists/{list_id}/members``."""
+        """``GET /lists/{list_id}/members``: each page a slice of the filtered, sorted list,
+        which is built once per filter (:meth:`_filtered`)."""
         self._check_list(list_id)
         count, offset = self._page(req)
-        members = list(self.company.members)
         status = req.arg("status")
-        if status:
-            if status not in (
-                "subscribed",
-                "unsubscribed",
-                "cleaned",
-                "pending",
-                "transactional",
-                "archived",
-            ):
-                raise _Problem(400, "Invalid Resource", f"The status '{status}' is not valid.")
-            members = [m for m in members if m.status == status]
-        bounds = [
-            ("since_last_changed", lambda m: m.last_changed_ms, True),
-            ("before_last_changed", lambda m: m.last_changed_ms, False),
-            ("since_timestamp_opt", lambda m: m.timestamp_opt_ms, True),
-            ("before_timestamp_opt", lambda m: m.timestamp_opt_ms, False),
-        ]
-        for name, key, since in bounds:
-            limit = self._time_arg(req, name)
-            if limit is not None:
-                members = [m for m in members if (key(m) >= limit if since else key(m) < limit)]
+        if status and status not in MEMBER_STATUSES:
+            raise _Problem(400, "Invalid Resource", f"The status '{status}' is not valid.")
+        limits = tuple(self._time_arg(req, name) for name, _, _ in MEMBER_BOUNDS)
         sort_field = req.arg("sort_field")
-        if sort_field:
-            keys = {
-                "timestamp_opt": lambda m: (m.timestamp_opt_ms, m.id),
-                "timestamp_signup": lambda m: (m.timestamp_opt_ms, m.id),
-                "last_changed": lambda m: (m.last_changed_ms, m.id),
-            }
-            if sort_field not in keys:
-                raise _Problem(400, "Invalid Resource", f"Invalid sort_field: {sort_field}")
-            members.sort(
-                key=keys[sort_field],
-                reverse=(req.arg("sort_dir", "ASC") or "ASC").upper() == "DESC",
-            )
+        if sort_field and sort_field not in MEMBER_SORTS:
+            raise _Problem(400, "Invalid Resource", f"Invalid sort_field: {sort_field}")
+        descending = (req.arg("sort_dir", "ASC") or "ASC").upper() == "DESC"
+        key = ("members", list_id, status, limits, sort_field, descending)
+        members = self._filtered(
+            key, lambda: self._select_members(status, limits, sort_field, descending)
+        )
         page = members[offset : offset + count]
         return {
             "members": [self._member_object(m) for m in page],
@@ -507,6 +513,45 @@ class MailchimpAPI:
             "total_items": len(members),
             "_links": self._links(req),
         }
+
+    def _select_members(
+        self,
+        status: str | None,
+        limits: tuple[int | None, ...],
+        sort_field: str | None,
+        descending: bool,
+    ) -> list[Member]:
+        """The audience's members passing the filters, in the requested order (one pass)."""
+        members = [m for m in self.company.members if not status or m.status == status]
+        for (_, attr, since), limit in zip(MEMBER_BOUNDS, limits, strict=True):
+            if limit is not None:
+                members = [
+                    m
+                    for m in members
+                    if (getattr(m, attr) >= limit if since else getattr(m, attr) < limit)
+                ]
+        if sort_field:
+            attr = MEMBER_SORTS[sort_field]
+            members.sort(key=lambda m: (getattr(m, attr), m.id), reverse=descending)
+        return members
+
+    def _filtered(self, key: tuple, compute: Callable[[], list]) -> list:
+        """The filtered list for ``key`` (a collection and its filter arguments), computed on
+        the first page asked for and sliced for every later page: a page costs its own size,
+        not the collection's (the company behind one handler never changes). At most
+        :data:`FILTER_CACHE_SIZE` filters are kept, least recently used dropped first."""
+        with self._lock:
+            found = self._filter_cache.get(key)
+            if found is not None:
+                self._filter_cache.move_to_end(key)
+                return found
+        computed = compute()
+        with self._lock:
+            self._filter_cache[key] = computed
+            self._filter_cache.move_to_end(key)
+            while len(self._filter_cache) > FILTER_CACHE_SIZE:
+                self._filter_cache.popitem(last=False)
+        return computed
 
     def one_member(self, req: Request, list_id: str, subscriber_hash: str) -> dict[str, Any]:
         """``GET /lists/{list_id}/members/{subscriber_hash}`` (hash or e-mail address)."""
@@ -742,20 +787,31 @@ class MailchimpAPI:
         """``GET /reports/{campaign_id}``."""
         return self._report(self._sent(campaign_id))
 
-    def email_activity(self, req: Request, campaign_id: str) -> dict[str, Any]:
-        """``GET /reports/{campaign_id}/email-activity`` (see the module docstring for "
-        "``since``)."""
-        campaign = self._sent(campaign_id)
-        count, offset = self._page(req)
-        since = self._time_arg(req, "since")
-        list_id = self.company.list_id
+    def _select_activity(
+        self, campaign_id: str, since: int | None
+    ) -> list[tuple[RecipientActivity, list[EmailEvent]]]:
+        """Each recipient of a campaign with their visible events at or after ``since``;
+        recipients left with none are omitted when ``since`` is given."""
         entries = []
-        for rec, events in self.company.visible_activity(campaign.id):
+        for rec, events in self.company.visible_activity(campaign_id):
             if since is not None:
                 events = [e for e in events if e.timestamp_ms >= since]
                 if not events:
                     continue
             entries.append((rec, events))
+        return entries
+
+    def email_activity(self, req: Request, campaign_id: str) -> dict[str, Any]:
+        """``GET /reports/{campaign_id}/email-activity`` (see the module docstring for
+        ``since``); each page a slice of the recipients filtered once per ``since``."""
+        campaign = self._sent(campaign_id)
+        count, offset = self._page(req)
+        since = self._time_arg(req, "since")
+        list_id = self.company.list_id
+        entries = self._filtered(
+            ("email-activity", campaign.id, since),
+            lambda: self._select_activity(campaign.id, since),
+        )
         page = entries[offset : offset + count]
         emails = []
         for rec, events in page:
