@@ -3,6 +3,8 @@ the official client (simple-salesforce) unchanged but for the instance URL and C
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -10,10 +12,16 @@ from pathlib import Path
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceRefusedRequest
+from simple_salesforce.exceptions import (
+    SalesforceMalformedRequest,
+    SalesforceOperationError,
+    SalesforceRefusedRequest,
+)
 
 from revops.simulator import Company, FaultConfig, SimulatorServer
+from revops.simulator.salesforce import JOB_POLLS
 from revops.simulator.soql import SoqlError, parse
+from revops.sources.versions import vendor
 
 AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -166,8 +174,13 @@ def test_versions_describe_and_records(
 ) -> None:
     base = env["REVOPS_SALESFORCE_URL"]
     versions = requests.get(f"{base}/services/data/", timeout=10).json()
-    assert {"59.0", "63.0"} <= {v["version"] for v in versions}
-    assert versions[-1]["url"] == "/services/data/v63.0"
+    served = [v.name for v in vendor("salesforce").supported(AS_OF.date())]
+    assert [v["version"] for v in versions] == served
+    assert {"59.0", "63.0", "66.0", "67.0"} <= set(served)  # 67.0: the connector's default
+    assert versions[-1]["url"] == f"/services/data/v{served[-1]}"
+    # the labels follow Salesforce's releases: 31.0 Summer '14, 32.0 Winter '15, 66.0 Spring '26
+    labels = {v["version"]: v["label"] for v in versions}
+    assert labels["32.0"] == "Winter '15" and labels["66.0"] == "Spring '26"
     names = {s["name"] for s in sf.describe()["sobjects"]}
     assert names == {
         "Lead",
@@ -242,3 +255,128 @@ def test_request_limit_exceeded_is_a_403(company: Company, certs: Path) -> None:
             {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}
         ]
         assert client.query("SELECT Id FROM User")["totalSize"] == 11  # the retry goes through
+
+
+def _auth(env: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {env['REVOPS_SALESFORCE_TOKEN']}"}
+
+
+def test_a_retired_version_is_gone_and_an_unknown_one_not_found(env: dict[str, str]) -> None:
+    """Salesforce's API End-of-Life page: "If you request any resource or use an operation from
+    a retired API version, REST API returns the 410:GONE error code" (21.0-30.0 retired in
+    Summer '25); a version that does not exist (yet) is an unknown resource, 404."""
+    base, headers = env["REVOPS_SALESFORCE_URL"], _auth(env)
+    dated = vendor("salesforce")
+    assert dated.retired("30.0", AS_OF.date()) and not dated.retired("31.0", AS_OF.date())
+    gone = requests.get(
+        f"{base}/services/data/v30.0/query", params={"q": "SELECT Id FROM User"}, headers=headers
+    )
+    assert gone.status_code == 410 and gone.json()[0]["errorCode"] == "GONE"
+    assert requests.get(f"{base}/services/data/v30.0/", headers=headers).status_code == 410
+    assert requests.get(f"{base}/services/data/v31.0/", headers=headers).status_code == 200
+    default = dated.default  # the connector's default version is served
+    ok = requests.get(
+        f"{base}/services/data/v{default}/query",
+        params={"q": "SELECT COUNT() FROM User"},
+        headers=headers,
+    )
+    assert ok.status_code == 200 and ok.json()["totalSize"] == 11
+    unknown = requests.get(f"{base}/services/data/v99.0/", headers=headers)
+    assert unknown.status_code == 404 and unknown.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+def test_bulk_query_job_through_the_official_client(company: Company, sf: Salesforce) -> None:
+    """simple-salesforce's Bulk API 2.0 client (create job, poll until JobComplete, read CSV
+    sets by Sforce-Locator) gets the same rows as REST queryAll, deleted ones included."""
+    query = "SELECT Id, IsDeleted, Status, Owner.Name, SystemModstamp FROM Lead"
+    sets = list(sf.bulk2.Lead.query_all(query, max_records=400, wait=0.01))
+    assert len(sets) == 3  # 1,162 rows in sets of 400
+    rows = [row for chunk in sets for row in csv.DictReader(io.StringIO(chunk))]
+    rest = sf.query_all(query, include_deleted=True)["records"]
+    assert len(rows) == len(rest) == len(company.salesforce("Lead", include_deleted=True))
+    by_id = {r["Id"]: r for r in rest}
+    for row in rows:
+        expected = by_id[row["Id"]]
+        assert row["IsDeleted"] == str(expected["IsDeleted"]).lower()
+        assert row["Status"] == expected["Status"]
+        assert row["Owner.Name"] == (expected["Owner"] or {}).get("Name", "")
+        # CSV datetimes end in Z where REST JSON has +0000
+        assert row["SystemModstamp"] == expected["SystemModstamp"].replace("+0000", "Z")
+
+
+def test_bulk_job_lifecycle_locators_and_refusals(env: dict[str, str]) -> None:
+    base, headers = env["REVOPS_SALESFORCE_URL"], _auth(env)
+    jobs = f"{base}/services/data/v66.0/jobs/query"
+    created = requests.post(
+        jobs,
+        json={"operation": "query", "query": "SELECT Id, Name FROM User", "lineEnding": "CRLF"},
+        headers=headers,
+    ).json()
+    assert created["state"] == "UploadComplete" and created["id"].startswith("750")
+    assert created["object"] == "User" and created["apiVersion"] == 66.0
+    early = requests.get(f"{jobs}/{created['id']}/results", headers=headers)
+    assert early.status_code == 400 and early.json()[0]["errorCode"] == "JOB_NOT_COMPLETE"
+    states = [
+        requests.get(f"{jobs}/{created['id']}", headers=headers).json()["state"]
+        for _ in range(JOB_POLLS + 1)
+    ]
+    assert states == ["InProgress"] * (JOB_POLLS - 1) + ["JobComplete", "JobComplete"]
+    first = requests.get(
+        f"{jobs}/{created['id']}/results", params={"maxRecords": 4}, headers=headers
+    )
+    assert first.headers["Sforce-NumberOfRecords"] == "4"
+    assert first.text.startswith('"Id","Name"\r\n') and first.text.count("\r\n") == 5
+    # the locator names a set; reading it twice gives the same set
+    locator = first.headers["Sforce-Locator"]
+    again = [
+        requests.get(
+            f"{jobs}/{created['id']}/results",
+            params={"maxRecords": 4, "locator": locator},
+            headers=headers,
+        )
+        for _ in range(2)
+    ]
+    assert again[0].text == again[1].text and again[0].headers["Sforce-Locator"] != "null"
+    last = requests.get(
+        f"{jobs}/{created['id']}/results",
+        params={"maxRecords": 4, "locator": again[0].headers["Sforce-Locator"]},
+        headers=headers,
+    )
+    assert (
+        last.headers["Sforce-NumberOfRecords"] == "3" and last.headers["Sforce-Locator"] == "null"
+    )
+    # results in another API version than the job's: 409 (Salesforce's "Get Results" page)
+    other = requests.get(
+        f"{base}/services/data/v67.0/jobs/query/{created['id']}/results", headers=headers
+    )
+    assert other.status_code == 409
+    # aggregate queries are not supported by Bulk API 2.0
+    count = requests.post(
+        jobs, json={"operation": "query", "query": "SELECT COUNT() FROM Lead"}, headers=headers
+    )
+    assert count.status_code == 400
+    bad = requests.post(
+        jobs, json={"operation": "query", "query": "SELECT Foo FROM Lead"}, headers=headers
+    )
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_FIELD"
+    # abort, then delete
+    job = requests.post(
+        jobs, json={"operation": "queryAll", "query": "SELECT Id FROM Task"}, headers=headers
+    ).json()
+    aborted = requests.patch(f"{jobs}/{job['id']}", json={"state": "Aborted"}, headers=headers)
+    assert aborted.json()["state"] == "Aborted"
+    assert requests.get(f"{jobs}/{job['id']}", headers=headers).json()["state"] == "Aborted"
+    assert requests.delete(f"{jobs}/{job['id']}", headers=headers).status_code == 204
+    assert requests.get(f"{jobs}/{job['id']}", headers=headers).status_code == 404
+
+
+def test_a_failed_job_says_so(company: Company, certs: Path) -> None:
+    with SimulatorServer(company, cert_dir=certs) as server:
+        env = server.env()
+        server.simulator.apis["salesforce"].job_fates.append("Failed")
+        client = Salesforce(
+            instance_url=env["REVOPS_SALESFORCE_URL"], session_id=env["REVOPS_SALESFORCE_TOKEN"]
+        )
+        with pytest.raises(SalesforceOperationError, match="Job failure"):
+            list(client.bulk2.User.query("SELECT Id FROM User", wait=0.01))
+        assert len(list(client.bulk2.User.query("SELECT Id FROM User", wait=0.01))) == 1

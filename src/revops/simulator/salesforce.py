@@ -1,7 +1,11 @@
 """Salesforce REST API over the synthetic company (the org of Lumenary's sales team).
 
 Endpoints (paths relative to the instance URL, ``REVOPS_SALESFORCE_URL``; ``v{N}`` is any API
-version from 31.0 to 63.0, answered alike):
+version Salesforce serves on the company's ``as_of`` day, from the dated list in
+:mod:`revops.sources.versions`, answered alike). A retired version (past its sunset in that
+list) is answered ``410`` with ``[{"errorCode": "GONE", ...}]``, as Salesforce's API
+End-of-Life page says REST API does; a version it does not know (or not yet released) is
+``404 NOT_FOUND``, as an unknown resource is.
 
 * ``GET /services/data/`` - the versions; ``GET /services/data/v{N}/`` - the resources.
 * ``GET /services/data/v{N}/query?q=SOQL`` and ``/queryAll?q=SOQL`` (deleted rows, only here,
@@ -13,6 +17,17 @@ version from 31.0 to 63.0, answered alike):
 * ``GET /services/data/v{N}/sobjects``, ``/sobjects/{Object}``, ``/sobjects/{Object}/describe``,
   ``/sobjects/{Object}/{Id}``, ``/sobjects/{Object}/updated?start=&end=`` and
   ``/sobjects/{Object}/deleted?start=&end=``, ``/limits``.
+* Bulk API 2.0 query jobs: ``POST /services/data/v{N}/jobs/query`` (``{"operation": "query" |
+  "queryAll", "query": SOQL, "columnDelimiter", "lineEnding"}``; answered ``UploadComplete``),
+  ``GET .../jobs/query/{id}`` (the job's state: ``InProgress`` for the first polls, then
+  ``JobComplete``; a job can end ``Failed`` or ``Aborted``, see :attr:`SalesforceAPI.job_fates`),
+  ``PATCH .../jobs/query/{id}`` ``{"state": "Aborted"}``, ``DELETE .../jobs/query/{id}``, and
+  ``GET .../jobs/query/{id}/results?locator=&maxRecords=``: CSV (every value quoted, nulls
+  empty, datetimes ``2026-11-01T14:03:27.000Z``, parent fields as ``Owner.Name`` columns) with
+  ``Sforce-NumberOfRecords`` and ``Sforce-Locator`` (the next set's locator, ``null`` after the
+  last). The query runs when the job is created, over the same records as REST ``query`` /
+  ``queryAll``; aggregate (``COUNT()``) and ``OFFSET`` queries are refused, as Bulk API 2.0
+  does not support them. Results of another API version than the job's are ``409``.
 * ``POST /services/oauth2/token`` - ``refresh_token`` and ``client_credentials`` grants (no
   ``expires_in``, as Salesforce; sessions last 7,200 s here); the answer carries
   ``instance_url``. The static ``REVOPS_SALESFORCE_TOKEN`` never expires.
@@ -25,7 +40,10 @@ OpportunityContactRole, Campaign, CampaignMember, Task, Event, User (fields in
 ids. Every answer carries ``Sforce-Limit-Info: api-usage=n/15000``. Errors are JSON lists
 ``[{"message": ..., "errorCode": ...}]``: 401 ``INVALID_SESSION_ID``, 403
 ``REQUEST_LIMIT_EXCEEDED`` (throttling), 400 ``MALFORMED_QUERY`` / ``INVALID_FIELD`` /
-``INVALID_TYPE``, 404 ``NOT_FOUND``.
+``INVALID_TYPE``, 404 ``NOT_FOUND``, 410 ``GONE`` (retired API version).
+
+:attr:`SalesforceAPI.log` keeps the ``(method, path)`` of the requests answered (for tests that
+check which endpoints a connector used).
 """
 
 from __future__ import annotations
@@ -34,7 +52,8 @@ import base64
 import hashlib
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -52,14 +71,29 @@ from revops.simulator.wire import (
     json_response,
     parse_iso,
 )
+from revops.sources.versions import vendor
 
-__all__ = ["BATCH_SIZE", "SalesforceAPI", "VERSIONS"]
+__all__ = ["BATCH_SIZE", "JOB_POLLS", "SalesforceAPI"]
 
 BATCH_SIZE = 2000
 MIN_BATCH = 200
-VERSIONS = tuple(f"{v}.0" for v in range(31, 64))
 DAILY_LIMIT = 15_000
 _SEASONS = ("Winter", "Spring", "Summer")
+JOB_POLLS = 3
+"""Status reads a Bulk API 2.0 query job takes to finish: ``InProgress`` before the last."""
+BULK_DEFAULT_RECORDS = 50_000
+"""Records per results set when the client gives no ``maxRecords`` (Salesforce sizes sets
+itself; the simple-salesforce client asks for 50,000)."""
+BULK_FIRST_VERSION = 47.0  # Bulk API 2.0 query jobs exist from API version 47.0
+_DELIMITERS = {
+    "BACKQUOTE": "`",
+    "CARET": "^",
+    "COMMA": ",",
+    "PIPE": "|",
+    "SEMICOLON": ";",
+    "TAB": "\t",
+}
+_LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 _REFERENCE_TO: dict[str, dict[str, str]] = {
     "Lead": {
         "OwnerId": "User",
@@ -136,6 +170,45 @@ class _Cursor:
         self.all_rows = all_rows
 
 
+def _csv_value(kind: str, value: Any) -> str | None:
+    """A value as Bulk API 2.0 writes it in CSV results (None: an empty, unquoted cell)."""
+    if value is None:
+        return None
+    if kind == "datetime":
+        return fmt_salesforce(int(value)).replace("+0000", "Z")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if kind == "date":
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if kind in ("double", "currency", "percent"):
+        return str(float(value))
+    return str(value)
+
+
+def _csv_cell(value: str | None) -> str:
+    if value is None:
+        return ""
+    return '"' + value.replace('"', '""') + '"'
+
+
+@dataclass
+class _Job:
+    """One Bulk API 2.0 query job: its answer is computed when it is created."""
+
+    id: str
+    operation: str
+    object: str
+    version: str
+    created_ms: int
+    header: list[str]
+    rows: list[list[str | None]]
+    delimiter: str = "COMMA"
+    line_ending: str = "LF"
+    fate: str = "JobComplete"  # JobComplete, Failed or Aborted
+    polls: int = 0
+    state: str = "UploadComplete"
+
+
 class SalesforceAPI:
     """Request handler for the Salesforce REST API and its OAuth token endpoint."""
 
@@ -147,6 +220,17 @@ class SalesforceAPI:
         self._index: dict[str, SfRecord] | None = None
         self._lock = threading.Lock()
         self._calls = 0
+        day = company.as_of.date()
+        dated = vendor("salesforce")
+        self.dated = dated
+        self.served = tuple(v.name for v in dated.supported(day))
+        self.retired = {v.name for v in dated.versions if dated.retired(v.name, day)}
+        self.jobs: dict[str, _Job] = {}
+        self._job_count = 0
+        self.job_fates: deque[str] = deque()
+        """The end states of the next query jobs created (``Failed``/``Aborted``); empty: they
+        complete. Tests use it the way an org's long-running or admin-aborted job shows up."""
+        self.log: deque[tuple[str, str]] = deque(maxlen=10_000)
 
     # ---------------------------------------------------------------- errors
 
@@ -249,21 +333,31 @@ class SalesforceAPI:
         if self.is_oauth(req):
             return self.token(req)
         path = req.path.rstrip("/")
+        self.log.append((req.method, path))
         if path == "/services/data":
             return json_response(200, self.versions(req))
         m = re.fullmatch(r"/services/data/v(\d+\.\d)(/.*)?", path)
-        if m is None or m.group(1) not in VERSIONS:
+        if m is not None and m.group(1) in self.retired:
+            return _errors(
+                410,
+                "GONE",
+                f"API version {m.group(1)} has been retired and is no longer available; "
+                f"use a supported version ({self.served[0]} to {self.served[-1]}).",
+            )
+        if m is None or m.group(1) not in self.served:
             return _errors(404, "NOT_FOUND", "The requested resource does not exist")
         denied = self.check_auth(req)
         if denied:
             return denied
+        version, rest = m.group(1), m.group(2) or ""
+        if rest == "/jobs/query" or rest.startswith("/jobs/query/"):
+            return self.bulk(req, version, rest[len("/jobs/query") :])
         if req.method != "GET":
             return _errors(
                 405,
                 "METHOD_NOT_ALLOWED",
                 f"HTTP Method '{req.method}' not allowed. Allowed are GET",
             )
-        version, rest = m.group(1), m.group(2) or ""
         headers = self._limit_header()
         prefix = f"/services/data/v{version}"
         try:
@@ -272,6 +366,8 @@ class SalesforceAPI:
                     name: f"{prefix}/{name}"
                     for name in ("limits", "query", "queryAll", "sobjects", "search")
                 }
+                if float(version) >= BULK_FIRST_VERSION:
+                    payload["jobs"] = f"{prefix}/jobs"
             elif rest == "/limits":
                 payload = {
                     "DailyApiRequests": {"Max": DAILY_LIMIT, "Remaining": DAILY_LIMIT - self._calls}
@@ -296,10 +392,10 @@ class SalesforceAPI:
     def versions(self, req: Request) -> list[dict[str, str]]:
         """``GET /services/data/``: every API version the simulator answers."""
         out = []
-        for v in VERSIONS:
-            n = int(float(v))
-            year = 2015 + (n - 31) // 3
-            season = _SEASONS[(n - 31) % 3]
+        for v in self.served:
+            n = int(float(v))  # 32.0 = Winter '15, then Spring, Summer, Winter '16, ...
+            year = 2015 + (n - 32) // 3
+            season = _SEASONS[(n - 32) % 3]
             out.append(
                 {
                     "label": f"{season} '{year % 100:02d}",
@@ -385,11 +481,8 @@ class SalesforceAPI:
             return BATCH_SIZE
         return max(MIN_BATCH, min(BATCH_SIZE, int(m.group(1))))
 
-    def query(self, req: Request, prefix: str, all_rows: bool) -> dict[str, Any]:
-        """``GET /query`` / ``/queryAll``: the first page of a SOQL query."""
-        text = req.arg("q")
-        if text is None:
-            raise SoqlError("MALFORMED_QUERY", "A query string (q) is required")
+    def select(self, text: str, all_rows: bool) -> tuple[list[SfRecord], Compiled]:
+        """The records a SOQL query answers (``all_rows``: deleted ones too), in its order."""
         q = parse(text)
         compiled = compile_query(q, SF_SCHEMA, REFERENCES, self.company.as_of_ms)
         rows = [r for r in self._rows(compiled.object) if all_rows or not r.deleted]
@@ -407,6 +500,14 @@ class SalesforceAPI:
             rows = rows[compiled.offset :]
         if compiled.limit is not None:
             rows = rows[: compiled.limit]
+        return rows, compiled
+
+    def query(self, req: Request, prefix: str, all_rows: bool) -> dict[str, Any]:
+        """``GET /query`` / ``/queryAll``: the first page of a SOQL query."""
+        text = req.arg("q")
+        if text is None:
+            raise SoqlError("MALFORMED_QUERY", "A query string (q) is required")
+        rows, compiled = self.select(text, all_rows)
         if compiled.count:
             return {"totalSize": len(rows), "done": True, "records": []}
         batch = self._batch(req)
@@ -445,6 +546,232 @@ class SalesforceAPI:
             raise SoqlError("INVALID_QUERY_LOCATOR", "invalid query locator")
         batch = self._batch(req)
         return self._page(cursor.rows, cursor.compiled, prefix, start, batch, all_rows, locator)
+
+    # ---------------------------------------------------------------- Bulk API 2.0 query
+
+    def bulk(self, req: Request, version: str, rest: str) -> Response:
+        """``/jobs/query[/{id}[/results]]``: create, read, abort, delete a query job, and read
+        its results."""
+        headers = self._limit_header()
+        if float(version) < BULK_FIRST_VERSION:
+            return _errors(404, "NOT_FOUND", "The requested resource does not exist", headers)
+        if rest == "":
+            if req.method != "POST":
+                return _errors(
+                    405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed", headers
+                )
+            return self.create_job(req, version, headers)
+        m = re.fullmatch(r"/([^/]+)(/results)?", rest)
+        job = self.jobs.get(m.group(1)) if m else None
+        if m is None or job is None:
+            return _errors(404, "NOT_FOUND", "The requested resource does not exist", headers)
+        if m.group(2):
+            if req.method != "GET":
+                return _errors(
+                    405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed", headers
+                )
+            return self.job_results(req, job, version, headers)
+        if req.method == "GET":
+            return json_response(200, self.poll_job(job), headers=headers)
+        if req.method == "PATCH":
+            try:
+                wanted = (req.json() or {}).get("state")
+            except ValueError:
+                wanted = None
+            if wanted != "Aborted":
+                return _errors(
+                    400, "INVALIDJOBSTATE", "A query job can only be set to Aborted", headers
+                )
+            if job.state in ("JobComplete", "Failed", "Aborted"):
+                return _errors(
+                    400, "INVALIDJOBSTATE", f"Job is already in state {job.state}", headers
+                )
+            job.state = "Aborted"
+            return json_response(200, self._job_info(job), headers=headers)
+        if req.method == "DELETE":
+            with self._lock:
+                self.jobs.pop(job.id, None)
+            return Response(204, b"", "text/plain", headers)
+        return _errors(
+            405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed", headers
+        )
+
+    def create_job(self, req: Request, version: str, headers: dict[str, str]) -> Response:
+        """``POST /jobs/query``: run the query now; the job reports it done after a few polls."""
+        try:
+            body = req.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _errors(400, "JSON_PARSER_ERROR", "The request body is not valid JSON", headers)
+        operation = body.get("operation")
+        if operation not in ("query", "queryAll"):
+            return _errors(
+                400,
+                "INVALIDJOB",
+                f"InvalidJob : Invalid operation {operation!r}: use query or queryAll",
+                headers,
+            )
+        delimiter = body.get("columnDelimiter") or "COMMA"
+        line_ending = body.get("lineEnding") or "LF"
+        if delimiter not in _DELIMITERS or line_ending not in _LINE_ENDINGS:
+            return _errors(
+                400,
+                "INVALIDJOB",
+                f"InvalidJob : columnDelimiter {delimiter!r} / lineEnding {line_ending!r} "
+                "is not supported",
+                headers,
+            )
+        text = body.get("query")
+        if not isinstance(text, str) or not text.strip():
+            return _errors(400, "INVALIDJOB", "InvalidJob : a query is required", headers)
+        try:
+            rows, compiled = self.select(text, operation == "queryAll")
+        except SoqlError as err:
+            status = 404 if err.code == "NOT_FOUND" else 400
+            return _errors(status, err.code, err.message, headers)
+        if compiled.count or compiled.offset:
+            return _errors(
+                400,
+                "INVALIDJOB",
+                "InvalidJob : Bulk API 2.0 query jobs do not support aggregate functions "
+                "(COUNT()) or OFFSET",
+                headers,
+            )
+        with self._lock:
+            self._job_count += 1
+            number = self._job_count
+            fate = self.job_fates.popleft() if self.job_fates else "JobComplete"
+        job = _Job(
+            id=sfid("750", self.company.as_of_ms // 1000 % 10**9 * 1000 + number),
+            operation=operation,
+            object=compiled.object,
+            version=version,
+            created_ms=self.company.as_of_ms,
+            header=list(compiled.fields),
+            rows=[self._csv_row(r, compiled) for r in rows],
+            delimiter=delimiter,
+            line_ending=line_ending,
+            fate=fate,
+        )
+        with self._lock:
+            self.jobs[job.id] = job
+        return json_response(200, self._job_info(job, created=True), headers=headers)
+
+    def poll_job(self, job: _Job) -> dict[str, Any]:
+        """``GET /jobs/query/{id}``: ``InProgress`` until the job has been read
+        :data:`JOB_POLLS` times, then its end state."""
+        with self._lock:
+            if job.state not in ("JobComplete", "Failed", "Aborted"):
+                job.polls += 1
+                job.state = job.fate if job.polls >= JOB_POLLS else "InProgress"
+        return self._job_info(job)
+
+    def _job_info(self, job: _Job, created: bool = False) -> dict[str, Any]:
+        stamp = fmt_salesforce(job.created_ms)
+        info: dict[str, Any] = {
+            "id": job.id,
+            "operation": job.operation,
+            "object": job.object,
+            "createdById": self.company.crm.users[0].sf_id,
+            "createdDate": stamp,
+            "systemModstamp": stamp,
+            "state": job.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(job.version),
+        }
+        if not created:
+            info["jobType"] = "V2Query"
+        info["lineEnding"] = job.line_ending
+        info["columnDelimiter"] = job.delimiter
+        if not created:
+            done = job.state == "JobComplete"
+            info["numberRecordsProcessed"] = len(job.rows) if done else 0
+            info["retries"] = 0
+            info["totalProcessingTime"] = 40 * job.polls
+            if job.state == "Failed":
+                info["errorMessage"] = (
+                    "InternalServerError : the query job failed to complete (simulated: "
+                    "a job that ran past Salesforce's processing limits)"
+                )
+        return info
+
+    def _csv_row(self, rec: SfRecord, compiled: Compiled) -> list[str | None]:
+        schema = SF_SCHEMA[rec.object]
+        out: list[str | None] = []
+        for name in compiled.fields:
+            if "." not in name:
+                out.append(_csv_value(schema[name], rec.fields.get(name)))
+                continue
+            ref_field, sub_name = compiled.relations[name]
+            target = rec.fields.get(ref_field)
+            parent = self._record_index().get(target[:15]) if target else None
+            if parent is None:
+                out.append(None)
+                continue
+            pschema = SF_SCHEMA[parent.object]
+            canonical = {n.lower(): n for n in pschema}.get(sub_name.lower())
+            if canonical is None:
+                raise SoqlError(
+                    "INVALID_FIELD", f"No such column '{sub_name}' on entity '{parent.object}'."
+                )
+            out.append(_csv_value(pschema[canonical], parent.fields.get(canonical)))
+        return out
+
+    def job_results(
+        self, req: Request, job: _Job, version: str, headers: dict[str, str]
+    ) -> Response:
+        """``GET /jobs/query/{id}/results``: one set of CSV rows from ``locator`` (base64 of
+        the set's first row number, as Salesforce's ``MTAwMDA``), ``maxRecords`` long."""
+        if version != job.version:
+            return _errors(
+                409,
+                "INVALIDJOBSTATE",
+                f"The job was created with API version {job.version}; read its results with "
+                "the same version",
+                headers,
+            )
+        if job.state != "JobComplete":
+            return _errors(
+                400,
+                "JOB_NOT_COMPLETE",
+                "can only download query results of successfully completed bulk job with "
+                f"status: JOB_COMPLETE. Current status: {job.state}",
+                headers,
+            )
+        start = 0
+        locator = req.arg("locator")
+        if locator:
+            try:
+                start = int(base64.b64decode(locator + "=" * (-len(locator) % 4)).decode())
+            except ValueError:
+                start = -1
+            if not 0 <= start <= len(job.rows):
+                return _errors(400, "INVALID_LOCATOR", f"Invalid locator: {locator}", headers)
+        size = BULK_DEFAULT_RECORDS
+        raw_max = req.arg("maxRecords")
+        if raw_max is not None:
+            if not raw_max.isdigit() or int(raw_max) < 1:
+                return _errors(
+                    400, "INVALID_MAX_RECORDS", "maxRecords must be a positive number", headers
+                )
+            size = int(raw_max)
+        chunk = job.rows[start : start + size]
+        end = start + len(chunk)
+        sep, eol = _DELIMITERS[job.delimiter], _LINE_ENDINGS[job.line_ending]
+        lines = [sep.join(_csv_cell(h) for h in job.header)]
+        lines.extend(sep.join(_csv_cell(v) for v in row) for row in chunk)
+        body = (eol.join(lines) + eol).encode("utf-8")
+        next_locator = (
+            base64.b64encode(str(end).encode()).decode().rstrip("=")
+            if end < len(job.rows)
+            else "null"
+        )
+        out = dict(headers)
+        out["Sforce-NumberOfRecords"] = str(len(chunk))
+        out["Sforce-Locator"] = next_locator
+        return Response(200, body, "text/csv; charset=UTF-8", out)
 
     # ---------------------------------------------------------------- sobjects
 
