@@ -3,9 +3,18 @@
 Paged with ``count``/``offset``. Members are incremental per audience on
 ``since_last_changed``; email activity per campaign on ``since`` (each event's timestamp), one
 row per event (open, click, bounce). Each audience's and each campaign's cursor moves to the
-run's end only once that audience or campaign has been read to the end, so a run stopped midway
-re-reads just what it had not finished. Campaigns and reports are small and their counters
-change, so they are re-read in full.
+newest record read from it (``last_changed``, an event's ``timestamp``), once that audience or
+campaign has been read to the end, so a run stopped midway re-reads just what it had not
+finished; each run re-reads :data:`OVERLAP` behind a cursor (Mailchimp's open statistics take
+up to 30 minutes to show), merged on the keys so nothing doubles.
+
+Email activity is read only for campaigns that can still change: a campaign whose activity has
+been read up to :func:`activity_days` (``REVOPS_MAILCHIMP_ACTIVITY_DAYS``, default 30) days
+after its ``send_time`` is *closed*; later incremental runs make no call for it, and its rows
+stay in the warehouse (merged, never deleted). A campaign never read (the first run, or one a
+run stopped before) is read in full whatever its age, and a backfill reads every campaign sent
+before its window ends. Campaigns and reports are small and their counters change, so they are
+re-read in full.
 
 ``REVOPS_MAILCHIMP_URL`` defaults to the API key's data centre (``-us1`` ->
 ``https://us1.api.mailchimp.com/3.0``); the key travels as HTTP basic auth.
@@ -19,7 +28,9 @@ from typing import Any
 
 import dlt
 
+from revops.config import setting_int
 from revops.sources.base import (
+    Newest,
     OffsetPaginator,
     Stream,
     Window,
@@ -31,12 +42,20 @@ from revops.sources.base import (
     tracked_stream,
 )
 from revops.sources.http import ApiClient
-from revops.sources.settings import SettingsError, api_url, optional, setting
+from revops.sources.settings import SettingsError, api_url, env_name, optional, setting
 
 SYSTEM = "mailchimp"
 PAGE_SIZE = 1000
 INITIAL = datetime(2000, 1, 1, tzinfo=UTC)
-OVERLAP = timedelta(seconds=1)  # ``since`` filters are "after": re-read the boundary second
+OVERLAP = timedelta(hours=1)
+"""Re-read behind each cursor: Mailchimp says open statistics can take 15-30 minutes to update
+(clicks update at once, bounces are checked every minute but can lag under heavy traffic), so
+an event can surface after a later one was read; twice the longest documented delay."""
+BOUNDARY = timedelta(
+    seconds=1
+)  # ``since`` filters are "after": a backfill re-reads its first second
+DEFAULT_ACTIVITY_DAYS = 30
+"""Days after ``send_time`` during which a campaign's email activity is read again each run."""
 
 # Declared so optional event fields (bounce type, click URL) have columns from the first load.
 ACTIVITY_COLUMNS = {
@@ -63,6 +82,7 @@ STREAMS = {
         "last_changed",
         "lists/{list_id}/members",
         OffsetPaginator("members", PAGE_SIZE),
+        overlap=OVERLAP,
     ),
     "campaigns": Stream(
         "campaigns",
@@ -79,6 +99,7 @@ STREAMS = {
         "timestamp",
         "reports/{campaign_id}/email-activity",
         OffsetPaginator("emails", PAGE_SIZE),
+        overlap=OVERLAP,
     ),
 }
 
@@ -99,6 +120,14 @@ def client() -> ApiClient:
     """An API client using HTTP basic auth with the API key."""
     api_key = setting(SYSTEM, "api_key")
     return ApiClient(system=SYSTEM, base_url=base_url(api_key), auth=("revops", api_key))
+
+
+def activity_days() -> int:
+    """``REVOPS_MAILCHIMP_ACTIVITY_DAYS``: how many days after its send a campaign's email
+    activity is still read (whole days, 1 to 3650; default :data:`DEFAULT_ACTIVITY_DAYS`)."""
+    return setting_int(
+        env_name(SYSTEM, "activity_days"), DEFAULT_ACTIVITY_DAYS, minimum=1, maximum=3650
+    )
 
 
 def drop_links(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -129,12 +158,12 @@ def activity_rows(
     return rows
 
 
-def _since(window: Window, cursors: dict[str, str], key: str, initial: datetime) -> str:
-    """The ``since`` filter value of one audience or campaign: a second before where its read
-    starts (Mailchimp's filter is "after"), or ``initial`` on the first run."""
-    cursor = parse_ts(cursors[key]) if key in cursors else None
-    start = window.start(cursor, initial)
-    return (start - OVERLAP if cursor is not None or window.backfill else start).isoformat()
+def _since(window: Window, cursor: str | None, initial: datetime, overlap: timedelta) -> str:
+    """The ``since`` filter value of one audience or campaign: its cursor (the newest record
+    read from it) less ``overlap``, ``initial`` on the first read, or a second before a
+    backfill's start (Mailchimp's filter is "after")."""
+    start = window.start(parse_ts(cursor) if cursor else None, initial, overlap)
+    return (start - BOUNDARY if window.backfill else start).isoformat()
 
 
 @dlt.source(name="mailchimp", max_table_nesting=0)
@@ -146,6 +175,7 @@ def mailchimp_source(
     api = client()
     window = Window.of(since, until)
     end = window.until
+    open_for = timedelta(days=activity_days())
 
     def full(stream: Stream):
         @dlt.resource(**resource_hints(stream))
@@ -157,55 +187,89 @@ def mailchimp_source(
         return read
 
     def per_parent(
-        stream: Stream, parents: Stream, key: str, read: Callable[[str, str], Iterator[Any]]
+        stream: Stream,
+        parents: Stream,
+        key: str,
+        read: Callable[[str, str, Newest], Iterator[Any]],
+        closed: Callable[[dict[str, Any], dict[str, str]], bool] = lambda item, read_to: False,
     ) -> Iterator[Any]:
-        """Read ``stream`` once per audience or campaign listed by ``parents``, each from its own
-        cursor (``read(path, since)`` yields its rows), moving that cursor to the window's end
-        once it is read; how far the stream is complete is the earliest cursor, known only once
-        every parent is listed."""
-        cursors: dict[str, str] = window.state().setdefault("cursors", {})
+        """Read ``stream`` once per audience or campaign listed by ``parents`` that is not
+        ``closed``, each from its own cursor (``read(path, since, newest)`` yields its rows and
+        shows ``newest`` each row's change time). Once a parent is read to the end its cursor
+        moves to the newest record read (kept where it was when none was) and ``read_to``
+        records the window's end. How far the stream is complete: the earliest ``read_to`` of
+        the parents read, known only once every parent is listed."""
+        state = window.state()
+        cursors: dict[str, str] = state.setdefault("cursors", {})
+        read_to: dict[str, str] = state.setdefault("read_to", {})
         ids: list[str] = []
         listed = {"all": False}
         first = window.start(None, initial).isoformat()  # a parent not read before
 
         def reached() -> str | None:
-            return earliest(cursors, ids, first) if listed["all"] else None
+            if not listed["all"]:
+                return None
+            return earliest(read_to, ids, first) if ids else end.isoformat()
 
         with tracked_stream(SYSTEM, stream.name, position=reached):
             pages = parents.paginator.pages(api, parents.path, stream.name, parents.params)
             found = [item for page in pages for item in page]
-            ids.extend(item["id"] for item in found)
+            todo = [item for item in found if not closed(item, read_to)]
+            ids.extend(item["id"] for item in todo)
             listed["all"] = True
-            for item in found:
-                path = stream.path.format(**{key: item["id"]})
-                yield from read(path, _since(window, cursors, item["id"], initial))
-                cursors[item["id"]] = end.isoformat()
+            for item in todo:
+                parent = item["id"]
+                path = stream.path.format(**{key: parent})
+                newest = Newest()
+                yield from read(path, _since(window, cursors.get(parent), initial, OVERLAP), newest)
+                if newest.value is not None:
+                    cursors[parent] = max(
+                        newest.value, parse_ts(cursors[parent]) if parent in cursors else INITIAL
+                    ).isoformat()
+                read_to[parent] = end.isoformat()
 
     members_stream = STREAMS["members"]
 
     @dlt.resource(**resource_hints(members_stream))
     def members() -> Iterator[Any]:
-        def read(path: str, since: str) -> Iterator[Any]:
+        def read(path: str, since: str, newest: Newest) -> Iterator[Any]:
             for page in members_stream.pages(api, path, since_last_changed=since):
                 rows = [
                     flatten(m)
                     for m in drop_links(page)
                     if not m.get("last_changed") or window.contains(parse_ts(m["last_changed"]))
                 ]
+                for row in rows:
+                    newest.see(row.get("last_changed"))
                 yield from screened(members_stream, rows)
 
         yield from per_parent(members_stream, STREAMS["lists"], "list_id", read)
 
     activity_stream = STREAMS["email_activity"]
 
+    def closed(campaign: dict[str, Any], read_to: dict[str, str]) -> bool:
+        """A campaign whose activity was read past ``open_for`` after its send (plus the
+        overlap an event can take to show): nothing Mailchimp records for it is read again.
+        A backfill reads every campaign sent before its window ends."""
+        sent, done = campaign.get("send_time"), read_to.get(campaign["id"])
+        if sent and parse_ts(sent) >= end:
+            return True  # sent after the window: no activity in it yet
+        if window.backfill or not sent or not done:
+            return False  # never read to the end: read it (the first run reads every campaign)
+        return parse_ts(done) - OVERLAP >= parse_ts(sent) + open_for
+
     @dlt.resource(**resource_hints(activity_stream, columns=ACTIVITY_COLUMNS))
     def email_activity() -> Iterator[Any]:
-        def read(path: str, since: str) -> Iterator[Any]:
+        def read(path: str, since: str, newest: Newest) -> Iterator[Any]:
             for page in activity_stream.pages(api, path, since=since):
                 rows = [row for email in page for row in activity_rows(email, end, window.since)]
+                for row in rows:
+                    newest.see(row.get("timestamp"))
                 yield from screened(activity_stream, rows)
 
-        yield from per_parent(activity_stream, STREAMS["campaigns"], "campaign_id", read)
+        yield from per_parent(
+            activity_stream, STREAMS["campaigns"], "campaign_id", read, closed=closed
+        )
 
     return (
         full(STREAMS["lists"]),
