@@ -11,10 +11,13 @@ import requests
 
 from revops.simulator import SIM_CREDENTIALS, Company, SimulatorServer
 from revops.simulator.gaql import Condition, GaqlError, OrderBy, parse
+from revops.simulator.google_ads import failure_type
+from revops.sources.versions import api_version, vendor
 
 AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
 CREDS = SIM_CREDENTIALS["google_ads"]
-FAILURE = "type.googleapis.com/google.ads.googleads.v17.errors.GoogleAdsFailure"
+VERSION = api_version("google_ads")  # the connector's default
+FAILURE = failure_type(VERSION)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,7 +62,7 @@ def headers(env: dict[str, str]) -> dict[str, str]:
 def stream(
     env: dict[str, str], headers: dict[str, str], query: str, customer: str = "1234567890"
 ) -> requests.Response:
-    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers/{customer}/googleAds:searchStream"
+    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/{VERSION}/customers/{customer}/googleAds:searchStream"
     return requests.post(url, headers=headers, json={"query": query}, timeout=30)
 
 
@@ -357,7 +360,7 @@ def test_oauth_and_api_auth_failures(env: dict, headers: dict) -> None:
     code, _ = failure(stream(env, headers, query, customer="9999999999"), 403)
     assert code == {"authorizationError": "USER_PERMISSION_DENIED"}
     accessible = requests.get(
-        f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers:listAccessibleCustomers",
+        f"{env['REVOPS_GOOGLE_ADS_URL']}/{VERSION}/customers:listAccessibleCustomers",
         headers=headers,
         timeout=10,
     ).json()
@@ -365,7 +368,7 @@ def test_oauth_and_api_auth_failures(env: dict, headers: dict) -> None:
 
 
 def test_paged_search_endpoint(env: dict, headers: dict) -> None:
-    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers/1234567890/googleAds:search"
+    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/{VERSION}/customers/1234567890/googleAds:search"
     body = requests.post(
         url,
         headers=headers,
@@ -379,24 +382,67 @@ def test_paged_search_endpoint(env: dict, headers: dict) -> None:
     )
 
 
-def test_any_recent_api_version_and_the_static_token(env: dict) -> None:
-    static = {
-        "Authorization": f"Bearer {SIM_CREDENTIALS['google_ads']['token']}",
-        "developer-token": SIM_CREDENTIALS["google_ads"]["developer_token"],
-    }
-    for version in ("v17", "v20", "v22"):
-        answer = requests.post(
-            f"{env['REVOPS_GOOGLE_ADS_URL']}/{version}/customers/1234567890/googleAds:searchStream",
-            headers=static,
-            json={"query": "SELECT customer.id, customer.currency_code FROM customer"},
-            timeout=30,
+STATIC = {
+    "Authorization": f"Bearer {CREDS['token']}",
+    "developer-token": CREDS["developer_token"],
+}
+
+
+def at_version(env: dict, version: str, query: str) -> requests.Response:
+    return requests.post(
+        f"{env['REVOPS_GOOGLE_ADS_URL']}/{version}/customers/1234567890/googleAds:searchStream",
+        headers=STATIC,
+        json={"query": query},
+        timeout=30,
+    )
+
+
+def test_every_served_version_answers_with_its_own_failure_type_and_the_static_token(
+    company: Company, env: dict
+) -> None:
+    served = [v.name for v in vendor("google_ads").supported(company.as_of.date())]
+    assert len(served) >= 3 and VERSION in served
+    for version in served:
+        answer = at_version(
+            env, version, "SELECT customer.id, customer.currency_code FROM customer"
         )
         assert answer.status_code == 200, version
         assert answer.json()[0]["results"][0]["customer"]["currencyCode"] == "USD"
-    old = requests.post(
-        f"{env['REVOPS_GOOGLE_ADS_URL']}/v9/customers/1234567890/googleAds:searchStream",
-        headers=static,
-        json={"query": "SELECT customer.id FROM customer"},
-        timeout=30,
+        wrong = at_version(env, version, "SELECT campaign.foo FROM campaign").json()["error"]
+        assert [d["@type"] for d in wrong["details"]] == [failure_type(version)]
+
+
+def test_the_connectors_default_version_is_served_on_the_simulators_date_and_today(
+    company: Company,
+) -> None:
+    dated = vendor("google_ads")
+    assert not dated.retired(VERSION, company.as_of.date())
+    assert VERSION in [v.name for v in dated.supported(company.as_of.date())]
+    assert not dated.retired(VERSION, datetime.now(UTC).date()), (
+        f"Google Ads {VERSION} is past its sunset today: move the default in versions.py"
     )
-    assert old.status_code == 404 and old.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_a_retired_version_is_refused_as_google_refuses_it(company: Company, env: dict) -> None:
+    dated = vendor("google_ads")
+    retired = [v.name for v in dated.versions if dated.retired(v.name, company.as_of.date())]
+    assert "v21" in retired and "v22" in retired  # the old defaults (sunset Aug and Oct 2026)
+    for version in retired:
+        answer = at_version(env, version, "SELECT customer.id FROM customer")
+        assert answer.status_code == 400, version
+        error = answer.json()["error"]
+        assert error["status"] == "INVALID_ARGUMENT" and error["code"] == 400
+        [detail] = error["details"]
+        assert detail["@type"] == failure_type(version)
+        [first] = detail["errors"]
+        assert first["errorCode"] == {"requestError": "UNSUPPORTED_VERSION"}
+        assert first["message"] == (
+            f"Version {version} is deprecated. Requests to this version will be blocked."
+        )
+
+
+@pytest.mark.parametrize("version", ["v9", "v99", "v27"])
+def test_a_version_google_never_served_has_no_method(env: dict, version: str) -> None:
+    answer = at_version(env, version, "SELECT customer.id FROM customer")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["status"] == "NOT_FOUND"

@@ -1,7 +1,7 @@
 """Google Ads API (REST) and Google's OAuth token endpoint over the synthetic company.
 
-Endpoints (paths relative to the Google Ads base URL; ``{v}`` is any of v17..v22, the
-simulator answers all of them alike):
+Endpoints (paths relative to the Google Ads base URL; ``{v}`` is any version Google serves on
+the company's ``as_of`` day, from :mod:`revops.sources.versions`, all answered alike):
 
 * ``POST /{v}/customers/{id}/googleAds:searchStream`` - body ``{"query": GAQL}``; answers a JSON
   array of batches ``{"results": [...], "fieldMask": ..., "requestId": ...}`` of at most
@@ -21,6 +21,15 @@ daily facts; dates are account-time-zone (America/New_York) days and ``DURING`` 
 relative to ``as_of``'s day there. Rows segmented by a date with all-zero metrics are left out,
 as the API does.
 
+Versions, as Google answers them: a version past its sunset (in the dated list, sunset on or
+before ``as_of``) is refused with 400 ``INVALID_ARGUMENT`` and a ``GoogleAdsFailure`` whose
+error code is ``requestError: UNSUPPORTED_VERSION`` ("Version vNN is deprecated. Requests to
+this version will be blocked."), whatever the request; a version Google never served (or not
+yet released on ``as_of``) has no such method: 404 ``NOT_FOUND``. Every ``GoogleAdsFailure``
+carries the requested version in its type URL
+(``type.googleapis.com/google.ads.googleads.vNN.errors.GoogleAdsFailure``); injected faults,
+which are answered before the request is routed, carry the newest served version.
+
 ``click_view`` needs a filter to exactly one day (``EXPECTED_FILTER_ON_A_SINGLE_DAY``) no older
 than 90 days (``DATE_TOO_OLD``). Selecting a date segment needs a finite date range
 (``EXPECTED_FILTERS_ON_DATE_RANGE``). Unknown fields are ``UNRECOGNIZED_FIELD``; fields of a
@@ -33,6 +42,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,15 +54,24 @@ from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.gaql import Condition, GaqlError, Query, parse
 from revops.simulator.oauth import TokenStore, basic_client, form_of
 from revops.simulator.wire import Request, Response, json_response
+from revops.sources.versions import normalise, vendor
 
-__all__ = ["API_VERSION", "GoogleAdsAPI", "OAUTH_SCOPE", "QueryFailure", "run_query"]
+__all__ = ["GoogleAdsAPI", "OAUTH_SCOPE", "QueryFailure", "failure_type", "run_query", "served"]
 
-API_VERSION = "v17"
-SUPPORTED_VERSIONS = (17, 18, 19, 20, 21, 22)
 OAUTH_SCOPE = "https://www.googleapis.com/auth/adwords"
 BATCH_ROWS = 10_000
 CLICK_VIEW_MAX_AGE_DAYS = 90
-FAILURE_TYPE = f"type.googleapis.com/google.ads.googleads.{API_VERSION}.errors.GoogleAdsFailure"
+
+
+def failure_type(version: str) -> str:
+    """The ``@type`` of a ``GoogleAdsFailure`` detail in API ``version`` (``v23``)."""
+    return f"type.googleapis.com/google.ads.googleads.{version}.errors.GoogleAdsFailure"
+
+
+def served(company: Company) -> list[str]:
+    """The versions Google serves on the company's ``as_of`` day, oldest first."""
+    return [v.name for v in vendor("google_ads").supported(company.as_of.date())]
+
 
 _DATE_SEGMENTS = (
     "segments.date",
@@ -789,8 +808,15 @@ class GoogleAdsAPI:
         self.company = company
         self.tokens = tokens
         self.credentials = SIM_CREDENTIALS["google_ads"]
+        self.versions = served(company)
+        self._asked = threading.local()  # the version of the request this thread is answering
 
     # ---------------------------------------------------------------- errors
+
+    @property
+    def version(self) -> str:
+        """The version of the request being answered (the newest served outside one)."""
+        return getattr(self._asked, "version", None) or self.versions[-1]
 
     def _request_id(self, *parts: str) -> str:
         digest = hashlib.sha256("|".join((str(self.company.seed), *parts)).encode()).digest()
@@ -811,7 +837,7 @@ class GoogleAdsAPI:
         if code is not None:
             details.append(
                 {
-                    "@type": FAILURE_TYPE,
+                    "@type": failure_type(self.version),
                     "errors": [{"errorCode": code, "message": error_message or message}],
                     "requestId": base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
                 }
@@ -976,18 +1002,38 @@ class GoogleAdsAPI:
         return None
 
     def handle(self, req: Request) -> Response:
-        """Serve one request: ``/v{N}/...`` (any supported version) or the OAuth endpoint."""
+        """Serve one request: ``/v{N}/...`` (any served version) or the OAuth endpoint."""
         if self.is_oauth(req):
             return self.token(req)
-        m = re.fullmatch(r"/v(\d+)(/.*)", req.path)
-        if m is None or int(m.group(1)) not in SUPPORTED_VERSIONS:
+        m = re.fullmatch(r"/(v\d+)(/.*)", req.path)
+        if m is None:
+            return self.error(404, "NOT_FOUND", f"Method not found: {req.method} {req.path}")
+        version = normalise("google_ads", m.group(1))
+        self._asked.version = version
+        try:
+            return self._versioned(req, version, m.group(2))
+        finally:
+            self._asked.version = None
+
+    def _versioned(self, req: Request, version: str, path: str) -> Response:
+        """A request to ``/{version}{path}``: refused as Google does when the version is
+        retired or unknown on ``as_of``, else answered."""
+        if version not in self.versions:
+            dated = vendor("google_ads")
+            if dated.retired(version, self.company.as_of.date()):
+                return self.error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Request contains an invalid argument.",
+                    {"requestError": "UNSUPPORTED_VERSION"},
+                    f"Version {version} is deprecated. Requests to this version will be blocked.",
+                )
             return self.error(
                 404,
                 "NOT_FOUND",
-                f"Method not found: {req.method} {req.path}. Supported versions: "
-                + ", ".join(f"v{v}" for v in SUPPORTED_VERSIONS),
+                f"Method not found: {req.method} {req.path}. Versions served: "
+                + ", ".join(self.versions),
             )
-        path = m.group(2)
         if path == "/customers:listAccessibleCustomers":
             denied = self.check_auth(req, None)
             if denied:

@@ -10,6 +10,10 @@
 The cursor of a daily stream is the first day not yet read; it moves forward after each chunk
 (or day) has been yielded, so a run stopped by a used-up quota resumes where it stopped.
 ``searchStream`` answers are one JSON array of batches, decoded as they stream in.
+
+The API version is ``REVOPS_GOOGLE_ADS_API_VERSION``, by default the one
+:mod:`revops.sources.versions` lists for Google Ads (a version Google serves today, with its
+sunset date; a run warns when the version it sends is near or past its sunset).
 GAQL returns int64 values (``cost_micros``, ids) as strings and keeps them so.
 """
 
@@ -41,10 +45,10 @@ from revops.sources.settings import (
     setting,
     start_date,
 )
+from revops.sources.versions import api_version
 
 SYSTEM = "google_ads"
 DEFAULT_URL = "https://googleads.googleapis.com"
-DEFAULT_API_VERSION = "v21"
 CLICK_VIEW_MAX_DAYS = 90
 CHUNK_DAYS = 31
 HISTORY_DAYS = 365
@@ -94,7 +98,7 @@ def client() -> ApiClient:
 
     return ApiClient(
         system=SYSTEM,
-        base_url=api_url(SYSTEM, DEFAULT_URL, setting(SYSTEM, "api_version", DEFAULT_API_VERSION)),
+        base_url=api_url(SYSTEM, DEFAULT_URL, api_version(SYSTEM)),
         headers=headers,
         oauth=oauth,
     )
