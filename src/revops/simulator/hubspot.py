@@ -48,9 +48,12 @@ import hashlib
 import json
 import re
 import threading
+import time
 import uuid
-from collections import OrderedDict, defaultdict
-from dataclasses import dataclass
+import weakref
+from collections import OrderedDict, defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,7 +63,7 @@ from revops.simulator.crm import DEAL_STAGES, HubSpotRecord
 from revops.simulator.oauth import TokenStore, form_of
 from revops.simulator.wire import Request, Response, dt_to_ms, fmt_hubspot, json_response, parse_iso
 
-__all__ = ["HubSpotAPI", "OBJECT_PROPERTIES", "PROPERTIES", "SEARCH_CAP"]
+__all__ = ["HubSpotAPI", "HubSpotLimits", "OBJECT_PROPERTIES", "PROPERTIES", "SEARCH_CAP"]
 
 SEARCH_CAP = 10_000
 SEARCH_MAX_LIMIT = 200
@@ -465,6 +468,115 @@ class _Objects:
         self.archived_ids = [int(r.id) for r in self.archived]
 
 
+@dataclass
+class HubSpotLimits:
+    """The simulated account's rate limits, the search index's lag, and what was asked of it.
+
+    One per simulator (kept with its token store), so the settings and the counters outlive
+    :meth:`SimulatorServer.set_as_of`, which rebuilds the handlers over the new company; reach
+    it as ``server.simulator.apis["hubspot"].limits``.
+
+    * ``search_per_second``: HubSpot's search limit, "five requests per second per account"
+      (https://developers.hubspot.com/docs/api-reference/search/guide, Limits). One more within
+      a second is answered 429 with HubSpot's body (``policyName`` ``SECONDLY``); search
+      answers carry no ``X-HubSpot-RateLimit-*`` headers and do not count toward the
+      ten-second window, as on HubSpot. None: not enforced.
+    * ``ten_second_max`` per ``interval_ms`` and ``daily``: a private app's burst and daily
+      limits on the other endpoints (Professional/Enterprise: 190 per 10 seconds, 625,000 a
+      day; https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines).
+      Their answers carry ``X-HubSpot-RateLimit-Daily``, ``-Daily-Remaining``,
+      ``-Interval-Milliseconds``, ``-Max`` and ``-Remaining``; the next request beyond the
+      window is answered 429 ``TEN_SECONDLY_ROLLING``. None: headers sent, not enforced.
+    * ``search_lag_minutes``: the search index is eventually consistent ("It may take a few
+      moments for newly created or updated CRM objects to appear in search results"): a
+      record's latest change surfaces in search between 0 and this many minutes after it
+      happened (a fixed per-record delay, so records changed later can surface earlier).
+      Until then search does not find the record. Reads by id and lists are never late.
+    * ``custom_properties``: how many extra custom properties each object type lists in the
+      properties API (a real portal has hundreds); requested, they come back null.
+    * ``requested``: every property name asked for, per object type (search, list, read).
+    * ``clock``: monotonic seconds, for the rate windows (a test can pass a fake one).
+    """
+
+    search_per_second: int | None = 5
+    ten_second_max: int | None = 190
+    interval_ms: int = 10_000
+    daily: int = 625_000
+    search_lag_minutes: float = 0.0
+    custom_properties: int = 0
+    clock: Callable[[], float] = time.monotonic
+    requested: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    searches: int = 0
+    refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _search_times: deque[float] = field(default_factory=deque)
+    _general_times: deque[float] = field(default_factory=deque)
+    _daily_used: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit_search(self) -> bool:
+        """Count one search request; False when it is over the per-second limit."""
+        with self._lock:
+            self.searches += 1
+            if self.search_per_second is None:
+                return True
+            now = self.clock()
+            times = self._search_times
+            while times and times[0] <= now - 1.0:
+                times.popleft()
+            if len(times) >= self.search_per_second:
+                self.refused["SECONDLY"] += 1
+                return False
+            times.append(now)
+            return True
+
+    def admit(self) -> tuple[bool, dict[str, str]]:
+        """Count one other request: whether it is within the window, and the rate headers."""
+        with self._lock:
+            now = self.clock()
+            times = self._general_times
+            while times and times[0] <= now - self.interval_ms / 1000:
+                times.popleft()
+            cap = self.ten_second_max
+            admitted = cap is None or len(times) < cap
+            if admitted:
+                times.append(now)
+                self._daily_used += 1
+            else:
+                self.refused["TEN_SECONDLY_ROLLING"] += 1
+            shown = cap if cap is not None else 190
+            headers = {
+                "X-HubSpot-RateLimit-Daily": str(self.daily),
+                "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, self.daily - self._daily_used)),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(self.interval_ms),
+                "X-HubSpot-RateLimit-Max": str(shown),
+                "X-HubSpot-RateLimit-Remaining": str(max(0, shown - len(times))),
+            }
+            return admitted, headers
+
+    def asked(self, obj: str, names: Any) -> None:
+        """Record the property names a request asked for."""
+        if names:
+            with self._lock:
+                self.requested[obj].update(str(n) for n in names)
+
+    def surfaced(self, rec: HubSpotRecord, as_of_ms: int) -> bool:
+        """Whether search finds ``rec``'s latest change at ``as_of_ms`` (its index lag)."""
+        if self.search_lag_minutes <= 0:
+            return True
+        digest = hashlib.blake2b(f"{rec.id}:{rec.updated_ms}".encode(), digest_size=4).digest()
+        fraction = int.from_bytes(digest, "big") / 0xFFFFFFFF
+        return rec.updated_ms + int(fraction * self.search_lag_minutes * 60_000) < as_of_ms
+
+
+_LIMITS: weakref.WeakKeyDictionary[TokenStore, HubSpotLimits] = weakref.WeakKeyDictionary()
+_LIMITS_LOCK = threading.Lock()
+
+
+def custom_property_names(count: int) -> list[str]:
+    """The names of the simulator's custom properties (``custom_field_0001``, ...)."""
+    return [f"custom_field_{i:04d}" for i in range(1, count + 1)]
+
+
 class HubSpotAPI:
     """Request handler for the HubSpot CRM endpoints and HubSpot's OAuth token endpoint."""
 
@@ -475,6 +587,8 @@ class HubSpotAPI:
         self._assoc: dict[tuple[str, str], dict[str, list[str]]] | None = None
         self._cache: OrderedDict[str, list[HubSpotRecord]] = OrderedDict()
         self._lock = threading.Lock()
+        with _LIMITS_LOCK:
+            self.limits = _LIMITS.setdefault(tokens, HubSpotLimits())
 
     def objects(self, name: str) -> _Objects:
         """The records of one object type (built on first use)."""
@@ -584,13 +698,48 @@ class HubSpotAPI:
             return self.unauthorized(self.tokens.expired_for(token))
         return self.unauthorized()
 
+    def search_throttled(self) -> Response:
+        """HubSpot's 429 for a search beyond its per-second limit (no rate-limit headers:
+        HubSpot sends none on search answers)."""
+        return json_response(
+            429,
+            {
+                "status": "error",
+                "message": "You have reached your secondly limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": "SECONDLY",
+            },
+        )
+
     def handle(self, req: Request) -> Response:
-        """Serve one request (paths relative to the HubSpot base URL)."""
+        """Serve one request (paths relative to the HubSpot base URL), within the account's
+        rate limits (:class:`HubSpotLimits`)."""
         if self.is_oauth(req):
             return self.token(req)
         denied = self.check_auth(req)
         if denied:
             return denied
+        if req.method == "POST" and req.path.rstrip("/").endswith("/search"):
+            if not self.limits.admit_search():
+                return self.search_throttled()
+            return self.route(req)
+        admitted, headers = self.limits.admit()
+        if not admitted:
+            body = {
+                "status": "error",
+                "message": "You have reached your ten_secondly_rolling limit.",
+                "errorType": "RATE_LIMIT",
+                "correlationId": str(uuid.uuid4()),
+                "policyName": "TEN_SECONDLY_ROLLING",
+            }
+            return json_response(429, body, headers=headers)
+        answer = self.route(req)
+        answer.headers.update(headers)
+        return answer
+
+    def route(self, req: Request) -> Response:
+        """The answer to an authenticated request."""
         path = req.path.rstrip("/")
         method = req.method
         try:
@@ -638,11 +787,12 @@ class HubSpotAPI:
             names.extend(p.strip() for p in value.split(",") if p.strip())
         return names or None
 
-    @staticmethod
-    def _wanted(obj: str, props: dict[str, PropSpec], names: list[str] | None) -> list[str]:
+    def _wanted(self, obj: str, props: dict[str, PropSpec], names: list[str] | None) -> list[str]:
+        self.limits.asked(obj, names)
         if not names:
             return list(_DEFAULTS[obj])
-        out = [n for n in dict.fromkeys(names) if n in props]
+        custom = set(custom_property_names(self.limits.custom_properties))
+        out = [n for n in dict.fromkeys(names) if n in props or n in custom]
         for name in _ALWAYS[obj]:
             if name not in out:
                 out.append(name)
@@ -658,7 +808,10 @@ class HubSpotAPI:
     ) -> dict[str, Any]:
         spec = OBJECT_PROPERTIES[obj]
         values = rec.values
-        rendered = {name: _render(values.get(name), spec[name][0]) for name in sorted(props)}
+        rendered = {
+            name: _render(values.get(name), spec[name][0]) if name in spec else None
+            for name in sorted(props)
+        }
         out: dict[str, Any] = {
             "id": rec.id,
             "properties": rendered,
@@ -719,6 +872,9 @@ class HubSpotAPI:
                 return hit
         objects = self.objects(obj)
         records = objects.records
+        if self.limits.search_lag_minutes > 0:  # changes not yet in the search index
+            as_of = self.company.as_of_ms
+            records = [c for c in records if self.limits.surfaced(c, as_of)]
         if groups:
             records = [
                 c for c in records if any(all(f.matches(c.values) for f in g) for g in groups)
@@ -828,7 +984,9 @@ class HubSpotAPI:
         if props is not None and not isinstance(props, list):
             raise _Invalid("properties must be a list of property names")
         query = body.get("query")
-        key = json.dumps([obj, raw_groups, sort, query], sort_keys=True)
+        key = json.dumps(
+            [obj, raw_groups, sort, query, self.limits.search_lag_minutes], sort_keys=True
+        )
         results = self._search_results(
             obj, groups, sort, query if isinstance(query, str) else None, key
         )
@@ -973,7 +1131,14 @@ class HubSpotAPI:
     def properties(self, obj: str) -> Response:
         """``GET /crm/v3/properties/{object}``: the property definitions the simulator serves."""
         results = []
-        for name, (kind, field_type, label, group, options) in OBJECT_PROPERTIES[obj].items():
+        custom: dict[str, PropSpec] = {
+            name: ("string", "text", name.replace("_", " ").title(), "custom", ())
+            for name in custom_property_names(self.limits.custom_properties)
+        }
+        for name, (kind, field_type, label, group, options) in {
+            **OBJECT_PROPERTIES[obj],
+            **custom,
+        }.items():
             results.append(
                 {
                     "name": name,

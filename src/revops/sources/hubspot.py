@@ -3,13 +3,25 @@ owners; archived records kept and flagged.
 
 * Contacts, companies and deals are read incrementally through the search endpoint on their
   last-modified property (``lastmodifieddate`` for contacts, ``hs_lastmodifieddate`` for the
-  others), one window ``[cursor, until)`` per run. Search stops at 10,000 results per query, so
-  a window is read in ``hs_object_id`` order and, before a query would cross the cap, a new
-  query continues after the last id seen. The cursor moves to the window's end only once the
-  whole window has been read.
-* Which properties to read: the ones this product needs (declared below, so their columns exist
-  from the first load) plus every property the account's properties API lists, so a property
-  added in HubSpot arrives as a new column.
+  others), one window ``[cursor - overlap, until)`` per run. Search stops at 10,000 results
+  per query, so a window is read in ``hs_object_id`` order and, before a query would cross the
+  cap, a new query continues after the last id seen.
+* The cursor moves to the newest last-modified time actually read (:class:`Newest`), once the
+  whole window has been read, never to the window's end: HubSpot's search index is eventually
+  consistent ("It may take a few moments for newly created or updated CRM objects to appear in
+  search results"), so a change can surface after changes made later, and the source's clock
+  may be behind this machine's. Each run re-reads ``REVOPS_HUBSPOT_SEARCH_OVERLAP_MINUTES``
+  (default 60) behind the cursor; re-read records merge on ``id``, so nothing doubles.
+* Which properties to read is configuration, never every property the portal has (real
+  portals have hundreds to over a thousand; each would be a column, and PostgreSQL stops at
+  1,600): the ones this product reads (:data:`DECLARED_PROPERTIES`, their columns exist from
+  the first load) plus an allow-list per object, ``REVOPS_HUBSPOT_<OBJECT>_PROPERTIES``
+  (comma-separated internal names). An allow-listed name the portal's properties API does not
+  list fails the run at once, naming the setting and the names.
+* Search is paced below HubSpot's limit (five requests per second per account; ours
+  ``REVOPS_HUBSPOT_SEARCH_PER_SECOND``, default 4) by :class:`HubSpotPacer`, which also reads
+  the ``X-HubSpot-RateLimit-*`` headers the other endpoints send and waits before the
+  ten-second window runs out. A 429 that still happens is retried by the HTTP layer.
 * Archived (deleted) records are listed with ``archived=true`` on every run and merged into the
   same tables with ``archived = true``: they stay, flagged, never silently dropped.
 * Deal stage history comes from ``propertiesWithHistory=dealstage`` (batch read, for each page
@@ -24,14 +36,22 @@ Property values are strings, as HubSpot sends them; timestamps keep HubSpot's IS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
+import requests
 
+from revops.config import setting_float
 from revops.sources.base import (
     AfterCursorPaginator,
+    Newest,
     PageGuard,
     SinglePage,
     Stream,
@@ -46,16 +66,18 @@ from revops.sources.base import (
     screened,
     tracked_stream,
 )
-from revops.sources.http import ApiClient, PagingError
-from revops.sources.settings import oauth_token, setting
+from revops.sources.http import ApiClient, IntervalPacer, PagingError
+from revops.sources.settings import SettingsError, env_name, oauth_token, optional, setting
 
 SYSTEM = "hubspot"
 SEARCH_CAP = 10_000
 PAGE_SIZE = 200
 BATCH_SIZE = 50  # batch reads with property history
 INITIAL = datetime(2000, 1, 1, tzinfo=UTC)
+SEARCH_PER_SECOND = 4.0  # HubSpot allows five a second per account: keep one in reserve
+OVERLAP = timedelta(minutes=60)  # re-read behind the cursor (search index lag; see docstring)
 
-DECLARED_PROPERTIES: dict[str, list[str]] = {
+DECLARED_PROPERTIES: dict[str, list[str]] = {  # the default set: what staging and the gate read
     "contacts": [
         "email",
         "firstname",
@@ -76,6 +98,11 @@ DECLARED_PROPERTIES: dict[str, list[str]] = {
         "hs_google_click_id",
         "hs_facebook_click_id",
         "hs_linkedin_click_id",
+        "li_fat_id",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
         "hubspot_owner_id",
         "hs_lead_status",
         "associatedcompanyid",
@@ -120,11 +147,19 @@ CURSOR_PROPERTY = {
 }
 
 STREAMS = {
-    "contacts": Stream("contacts", "id", "lastmodifieddate", "crm/v3/objects/contacts/search"),
-    "companies": Stream(
-        "companies", "id", "hs_lastmodifieddate", "crm/v3/objects/companies/search"
+    "contacts": Stream(
+        "contacts", "id", "lastmodifieddate", "crm/v3/objects/contacts/search", overlap=OVERLAP
     ),
-    "deals": Stream("deals", "id", "hs_lastmodifieddate", "crm/v3/objects/deals/search"),
+    "companies": Stream(
+        "companies",
+        "id",
+        "hs_lastmodifieddate",
+        "crm/v3/objects/companies/search",
+        overlap=OVERLAP,
+    ),
+    "deals": Stream(
+        "deals", "id", "hs_lastmodifieddate", "crm/v3/objects/deals/search", overlap=OVERLAP
+    ),
     "contact_property_history": Stream(
         "contact_property_history",
         ("contact_id", "property", "timestamp"),
@@ -156,23 +191,147 @@ STREAMS = {
 }
 
 
-def client() -> ApiClient:
-    """An API client for ``REVOPS_HUBSPOT_URL`` with a private-app or OAuth token."""
+class HubSpotPacer:
+    """Paces one HubSpot client below the account's limits.
+
+    * Search: at most ``search_per_second`` requests a second (:class:`IntervalPacer`), below
+      HubSpot's documented five per second per account. Search answers carry no rate-limit
+      headers, so this is the only way to stay under it.
+    * Every other endpoint: its answers say how many requests the rolling window has left
+      (``X-HubSpot-RateLimit-Remaining`` of ``-Max`` per ``-Interval-Milliseconds``). When no
+      more than ``reserve`` are left, the next request waits until enough of this client's own
+      requests have left the window (the whole window when it cannot tell).
+
+    Only successful answers are read: a 429 is the HTTP layer's (``Retry-After``, backoff).
+    """
+
+    def __init__(
+        self,
+        search_per_second: float = SEARCH_PER_SECOND,
+        clock: Callable[[], float] = time.monotonic,
+        reserve: int = 1,
+    ) -> None:
+        self.search = IntervalPacer(search_per_second, "/search", clock=clock)
+        self.clock = clock
+        self.reserve = reserve
+        self.remaining: int | None = None
+        self.interval: float | None = None  # seconds
+        self.sent: deque[float] = deque()  # this client's non-search request times
+        self._lock = threading.Lock()
+
+    def before(self, method: str, url: str) -> float:
+        """Seconds to wait before this request."""
+        with self._lock:
+            if "/search" in url:
+                return self.search.before(method, url)
+            now = self.clock()
+            wait = 0.0
+            if self.remaining is not None and self.interval and self.remaining <= self.reserve:
+                need = self.reserve - self.remaining + 1  # slots to free before sending
+                recent = [t for t in self.sent if t > now - self.interval]
+                if len(recent) >= need:
+                    wait = max(0.0, recent[need - 1] + self.interval - now)
+                else:  # the window holds others' requests: let all of it pass
+                    wait = self.interval
+                self.remaining += need
+            self.sent.append(now + wait)
+            horizon = now - (self.interval or 10.0)
+            while self.sent and self.sent[0] <= horizon:
+                self.sent.popleft()
+            return wait
+
+    def after(self, method: str, url: str, response: requests.Response) -> None:
+        """Learn the window's state from a successful non-search answer."""
+        if "/search" in url or response.status_code >= 400:
+            return
+        headers = response.headers
+        remaining = headers.get("X-HubSpot-RateLimit-Remaining")
+        interval = headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
+        try:
+            with self._lock:
+                if remaining is not None:
+                    self.remaining = int(remaining)
+                if interval is not None:
+                    self.interval = int(interval) / 1000
+        except ValueError:  # an unreadable header is no information
+            return
+
+
+def search_per_second() -> float:
+    """``REVOPS_HUBSPOT_SEARCH_PER_SECOND``: search requests a second (HubSpot allows 5)."""
+    return setting_float(
+        env_name(SYSTEM, "search_per_second"), SEARCH_PER_SECOND, minimum=0.1, maximum=5
+    )
+
+
+def overlap() -> timedelta:
+    """``REVOPS_HUBSPOT_SEARCH_OVERLAP_MINUTES``: how far behind the cursor each run re-reads."""
+    minutes = setting_float(
+        env_name(SYSTEM, "search_overlap_minutes"),
+        OVERLAP.total_seconds() / 60,
+        minimum=0,
+        maximum=7 * 24 * 60,
+    )
+    return timedelta(minutes=minutes)
+
+
+def client(pacer: HubSpotPacer | None = None) -> ApiClient:
+    """An API client for ``REVOPS_HUBSPOT_URL`` with a private-app or OAuth token, paced."""
     oauth = oauth_token(SYSTEM, "https://api.hubapi.com/oauth/v1/token")
     return ApiClient(
         system=SYSTEM,
         base_url=setting(SYSTEM, "url", "https://api.hubapi.com"),
         headers=lambda: {"Authorization": f"Bearer {oauth.token()}"},
         oauth=oauth,
+        pacer=pacer or HubSpotPacer(search_per_second()),
     )
 
 
-def discovered_properties(api: ApiClient, object_type: str) -> list[str]:
-    """Every property name of an object type (the properties API), declared ones first."""
-    body = api.get_json(f"crm/v3/properties/{object_type}", object_type)
-    names = [p["name"] for p in body.get("results", []) if p.get("name")]
+_INTERNAL_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def allow_listed(object_type: str) -> list[str]:
+    """``REVOPS_HUBSPOT_<OBJECT>_PROPERTIES``: more properties to read, by internal name."""
+    raw = optional(SYSTEM, f"{object_type}_properties")
+    if raw is None:
+        return []
+    names = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    bad = [n for n in names if not _INTERNAL_NAME.fullmatch(n)]
+    if bad:
+        raise SettingsError(
+            f"{SYSTEM}: {env_name(SYSTEM, f'{object_type}_properties')} has "
+            f"{', '.join(repr(b) for b in bad)}, which are not property internal names "
+            "(lowercase letters, digits and underscores, starting with a letter, as HubSpot "
+            "shows them under Settings > Properties); fix or remove them"
+        )
+    return names
+
+
+def configured_properties(object_type: str) -> list[str]:
+    """The properties read for an object type: the default set, then the allow-list."""
     declared = DECLARED_PROPERTIES[object_type]
-    return declared + sorted(set(names) - set(declared))
+    return declared + [n for n in allow_listed(object_type) if n not in declared]
+
+
+def requested_properties(api: ApiClient, object_type: str) -> list[str]:
+    """:func:`configured_properties`, with the allow-list checked against the portal's
+    properties API: a name the portal does not have fails here, naming the setting (a typo
+    would otherwise be a column that stays empty). The default set is not checked: a portal
+    without one of them gets an empty column, as staging expects."""
+    wanted = configured_properties(object_type)
+    extra = [n for n in wanted if n not in DECLARED_PROPERTIES[object_type]]
+    if extra:
+        body = api.get_json(f"crm/v3/properties/{object_type}", object_type)
+        known = {p.get("name") for p in body.get("results", [])}
+        missing = [n for n in extra if n not in known]
+        if missing:
+            raise SettingsError(
+                f"{SYSTEM}: {env_name(SYSTEM, f'{object_type}_properties')} names "
+                f"{', '.join(missing)}, which this portal's {object_type} do not have (its "
+                f"properties API lists {len(known)}); check the internal names under Settings > "
+                "Properties, or remove them"
+            )
+    return wanted
 
 
 def search_window(
@@ -338,11 +497,13 @@ def hubspot_source(
     api = client()
     window = Window.of(since, until)
     end = window.until
+    behind = overlap()
 
     def objects(object_type: str):
-        stream = STREAMS[object_type]
+        stream = replace(STREAMS[object_type], overlap=behind)
+        configured = configured_properties(object_type)
         columns = {
-            **{name: {"data_type": "text"} for name in ["id", *DECLARED_PROPERTIES[object_type]]},
+            **{name: {"data_type": "text"} for name in ["id", *configured]},
             "archived": {"data_type": "bool"},
             "archived_at": {"data_type": "text"},
         }
@@ -351,33 +512,37 @@ def hubspot_source(
         def read() -> Iterator[Any]:
             state = window.state()
             cursor = parse_ts(state["cursor"]) if state.get("cursor") else None
-            since = window.start(cursor, initial)
+            since = window.start(cursor, initial, stream.overlap)
+            newest = Newest(cursor)  # where the cursor moves: the newest change read
             # complete up to the window's start until the search has read the whole window;
             # the archived records are re-read in full each run, so while they are read the
             # stream has no position (cut short there, it is incomplete with no time bound)
             reached: dict[str, Any] = {"at": since}
             with tracked_stream(SYSTEM, stream.name, position=lambda: reached["at"]):
-                properties = discovered_properties(api, object_type)
-                declared: dict[str, Any] | None = {p: {"data_type": "text"} for p in properties}
+                properties = requested_properties(api, object_type)
                 for page in search_window(api, stream, properties, since, end):
-                    yield from screened(stream, [object_row(r) for r in page], columns=declared)
-                    declared = None  # declared with the first page
+                    yield from screened(stream, [object_row(r) for r in page])
+                    for record in page:
+                        newest.see((record.get("properties") or {}).get(stream.cursor))
                     ids = [str(r["id"]) for r in page if r.get("id")]
                     if object_type == "deals":  # the deal's history and contacts go with it
                         yield from deal_details(api, ids)
                     elif object_type == "contacts":
                         yield from contact_details(api, ids)
-                state["cursor"] = iso_z(max(since, end))  # the whole window is read
+                # the whole window is read: the cursor moves to the newest change read (never
+                # to the window's end: what the index shows late is re-read next run)
+                if newest.value is not None:
+                    state["cursor"] = iso_z(newest.value)
                 reached["at"] = None
                 archived = AfterCursorPaginator(limit=100)
                 for page in archived.pages(
                     api,
                     f"crm/v3/objects/{object_type}",
                     stream.name,
-                    {"archived": "true", "properties": ",".join(DECLARED_PROPERTIES[object_type])},
+                    {"archived": "true", "properties": ",".join(properties)},
                 ):
                     yield from screened(stream, [object_row(r) for r in page])
-                reached["at"] = max(since, end)
+                reached["at"] = newest.value if newest.value is not None else since
 
         return read
 
