@@ -153,3 +153,50 @@ def test_each_default_is_served_on_every_date_the_suite_simulates(system):
     default = dated.get(dated.default)
     assert default.released <= date(2026, 10, 5)
     assert default.sunset is None or default.sunset > TODAY + WARN_BEFORE
+
+
+def test_dates_read_from_the_vendors_pages():
+    """A few dates as printed on the vendors' pages (cited in versions.py), on both sides of their
+    boundary: a typo in the tables fails here."""
+    cases = [
+        ("google_ads", "v22", date(2026, 10, 7)),  # Google's v22 sunset reminder
+        ("meta_ads", "v25.0", date(2027, 2, 23)),  # Marketing API version history
+        ("linkedin_ads", "202511", date(2026, 11, 16)),  # LinkedIn migrations table
+        ("salesforce", "30.0", date(2025, 6, 14)),  # retired as of Summer '25 (final weekend)
+    ]
+    for system, name, sunset in cases:
+        dated = vendor(system)
+        assert not dated.retired(name, sunset - timedelta(days=1)), (system, name)
+        assert dated.retired(name, sunset), (system, name)
+
+
+def test_salesforce_numbering_and_retirement_waves():
+    salesforce = vendor("salesforce")
+    assert salesforce.get("31.0").released.year == 2014  # Summer '14
+    assert salesforce.get("67.0").released == date(2026, 6, 13)  # Summer '26
+    assert salesforce.get("68.0").released == date(2026, 10, 10)  # Winter '27
+    assert salesforce.retired("20.0", TODAY) and salesforce.retired("21.0", TODAY)
+    assert not salesforce.retired("31.0", TODAY)  # retired from Summer '28
+    assert salesforce.get("40.0").sunset.year == 2028
+    assert salesforce.get("41.0").sunset is None
+
+
+@pytest.mark.parametrize(
+    ("system", "minimum"),
+    [
+        ("linkedin_ads", timedelta(days=365)),  # "a minimum of one year before sunset"
+        ("salesforce", timedelta(days=3 * 365)),  # "a minimum of three years"
+        ("google_ads", timedelta(days=300)),  # "a lifespan of around 12 months"
+    ],
+)
+def test_each_sunset_keeps_the_vendors_documented_minimum_support(system, minimum):
+    for version in vendor(system).versions:
+        if version.sunset is not None:
+            assert version.sunset - version.released >= minimum, version
+
+
+def test_meta_keeps_each_version_90_days_after_the_next_release():
+    versions = vendor("meta_ads").versions
+    for older, newer in zip(versions, versions[1:], strict=False):
+        if older.sunset is not None:
+            assert older.sunset >= newer.released + timedelta(days=90), older

@@ -123,16 +123,26 @@ def _register(entry: VendorVersions) -> None:
 
 
 # -- the dated lists (filled from the vendors' pages; see DECISIONLOG.md) ------------------------
-# Each entry says where its dates come from: "read" = the date is printed on the cited vendor page;
-# "projected from <policy URL>" = the page stops before it (or gives only a month), so the date
-# follows the vendor's documented cadence and support window. Sunsets None = "TBD" on the page.
+# Each date is marked where it comes from: "read" = printed on the cited vendor page (as of that
+# page's snapshot); "projected from <policy URL>" = the page gives only a month or nothing yet, so
+# the date follows the vendor's documented cadence and support window. Release days not found on
+# a vendor page are marked "unverified" (they only matter for versions long retired).
+# A sunset of None = the vendor has announced none ("TBD" on the page). The default of each
+# vendor is served from 2026-10-05 (the earliest simulated date in the test suite) until past
+# today + WARN_BEFORE: see tests/test_versions.py.
 
 D = date  # short alias for the tables below
 
+# -- Google Ads API ------------------------------------------------------------------------------
+# Policy: "Major versions have a lifespan of around 12 months"; since 2026 four majors a year,
+# "Each major release will now be available for one year after the release" (GOOGLE_ADS_2026).
+# Sunsets 2024-2026 are Wednesdays, so the projected days are too.
 GOOGLE_ADS_SUNSETS = "https://developers.google.com/google-ads/api/docs/sunset-dates"
-GOOGLE_ADS_2026_SCHEDULE = (
+GOOGLE_ADS_RELEASE_NOTES = "https://developers.google.com/google-ads/api/docs/release-notes"
+GOOGLE_ADS_2026 = (
     "https://developers.google.com/ads/blog/posts/2025/09/more-frequent-releases-coming-for"
 )
+_GOOGLE_BLOG = "https://developers.google.com/ads/blog/posts/"
 
 _register(
     VendorVersions(
@@ -140,35 +150,53 @@ _register(
         default="v25",
         source=GOOGLE_ADS_SUNSETS,
         versions=(
-            ApiVersion("v16", D(2024, 2, 7), D(2025, 2, 5)),  # projected from GOOGLE_ADS_SUNSETS
-            ApiVersion("v17", D(2024, 6, 5), D(2025, 6, 4)),  # sunset read: blog 2025/04
-            ApiVersion("v18", D(2024, 10, 16), D(2025, 8, 20)),  # sunset read: blog 2025/07
-            ApiVersion("v19", D(2025, 2, 26), D(2026, 2, 11)),  # projected from GOOGLE_ADS_SUNSETS
-            ApiVersion("v20", D(2025, 6, 4), D(2026, 6, 10)),  # sunset read: blog 2026/04
-            ApiVersion("v21", D(2025, 8, 6), D(2026, 8, 5)),  # sunset read: blog 2026/06
-            ApiVersion("v22", D(2025, 10, 15), D(2026, 10, 7)),  # sunset read: blog 2026/09
-            # v23-v26: sunset month from GOOGLE_ADS_2026_SCHEDULE ("projected" there), the day
-            # projected from GOOGLE_ADS_SUNSETS (about one year after release)
+            # v16-v22: sunsets read from each "sunset reminder" post; releases of v16, v17, v18,
+            # v20 and v22 unverified
+            # sunset read: _GOOGLE_BLOG 2025/01/google-ads-api-v16-sunset-reminder
+            ApiVersion("v16", D(2024, 2, 7), D(2025, 2, 5)),
+            # sunset read: _GOOGLE_BLOG 2025/04/google-ads-api-v17-sunset-reminder
+            ApiVersion("v17", D(2024, 6, 5), D(2025, 6, 4)),
+            # sunset read: _GOOGLE_BLOG 2025/07/google-ads-api-v18-sunset-reminder
+            ApiVersion("v18", D(2024, 10, 16), D(2025, 8, 20)),
+            # release read: _GOOGLE_BLOG 2025/02/announcing-v19-of-google-ads-api;
+            # sunset read: _GOOGLE_BLOG 2025/12/google-ads-api-v19-sunset-reminder
+            ApiVersion("v19", D(2025, 2, 26), D(2026, 2, 11)),
+            # sunset read: _GOOGLE_BLOG 2026/04/google-ads-api-v20-sunset-reminder
+            ApiVersion("v20", D(2025, 6, 4), D(2026, 6, 10)),
+            # release read: Google's v21 release post (2025-08-06);
+            # sunset read: _GOOGLE_BLOG 2026/06/google-ads-api-v21-sunset-reminder
+            ApiVersion("v21", D(2025, 8, 6), D(2026, 8, 5)),
+            # sunset read: _GOOGLE_BLOG 2026/09/google-ads-api-v22-sunset-reminder
+            ApiVersion("v22", D(2025, 10, 15), D(2026, 10, 7)),
+            # v23-v26: release read (GOOGLE_ADS_RELEASE_NOTES; _GOOGLE_BLOG 2026/01 announcing v23,
+            # 2026/10 announcing v26); sunset month read from GOOGLE_ADS_2026 (itself "projected"
+            # there), the day projected from GOOGLE_ADS_SUNSETS (a Wednesday about a year on)
             ApiVersion("v23", D(2026, 1, 28), D(2027, 2, 10)),
             ApiVersion("v24", D(2026, 4, 22), D(2027, 5, 12)),
-            ApiVersion("v25", D(2026, 7, 22), D(2027, 8, 11)),  # release read: release notes
-            ApiVersion("v26", D(2026, 10, 14), D(2027, 11, 10)),  # release read: blog 2026/10
+            ApiVersion("v25", D(2026, 7, 22), D(2027, 8, 11)),
+            ApiVersion("v26", D(2026, 10, 14), D(2027, 11, 10)),
         ),
     )
 )
 
+# -- Meta Marketing API --------------------------------------------------------------------------
+# Every date read from META_VERSIONS (Marketing API version history: release and expiration).
+# Policy (META_VERSIONING): the previous version stays for at least 90 days after a new one;
+# in practice each version has lived about 12-13 months.
 META_VERSIONS = (
     "https://developers.facebook.com/documentation/ads-commerce/marketing-api/"
     "marketing-api-changelog/versions"
 )
+META_VERSIONING = "https://developers.facebook.com/docs/marketing-api/overview/versioning"
 
 _register(
     VendorVersions(
         system="meta_ads",
-        # the official facebook-business SDK (26.0.3) speaks v26.0 (apiconfig.API_VERSION)
+        # the official facebook-business SDK 26.0.3 speaks v26.0 (apiconfig API_VERSION), and
+        # v26.0 has no expiration announced: the SDK's own version is the default
         default="v26.0",
         source=META_VERSIONS,
-        versions=(  # every date read from META_VERSIONS (Marketing API version history)
+        versions=(
             ApiVersion("v16.0", D(2023, 2, 2), D(2024, 2, 6)),
             ApiVersion("v17.0", D(2023, 5, 23), D(2024, 5, 14)),
             ApiVersion("v18.0", D(2023, 9, 12), D(2024, 8, 13)),
@@ -179,19 +207,34 @@ _register(
             ApiVersion("v23.0", D(2025, 5, 29), D(2026, 6, 9)),
             ApiVersion("v24.0", D(2025, 10, 8), D(2026, 11, 10)),
             ApiVersion("v25.0", D(2026, 2, 18), D(2027, 2, 23)),
-            ApiVersion("v26.0", D(2026, 7, 29)),  # expiration "TBD" on the page
-            ApiVersion("v27.0", D(2026, 11, 4)),  # expiration "TBD" on the page
+            # expiration "TBD" on META_VERSIONS; by META_VERSIONING not before 2027-02-02 (90 days
+            # after v27.0), by the pattern above about 2027-08
+            ApiVersion("v26.0", D(2026, 7, 29)),
+            ApiVersion("v27.0", D(2026, 11, 4)),  # expiration "TBD"
         ),
     )
 )
 
+# -- LinkedIn Marketing API ----------------------------------------------------------------------
+# Policy (LINKEDIN_VERSIONING): monthly versions, "supported and stable for a minimum of one year
+# before sunset". LinkedIn_MIGRATIONS gives the sunset day of each version; the release is the
+# version's month (the pages name the month only: day 1 here). No 202412 or 202512 appears in
+# LinkedIn's tables. Projected sunsets: the 15th a year on, moved to Monday from a weekend (as
+# the read ones mostly are).
 LINKEDIN_MIGRATIONS = "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations"
 LINKEDIN_VERSIONING = "https://learn.microsoft.com/en-us/linkedin/marketing/versioning"
+LINKEDIN_RECENT_CHANGES = (
+    "https://learn.microsoft.com/en-us/linkedin/marketing/integrations/recent-changes"
+)
 
 
-def _linkedin(name: str, sunset: date) -> ApiVersion:
-    """A monthly LinkedIn version: released in its month (the page gives the month only)."""
-    return ApiVersion(name, D(int(name[:4]), int(name[4:6]), 1), sunset)
+def _linkedin(name: str, sunset: date | None = None) -> ApiVersion:
+    """A monthly LinkedIn version released in its month; without ``sunset``, projected a year on."""
+    year, month = int(name[:4]), int(name[4:6])
+    if sunset is None:
+        sunset = D(year + 1, month, 15)
+        sunset += timedelta(days=(7 - sunset.weekday()) % 7 if sunset.weekday() >= 5 else 0)
+    return ApiVersion(name, D(year, month, 1), sunset)
 
 
 _register(
@@ -200,61 +243,82 @@ _register(
         default="202610",
         source=LINKEDIN_MIGRATIONS,
         versions=(
-            # sunsets read from LINKEDIN_MIGRATIONS; release = the version's month
-            _linkedin("202407", D(2025, 7, 22)),
-            _linkedin("202408", D(2025, 8, 18)),
-            _linkedin("202409", D(2025, 9, 15)),
-            _linkedin("202410", D(2025, 10, 15)),
-            _linkedin("202411", D(2025, 11, 17)),
-            # 202501-202509: sunsets projected from LINKEDIN_VERSIONING (one year, mid-month)
-            _linkedin("202501", D(2026, 1, 15)),
-            _linkedin("202502", D(2026, 2, 16)),
-            _linkedin("202503", D(2026, 3, 16)),
-            _linkedin("202504", D(2026, 4, 15)),
-            _linkedin("202505", D(2026, 5, 15)),
-            _linkedin("202506", D(2026, 6, 15)),
-            _linkedin("202507", D(2026, 7, 15)),
-            _linkedin("202508", D(2026, 8, 17)),
-            _linkedin("202509", D(2026, 9, 15)),
-            _linkedin("202510", D(2026, 10, 15)),  # sunset read
-            _linkedin("202511", D(2026, 11, 16)),  # sunset read
-            _linkedin("202601", D(2027, 1, 15)),  # sunset read (no 202512 on the page)
-            _linkedin("202602", D(2027, 2, 15)),  # sunset read
-            _linkedin("202603", D(2027, 3, 16)),  # sunset read
-            # 202604-202611: sunsets projected from LINKEDIN_VERSIONING (one year, mid-month)
-            _linkedin("202604", D(2027, 4, 15)),
-            _linkedin("202605", D(2027, 5, 17)),
-            _linkedin("202606", D(2027, 6, 15)),
-            _linkedin("202607", D(2027, 7, 15)),
-            _linkedin("202608", D(2027, 8, 16)),
-            _linkedin("202609", D(2027, 9, 15)),
-            _linkedin("202610", D(2027, 10, 15)),
+            _linkedin("202407", D(2025, 7, 22)),  # read: LINKEDIN_MIGRATIONS
+            _linkedin("202408", D(2025, 8, 18)),  # read
+            _linkedin("202409", D(2025, 9, 15)),  # read
+            _linkedin("202410", D(2025, 10, 15)),  # read
+            _linkedin("202411", D(2025, 11, 17)),  # read
+            _linkedin("202501"),  # projected from LINKEDIN_VERSIONING (sunset by 2026-01: read)
+            _linkedin("202502"),  # projected from LINKEDIN_VERSIONING
+            _linkedin("202503"),  # projected (sunset by 2026-03: read, "has been sunset")
+            _linkedin("202504"),  # projected from LINKEDIN_VERSIONING
+            _linkedin("202505"),  # projected (sunset by 2026-05: read)
+            _linkedin("202506"),  # projected (sunset by 2026-06: read)
+            _linkedin("202507"),  # projected from LINKEDIN_VERSIONING
+            _linkedin("202508", D(2026, 8, 17)),  # read: LINKEDIN_RECENT_CHANGES banner
+            _linkedin("202509"),  # projected from LINKEDIN_VERSIONING
+            _linkedin("202510", D(2026, 10, 15)),  # read: LINKEDIN_MIGRATIONS
+            _linkedin("202511", D(2026, 11, 16)),  # read
+            _linkedin("202601", D(2027, 1, 15)),  # read
+            _linkedin("202602", D(2027, 2, 15)),  # read
+            _linkedin("202603", D(2027, 3, 16)),  # read
+            # 202604-202608 exist (read: LINKEDIN_RECENT_CHANGES, 202608 "Latest" in Aug 2026);
+            # 202609-202611 projected from the monthly cadence; all their sunsets projected
+            _linkedin("202604"),
+            _linkedin("202605"),
+            _linkedin("202606"),
+            _linkedin("202607"),
+            _linkedin("202608"),
+            _linkedin("202609"),
+            _linkedin("202610"),
+            _linkedin("202611"),
         ),
     )
 )
 
+# -- Salesforce REST API -------------------------------------------------------------------------
+# SALESFORCE_EOL (read): 7.0-20.0 retired as of Summer '22; 21.0-30.0 retired as of Summer '25;
+# 31.0-40.0 deprecated from Summer '27 and retired from Summer '28 (SALESFORCE_31_40); 41.0 and
+# later supported, none announced. Policy: each version supported at least three years from its
+# first release; three releases a year (Spring, Summer, Winter), +1.0 each (31.0 = Summer '14).
+# "Released" = the release's final major-release weekend, when every org has it (first orgs get
+# it up to about a month earlier); the same day is a retirement's "sunset". Those days are the
+# second Saturday of the release month (projected), except where read (_SALESFORCE_READ).
 SALESFORCE_EOL = (
     "https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/api_rest_eol.htm"
 )
+SALESFORCE_31_40 = "https://help.salesforce.com/s/articleView?id=005321531&type=1"
+
+_SALESFORCE_READ = {
+    # final major-release dates read from release calendars (third-party pages, not Salesforce's:
+    # RoseSilverSoftware/illuminatedcloud issue 2358 for 58.0, ToAFinish/addressverification wiki
+    # "Releases" for 66.0-68.0)
+    58: D(2023, 6, 10),  # Summer '23 "available in all orgs on June 10, 2023"
+    66: D(2026, 2, 21),  # Spring '26 Major Release
+    67: D(2026, 6, 13),  # Summer '26 Major Release
+    68: D(2026, 10, 10),  # Winter '27 Major Release
+}
 
 
 def _salesforce_release(version: int) -> date:
-    """Release of Salesforce API ``version``.0: three releases a year, +1.0 each (31.0 = Summer
-    '14 in June 2014, then Winter in October, Spring in February, Summer in June)."""
-    months = 2014 * 12 + 5 + 4 * (version - 31)  # June 2014 = month index 5
-    return D(months // 12, months % 12 + 1, 15)
+    """Release of Salesforce API ``version``.0 (see the block comment above)."""
+    if version in _SALESFORCE_READ:
+        return _SALESFORCE_READ[version]
+    months = 2014 * 12 + 5 + 4 * (version - 31)  # 31.0 = Summer '14, June 2014 (month index 5)
+    first = D(months // 12, months % 12 + 1, 1)
+    return first + timedelta(days=(5 - first.weekday()) % 7 + 7)  # second Saturday
 
 
 def _salesforce() -> tuple[ApiVersion, ...]:
     summer_22, summer_25, summer_28 = (_salesforce_release(v) for v in (55, 64, 73))
     out = []
-    for number in range(7, 69):  # 68.0 = Winter '27, released October 2026
+    for number in range(7, 69):  # 68.0 = Winter '27, the newest released by 2026-12
         if number <= 20:
             sunset: date | None = summer_22
         elif number <= 30:
             sunset = summer_25
         elif number <= 40:
-            sunset = summer_28
+            sunset = summer_28  # projected day of the announced Summer '28 retirement
         else:
             sunset = None
         out.append(ApiVersion(f"{number}.0", _salesforce_release(number), sunset))
@@ -264,6 +328,8 @@ def _salesforce() -> tuple[ApiVersion, ...]:
 _register(
     VendorVersions(
         system="salesforce",
+        # 67.0 (Summer '26): no retirement announced, and in every org since 2026-06-13; 68.0
+        # reached all orgs only on 2026-10-10, after the suite's earliest simulated date
         default="67.0",
         source=SALESFORCE_EOL,
         versions=_salesforce(),
