@@ -1,9 +1,16 @@
 """LinkedIn Marketing API (versioned ``/rest``) over the synthetic company's LinkedIn ad account.
 
-Every ``/rest`` call needs ``LinkedIn-Version: YYYYMM`` (202301..202612 are answered alike;
-without it: 400 ``VERSION_MISSING``) and a bearer token; ``X-Restli-Protocol-Version: 2.0.0``
-is what the query syntax below assumes. Endpoints (relative to the LinkedIn base URL, which
-stands for ``https://api.linkedin.com``):
+Every ``/rest`` call needs ``LinkedIn-Version: YYYYMM`` and a bearer token;
+``X-Restli-Protocol-Version: 2.0.0`` is what the query syntax below assumes.
+
+* **Versions.** The versions served are LinkedIn's own dated list in
+  :mod:`revops.sources.versions` (``vendor("linkedin_ads").supported(<the company's as_of
+  day>)``). Without the header: 400 ``VERSION_MISSING``. Any other version - sunset, not yet
+  released or never released - is answered as LinkedIn answers a version it does not serve:
+  ``426 {"status":426,"code":"NONEXISTENT_VERSION","message":"Requested version 20240901 is not
+  active"}`` (LinkedIn spells the version out as ``YYYYMMDD`` in the message).
+
+Endpoints (relative to the LinkedIn base URL, which stands for ``https://api.linkedin.com``):
 
 * ``GET /rest/adAccounts?q=search`` and ``GET /rest/adAccounts/{id}``.
 * ``GET /rest/adAccounts/{id}/adCampaignGroups?q=search`` and ``.../adCampaigns?q=search``
@@ -21,12 +28,21 @@ stands for ``https://api.linkedin.com``):
   activity. ``fields`` chooses what comes back (without it: ``impressions`` and ``clicks``, plus
   ``dateRange`` and ``pivotValues``); at most 20 metrics. Costs are strings
   (``costInLocalCurrency``, ``costInUsd``; the account is in USD); recent days restate.
+* **The element cap.** LinkedIn documents at most 15,000 elements in one adAnalytics response
+  and no paging (Ads Reporting, *Restrictions*). What happens above it is not documented as an
+  error; integrators report a 200 with the excess silently dropped, the earliest days missing
+  (OWOX/owox-data-marts#1569). The simulator does that: above :attr:`LinkedInAdsAPI.max_elements`
+  (default :data:`MAX_ELEMENTS`; tests lower it to make the account exceed it in one call) it
+  answers 200 with the newest ``max_elements`` elements and nothing saying so.
+* **Query tunneling.** A query string over 4 KB is refused with 414, as LinkedIn documents; the
+  same request sent as ``POST`` with ``X-HTTP-Method-Override: GET`` and the query string as an
+  ``application/x-www-form-urlencoded`` body is answered as the ``GET``.
 * ``POST /oauth/v2/accessToken`` - the refresh-token grant (tokens live 60 days unless the
   server is told otherwise). The static ``REVOPS_LINKEDIN_ADS_TOKEN`` never expires.
 
 Errors are ``{"status", "serviceErrorCode", "code", "message"}``: 401 ``EXPIRED_ACCESS_TOKEN``
 (65601) / ``INVALID_ACCESS_TOKEN`` (65600), 429 ``TOO_MANY_REQUESTS``, 400 ``ILLEGAL_ARGUMENT``,
-404 ``RESOURCE_NOT_FOUND``.
+404 ``RESOURCE_NOT_FOUND``, 426 ``NONEXISTENT_VERSION``, 414 ``REQUEST_URI_TOO_LONG``.
 """
 
 from __future__ import annotations
@@ -36,6 +52,7 @@ import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, quote
 
 from revops.simulator.company import Company
 from revops.simulator.credentials import SIM_CREDENTIALS
@@ -50,13 +67,18 @@ from revops.simulator.social import (
     SocialDaily,
 )
 from revops.simulator.wire import Request, Response, json_response
+from revops.sources.versions import vendor
 
-__all__ = ["LinkedInAdsAPI", "METRICS", "parse_restli"]
+__all__ = ["LinkedInAdsAPI", "MAX_ELEMENTS", "METRICS", "parse_restli", "version_error"]
 
 ACCOUNT_URN = f"urn:li:sponsoredAccount:{LINKEDIN_ACCOUNT_ID}"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 MAX_METRICS = 20
+MAX_ELEMENTS = 15_000
+"""LinkedIn's documented ceiling on the elements of one adAnalytics response (no paging)."""
+MAX_QUERY_STRING = 4096
+"""LinkedIn's documented ceiling on a query string (4 KB; longer: 414, use query tunneling)."""
 METRICS = (
     "impressions",
     "clicks",
@@ -90,6 +112,23 @@ def _error(
         status,
         {"status": status, "serviceErrorCode": service, "code": code, "message": message},
         headers=headers,
+    )
+
+
+def version_error(version: str) -> Response:
+    """LinkedIn's answer to a ``LinkedIn-Version`` it does not serve (sunset or unknown): 426
+    ``NONEXISTENT_VERSION``, the version spelled ``YYYYMMDD`` as LinkedIn's message has it."""
+    shown = f"{version}01" if re.fullmatch(r"\d{6}", version) else version
+    return _error(426, "NONEXISTENT_VERSION", f"Requested version {shown} is not active")
+
+
+def _query_length(req: Request) -> int:
+    """The length of the request's query string as a client sends it (Rest.li punctuation
+    unencoded, URN colons encoded)."""
+    return sum(
+        len(name) + 1 + len(quote(value, safe="(),:*")) + 1
+        for name, values in req.query.items()
+        for value in values
     )
 
 
@@ -164,11 +203,23 @@ def _money(micros: int) -> str:
 class LinkedInAdsAPI:
     """Request handler for the LinkedIn Marketing API and LinkedIn's OAuth token endpoint."""
 
+    max_elements: int = MAX_ELEMENTS
+    """The adAnalytics element cap this simulator applies (a class attribute, so a test that
+    lowers it keeps it across :meth:`revops.simulator.server.Simulator.set_company`)."""
+
     def __init__(self, company: Company, tokens: TokenStore) -> None:
         self.company = company
         self.tokens = tokens
         self.social = company.social
         self.credentials = SIM_CREDENTIALS["linkedin_ads"]
+        self._served: set[str] | None = None
+
+    def served_versions(self) -> set[str]:
+        """The ``LinkedIn-Version`` values LinkedIn serves on the company's ``as_of`` day."""
+        if self._served is None:
+            day = self.company.as_of.astimezone(UTC).date()
+            self._served = {v.name for v in vendor("linkedin_ads").supported(day)}
+        return self._served
 
     # ---------------------------------------------------------------- errors
 
@@ -260,8 +311,8 @@ class LinkedInAdsAPI:
                 "A version must be present. Please specify a version by adding the "
                 "LinkedIn-Version header.",
             )
-        if not re.fullmatch(r"20(2[3-6])(0[1-9]|1[0-2])(\.\d{2})?", version):
-            return _error(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active")
+        if version not in self.served_versions():
+            return version_error(version)
         auth = req.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         state = self.tokens.check("linkedin_ads", token)
@@ -271,6 +322,14 @@ class LinkedInAdsAPI:
             )
         if state != "valid":
             return _error(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
+        if req.method == "POST" and req.headers.get("x-http-method-override", "").upper() == "GET":
+            req = self._tunneled(req)  # query tunneling: the query string came as the body
+        elif _query_length(req) > MAX_QUERY_STRING:
+            return _error(
+                414,
+                "REQUEST_URI_TOO_LONG",
+                f"The query string exceeds {MAX_QUERY_STRING} bytes; use query tunneling",
+            )
         if req.method != "GET":
             return _error(405, "METHOD_NOT_ALLOWED", "The simulator serves GET requests only")
         try:
@@ -279,6 +338,20 @@ class LinkedInAdsAPI:
             return _error(err.status, err.code, err.message, err.service)
         except ValueError as err:
             return _error(400, "ILLEGAL_ARGUMENT", f"Invalid query parameter: {err}")
+
+    @staticmethod
+    def _tunneled(req: Request) -> Request:
+        """A query-tunneled ``POST`` (``X-HTTP-Method-Override: GET``) as the ``GET`` it carries."""
+        query = parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        merged = {**req.query, **query}
+        return Request(
+            method="GET",
+            path=req.path,
+            query=merged,
+            headers=req.headers,
+            body=b"",
+            base_url=req.base_url,
+        )
 
     def _route(self, req: Request, path: str) -> Response:
         parts = path.strip("/").split("/")
@@ -589,6 +662,9 @@ class LinkedInAdsAPI:
             element = self._element(urn, start, stop, facts, fields)
             if element is not None:
                 elements.append(element)
+        if len(elements) > self.max_elements:
+            # LinkedIn's cap: the excess is dropped without a word (the earliest days go)
+            elements = elements[len(elements) - self.max_elements :]
         return json_response(
             200, {"paging": {"start": 0, "count": 10, "links": []}, "elements": elements}
         )
