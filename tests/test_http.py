@@ -15,6 +15,7 @@ from revops.sources.http import (
     ApiClient,
     OAuthToken,
     QuotaExhausted,
+    RequestTooLarge,
     RetryPolicy,
     SourceError,
     _iter_array,
@@ -202,6 +203,38 @@ def test_meta_other_errors_fail_with_the_vendor_text(serve) -> None:
     with pytest.raises(SourceError) as err:
         client.get_json("/act_1/ads", "ads")
     assert str(err.value) == "hubspot stream 'ads': HTTP 400: (#100) Invalid parameter"
+
+
+def meta_error(code: int, message: str, **extra) -> dict:
+    return {"error": {"message": message, "type": "OAuthException", "code": code, **extra}}
+
+
+@pytest.mark.parametrize(
+    ("code", "subcode", "message"),
+    [
+        (1, None, "Please reduce the amount of data you're asking for, then retry your request"),
+        (100, 1504018, "Your request timed out. Try a smaller date range, fetch less data"),
+        (2, 1504038, "Your request timed out. Try a smaller date range, fetch less data"),
+        (100, 1487534, "Please reduce the amount of data you're asking for"),
+    ],
+)
+def test_meta_asks_for_less_data_is_not_retried_as_sent(serve, code, subcode, message) -> None:
+    extra = {"error_subcode": subcode} if subcode else {}
+    server, client, slept = serve(
+        [(500 if code == 2 else 400, {}, meta_error(code, message, **extra))]
+    )
+    with pytest.raises(RequestTooLarge) as err:
+        client.get_json("/act_1/insights", "ad_insights")
+    assert client.requests_made == 1 and slept == [] and not server.script
+    assert message in str(err.value) and "ad_insights" in str(err.value)
+
+
+def test_meta_transient_errors_are_retried(serve) -> None:
+    flagged = meta_error(1, "An unknown error occurred", is_transient=True)
+    service = meta_error(2, "An unexpected error has occurred. Please retry your request later.")
+    _, client, slept = serve([(500, {}, flagged), (500, {}, service), (200, {}, {"data": []})])
+    assert client.get_json("/act_1/ads", "ads") == {"data": []}
+    assert len(slept) == 2
 
 
 def test_hubspot_daily_limit_is_a_quota_not_a_retry(serve) -> None:

@@ -14,8 +14,10 @@ import requests
 
 from revops.simulator import Company, SimulatorServer
 from revops.simulator.linkedin_ads import parse_restli
+from revops.sources.versions import vendor
 
 AS_OF = datetime(2026, 11, 2, 15, 30, tzinfo=UTC)
+META_VERSION = vendor("meta_ads").default  # the connector's default, served on AS_OF
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,7 +42,9 @@ def env(company: Company, certs: Path) -> Iterator[dict[str, str]]:
 
 def meta(env: dict[str, str], path: str, **params: object) -> requests.Response:
     params = {"access_token": env["REVOPS_META_ADS_TOKEN"], **params}
-    return requests.get(f"{env['REVOPS_META_ADS_URL']}/v21.0/{path}", params=params, timeout=30)
+    return requests.get(
+        f"{env['REVOPS_META_ADS_URL']}/{META_VERSION}/{path}", params=params, timeout=30
+    )
 
 
 def meta_all(env: dict[str, str], path: str, **params: object) -> list[dict]:
@@ -54,7 +58,10 @@ def meta_all(env: dict[str, str], path: str, **params: object) -> list[dict]:
         answer = requests.get(nxt, timeout=30).json()
 
 
-LI_HEADERS = {"LinkedIn-Version": "202410", "X-Restli-Protocol-Version": "2.0.0"}
+LI_HEADERS = {
+    "LinkedIn-Version": vendor("linkedin_ads").default,
+    "X-Restli-Protocol-Version": "2.0.0",
+}
 
 
 def linkedin(env: dict[str, str], path: str) -> requests.Response:
@@ -146,7 +153,7 @@ def test_meta_daily_ad_insights_are_strings_and_match_the_ground_truth(
 
 
 def test_meta_async_reports_and_errors(env: dict[str, str]) -> None:
-    base = f"{env['REVOPS_META_ADS_URL']}/v21.0"
+    base = f"{env['REVOPS_META_ADS_URL']}/{META_VERSION}"
     run = requests.post(
         f"{base}/act_{account_id(env)}/insights",
         data={
@@ -158,8 +165,18 @@ def test_meta_async_reports_and_errors(env: dict[str, str]) -> None:
         },
         timeout=30,
     ).json()
-    status = meta(env, run["report_run_id"]).json()
-    assert status["async_status"] == "Job Completed" and status["async_percent_completion"] == 100
+    early = meta(env, f"{run['report_run_id']}/insights").json()["error"]
+    assert early["code"] == 100 and "not complete" in early["message"]
+    states = []
+    while not states or states[-1]["async_status"] != "Job Completed":
+        states.append(meta(env, run["report_run_id"]).json())
+        assert len(states) <= 5, states  # the default job takes 2 to 5 polls
+    assert states[0]["async_status"] == "Job Not Started" and len(states) >= 2
+    assert {s["async_status"] for s in states[1:-1]} <= {"Job Started", "Job Running"}
+    assert [s["async_percent_completion"] for s in states] == sorted(
+        s["async_percent_completion"] for s in states
+    )
+    assert states[-1]["async_percent_completion"] == 100 and not states[-1]["is_running"]
     rows = meta_all(env, f"{run['report_run_id']}/insights", limit=50)
     assert rows and {r["date_start"] for r in rows} <= {
         (date(2026, 11, 2) - timedelta(days=d)).isoformat() for d in range(1, 8)

@@ -1,7 +1,11 @@
 """Meta Marketing API (Graph API) over the synthetic company's Meta ad account.
 
 Endpoints (paths relative to the Meta base URL, which stands for ``https://graph.facebook.com``;
-``v{N}.0`` is any of v18.0..v24.0, answered alike):
+``v{N}.0`` is any version Meta serves on the company's ``as_of`` day, from the dated list in
+:mod:`revops.sources.versions`, answered alike; a retired or older version is answered as Meta
+does: HTTP 400, ``(#2635) You are calling a deprecated version of the Ads API. Please update to
+the latest version: vNN.0.``; a version Meta has not released is an unknown path, HTTP 400 code
+2500):
 
 * ``GET /v{N}.0/act_{id}`` - the ad account (``currency`` EUR, ``timezone_name``
   Europe/Berlin, ``timezone_offset_hours_utc`` at ``as_of``...).
@@ -19,9 +23,28 @@ Endpoints (paths relative to the Meta base URL, which stands for ``https://graph
   ``actions`` lists ``{"action_type", "value"}`` (``link_click``, ``landing_page_view``,
   ``lead``, ``offsite_conversion.fb_pixel_lead``) and is absent when empty. The last three days
   restate (see :mod:`revops.simulator.social`).
-* ``POST /v{N}.0/act_{id}/insights`` starts an async report: ``{"report_run_id"}``; ``GET
-  /{report_run_id}`` shows ``async_status: "Job Completed"``; ``GET /{report_run_id}/insights``
-  pages its rows.
+* ``POST /v{N}.0/act_{id}/insights`` starts an async report (an ``AdReportRun``):
+  ``{"report_run_id"}``. ``GET /{report_run_id}`` shows its ``async_status`` and
+  ``async_percent_completion``: ``Job Not Started``, ``Job Started``, ``Job Running`` for a few
+  polls (2-5 by default, fixed per job by the seed: :attr:`MetaAdsAPI.job_polls`), then ``Job
+  Completed`` (100), or ``Job Failed`` / ``Job Skipped`` with ``error_code``,
+  ``error_message``, ``error_subcode`` (v25.0+: -2 / 2490547 "Report Failed") for a job made to
+  fail (:attr:`MetaAdsAPI.fail_jobs`, ``fail_first_jobs``, ``fail_jobs_over_days``). ``GET
+  /{report_run_id}/insights`` pages its rows once completed (before: HTTP 400 code 100).
+  ``fields`` is read comma-separated or as a JSON array (the facebook-business SDK's form).
+
+Usage headers (Meta's rate-limiting pages): every answer under the ad account carries
+``X-Business-Use-Case-Usage`` (``{account_id: [{type, call_count, total_cputime, total_time,
+estimated_time_to_regain_access, ads_api_access_tier}]}``, percentages of the business use case's
+budget over :attr:`MetaAdsAPI.usage_window` seconds: ``ads_insights`` for insights and report
+runs, ``ads_management`` otherwise) and ``X-Ad-Account-Usage`` (``{acc_id_util_pct,
+reset_time_duration, ads_api_access_tier}``: a score of 1 per read and 3 per write over
+:attr:`MetaAdsAPI.account_window` seconds against :attr:`MetaAdsAPI.account_budget`). Once a
+figure reaches 100 the next calls are throttled as Meta does (code 80000 for ads_insights, 80004
+for ads_management, 17/2446079 for the ad account score) until enough calls leave the window;
+the header then says how many minutes that takes. The budgets default to Meta's standard tier
+(ads_insights 190000 + 400 per active ad an hour, ads_management 100000 + 40 per active ad, ad
+account score 9000 per 300 s); a test makes them small, and sets :attr:`MetaAdsAPI.clock`.
 
 Paging is ``{"data": [...], "paging": {"cursors": {"before", "after"}, "next"}}``; ``next``
 (a full URL, the request's parameters and access token included, as Meta has it) is absent on
@@ -37,9 +60,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import threading
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -59,9 +86,13 @@ from revops.simulator.social import (
 )
 from revops.simulator.wire import Request, Response, fmt_graph, json_response
 
-__all__ = ["MetaAdsAPI", "VERSIONS"]
+__all__ = ["MetaAdsAPI", "served_versions"]
 
-VERSIONS = tuple(f"v{n}.0" for n in range(18, 25))
+JOB_PENDING = ("Job Not Started", "Job Started", "Job Running")
+JOB_FAILURES = ("Job Failed", "Job Skipped")
+INSIGHTS_WINDOW = 3600.0  # Meta's business use case limits count calls over one hour
+ACCOUNT_WINDOW = 300.0  # the ad account score "will decay in 300 seconds" (standard tier)
+ACCOUNT_MAX_SCORE = 9000  # the standard tier's maximum ad account score
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 500
 _ACCOUNT_FIELDS = (
@@ -201,13 +232,52 @@ def _uncursor(text: str) -> int:
 class MetaAdsAPI:
     """Request handler for the Graph API endpoints of the Marketing API."""
 
+    job_polls: tuple[int, int] = (2, 5)
+    """Status polls a report run takes to complete: from..to, fixed per job by the seed."""
+    fail_jobs: float = 0.0
+    """The share of report runs that end ``Job Failed``/``Job Skipped`` (by the seed)."""
+    fail_first_jobs: int = 0
+    """The first N report runs submitted fail."""
+    fail_jobs_over_days: int | None = None
+    """Report runs spanning more days than this fail (a report too large to finish)."""
+
     def __init__(self, company: Company, tokens: TokenStore) -> None:
         self.company = company
         self.tokens = tokens
         self.social = company.social
         self._throttle_turn = 0
         self._lock = threading.Lock()
-        self._runs: dict[str, dict[str, list[str]]] = {}
+        self._runs: dict[str, _Job] = {}
+        self._submitted: dict[str, int] = {}
+        active = sum(1 for a in self.social.meta_ads if a.created_ms < company.as_of_ms)
+        self.clock: Callable[[], float] = time.monotonic
+        """The clock the usage windows run on (a test gives a fake one)."""
+        self.usage = {
+            "ads_insights": _Usage(INSIGHTS_WINDOW, 190_000 + 400 * active),
+            "ads_management": _Usage(INSIGHTS_WINDOW, 100_000 + 40 * active),
+        }
+        self.account_usage = _Usage(ACCOUNT_WINDOW, ACCOUNT_MAX_SCORE)
+
+    def set_usage_limits(
+        self,
+        insights: float | None = None,
+        management: float | None = None,
+        account_score: float | None = None,
+        window: float | None = None,
+        account_window: float | None = None,
+    ) -> None:
+        """Smaller budgets (calls per window; the ad account's score) so a test reaches them."""
+        if insights is not None:
+            self.usage["ads_insights"].budget = insights
+        if management is not None:
+            self.usage["ads_management"].budget = management
+        if account_score is not None:
+            self.account_usage.budget = account_score
+        if window is not None:
+            for usage in self.usage.values():
+                usage.window = window
+        if account_window is not None:
+            self.account_usage.window = account_window
 
     # ---------------------------------------------------------------- errors
 
@@ -287,13 +357,7 @@ class MetaAdsAPI:
             if m is None:
                 raise _GraphError(400, 100, "Unknown path components: " + req.path, kind="")
             version, path = m.group(1), m.group(2)
-            if version not in VERSIONS:
-                raise _GraphError(
-                    400,
-                    2635,
-                    f"(#2635) You are calling a deprecated version of the Ads API. Please update "
-                    f"to the latest version: {VERSIONS[-1]}.",
-                )
+            self._check_version(version, req.path)
             token = self._token(req)
             if token is None:
                 raise _GraphError(400, 104, "An access token is required to request this resource.")
@@ -301,9 +365,100 @@ class MetaAdsAPI:
                 raise _GraphError(
                     400, 190, "Invalid OAuth access token - Cannot parse access token"
                 )
-            return self._route(req, version, path)
         except _GraphError as err:
             return self._error(err)
+        use_case = "ads_insights" if self._is_insights(path) else "ads_management"
+        limited = self._over_limit(use_case)
+        if limited is not None:
+            return limited
+        try:
+            answer = self._route(req, version, path)
+        except _GraphError as err:
+            answer = self._error(err)
+        self._count(use_case, req.method)
+        answer.headers.update(self._usage_headers(use_case))
+        return answer
+
+    # ---------------------------------------------------------------- versions and usage
+
+    def _check_version(self, version: str, path: str) -> None:
+        """Meta's answer to a version it does not serve on the company's day."""
+        served = served_versions(self.company.as_of.date())
+        if version in served:
+            return
+        number = float(version[1:])
+        if not served or number < float(served[-1][1:]):
+            raise _GraphError(
+                400,
+                2635,
+                "(#2635) You are calling a deprecated version of the Ads API. Please update "
+                f"to the latest version: {served[-1] if served else 'v26.0'}.",
+            )
+        raise _GraphError(400, 2500, f"Unknown path components: {path}")
+
+    def _is_insights(self, path: str) -> bool:
+        parts = path.strip("/").split("/")
+        with self._lock:
+            is_run = parts[0] in self._runs
+        return is_run or (len(parts) > 1 and parts[1] == "insights")
+
+    def _over_limit(self, use_case: str) -> Response | None:
+        """Meta's throttling answer when a usage figure has reached 100, else None."""
+        now = self.clock()
+        with self._lock:
+            usage = self.usage[use_case]
+            if usage.pct(now) >= 100:
+                code = 80000 if use_case == "ads_insights" else 80004
+                err = _GraphError(
+                    400,
+                    code,
+                    f"(#{code}) There have been too many calls from this ad-account. Wait a bit "
+                    "and try again. For more info, please refer to https://developers.facebook."
+                    "com/docs/graph-api/overview/rate-limiting#ads-management.",
+                    2446079,
+                )
+            elif self.account_usage.pct(now) >= 100:
+                err = _GraphError(400, 17, "(#17) User request limit reached", 2446079)
+            else:
+                return None
+        return self._error(err, self._usage_headers(use_case))
+
+    def _count(self, use_case: str, method: str) -> None:
+        now = self.clock()
+        with self._lock:
+            self.usage[use_case].add(now)
+            self.account_usage.add(now, 3.0 if method == "POST" else 1.0)
+
+    def _usage_headers(self, use_case: str) -> dict[str, str]:
+        """``X-Business-Use-Case-Usage`` and ``X-Ad-Account-Usage`` from the call counters."""
+        now = self.clock()
+        with self._lock:
+            usage = self.usage[use_case]
+            calls = usage.pct(now)
+            regain = usage.regain_seconds(now) if calls >= 100 else 0.0
+            account = self.account_usage.pct(now)
+            reset = max(
+                (t + self.account_usage.window - now for t, _ in self.account_usage.calls),
+                default=0.0,
+            )
+        entry = {
+            "type": use_case,
+            "call_count": min(100, math.floor(calls)),
+            "total_cputime": min(100, math.floor(calls * 0.5)),
+            "total_time": min(100, math.floor(calls * 0.7)),
+            "estimated_time_to_regain_access": math.ceil(regain / 60),
+            "ads_api_access_tier": "standard_access",
+        }
+        account_entry = {
+            "acc_id_util_pct": round(min(100.0, account), 2),
+            "reset_time_duration": math.ceil(reset) if account > 0 else 0,
+            "ads_api_access_tier": "standard_access",
+        }
+        compact = (",", ":")
+        return {
+            "X-Business-Use-Case-Usage": json.dumps({META_ACCOUNT_ID: [entry]}, separators=compact),
+            "X-Ad-Account-Usage": json.dumps(account_entry, separators=compact),
+        }
 
     def _route(self, req: Request, version: str, path: str) -> Response:
         parts = path.strip("/").split("/")
@@ -333,9 +488,18 @@ class MetaAdsAPI:
             run = self._runs.get(node)
         if run is not None:
             if edge is None:
-                return json_response(200, self._run_status(node, run))
+                return json_response(200, self._poll(run))
             if edge == "insights":
-                return self._insights(req, version, path, run)
+                with self._lock:
+                    state = self._state(run)
+                if state != "Job Completed":
+                    raise _GraphError(
+                        400,
+                        100,
+                        f"(#100) The report run {run.id} is not complete ({state}); poll its "
+                        "async_status until it is 'Job Completed'",
+                    )
+                return self._insights(req, version, path, run.params)
             raise _GraphError(400, 100, f"(#100) Tried accessing nonexisting field ({edge})")
         camp = self.social.meta_campaign(node)
         adset = next((s for s in self.social.meta_adsets if s.id == node), None)
@@ -381,7 +545,7 @@ class MetaAdsAPI:
         node_type: str,
     ) -> list[str]:
         raw = req.args("fields") if isinstance(req, Request) else req.get("fields", [])
-        names = [f.strip() for v in raw for f in v.split(",") if f.strip()]
+        names = [f.strip() for v in raw for f in _field_list(v) if f.strip()]
         if not names:
             return list(default)
         out = []
@@ -626,34 +790,90 @@ class MetaAdsAPI:
 
     def _start_run(self, req: Request) -> Response:
         params = self._params(req)
-        self._window(params)  # validate now, as Meta does
+        first, last = self._window(params)  # validate now, as Meta does
         key = json.dumps(sorted(params.items()))
-        run_id = str(
-            int(hashlib.sha256(f"{self.company.seed}|{key}".encode()).hexdigest()[:15], 16) % 10**15
-            + 10**15
-        )
         with self._lock:
-            self._runs[run_id] = params
+            number = sum(self._submitted.values()) + 1
+            nth = self._submitted.get(key, 0) + 1
+            self._submitted[key] = nth
+            seed = f"{self.company.seed}|{key}|{nth}"
+            run_id = str(int(hashlib.sha256(seed.encode()).hexdigest()[:15], 16) % 10**15 + 10**15)
+            self._runs[run_id] = _Job(
+                run_id,
+                number,
+                params,
+                first,
+                last,
+                self._polls_needed(seed),
+                self._failure(seed, number, first, last),
+                submitted=self.company.as_of_ms // 1000,
+            )
         return json_response(200, {"report_run_id": run_id})
 
-    def _run_status(self, run_id: str, params: dict[str, list[str]]) -> dict[str, Any]:
-        first, last = self._window(params)
-        stamp = self.company.as_of_ms // 1000
-        return {
-            "id": run_id,
+    def _polls_needed(self, seed: str) -> int:
+        low, high = self.job_polls
+        digest = hashlib.blake2b(f"polls|{seed}".encode(), digest_size=8).digest()
+        return low + int.from_bytes(digest, "big") % (max(low, high) - low + 1)
+
+    def _failure(self, seed: str, number: int, first: date, last: date) -> str | None:
+        digest = hashlib.blake2b(f"fail|{seed}".encode(), digest_size=16).digest()
+        share = int.from_bytes(digest[:8], "big") / 2**64
+        fails = (
+            number <= self.fail_first_jobs
+            or share < self.fail_jobs
+            or (
+                self.fail_jobs_over_days is not None
+                and (last - first).days + 1 > self.fail_jobs_over_days
+            )
+        )
+        return JOB_FAILURES[digest[8] % 2] if fails else None
+
+    @staticmethod
+    def _state(job: _Job) -> str:
+        if job.polls >= job.polls_needed:
+            return job.failure or "Job Completed"
+        if job.polls <= 1:
+            return "Job Not Started"
+        return "Job Started" if job.polls == 2 else "Job Running"
+
+    def _poll(self, job: _Job) -> dict[str, Any]:
+        """One status read of a report run: it moves on one step per read."""
+        with self._lock:
+            job.polls += 1
+            state = self._state(job)
+            done = state not in JOB_PENDING
+            percent = (
+                100
+                if state == "Job Completed"
+                else (0 if job.polls <= 1 else min(99, 100 * (job.polls - 1) // job.polls_needed))
+            )
+        answer: dict[str, Any] = {
+            "id": job.id,
             "account_id": META_ACCOUNT_ID,
-            "async_percent_completion": 100,
-            "async_status": "Job Completed",
-            "date_start": first.isoformat(),
-            "date_stop": last.isoformat(),
+            "async_percent_completion": percent,
+            "async_status": state,
+            "date_start": job.first.isoformat(),
+            "date_stop": job.last.isoformat(),
             "emails": [],
             "friendly_name": "",
             "is_bookmarked": False,
-            "is_running": False,
+            "is_running": not done,
             "schedule_id": "0",
-            "time_completed": stamp,
-            "time_ref": stamp,
+            "time_completed": job.submitted + 60 * job.polls_needed if done else 0,
+            "time_ref": job.submitted,
         }
+        if state in JOB_FAILURES:
+            # the error fields Meta added to report runs in v25.0 (Ads Insights error codes)
+            answer.update(
+                {
+                    "error_code": -2,
+                    "error_subcode": 2490547,
+                    "error_message": "Report Failed",
+                    "error_user_title": "Report Failed",
+                    "error_user_msg": "Generating the report failed. Try again later.",
+                }
+            )
+        return answer
 
     def _window(self, params: dict[str, list[str]]) -> tuple[date, date]:
         today = datetime.fromtimestamp(self.company.as_of_ms / 1000, tz=META_TZ).date()
@@ -829,6 +1049,84 @@ class MetaAdsAPI:
         out["date_start"] = values["date_start"]
         out["date_stop"] = values["date_stop"]
         return out
+
+
+def _field_list(value: str) -> list[str]:
+    """``fields`` as sent: ``a,b{c}`` or a JSON array ``["a","b"]`` (the facebook-business SDK
+    JSON-encodes every list parameter)."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            names = json.loads(text)
+        except ValueError:
+            raise _GraphError(400, 100, "(#100) param fields must be a list of strings") from None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _GraphError(400, 100, "(#100) param fields must be a list of strings")
+        return names
+    out, depth, current = [], 0, ""
+    for char in text:  # split on commas outside {...} (nested field selections)
+        if char == "," and depth == 0:
+            out.append(current)
+            current = ""
+            continue
+        depth += (char == "{") - (char == "}")
+        current += char
+    out.append(current)
+    return out
+
+
+def served_versions(day: date) -> list[str]:
+    """The Marketing API versions Meta serves on ``day`` (oldest first), from the dated list."""
+    from revops.sources.versions import vendor
+
+    return [v.name for v in vendor("meta_ads").supported(day)]
+
+
+@dataclass
+class _Job:
+    """One async report run: its parameters, how many status polls it takes, how it ends."""
+
+    id: str
+    number: int
+    params: dict[str, list[str]]
+    first: date
+    last: date
+    polls_needed: int
+    failure: str | None  # "Job Failed" / "Job Skipped", or None: it completes
+    polls: int = 0
+    submitted: int = 0
+
+
+@dataclass
+class _Usage:
+    """Calls over a sliding window: what Meta's usage headers report, and when to throttle."""
+
+    window: float
+    budget: float
+    calls: deque[tuple[float, float]] = field(default_factory=deque)
+    total: float = 0.0
+
+    def trim(self, now: float) -> None:
+        while self.calls and self.calls[0][0] <= now - self.window:
+            self.total -= self.calls.popleft()[1]
+
+    def pct(self, now: float) -> float:
+        self.trim(now)
+        return 100.0 * self.total / self.budget if self.budget > 0 else 0.0
+
+    def add(self, now: float, weight: float = 1.0) -> None:
+        self.calls.append((now, weight))
+        self.total += weight
+
+    def regain_seconds(self, now: float) -> float:
+        """Seconds until enough calls leave the window for usage to drop below 100."""
+        self.trim(now)
+        excess = self.total - self.budget * 0.99
+        for moment, weight in self.calls:
+            excess -= weight
+            if excess < 0:
+                return max(0.0, moment + self.window - now)
+        return 0.0
 
 
 def _graph_epoch(text: str) -> int:

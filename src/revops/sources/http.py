@@ -13,6 +13,10 @@ What an answer means is decided here, once, for all six vendors (:func:`classify
   :class:`QuotaExhausted` with its ``reason``: the connectors end the stream there and record it
   *incomplete* (:func:`revops.sources.base.tracked_stream`), never done;
 * 5xx answers, dropped connections and bodies that are cut short or are not JSON are retried;
+* an answer saying the request asks for too much data (Meta's code 1 "Please reduce the amount
+  of data you're asking for", its insights timeouts 100/1504018 and 2/1504038 and the
+  data-per-call limit 100/1487534) is not retried as sent: :class:`RequestTooLarge` is raised at
+  once, so the caller can ask for less (a smaller date range, an async report job);
 * 401 refreshes an OAuth access token once (when the client has a refresh flow), then fails;
 * any other 4xx fails at once with a :class:`SourceError` naming the system, stream, status and
   the vendor's own error text. Credentials travel in headers or form bodies only, never in a
@@ -43,9 +47,16 @@ RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 # that is really gone costs a few requests more, a transient answer worded like one is retried
 QUOTA_CONFIRMATIONS = 4
 META_THROTTLE_CODES = {4, 17, 32, 613, *range(80000, 80015)}
-META_TRANSIENT_CODES = {1, 2}
+META_TRANSIENT_CODES = {2}
+# Meta's "ask for less" answers (code, subcode; None: any subcode): code 1 "Please reduce the
+# amount of data you're asking for, then retry your request"; the Ads Insights error codes page's
+# sync "Request Timed Out. Try a smaller date range, fetch less data, or use async jobs"
+# (100/1504018, 2/1504038) and the data-per-call limit (100/1487534, insights best practices)
+META_TOO_LARGE: frozenset[tuple[int, int | None]] = frozenset(
+    {(1, None), (100, 1504018), (2, 1504038), (100, 1487534)}
+)
 
-Verdict = Literal["retry", "throttle", "quota", "unauthorized", "fail"]
+Verdict = Literal["retry", "throttle", "quota", "unauthorized", "reduce", "fail"]
 
 
 MAX_RETRY_AFTER_ENV = "REVOPS_HTTP_MAX_RETRY_AFTER"
@@ -76,6 +87,13 @@ class PagingError(SourceError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class RequestTooLarge(SourceError):
+    """The vendor says the request asks for too much data at once (Meta's code 1 "Please reduce
+    the amount of data you're asking for", an insights query that timed out). Sending it again
+    unchanged fails the same way, so it is not retried: the caller asks for less (a smaller date
+    range, an async report job) or the stream fails with this message."""
 
 
 class QuotaExhausted(SourceError):
@@ -322,10 +340,16 @@ def classify(response: requests.Response) -> tuple[Verdict, bool]:
 
     # Meta Graph: throttling arrives as 400/403 with an error code
     meta_code = error.get("code") if isinstance(error.get("code"), int) else None
-    if meta_code in META_THROTTLE_CODES and error.get("type") is not None:
-        return "throttle", False
-    if meta_code in META_TRANSIENT_CODES and error.get("type") is not None:
-        return "retry", False
+    if meta_code is not None and error.get("type") is not None:
+        subcode = error.get("error_subcode")
+        if meta_code in META_THROTTLE_CODES:
+            return "throttle", False
+        if error.get("is_transient") is True:
+            return "retry", False
+        if (meta_code, None) in META_TOO_LARGE or (meta_code, subcode) in META_TOO_LARGE:
+            return "reduce", False
+        if meta_code in META_TRANSIENT_CODES:
+            return "retry", False
     # Salesforce: 403 REQUEST_LIMIT_EXCEEDED (TotalRequests is the rolling 24-hour quota)
     if first.get("errorCode") == "REQUEST_LIMIT_EXCEEDED":
         return "throttle", "TotalRequests" in str(first.get("message", ""))
@@ -588,6 +612,8 @@ class ApiClient:
                         continue  # a refresh is not a retry
                     if verdict in ("unauthorized", "fail"):
                         raise SourceError(self.system, stream, last_status, last_error)
+                    if verdict == "reduce":
+                        raise RequestTooLarge(self.system, stream, last_status, last_error)
                     if verdict == "throttle":
                         hint = vendor_retry_hint(response)
                         delay = hint[0] if hint else None

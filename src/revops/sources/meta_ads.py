@@ -1,5 +1,8 @@
 """Meta Marketing API (Graph): ad accounts, campaigns, ad sets, ads and daily ad insights.
 
+* The API version is ``REVOPS_META_ADS_API_VERSION``, by default the one
+  :mod:`revops.sources.versions` lists for Meta (a version Meta serves today; a run warns when
+  its sunset is near or past).
 * The ad account (currency, time zone), campaigns, ad sets and ads are re-read in full every
   run, deleted and archived ones included (``effective_status`` lists every status), so a
   deleted campaign stays in ``raw_meta_ads`` with its status.
@@ -7,6 +10,21 @@
   :data:`CHUNK_DAYS` days, re-reading 28 days behind the cursor because Meta restates recent
   days (attribution windows). Each row keeps Meta's ``account_currency`` and gains the
   account's ``account_timezone``: ``date_start`` is a day in that time zone.
+* Each chunk is an asynchronous report run, as Meta's insights limits page advises for large
+  reads (synchronous queries fail with timeouts or out-of-memory errors): ``POST
+  act_<id>/insights`` gives a ``report_run_id``; ``GET /<report_run_id>`` is polled, waiting
+  ``REVOPS_HTTP_BASE_DELAY`` doubling up to ``REVOPS_HTTP_MAX_DELAY`` between polls, at most
+  ``REVOPS_META_ADS_JOB_TIMEOUT`` seconds, until ``Job Completed`` at 100 %; its rows are then
+  paged from ``GET /<report_run_id>/insights``. A run that ends ``Job Failed`` or ``Job
+  Skipped``, does not finish in time, or is answered "reduce the amount of data" (code 1, an
+  insights timeout: :class:`revops.sources.http.RequestTooLarge`) is submitted again with its
+  days split in two (a single day again as it is), at most ``REVOPS_META_ADS_JOB_RETRIES``
+  times per chunk; then the stream fails naming the account, the days and Meta's error. The
+  cursor moves to the day after each completed range, so a run that stops resumes there.
+* :class:`MetaPacer` reads Meta's usage headers (``X-Business-Use-Case-Usage``,
+  ``X-Ad-Account-Usage``, ``X-App-Usage``) from every answer and, once a figure passes
+  ``REVOPS_META_ADS_USAGE_THRESHOLD`` percent, waits before the next request, longer the
+  closer it is to 100, where Meta throttles.
 
 Meta sends metrics as strings (``"spend": "12.34"``) and they are kept so; ``actions`` is kept
 as the list Meta sends. The token goes in the ``Authorization`` header, never in a URL, and
@@ -16,12 +34,16 @@ as the list Meta sends. The token goes in the ``Authorization`` header, never in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import dlt
+import requests
 
+from revops.config import setting_float, setting_int
 from revops.sources.base import (
     NextLinkPaginator,
     SinglePage,
@@ -34,13 +56,22 @@ from revops.sources.base import (
     screened,
     tracked_stream,
 )
-from revops.sources.http import ApiClient
-from revops.sources.settings import api_url, id_list, setting, start_date
+from revops.sources.http import ApiClient, RequestTooLarge, SourceError
+from revops.sources.settings import api_url, env_name, id_list, setting, start_date
+from revops.sources.versions import api_version
+
+log = logging.getLogger(__name__)
 
 SYSTEM = "meta_ads"
 DEFAULT_URL = "https://graph.facebook.com"
-DEFAULT_API_VERSION = "v21.0"
 CHUNK_DAYS = 14
+JOB_RETRIES = 5  # resubmissions of failed report runs per chunk (REVOPS_META_ADS_JOB_RETRIES)
+JOB_TIMEOUT = 3600.0  # Meta: an async report "can take up to an hour" (REVOPS_META_ADS_JOB_TIMEOUT)
+USAGE_THRESHOLD = 75.0  # percent of a usage figure where pacing starts
+USAGE_SPAN = 300.0  # seconds Meta's ad account score takes to decay (standard tier)
+JOB_DONE = "Job Completed"
+JOB_PENDING = ("Job Not Started", "Job Started", "Job Running")
+JOB_FAILED = ("Job Failed", "Job Skipped")
 HISTORY_DAYS = 365
 PAGES = NextLinkPaginator(items="data", next_link="paging.next", limit_param="limit", limit=500)
 
@@ -90,13 +121,239 @@ STREAMS = {
 
 
 def client() -> ApiClient:
-    """An API client for ``REVOPS_META_ADS_URL`` with the access token in a header."""
+    """An API client for ``REVOPS_META_ADS_URL`` at the configured API version, with the
+    access token in a header and :class:`MetaPacer` reading Meta's usage headers."""
     token = setting(SYSTEM, "token")
     return ApiClient(
         system=SYSTEM,
-        base_url=api_url(SYSTEM, DEFAULT_URL, setting(SYSTEM, "api_version", DEFAULT_API_VERSION)),
+        base_url=api_url(SYSTEM, DEFAULT_URL, api_version(SYSTEM)),
         headers=lambda: {"Authorization": f"Bearer {token}"},
+        pacer=MetaPacer.from_env(),
     )
+
+
+# -- pacing by Meta's usage headers ---------------------------------------------------------------
+
+
+def usage_figures(headers: Mapping[str, str]) -> tuple[float, float, float] | None:
+    """From Meta's usage headers: the highest usage percentage (``call_count``,
+    ``total_cputime``, ``total_time``, ``acc_id_util_pct``), the seconds until access is
+    regained (``estimated_time_to_regain_access``, minutes) and until the ad account's usage
+    resets (``reset_time_duration``, seconds); None when the answer carries none."""
+    pct = regain = reset = 0.0
+    found = False
+    for header in ("X-Business-Use-Case-Usage", "X-Ad-Account-Usage", "X-App-Usage"):
+        raw = headers.get(header)
+        if not raw:
+            continue
+        try:
+            usage = json.loads(raw)
+        except ValueError:
+            continue
+        entries: list[Any] = []
+        if isinstance(usage, dict) and any(isinstance(v, list) for v in usage.values()):
+            for value in usage.values():  # business use case: {business_id: [entries]}
+                entries.extend(value if isinstance(value, list) else [value])
+        else:
+            entries.append(usage)
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
+                try:
+                    pct = max(pct, float(entry.get(key) or 0))
+                    found = found or key in entry
+                except (TypeError, ValueError):
+                    continue
+            try:
+                regain = max(regain, float(entry.get("estimated_time_to_regain_access") or 0) * 60)
+                reset = max(reset, float(entry.get("reset_time_duration") or 0))
+            except (TypeError, ValueError):
+                continue
+    return (pct, regain, reset) if found else None
+
+
+@dataclass
+class MetaPacer:
+    """Slows requests down before Meta throttles them (a :class:`revops.sources.http.Pacer`).
+
+    Meta throttles once a usage figure in its headers reaches 100 (per cent of the business use
+    case's or the ad account's budget). After an answer whose highest figure passed
+    ``threshold``, the next request waits ``span * (usage - threshold) / (100 - threshold)``
+    seconds, where ``span`` is the ad account's ``reset_time_duration`` when given, else
+    :data:`USAGE_SPAN` (the standard tier's 300-second decay); when Meta names an
+    ``estimated_time_to_regain_access`` on a successful answer, that is waited instead. Throttle
+    answers themselves are waited for by the HTTP layer (their usage header's delay), so the
+    pacer adds nothing to them.
+    """
+
+    threshold: float = USAGE_THRESHOLD
+    span: float = USAGE_SPAN
+    pending: float = 0.0
+    waits: list[float] = field(default_factory=list)  # what it asked for, for the logs and tests
+
+    @classmethod
+    def from_env(cls) -> MetaPacer:
+        """``REVOPS_META_ADS_USAGE_THRESHOLD`` (percent, 1-99; default 75)."""
+        name = env_name(SYSTEM, "usage_threshold")
+        return cls(threshold=setting_float(name, USAGE_THRESHOLD, minimum=1, maximum=99))
+
+    def before(self, method: str, url: str) -> float:
+        """The wait the last answer's usage calls for (asked once)."""
+        wait, self.pending = self.pending, 0.0
+        if wait > 0:
+            self.waits.append(wait)
+            log.info("meta_ads: usage near Meta's limit, waiting %.1f s before the next call", wait)
+        return wait
+
+    def after(self, method: str, url: str, response: requests.Response) -> None:
+        """Read the answer's usage headers."""
+        figures = usage_figures(response.headers)
+        if figures is None or response.status_code >= 400:
+            self.pending = 0.0
+            return
+        pct, regain, reset = figures
+        if regain > 0:
+            self.pending = regain
+        elif pct > self.threshold:
+            ramp = (min(pct, 100.0) - self.threshold) / (100.0 - self.threshold)
+            self.pending = (reset or self.span) * ramp
+        else:
+            self.pending = 0.0
+
+
+# -- async insights report runs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How report runs are waited for and retried."""
+
+    retries: int = JOB_RETRIES
+    timeout: float = JOB_TIMEOUT
+
+    @classmethod
+    def from_env(cls) -> JobSettings:
+        """``REVOPS_META_ADS_JOB_RETRIES`` (0-50) and ``REVOPS_META_ADS_JOB_TIMEOUT`` (seconds)."""
+        return cls(
+            retries=setting_int(
+                env_name(SYSTEM, "job_retries"), JOB_RETRIES, minimum=0, maximum=50
+            ),
+            timeout=setting_float(env_name(SYSTEM, "job_timeout"), JOB_TIMEOUT, minimum=1),
+        )
+
+
+class JobFailed(Exception):
+    """A report run ended without its rows: ``Job Failed``, ``Job Skipped`` or too slow."""
+
+
+def submit_report(api: ApiClient, account: str, first: date, last: date) -> str:
+    """Start an async ad-level daily insights report for ``first``..``last``: its run id."""
+    answer = api.post_json(
+        STREAMS["ad_insights"].path.format(account=account),
+        "ad_insights",
+        data={
+            "level": "ad",
+            "time_increment": "1",
+            "time_range": json.dumps({"since": first.isoformat(), "until": last.isoformat()}),
+            "fields": FIELDS["ad_insights"],
+        },
+    )
+    run_id = answer.get("report_run_id") if isinstance(answer, dict) else None
+    if not run_id:
+        raise SourceError(SYSTEM, "ad_insights", 200, f"no report_run_id in {answer!r:.200}")
+    return str(run_id)
+
+
+def wait_for_report(api: ApiClient, run_id: str, settings: JobSettings) -> None:
+    """Poll a report run until ``Job Completed`` at 100 %, waiting the client's back-off
+    (base delay doubling, capped at its maximum) between polls; :class:`JobFailed` when it
+    fails, is skipped, or is still running after ``settings.timeout`` seconds."""
+    waited, polls = 0.0, 0
+    while True:
+        status = api.get_json(run_id, "ad_insights")
+        state = str(status.get("async_status", ""))
+        percent = status.get("async_percent_completion")
+        if state == JOB_DONE and (percent is None or float(percent) >= 100):
+            return
+        if state in JOB_FAILED:
+            detail = "; ".join(
+                str(status[k])
+                for k in ("error_code", "error_subcode", "error_message", "error_user_msg")
+                if status.get(k) not in (None, "")
+            )
+            raise JobFailed(
+                f"report run {run_id} ended {state!r}" + (f" ({detail})" if detail else "")
+            )
+        if state not in JOB_PENDING and state != JOB_DONE:
+            log.warning(
+                "meta_ads: report run %s has an unknown status %r; polling on", run_id, state
+            )
+        delay = min(api.policy.max_delay, api.policy.base_delay * 2**polls)
+        if waited + delay > settings.timeout:
+            raise JobFailed(
+                f"report run {run_id} still {state!r} ({percent} %) after {waited:.0f} s "
+                f"({env_name(SYSTEM, 'job_timeout')}={settings.timeout:g})"
+            )
+        api.sleep(delay)
+        waited += delay
+        polls += 1
+
+
+def halves(first: date, last: date) -> list[tuple[date, date]]:
+    """A day range split in two (a single day stays whole)."""
+    if first >= last:
+        return [(first, last)]
+    middle = first + timedelta(days=(last - first).days // 2)
+    return [(first, middle), (middle + timedelta(days=1), last)]
+
+
+def report_pages(
+    api: ApiClient,
+    account: str,
+    first: date,
+    last: date,
+    settings: JobSettings,
+    time_zone: str | None = None,
+) -> Iterator[tuple[list[dict[str, Any]], date | None]]:
+    """The insight rows of ``first``..``last`` through async report runs, page by page as
+    ``(rows, None)``, and ``([], day)`` each time every day up to ``day`` has been read.
+
+    A report run that fails, is skipped, times out, or is answered "reduce the amount of data"
+    is submitted again with its days split in two, at most ``settings.retries`` times in all;
+    then :class:`SourceError` names the account, the days and the last failure.
+    """
+    pending = [(first, last)]
+    failures: list[str] = []
+    while pending:
+        low, high = pending.pop(0)
+        try:
+            run_id = submit_report(api, account, low, high)
+            wait_for_report(api, run_id, settings)
+            for page in STREAMS["ad_insights"].pages(api, f"{run_id}/insights"):
+                yield [insight_row(r, time_zone) for r in page], None
+        except (JobFailed, RequestTooLarge) as why:
+            failures.append(str(why))
+            if len(failures) > settings.retries:
+                raise SourceError(
+                    SYSTEM,
+                    "ad_insights",
+                    None,
+                    f"the async insights report for {account}, days {low}..{high}, did not "
+                    f"complete: {why}; {len(failures)} report runs for {first}..{last} failed "
+                    f"({env_name(SYSTEM, 'job_retries')}={settings.retries}). Meta advises "
+                    "trying again later or asking for fewer days or fields",
+                ) from why
+            parts = halves(low, high)
+            log.warning(
+                "meta_ads ad_insights: %s; submitting %s again as %s",
+                why,
+                f"{low}..{high}",
+                ", ".join(f"{a}..{b}" for a, b in parts),
+            )
+            pending[:0] = parts
+            continue
+        yield [], high
 
 
 def account_ids() -> list[str]:
@@ -125,6 +382,7 @@ def meta_ads_source(
     """The Meta Ads streams, each merged on its primary key into ``raw_meta_ads``; ``since``:
     a backfill of the days of ``[since, until)`` (:class:`revops.sources.base.Window`)."""
     api = client()
+    jobs = JobSettings.from_env()
     accounts = account_ids()
     window = Window.of(since, until)
     end_day = window.end_day
@@ -172,18 +430,11 @@ def meta_ads_source(
                 start = window.first_day(cursor, initial, insights.lookback_days)
                 time_zone = account_time_zone(account)
                 for first, last in day_chunks(start, end_day, CHUNK_DAYS):
-                    params = {
-                        "level": "ad",
-                        "time_increment": 1,
-                        "time_range": json.dumps(
-                            {"since": first.isoformat(), "until": last.isoformat()}
-                        ),
-                        "fields": FIELDS["ad_insights"],
-                    }
-                    path = insights.path.format(account=account)
-                    for page in insights.pages(api, path, **params):
-                        yield from screened(insights, [insight_row(r, time_zone) for r in page])
-                    cursors[account] = (last + timedelta(days=1)).isoformat()
+                    for rows, done in report_pages(api, account, first, last, jobs, time_zone):
+                        if rows:
+                            yield from screened(insights, rows)
+                        if done is not None:  # every day up to ``done`` read
+                            cursors[account] = (done + timedelta(days=1)).isoformat()
 
     return (
         entities(STREAMS["ad_accounts"]),
