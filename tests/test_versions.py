@@ -200,3 +200,30 @@ def test_meta_keeps_each_version_90_days_after_the_next_release():
     for older, newer in zip(versions, versions[1:], strict=False):
         if older.sunset is not None:
             assert older.sunset >= newer.released + timedelta(days=90), older
+
+
+@pytest.mark.parametrize(
+    ("system", "value"),
+    [
+        ("google_ads", "latest"),
+        ("meta_ads", "v26.0.1"),
+        ("linkedin_ads", "2026-10"),
+        ("salesforce", "sixty-seven"),
+    ],
+)
+def test_a_malformed_version_setting_is_refused_naming_the_variable(system, value, monkeypatch):
+    from revops.sources.settings import SettingsError
+
+    variable = f"REVOPS_{system.upper()}_API_VERSION"
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable) as raised:
+        api_version(system, today=TODAY)
+    assert vendor(system).default in str(raised.value)
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_every_listed_version_is_spelled_the_vendors_way(system):
+    from revops.sources.versions import FORMATS
+
+    pattern, _ = FORMATS[system]
+    assert all(pattern.fullmatch(v.name) for v in vendor(system).versions)

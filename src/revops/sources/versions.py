@@ -13,6 +13,7 @@ Mailchimp (``3.0``) and HubSpot (``v3``/``v4`` paths) have no dated versions in 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -77,6 +78,14 @@ def normalise(system: str, name: str) -> str:
     return text
 
 
+FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "google_ads": (re.compile(r"v\d+"), "v25"),
+    "meta_ads": (re.compile(r"v\d+\.\d+"), "v26.0"),
+    "linkedin_ads": (re.compile(r"20\d\d(0[1-9]|1[0-2])(\.\d\d)?"), "202610 (YYYYMM)"),
+    "salesforce": (re.compile(r"\d+\.\d"), "67.0"),
+}
+"""How each vendor spells a version (after :func:`normalise`), with an example for errors."""
+
 VENDORS: dict[str, VendorVersions] = {}
 """Filled below, one entry per versioned vendor."""
 
@@ -94,12 +103,23 @@ def api_version(system: str, today: date | None = None) -> str:
     """The version a connector sends: ``REVOPS_<SYSTEM>_API_VERSION`` or the default here.
 
     Logs a warning when the vendor's sunset of that version is within :data:`WARN_BEFORE` or
-    past (the vendor, not this list, has the last word, so the request is still sent).
+    past (the vendor, not this list, has the last word, so the request is still sent). A value
+    that is not spelled like one of the vendor's versions raises :class:`SettingsError` naming
+    the variable; a well-formed version this list does not know is sent as it is.
     """
-    from revops.sources.settings import env_name, setting
+    from revops.sources.settings import SettingsError, env_name, setting
 
     dated = vendor(system)
-    name = normalise(system, setting(system, "api_version", dated.default))
+    raw = setting(system, "api_version", dated.default)
+    name = normalise(system, raw)
+    pattern, example = FORMATS[system]
+    if not pattern.fullmatch(name):
+        known = ", ".join(v.name for v in dated.supported(today or date.today())[-3:])
+        raise SettingsError(
+            f"{system}: {env_name(system, 'api_version')}={raw!r} is not a {system} API version "
+            f"(expected like {example}); unset it for the default {dated.default} or set one "
+            f"the vendor serves ({known}; see {dated.source})."
+        )
     day = today or date.today()
     found = dated.get(name)
     if found is not None and found.sunset is not None and day + WARN_BEFORE >= found.sunset:
