@@ -237,7 +237,7 @@ _register(
 
 # -- LinkedIn Marketing API ----------------------------------------------------------------------
 # Policy (LINKEDIN_VERSIONING): monthly versions, "supported and stable for a minimum of one year
-# before sunset". LinkedIn_MIGRATIONS gives the sunset day of each version; the release is the
+# before sunset". LINKEDIN_MIGRATIONS gives the sunset day of each version; the release is the
 # version's month (the pages name the month only: day 1 here). No 202412 or 202512 appears in
 # LinkedIn's tables. Projected sunsets: the 15th a year on, moved to Monday from a weekend (as
 # the read ones mostly are).
