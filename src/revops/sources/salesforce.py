@@ -1,12 +1,26 @@
-"""Salesforce REST: SOQL through ``queryAll``, incremental on ``SystemModstamp``, deletes included.
+"""Salesforce: SOQL through REST ``queryAll`` or, for large reads, Bulk API 2.0 query jobs;
+incremental on ``SystemModstamp``, deletes included.
 
 Each object's fields come from its ``describe`` (so a field added in Salesforce arrives as a
 new column); compound fields (address, location) are left out because their parts are fields of
-their own. Every object is read with ``queryAll`` (which also returns deleted rows, with
-``IsDeleted = true``, while they are in the recycle bin) ordered by its cursor, and the cursor
-is checkpointed after every page: the last ``SystemModstamp`` read (history objects, which are
-never modified, use ``CreatedDate``). The next run reads from that instant again (``>=``), so
-rows sharing it are read twice and merged, never skipped.
+their own. Every object is read with ``queryAll`` semantics (deleted rows too, with
+``IsDeleted = true``, while they are in the recycle bin). The cursor is the newest
+``SystemModstamp`` read (history objects, which are never modified, use ``CreatedDate``), never
+the window's end, and each run re-reads :data:`OVERLAP` behind it (``>=``): a record whose
+transaction committed late, with a ``SystemModstamp`` older than rows already read, is still
+picked up; what is read twice merges on ``Id``.
+
+How an object is read depends on how many rows its window holds (``SELECT COUNT()`` with the
+same ``WHERE``, one cheap call): up to ``REVOPS_SALESFORCE_BULK_THRESHOLD`` rows through REST
+``queryAll`` in cursor order, the cursor checkpointed after every page; above it through one
+Bulk API 2.0 ``queryAll`` job with the same SOQL (without ``ORDER BY``, which Bulk API 2.0
+query jobs do not take), polled with back-off, its CSV result sets read one by one by
+``Sforce-Locator`` and turned back into the types REST gives (from the ``describe`` field
+types), the cursor moved once every set is read. A job that ends ``Failed`` or ``Aborted`` is
+submitted once more, then fails the run with a :class:`SourceError` naming the job.
+
+The API version is ``REVOPS_SALESFORCE_API_VERSION`` or the default of the dated list in
+:mod:`revops.sources.versions`.
 
 ``REVOPS_SALESFORCE_URL`` is the instance URL (``https://yourorg.my.salesforce.com``); with an
 OAuth refresh flow and no URL, the token answer's ``instance_url`` is used. Values keep the
@@ -17,13 +31,17 @@ it on every record that holds money).
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import dlt
 
+from revops.config import setting_float, setting_int
 from revops.sources.base import (
     NextLinkPaginator,
     Stream,
@@ -33,13 +51,33 @@ from revops.sources.base import (
     screened,
     tracked_stream,
 )
-from revops.sources.http import ApiClient
-from revops.sources.settings import SettingsError, oauth_token, optional, setting
+from revops.sources.http import ApiClient, PagingError, SourceError
+from revops.sources.settings import SettingsError, env_name, oauth_token, optional
+from revops.sources.versions import api_version
+
+log = logging.getLogger(__name__)
 
 SYSTEM = "salesforce"
-DEFAULT_API_VERSION = "62.0"
 INITIAL = datetime(2000, 1, 1, tzinfo=UTC)
 SKIPPED_TYPES = {"address", "location", "base64"}
+
+OVERLAP = timedelta(minutes=15)
+"""Re-read this far behind the cursor. ``SystemModstamp`` is stamped when a transaction starts
+and becomes visible when it commits; Salesforce's ``getUpdated()`` documentation says a change
+from a long-running transaction is reported from that transaction's start time once it
+completes, and an Apex transaction may run up to 10 minutes (Execution Governors and Limits).
+10 minutes plus 5 of clock and scheduling margin."""
+
+BULK_THRESHOLD = 10_000
+"""Default of ``REVOPS_SALESFORCE_BULK_THRESHOLD``: windows with more rows are read with Bulk
+API 2.0 (its query jobs are "designed to handle queries that return large amounts of data
+(10,000 records or more)")."""
+BULK_PAGE_ROWS = 50_000  # REVOPS_SALESFORCE_BULK_PAGE_ROWS: maxRecords per result set
+BULK_POLL_SECONDS = 2.0  # REVOPS_SALESFORCE_BULK_POLL_SECONDS: first wait between job polls
+BULK_MAX_POLL_SECONDS = 30.0  # the back-off's ceiling
+BULK_MAX_WAIT_MINUTES = 120  # REVOPS_SALESFORCE_BULK_MAX_WAIT_MINUTES: then abort, fail
+BULK_JOB_ATTEMPTS = 2  # a Failed/Aborted job is submitted once more, then the run fails
+BULK_DONE = ("JobComplete", "Failed", "Aborted")
 
 QUERY_PAGES = NextLinkPaginator(items="records", next_link="nextRecordsUrl")
 
@@ -74,15 +112,21 @@ STREAMS = {
         cursor=cursor,
         path="queryAll",
         paginator=QUERY_PAGES,
+        overlap=OVERLAP,
     )
     for sobject, cursor in OBJECTS.items()
 }
 
 
 def api_prefix() -> str:
-    """``services/data/vXX.X`` for ``REVOPS_SALESFORCE_API_VERSION`` (default 62.0)."""
-    version = setting(SYSTEM, "api_version", DEFAULT_API_VERSION).lstrip("v")
-    return f"services/data/v{version}"
+    """``services/data/vXX.X`` for ``REVOPS_SALESFORCE_API_VERSION`` (default: the dated
+    list's, :func:`revops.sources.versions.api_version`)."""
+    return f"services/data/v{api_version(SYSTEM)}"
+
+
+def bulk_threshold() -> int:
+    """Rows in an object's window above which it is read with Bulk API 2.0."""
+    return setting_int(env_name(SYSTEM, "bulk_threshold"), BULK_THRESHOLD, minimum=0)
 
 
 def client() -> ApiClient:
@@ -140,13 +184,29 @@ def soql_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def where(cursor: str, since: datetime, until: datetime) -> str:
+    """The ``WHERE`` of one object's window ``[since, until)``."""
+    return f"WHERE {cursor} >= {soql_datetime(since)} AND {cursor} < {soql_datetime(until)}"
+
+
 def soql(sobject: str, fields: list[str], cursor: str, since: datetime, until: datetime) -> str:
     """The query for one object's window ``[since, until)`` in cursor order."""
     return (
-        f"SELECT {', '.join(fields)} FROM {sobject} "
-        f"WHERE {cursor} >= {soql_datetime(since)} AND {cursor} < {soql_datetime(until)} "
+        f"SELECT {', '.join(fields)} FROM {sobject} {where(cursor, since, until)} "
         f"ORDER BY {cursor} ASC, Id ASC"
     )
+
+
+def bulk_soql(
+    sobject: str, fields: list[str], cursor: str, since: datetime, until: datetime
+) -> str:
+    """The same query for a Bulk API 2.0 job: no ``ORDER BY`` (not supported there)."""
+    return f"SELECT {', '.join(fields)} FROM {sobject} {where(cursor, since, until)}"
+
+
+def count_soql(sobject: str, cursor: str, since: datetime, until: datetime) -> str:
+    """How many rows (deleted ones too, with ``queryAll``) the window holds."""
+    return f"SELECT COUNT() FROM {sobject} {where(cursor, since, until)}"
 
 
 def record_row(record: dict[str, Any], any_type: set[str]) -> dict[str, Any]:
@@ -159,6 +219,191 @@ def record_row(record: dict[str, Any], any_type: set[str]) -> dict[str, Any]:
     return row
 
 
+def csv_value(kind: str, text: str) -> Any:
+    """A Bulk API 2.0 CSV cell as REST JSON gives the value: an empty cell is null (Salesforce
+    keeps no empty strings), ``true``/``false`` booleans, numbers for number types, datetimes
+    with ``+0000`` (CSV writes ``...000Z``); everything else as text."""
+    if text == "":
+        return None
+    if kind == "boolean":
+        return text.lower() == "true"
+    if kind in ("int", "long"):
+        return int(text) if text.lstrip("-").isdigit() else int(float(text))
+    if kind in ("double", "percent", "currency"):
+        return float(text)
+    if kind == "datetime" and text.endswith("Z"):
+        return text[:-1] + "+0000"
+    return text
+
+
+def csv_rows(text: str, fields: dict[str, str]) -> list[dict[str, Any]]:
+    """The rows of one CSV result set, typed as REST gives them."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = next(reader, None)
+    if header is None:
+        return []
+    kinds = [fields.get(name, "string") for name in header]
+    return [
+        {name: csv_value(kind, cell) for name, kind, cell in zip(header, kinds, row, strict=True)}
+        for row in reader
+    ]
+
+
+class BulkQuery:
+    """One object's window read through a Bulk API 2.0 ``queryAll`` job.
+
+    Submit the job, poll it with back-off until it is done (a ``Failed`` or ``Aborted`` job is
+    submitted once more, then the run fails naming the job), read its CSV result sets by
+    ``Sforce-Locator`` (each set checked against ``Sforce-NumberOfRecords`` and read again when
+    it arrives short), then delete the job.
+    """
+
+    def __init__(self, api: ApiClient, prefix: str, stream: str) -> None:
+        self.api, self.prefix, self.stream = api, prefix, stream
+        self.page_rows = setting_int(env_name(SYSTEM, "bulk_page_rows"), BULK_PAGE_ROWS, minimum=1)
+        self.poll = setting_float(
+            env_name(SYSTEM, "bulk_poll_seconds"), BULK_POLL_SECONDS, minimum=0.0
+        )
+        self.max_wait = 60 * setting_int(
+            env_name(SYSTEM, "bulk_max_wait_minutes"), BULK_MAX_WAIT_MINUTES, minimum=1
+        )
+        self.jobs: list[str] = []
+
+    def rows(self, query: str, fields: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+        """The rows of ``query``, one list per result set."""
+        job = self.run(query)
+        try:
+            locator: str | None = None
+            seen: set[str] = set()
+            while True:
+                rows, locator = self.result_set(job, locator, fields)
+                if rows:
+                    yield rows
+                if not locator or locator == "null":
+                    break
+                if locator in seen:
+                    raise PagingError(
+                        SYSTEM, self.stream, f"Bulk job {job} gave locator {locator!r} twice"
+                    )
+                seen.add(locator)
+        finally:
+            self.delete(job)
+
+    def run(self, query: str) -> str:
+        """Submit the job and wait until it completes; its id."""
+        for attempt in range(1, BULK_JOB_ATTEMPTS + 1):
+            job = self.api.post_json(
+                f"{self.prefix}/jobs/query",
+                self.stream,
+                json={
+                    "operation": "queryAll",
+                    "query": query,
+                    "contentType": "CSV",
+                    "columnDelimiter": "COMMA",
+                    "lineEnding": "LF",
+                },
+            )
+            job_id = str(job["id"])
+            self.jobs.append(job_id)
+            info = self.wait(job_id)
+            state = info.get("state")
+            if state == "JobComplete":
+                return job_id
+            why = info.get("errorMessage") or "no errorMessage given"
+            if attempt < BULK_JOB_ATTEMPTS:
+                log.warning(
+                    "salesforce %s: Bulk API 2.0 job %s ended %s (%s); submitting it again",
+                    self.stream,
+                    job_id,
+                    state,
+                    why,
+                )
+                continue
+            raise SourceError(
+                SYSTEM,
+                self.stream,
+                None,
+                f"Bulk API 2.0 query job {job_id} ended {state} ({why}) after "
+                f"{BULK_JOB_ATTEMPTS} attempts; see Setup > Bulk Data Load Jobs in the org, "
+                f"or raise {env_name(SYSTEM, 'bulk_threshold')} to read this object through "
+                "REST",
+            )
+        raise AssertionError("unreachable")
+
+    def wait(self, job_id: str) -> dict[str, Any]:
+        """Poll the job until it is done, waiting longer each time (up to 30 s)."""
+        waited, delay = 0.0, self.poll
+        while True:
+            info = self.api.get_json(f"{self.prefix}/jobs/query/{job_id}", self.stream)
+            if info.get("state") in BULK_DONE:
+                return info
+            if waited >= self.max_wait:
+                self.abort(job_id)
+                raise SourceError(
+                    SYSTEM,
+                    self.stream,
+                    None,
+                    f"Bulk API 2.0 query job {job_id} still {info.get('state')} after "
+                    f"{waited / 60:.0f} minutes; aborted it. Raise "
+                    f"{env_name(SYSTEM, 'bulk_max_wait_minutes')} if the org needs longer",
+                )
+            self.api.sleep(delay)
+            waited += delay
+            delay = min(max(delay, 0.001) * 2, BULK_MAX_POLL_SECONDS)
+
+    def result_set(
+        self, job_id: str, locator: str | None, fields: dict[str, str]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One result set and the next set's locator; a set shorter than its
+        ``Sforce-NumberOfRecords`` (or not valid CSV) is read again."""
+        params: dict[str, Any] = {"maxRecords": self.page_rows}
+        if locator:
+            params["locator"] = locator
+        problem = ""
+        for _ in range(max(1, self.api.policy.max_attempts)):
+            response = self.api.request(
+                "GET",
+                f"{self.prefix}/jobs/query/{job_id}/results",
+                self.stream,
+                decode="none",
+                params=params,
+            )
+            declared = response.headers.get("Sforce-NumberOfRecords")
+            try:
+                rows = csv_rows(response.content.decode("utf-8"), fields)
+            except (csv.Error, ValueError, UnicodeDecodeError) as err:
+                problem = f"unreadable CSV ({err})"
+                continue
+            if declared is not None and declared.isdigit() and int(declared) != len(rows):
+                problem = f"{len(rows)} rows where Sforce-NumberOfRecords says {declared}"
+                continue
+            return rows, response.headers.get("Sforce-Locator")
+        raise SourceError(
+            SYSTEM, self.stream, None, f"Bulk API 2.0 job {job_id} result set: {problem}"
+        )
+
+    def abort(self, job_id: str) -> None:
+        """Ask Salesforce to stop the job (best effort)."""
+        try:
+            self.api.request(
+                "PATCH",
+                f"{self.prefix}/jobs/query/{job_id}",
+                self.stream,
+                json={"state": "Aborted"},
+            )
+        except SourceError as err:
+            log.warning("salesforce %s: could not abort job %s: %s", self.stream, job_id, err)
+
+    def delete(self, job_id: str) -> None:
+        """Delete the job and its results (best effort: Salesforce drops them after 7 days)."""
+        try:
+            self.api.request(
+                "DELETE", f"{self.prefix}/jobs/query/{job_id}", self.stream, decode="none"
+            )
+        except SourceError as err:
+            log.info("salesforce %s: could not delete job %s: %s", self.stream, job_id, err)
+
+
 @dlt.source(name="salesforce", max_table_nesting=0)
 def salesforce_source(
     until: datetime | None = None, initial: datetime = INITIAL, since: datetime | None = None
@@ -169,6 +414,7 @@ def salesforce_source(
     window = Window.of(since, until)
     end = window.until
     prefix = api_prefix()
+    threshold = bulk_threshold()
 
     def sobject_resource(sobject: str, cursor: str):
         stream = STREAMS[table_name(sobject)]
@@ -177,7 +423,9 @@ def salesforce_source(
         def read() -> Iterator[Any]:
             state = window.state()
             since = window.start(
-                parse_ts(state["cursor"]) if state.get("cursor") else None, initial
+                parse_ts(state["cursor"]) if state.get("cursor") else None,
+                initial,
+                stream.overlap,
             )
             # read in cursor order: complete up to the last cursor value read, and up to the
             # window's end once every page is read
@@ -192,15 +440,35 @@ def salesforce_source(
                     raise SettingsError(f"salesforce: {sobject} has no Id or {cursor} field")
                 any_type = {name for name, kind in fields.items() if kind == "anyType"}
                 columns: dict[str, Any] | None = column_types(fields)
-                query = soql(sobject, list(fields), cursor, since, end)
-                path = f"{prefix}/queryAll?q={quote(query, safe='')}"
-                for page in QUERY_PAGES.pages(api, path, stream.name):
-                    rows = [record_row(r, any_type) for r in page]
-                    yield from screened(stream, rows, columns=columns)
-                    columns = None  # declared with the first page
-                    last = page[-1].get(cursor)
-                    if last:  # ordered by the cursor: everything before it has been read
-                        state["cursor"] = last
+                how_many = quote(count_soql(sobject, cursor, since, end), safe="")
+                counted = api.get_json(f"{prefix}/queryAll?q={how_many}", stream.name)
+                if int(counted.get("totalSize") or 0) > threshold:
+                    # Bulk API 2.0 returns the rows in no particular order: the cursor moves to
+                    # the newest value read once every result set is read
+                    newest: str | None = None
+                    query = bulk_soql(sobject, list(fields), cursor, since, end)
+                    for rows in BulkQuery(api, prefix, stream.name).rows(query, fields):
+                        rows = [record_row(r, any_type) for r in rows]
+                        yield from screened(stream, rows, columns=columns)
+                        columns = None
+                        stamps = [r[cursor] for r in rows if r.get(cursor)]
+                        if stamps:
+                            top = max(stamps, key=parse_ts)
+                            if newest is None or parse_ts(top) > parse_ts(newest):
+                                newest = top
+                    old = state.get("cursor")
+                    if newest is not None and (old is None or parse_ts(newest) > parse_ts(old)):
+                        state["cursor"] = newest
+                else:
+                    query = soql(sobject, list(fields), cursor, since, end)
+                    path = f"{prefix}/queryAll?q={quote(query, safe='')}"
+                    for page in QUERY_PAGES.pages(api, path, stream.name):
+                        rows = [record_row(r, any_type) for r in page]
+                        yield from screened(stream, rows, columns=columns)
+                        columns = None  # declared with the first page
+                        last = page[-1].get(cursor)
+                        if last:  # ordered by the cursor: everything before it has been read
+                            state["cursor"] = last
                 reached["end"] = end
 
         return read
