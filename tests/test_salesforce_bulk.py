@@ -199,3 +199,25 @@ def test_a_late_commit_behind_the_cursor_is_read_by_the_next_run(
         ).fetchone()
     assert status == "Working - Contacted Late"
     assert modstamp == fmt_salesforce(stamp)
+
+
+def test_a_bulk_run_that_dies_and_is_rerun_loads_the_clean_rows(
+    company: Company, tls_dir: Path, server_url: str, tmp_path: Path
+) -> None:
+    """A run that fails half-way through the objects (the sixth object's job fails on both
+    submissions, after five objects were read through Bulk) loads nothing it would have to
+    undo, and its rerun ends with exactly the clean run's tables."""
+    with (
+        new_database(server_url, prefix="revops_sfbulk") as clean_db,
+        new_database(server_url, prefix="revops_sfbulk") as rerun_db,
+        SimulatorServer(company, cert_dir=tls_dir) as server,
+    ):
+        extract(server, clean_db, tmp_path / "clean", **REST)
+        api = server.simulator.apis["salesforce"]
+        api.job_fates.extend(["JobComplete"] * 5 + ["Failed", "Failed"])
+        api.log.clear()
+        with pytest.raises(SourceError, match="ended Failed"):
+            extract(server, rerun_db, tmp_path / "rerun", **BULK)
+        assert jobs_used(paths(server))["create"] == 7 and not api.job_fates
+        extract(server, rerun_db, tmp_path / "rerun", **BULK)
+        assert snapshot(rerun_db, "salesforce") == snapshot(clean_db, "salesforce")
