@@ -5,6 +5,7 @@ ad-day the simulator has."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -16,7 +17,7 @@ import pytest
 
 from revops.simulator import Company, SimulatorServer
 from revops.sources import meta_ads
-from revops.sources.http import ApiClient, RetryPolicy, SourceError
+from revops.sources.http import ApiClient, RequestTooLarge, RetryPolicy, SourceError
 
 AS_OF = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 FIRST, LAST = date(2026, 10, 6), date(2026, 10, 19)  # one 14-day chunk
@@ -40,7 +41,8 @@ def sim(server: SimulatorServer):
     """The Meta handler with its failure knobs back at their defaults after each test."""
     api = server.simulator.apis["meta_ads"]
     yield api
-    for knob in ("fail_jobs", "fail_first_jobs", "fail_jobs_over_days", "job_polls"):
+    knobs = ("fail_jobs", "fail_first_jobs", "fail_jobs_over_days", "job_polls", "sync_row_limit")
+    for knob in knobs:
         if knob in vars(api):
             delattr(api, knob)
 
@@ -137,6 +139,25 @@ def test_a_job_still_running_past_the_timeout_counts_as_failed(server, sim, clie
     assert slept == [0.5, 1.0, 0.5, 1.0]
 
 
+def test_a_large_synchronous_query_is_refused_and_not_retried_the_async_read_is_not(
+    server, company, sim, client
+) -> None:
+    api, slept = client
+    sim.sync_row_limit = 10  # Meta's limits page: large synchronous queries fail
+    params = {
+        "level": "ad",
+        "time_increment": "1",
+        "time_range": json.dumps({"since": FIRST.isoformat(), "until": LAST.isoformat()}),
+        "fields": meta_ads.FIELDS["ad_insights"],
+    }
+    with pytest.raises(RequestTooLarge) as err:
+        api.get_json(f"{account(server)}/insights", "ad_insights", params=params)
+    assert api.requests_made == 1 and slept == []  # the connector used to retry this 8 times
+    assert "(#1) Please reduce the amount of data" in str(err.value)
+    rows, _ = read(api, server)  # the connector's async report runs are not limited so
+    assert len(rows) == len(truth(company, FIRST, LAST)) > 10
+
+
 def test_reduce_the_amount_of_data_splits_the_days(server, company, sim, client) -> None:
     api, _ = client
     real = api.post_json
@@ -145,8 +166,6 @@ def test_reduce_the_amount_of_data_splits_the_days(server, company, sim, client)
     def too_big_once(path, stream, **kwargs):
         asked.append(kwargs["data"]["time_range"])
         if len(asked) == 1:
-            from revops.sources.http import RequestTooLarge
-
             raise RequestTooLarge(
                 "meta_ads", stream, 400, "(#1) Please reduce the amount of data you're asking for"
             )

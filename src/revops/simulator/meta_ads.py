@@ -240,6 +240,9 @@ class MetaAdsAPI:
     """The first N report runs submitted fail."""
     fail_jobs_over_days: int | None = None
     """Report runs spanning more days than this fail (a report too large to finish)."""
+    sync_row_limit: int | None = None
+    """A synchronous insights query with more rows than this is refused as Meta refuses large
+    ones: code 1, "Please reduce the amount of data you're asking for" (None: no limit)."""
 
     def __init__(self, company: Company, tokens: TokenStore) -> None:
         self.company = company
@@ -476,7 +479,7 @@ class MetaAdsAPI:
             if edge == "insights":
                 if req.method == "POST":
                     return self._start_run(req)
-                return self._insights(req, version, path, self._params(req))
+                return self._insights(req, version, path, self._params(req), sync=True)
             if edge in ("campaigns", "adsets", "ads"):
                 return self._edge(req, version, path, edge, None)
             raise _GraphError(
@@ -513,7 +516,9 @@ class MetaAdsAPI:
             if edge in ("adsets", "ads"):
                 return self._edge(req, version, path, edge, ("campaign_id", camp.id))
             if edge == "insights":
-                return self._insights(req, version, path, self._params(req), ("campaign", camp.id))
+                return self._insights(
+                    req, version, path, self._params(req), ("campaign", camp.id), sync=True
+                )
         if adset is not None and adset.created_ms < as_of:
             if edge is None:
                 return json_response(
@@ -920,6 +925,7 @@ class MetaAdsAPI:
         path: str,
         params: dict[str, list[str]],
         scope: tuple[str, str] | None = None,
+        sync: bool = False,
     ) -> Response:
         level = (params.get("level") or ["account"])[0]
         if level not in ("account", "campaign", "adset", "ad"):
@@ -976,6 +982,12 @@ class MetaAdsAPI:
             rendered = self._insight_row(level, entity, start, stop, facts, fields)
             if rendered is not None:
                 rows.append(rendered)
+        if sync and self.sync_row_limit is not None and len(rows) > self.sync_row_limit:
+            raise _GraphError(
+                400,
+                1,
+                "Please reduce the amount of data you're asking for, then retry your request",
+            )
         return self._paged(req, version, path, rows)
 
     def _insight_row(
