@@ -35,6 +35,7 @@ from pathlib import Path
 
 AS_OF = "2026-11-02T00:00:00+00:00"
 SEED = 42
+BACKFILL_SINCE = "2000-01-01T00:00:00+00:00"  # before any simulated history: every row again
 
 
 def free_ports(count: int = 6, start: int = 21000) -> int:
@@ -76,17 +77,28 @@ def start_simulator(scale: float, home: Path) -> tuple[subprocess.Popen, dict[st
     return child, env_exports(port, cert_dir=cert_dir)
 
 
-def run_child(system: str, url: str, env: dict[str, str], home: Path, streams: str = "") -> dict:
-    """One extract in a child process: its rows, wall time and peak memory."""
+def run_child(
+    system: str,
+    url: str,
+    env: dict[str, str],
+    home: Path,
+    streams: str = "",
+    since: str = "",
+    extra_env: dict[str, str] | None = None,
+) -> dict:
+    """One extract in a child process: its rows, wall time and peak memory (``since``: a
+    backfill of ``[since, AS_OF)``, which reads the same rows again and merges them)."""
     args = [sys.executable, __file__, "--child", system, "--warehouse", url, "--streams", streams]
-    full_env = {**os.environ, **env, "REVOPS_HOME": str(home)}
+    if since:
+        args += ["--since", since]
+    full_env = {**os.environ, **env, "REVOPS_HOME": str(home), **(extra_env or {})}
     done = subprocess.run(args, env=full_env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"extract {system} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def child_main(system: str, url: str, streams: str) -> None:
+def child_main(system: str, url: str, streams: str, since: str = "") -> None:
     """Child side: run the extract, print what it did as JSON."""
     from revops.sources import run_extract
 
@@ -96,6 +108,7 @@ def child_main(system: str, url: str, streams: str) -> None:
         url,
         until=datetime.fromisoformat(AS_OF),
         streams=streams.split(",") if streams else None,
+        since=datetime.fromisoformat(since) if since else None,
     )
     seconds = time.perf_counter() - began
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -161,12 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--memory-factor", type=float, default=10.0)
     parser.add_argument("--systems", default="", help="comma-separated (default: all six)")
+    parser.add_argument(
+        "--no-dicts",
+        dest="dicts",
+        action="store_false",
+        help="skip the comparison run with rows handed to dlt as dicts",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", help=argparse.SUPPRESS)
     parser.add_argument("--streams", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--since", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child_main(args.child, args.warehouse, args.streams)
+        child_main(args.child, args.warehouse, args.streams, args.since)
         return 0
 
     from revops.sources import SYSTEMS
@@ -206,11 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         alone = run_child(system, one_url, env, home / "runs" / "alone", resource_name)
         alone_rows = alone["rows"].get(table, 0)
         extract_rate = alone_rows / alone["seconds"]
+        # the same rows again: a backfill of the whole history into the loaded table merges
+        merged = run_child(
+            system, one_url, env, home / "runs" / "alone", resource_name, since=BACKFILL_SINCE
+        )
+        merged_rows = merged["rows"].get(table, 0)
         copied, copy_seconds = copy_rate(one_url, f"raw_{system}", table)
         copy_speed = copied / copy_seconds
         print(
             f"extract-load {system}.{table}: {alone_rows:,d} rows in {alone['seconds']:.2f}s = "
-            f"{extract_rate:,.0f} rows/s (HTTP + parse + normalize + load + merge)"
+            f"{extract_rate:,.0f} rows/s (HTTP + parse + normalize + load; a first load)"
         )
         steps = alone["steps"]
         print(
@@ -222,25 +247,71 @@ def main(argv: list[str] | None = None) -> int:
             f"plain COPY of the same rows: {copied:,d} rows in {copy_seconds:.2f}s = "
             f"{copy_speed:,.0f} rows/s"
         )
-        print(f"ratio extract-load / COPY: {extract_rate / copy_speed:.3f} (aim >= 0.25)")
-        loading = steps.get("normalize", 0) + steps.get("load", 0)
-        if loading:
+        print(f"ratio extract-load / COPY: {extract_rate / copy_speed:.3f}")
+        shares = {
+            "first load (append)": (alone_rows, alone["steps"], 0.3),
+            "same rows again (merge)": (merged_rows, merged["steps"], 0.25),
+        }
+        if args.dicts:  # the former path, rows handed to dlt as dicts, on the same rows
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute("create database bench_dicts")
+            dicts_url = url.rsplit("/", 1)[0] + "/bench_dicts"
+            dicts = run_child(
+                system,
+                dicts_url,
+                env,
+                home / "runs" / "dicts",
+                resource_name,
+                extra_env={"REVOPS_LOAD_BATCH_ROWS": "0"},
+            )
+            shares["first load, rows as dicts (REVOPS_LOAD_BATCH_ROWS=0)"] = (
+                dicts["rows"].get(table, 0),
+                dicts["steps"],
+                0.0,
+            )
+        for label, (rows_in, run_steps, aim) in shares.items():
+            loading = run_steps.get("normalize", 0) + run_steps.get("load", 0)
+            if not loading:
+                continue
+            share = rows_in / loading / copy_speed
             print(
-                f"dlt's own share (normalize + load, no HTTP): {alone_rows / loading:,.0f} rows/s"
-                f" = {alone_rows / loading / copy_speed:.3f} of COPY"
+                f"dlt normalize + load, {label}: {rows_in:,d} rows in {loading:.2f}s = "
+                f"{rows_in / loading:,.0f} rows/s = {share:.3f} of COPY"
+                + (f" (aim >= {aim})" if aim else "")
             )
 
-        # memory: the same system at 1x and at the memory factor
+        # 1x and the factor: the largest stream alone timed end to end, then its whole system
+        # for peak memory
         sim.terminate()
         sim.wait()
         simulators.clear()
         peaks = {}
+        timed: dict[float, tuple[int, float]] = {}
         for factor in (1.0, args.memory_factor):
             scale = args.scale * factor
+            began = time.perf_counter()
             sim, env = start_simulator(scale, home / f"sim-{factor}")
             simulators.append(sim)
+            print(
+                f"simulator at {factor:g}x (scale {scale:g}) ready in "
+                f"{time.perf_counter() - began:.1f}s",
+                flush=True,
+            )
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'create database "bench_mem_{int(factor)}"')
+                conn.execute(f'create database "bench_stream_{int(factor)}"')
+            stream_url = url.rsplit("/", 1)[0] + f"/bench_stream_{int(factor)}"
+            one = run_child(
+                system, stream_url, env, home / "runs" / f"stream-{factor}", resource_name
+            )
+            timed[factor] = (one["rows"].get(table, 0), one["seconds"])
+            print(
+                f"extract-load {system}.{table} at {factor:g}x: {timed[factor][0]:,d} rows in "
+                f"{one['seconds']:.2f}s ("
+                + ", ".join(f"{name} {secs:.2f}s" for name, secs in one["steps"].items())
+                + ")",
+                flush=True,
+            )
             mem_url = url.rsplit("/", 1)[0] + f"/bench_mem_{int(factor)}"
             result = run_child(system, mem_url, env, home / "runs" / f"mem-{factor}")
             peaks[factor] = result["peak_mib"]
@@ -253,6 +324,13 @@ def main(argv: list[str] | None = None) -> int:
             sim.terminate()
             sim.wait()
             simulators.clear()
+        (rows_1, secs_1), (rows_n, secs_n) = timed[1.0], timed[args.memory_factor]
+        print(
+            f"extract-load {system}.{table} {args.memory_factor:g}x / 1x: "
+            f"{rows_n / max(rows_1, 1):.2f}x the rows in {secs_n / secs_1:.2f}x the time "
+            f"(aim: at most {args.memory_factor * 1.1:g}x the time for "
+            f"{args.memory_factor:g}x the data)"
+        )
         ratio = peaks[args.memory_factor] / peaks[1.0]
         print(f"peak memory {args.memory_factor:g}x / 1x: {ratio:.2f} (aim <= 1.5)")
         print(f"finished at {datetime.now(UTC).isoformat(timespec='seconds')}")

@@ -164,9 +164,10 @@ def run_extract(
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
     from dlt.common.schema.exceptions import DataValidationError
 
-    from revops.sources.base import Window, reset_notes
+    from revops.sources.base import Window, batch_resources, load_batch_rows, reset_notes
 
     window = Window.of(since, until)
+    batch_rows = load_batch_rows()  # a bad REVOPS_LOAD_BATCH_ROWS is refused before any work
     factory = _source_factory(system)
     mode = drift_mode(system)
     notes = reset_notes()
@@ -178,6 +179,7 @@ def run_extract(
             source = factory(until=until)
         if streams:
             source = source.with_resources(*streams)
+        batch_resources(source, batch_rows)  # rows to dlt as Arrow tables in large batches
         # vendor timestamps land as the vendor sent them, offset included; staging casts them
         source.schema.remove_type_detection("iso_timestamp")
         if mode == "stop":

@@ -753,3 +753,384 @@ def default_until() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """An aware UTC datetime (naive values are taken as UTC)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# -- fast loads: rows to dlt as typed Arrow tables in large batches -----------------------------
+
+LOAD_BATCH_ROWS_ENV = "REVOPS_LOAD_BATCH_ROWS"
+DEFAULT_LOAD_BATCH_ROWS = 50_000
+"""Rows buffered per target table before they go to dlt as one Arrow table. dlt's normalizer
+costs per Python row; an Arrow table skips it (dlt writes it to Parquet at extract and to
+``COPY`` CSV with pyarrow's writer). Tens of thousands of rows per table keep that cost per
+batch small; a batch holds at most this many rows of each table in memory."""
+
+
+def load_batch_rows() -> int:
+    """``REVOPS_LOAD_BATCH_ROWS`` (default 50,000); 0 hands dlt the rows as dicts, page by page
+    (the former path, kept to compare and as a way out)."""
+    from revops.config import setting_int
+
+    return setting_int(LOAD_BATCH_ROWS_ENV, DEFAULT_LOAD_BATCH_ROWS, minimum=0, maximum=5_000_000)
+
+
+_ARROW_TYPES = {
+    "text": "string",
+    "bigint": "int64",
+    "double": "float64",
+    "bool": "bool_",
+    "date": "date32",
+    "json": "string",
+}
+# Python types taken as they are for a column of each dlt type (anything else is coerced the
+# way dlt's own normalizer coerces it, or the row goes to dlt as a dict)
+_EXACT: dict[str, tuple[type, ...]] = {
+    "text": (str,),
+    "bigint": (int,),
+    "double": (float,),
+    "bool": (bool,),
+    "date": (date,),
+    "timestamp": (datetime,),
+    "decimal": (__import__("decimal").Decimal,),
+    "json": (dict, list),
+}
+_DECIMAL_SCALE = 9  # dlt's default decimal(38, 9) on PostgreSQL
+
+
+def _arrow_type(data_type: str):
+    import pyarrow as pa
+
+    if data_type == "timestamp":
+        return pa.timestamp("us", tz="UTC")
+    if data_type == "decimal":
+        return pa.decimal128(38, _DECIMAL_SCALE)
+    name = _ARROW_TYPES.get(data_type)
+    return getattr(pa, name)() if name else None
+
+
+def _fits(value: Any, data_type: str) -> bool:
+    """Whether ``value`` goes into an Arrow column of ``data_type`` as it is."""
+    if type(value) is bool:
+        return data_type == "bool"
+    exact = _EXACT.get(data_type)
+    if exact is None or not isinstance(value, exact):
+        return False
+    if data_type == "date":
+        return not isinstance(value, datetime)
+    if data_type == "bigint":
+        return -(2**63) <= value < 2**63
+    if data_type == "decimal":
+        return value.is_finite() and value.as_tuple().exponent >= -_DECIMAL_SCALE
+    return True
+
+
+def _coerced(value: Any, data_type: str) -> Any:
+    """``value`` for a column of ``data_type`` as dlt's normalizer would coerce it; raises
+    ValueError/TypeError where dlt would make a variant column (that row stays a dict)."""
+    from dlt.common.data_types.type_helpers import coerce_value, py_type_to_sc_type
+
+    value = coerce_value(data_type, py_type_to_sc_type(type(value)), value)
+    if not _fits(value, data_type):
+        raise ValueError(value)
+    return value
+
+
+def arrow_batch(
+    rows: list[dict[str, Any]],
+    known: Mapping[str, str],
+    normalize: Callable[[str], str],
+    required: Iterable[str] = (),
+) -> tuple[Any, list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Rows as one typed Arrow table, typed as dlt's normalizer would type the same dicts.
+
+    ``known``: the dlt data type of each column the table already has (the destination's schema,
+    declared hints), by normalized name; a new column takes the type of its first non-null
+    value, as dlt does. A value of another type is coerced as dlt coerces it (an int into a
+    double column, an ISO day into a date column); a row with a value dlt could not coerce is
+    returned apart, to go to dlt as a dict, so dlt's variant columns and schema contracts
+    (``REVOPS_SCHEMA_DRIFT``) judge it exactly as before. Returns the table (None when every row
+    went apart), the rows apart, and column hints the table needs (JSON columns travel as text).
+    ``required``: the columns (normalized names) that are never null (the primary key).
+    """
+    import pyarrow as pa
+    from dlt.common.data_types.type_helpers import py_type_to_sc_type
+    from dlt.common.json import json as dlt_json
+
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    columns: dict[str, tuple[str, list[Any]]] = {}
+    odd: set[int] = set()
+    for name in names:
+        values = [row.get(name) for row in rows]
+        data_type = known.get(normalize(name))
+        present = {type(v) for v in values} - {type(None)}
+        if not present and data_type is None:
+            continue  # dlt makes no column of nulls alone
+        if data_type is None:
+            first = next(v for v in values if v is not None)
+            try:
+                data_type = py_type_to_sc_type(type(first))
+            except TypeError:
+                return None, rows, {}
+        if _arrow_type(data_type) is None:  # wei, time, binary: dlt's own path
+            return None, rows, {}
+        exact = _EXACT[data_type]
+        simple = data_type != "decimal" and all(t in exact for t in present)
+        if not simple:
+            values = list(values)
+            for at, value in enumerate(values):
+                if value is None or _fits(value, data_type):
+                    continue
+                try:
+                    values[at] = _coerced(value, data_type)
+                except (ValueError, TypeError, ArithmeticError):
+                    odd.add(at)
+        columns[name] = (data_type, values)
+    keep = [at for at in range(len(rows)) if at not in odd] if odd else None
+    apart = [rows[at] for at in sorted(odd)]
+    if keep is not None and not keep:
+        return None, apart, {}
+    arrays, fields, hints = [], [], {}
+    required = set(required)
+    for name, (data_type, values) in columns.items():
+        if keep is not None:
+            values = [values[at] for at in keep]
+        if data_type == "json":
+            values = [None if v is None else dlt_json.dumps(v) for v in values]
+            hints[name] = {"data_type": "json"}
+        arrow_type = _arrow_type(data_type)
+        array = pa.array(values, type=arrow_type)
+        not_null = normalize(name) in required
+        if not_null and array.null_count:
+            return None, rows, {}  # never in practice (screened keeps keyless rows apart)
+        arrays.append(array)
+        fields.append(pa.field(name, arrow_type, nullable=not not_null))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), apart, hints
+
+
+@dataclass
+class _TableBuffer:
+    """Rows waiting for one target table, with the hints they came with."""
+
+    variant: bool
+    hints: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: dict[str, Any] = field(default_factory=dict)
+    first_load: bool = False  # dlt never loaded this table: appended, not merged
+    keys: set[int] | None = None  # first load: hashes of the keys sent so far
+    key_columns: tuple[str, ...] = ()
+
+
+class Batcher:
+    """Turns one resource's items into large Arrow tables, one buffer per target table.
+
+    What :func:`screened` yields (lists of rows, lists with hints for another table) is held
+    per target table and sent as one Arrow table of up to ``size`` rows, with the same hints;
+    every buffer is sent before the resource ends, so its rows travel in the same load package
+    as the cursor state that describes them. ``_rejected`` rows and anything that is not a list
+    of rows pass through as they are.
+
+    First load: a table dlt has never loaded for this pipeline (no ``seen-data`` in the
+    destination's schema) is appended, not merged: there is nothing to merge with, and merge
+    costs a staging table and a delete per key. Rows repeated inside the load are still kept
+    once (the last read wins, as the merge's dedup would); a key repeated across batches
+    already sent turns the table back to merge for this load.
+    """
+
+    def __init__(self, resource: Any, size: int) -> None:
+        self.resource = resource
+        self.size = size
+        self.buffers: dict[str, _TableBuffer] = {}
+
+    # the destination's view of a table, through dlt's schema of the running source
+    def _schema(self):
+        import dlt
+
+        try:
+            return dlt.current.source_schema()
+        except Exception:  # outside an extract (tests of the batcher alone)
+            return None
+
+    def _buffer(self, table: str, variant: bool, hints: dict[str, Any]) -> _TableBuffer:
+        buffer = self.buffers.get(table)
+        if buffer is None:
+            buffer = _TableBuffer(variant=variant)
+            schema = self._schema()
+            norm = schema.naming.normalize_table_identifier(table) if schema else table
+            seen = False
+            if schema is not None and norm in schema.tables:
+                from dlt.common.schema.utils import has_table_seen_data
+
+                seen = has_table_seen_data(schema.tables[norm])
+            disposition = (
+                hints.get("write_disposition") if variant else self.resource.write_disposition
+            )
+            if not seen and disposition == "merge":
+                buffer.first_load = True
+                buffer.keys = set()
+                key = hints.get("primary_key") if variant else self._resource_key()
+                buffer.key_columns = (key,) if isinstance(key, str) else tuple(key or ())
+                if not buffer.key_columns:
+                    buffer.first_load, buffer.keys = False, None
+            self.buffers[table] = buffer
+        if hints:
+            declared = hints.get("columns")
+            if isinstance(declared, Mapping):
+                buffer.columns.update(declared)
+            buffer.hints = hints
+        return buffer
+
+    def _resource_key(self) -> Any:
+        hints = getattr(self.resource, "_hints", {}) or {}
+        return hints.get("primary_key")
+
+    def add(self, item: Any) -> Iterator[Any]:
+        """Take one item the resource yielded; yields what is ready to go to dlt."""
+        from dlt.extract.items import DataItemWithMeta
+
+        meta_hints: dict[str, Any] = {}
+        variant = False
+        data = item
+        if isinstance(item, DataItemWithMeta):
+            meta = item.meta
+            meta_hints = dict(getattr(meta, "hints", None) or {})
+            variant = bool(getattr(meta, "create_table_variant", False))
+            data = item.data
+            if not meta_hints:
+                yield item
+                return
+        if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+            yield item
+            return
+        table = meta_hints.get("table_name") if variant else self.resource.table_name
+        if not isinstance(table, str) or table == REJECTED_TABLE:
+            yield item
+            return
+        buffer = self._buffer(table, variant, meta_hints)
+        buffer.rows.extend(data)
+        if len(buffer.rows) >= self.size:
+            yield from self._flush(table, buffer)
+
+    def flush(self) -> Iterator[Any]:
+        """Send every buffer (the resource is ending)."""
+        for table, buffer in self.buffers.items():
+            yield from self._flush(table, buffer)
+
+    def _flush(self, table: str, buffer: _TableBuffer) -> Iterator[Any]:
+        import dlt
+
+        if not buffer.rows:
+            return
+        rows, buffer.rows = buffer.rows, []
+        switch_to_merge = False
+        if buffer.keys is not None:
+            rows, switch_to_merge = self._once(rows, buffer)
+        schema = self._schema()
+        normalize = schema.naming.normalize_identifier if schema else (lambda n: n)
+        known: dict[str, str] = {}
+        declared = dict(self.resource.columns or {}) if not buffer.variant else {}
+        declared.update(buffer.columns)
+        for name, column in declared.items():
+            if isinstance(column, Mapping) and column.get("data_type"):
+                known[normalize(name)] = column["data_type"]
+        if schema is not None:
+            norm_table = schema.naming.normalize_table_identifier(table)
+            for name, column in (schema.tables.get(norm_table) or {}).get("columns", {}).items():
+                if column.get("data_type"):
+                    known[name] = column["data_type"]
+        key = buffer.hints.get("primary_key") if buffer.variant else self._resource_key()
+        required = [normalize(k) for k in ((key,) if isinstance(key, str) else (key or ()))]
+        try:
+            arrow, apart, json_columns = arrow_batch(rows, known, normalize, required)
+        except Exception:  # never lose rows to the fast path: dlt's own path takes them
+            log.debug("%s: rows to dlt as dicts", table, exc_info=True)
+            arrow, apart, json_columns = None, rows, {}
+        hints = dict(buffer.hints) if buffer.variant else {}
+        if buffer.first_load and not switch_to_merge:
+            hints["write_disposition"] = "append"
+        elif buffer.first_load:
+            hints["write_disposition"] = "merge"
+            buffer.first_load, buffer.keys = False, None
+        columns = {**(hints.get("columns") or {}), **buffer.columns, **json_columns}
+        if columns:
+            hints["columns"] = columns
+        allowed = ("table_name", "primary_key", "merge_key", "write_disposition", "columns")
+        if not buffer.variant:
+            allowed = ("write_disposition", "columns")
+        made = dlt.mark.make_hints(**{k: v for k, v in hints.items() if k in allowed})
+        for part in (arrow, apart):
+            if part is None or (isinstance(part, list) and not part):
+                continue
+            if made:
+                yield dlt.mark.with_hints(part, made, create_table_variant=buffer.variant)
+            else:
+                yield part
+
+    @staticmethod
+    def _once(rows: list[dict[str, Any]], buffer: _TableBuffer) -> tuple[list, bool]:
+        """A first load's rows with each key once (the last read wins); and whether a key was
+        already sent in an earlier batch (then this load must merge)."""
+        last: dict[tuple, int] = {}
+        for at, row in enumerate(rows):
+            last[tuple(row.get(c) for c in buffer.key_columns)] = at
+        assert buffer.keys is not None
+        again = False
+        for key in last:
+            digest = hash(key)
+            if digest in buffer.keys:
+                again = True
+            buffer.keys.add(digest)
+        if len(last) < len(rows):
+            rows = [rows[at] for at in sorted(last.values())]
+        return rows, again
+
+
+def batched(resource: Any, items: Iterable[Any], size: int) -> Iterator[Any]:
+    """A resource's items through a :class:`Batcher`: Arrow tables of up to ``size`` rows per
+    target table, every buffer sent before the resource ends. An error inside the resource
+    sends nothing more (the run fails and its package is never loaded)."""
+    batcher = Batcher(resource, size)
+    for item in items:
+        yield from batcher.add(item)
+    yield from batcher.flush()
+
+
+class _JsonAsTextNote(logging.Filter):
+    """Drops dlt's warning that an Arrow table's column hints differ from the schema's: the
+    batches carry JSON columns as text on purpose (pyarrow's CSV writer cannot write nested
+    values) and declare them ``json``, which dlt keeps; every other type is the declared one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "several column hints were different" not in record.getMessage()
+
+
+_JSON_NOTE = _JsonAsTextNote()
+
+
+def batch_resources(source: Any, size: int | None = None) -> None:
+    """Put every selected resource of a dlt ``source`` through :func:`batched` (``size`` default
+    ``REVOPS_LOAD_BATCH_ROWS``; 0 leaves the source as it is). The resources themselves are not
+    changed: their generator step is wrapped, so cursor state and hints work as before."""
+    size = load_batch_rows() if size is None else size
+    if size <= 0:
+        return
+    import os
+
+    # dlt's load columns on Arrow rows as its normalizer puts them on dicts, so the raw tables
+    # keep the same columns (staging reads _dlt_load_id)
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+    os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    dlt_log = logging.getLogger("dlt")
+    if _JSON_NOTE not in dlt_log.filters:
+        dlt_log.addFilter(_JSON_NOTE)
+    for resource in source.selected_resources.values():
+        pipe = resource._pipe
+        if pipe.has_parent:  # transformers get their items from their parent's batches
+            continue
+        gen = pipe.gen
+        if callable(gen):
+
+            def evaluated(gen=gen, resource=resource):
+                return batched(resource, gen(), size)
+
+            pipe.replace_gen(evaluated)
+        elif isinstance(gen, Iterable):
+            pipe.replace_gen(batched(resource, gen, size))
