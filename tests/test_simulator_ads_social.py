@@ -423,3 +423,31 @@ def test_paid_social_people_are_on_the_platforms(company: Company, env: dict[str
     ).json()["data"]
     row = next(r for r in rows if r["ad_id"] == ad_id)
     assert int(row["inline_link_clicks"]) >= meta_people[(day, ad_id)]
+
+
+def test_meta_fields_as_a_json_array_as_the_sdk_sends_them(env: dict[str, str]) -> None:
+    base = f"{env['REVOPS_META_ADS_URL']}/{META_VERSION}"
+    token = env["REVOPS_META_ADS_TOKEN"]
+    run = requests.post(
+        f"{base}/act_{account_id(env)}/insights",
+        data={
+            "access_token": token,
+            "level": "ad",
+            "time_increment": "1",
+            "date_preset": "last_7d",
+            "fields": json.dumps(["ad_id", "spend"]),
+        },
+        timeout=30,
+    ).json()["report_run_id"]
+    while meta(env, run).json()["async_status"] != "Job Completed":
+        pass
+    rows = meta_all(env, f"{run}/insights", limit=50)
+    assert rows and {frozenset(r) for r in rows} == {
+        frozenset({"ad_id", "spend", "date_start", "date_stop"})
+    }
+    ads = meta(env, f"act_{account_id(env)}/ads", fields='["name","creative{id}"]', limit=3)
+    assert {frozenset(a) for a in ads.json()["data"]} == {frozenset({"id", "name", "creative"})}
+    nested = meta(env, f"act_{account_id(env)}/ads", fields="name,creative{id,name}", limit=1)
+    assert set(nested.json()["data"][0]) == {"id", "name", "creative"}
+    bad = meta(env, f"act_{account_id(env)}/ads", fields='["name", 3]').json()["error"]
+    assert bad["code"] == 100 and "fields" in bad["message"]
