@@ -366,7 +366,12 @@ def test_bulk_job_lifecycle_locators_and_refusals(env: dict[str, str]) -> None:
     aborted = requests.patch(f"{jobs}/{job['id']}", json={"state": "Aborted"}, headers=headers)
     assert aborted.json()["state"] == "Aborted"
     assert requests.get(f"{jobs}/{job['id']}", headers=headers).json()["state"] == "Aborted"
+    listed = requests.get(jobs, headers=headers).json()
+    assert listed["done"] is True and job["id"] in {j["id"] for j in listed["records"]}
     assert requests.delete(f"{jobs}/{job['id']}", headers=headers).status_code == 204
+    limits = requests.get(f"{base}/services/data/v66.0/limits", headers=headers).json()
+    assert limits["DailyBulkV2QueryJobs"]["Max"] == 10_000
+    assert limits["DailyBulkV2QueryJobs"]["Remaining"] < 10_000
     assert requests.get(f"{jobs}/{job['id']}", headers=headers).status_code == 404
 
 

@@ -21,7 +21,8 @@ End-of-Life page says REST API does; a version it does not know (or not yet rele
   "queryAll", "query": SOQL, "columnDelimiter", "lineEnding"}``; answered ``UploadComplete``),
   ``GET .../jobs/query/{id}`` (the job's state: ``InProgress`` for the first polls, then
   ``JobComplete``; a job can end ``Failed`` or ``Aborted``, see :attr:`SalesforceAPI.job_fates`),
-  ``PATCH .../jobs/query/{id}`` ``{"state": "Aborted"}``, ``DELETE .../jobs/query/{id}``, and
+  ``PATCH .../jobs/query/{id}`` ``{"state": "Aborted"}``, ``DELETE .../jobs/query/{id}``,
+  ``GET .../jobs/query`` (every job, one page), and
   ``GET .../jobs/query/{id}/results?locator=&maxRecords=``: CSV (every value quoted, nulls
   empty, datetimes ``2026-11-01T14:03:27.000Z``, parent fields as ``Owner.Name`` columns) with
   ``Sforce-NumberOfRecords`` and ``Sforce-Locator`` (the next set's locator, ``null`` after the
@@ -84,6 +85,7 @@ JOB_POLLS = 3
 BULK_DEFAULT_RECORDS = 50_000
 """Records per results set when the client gives no ``maxRecords`` (Salesforce sizes sets
 itself; the simple-salesforce client asks for 50,000)."""
+BULK_DAILY_JOBS = 10_000  # query jobs per rolling 24 hours (Bulk API 2.0 limits)
 BULK_FIRST_VERSION = 47.0  # Bulk API 2.0 query jobs exist from API version 47.0
 _DELIMITERS = {
     "BACKQUOTE": "`",
@@ -370,7 +372,14 @@ class SalesforceAPI:
                     payload["jobs"] = f"{prefix}/jobs"
             elif rest == "/limits":
                 payload = {
-                    "DailyApiRequests": {"Max": DAILY_LIMIT, "Remaining": DAILY_LIMIT - self._calls}
+                    "DailyApiRequests": {
+                        "Max": DAILY_LIMIT,
+                        "Remaining": DAILY_LIMIT - self._calls,
+                    },
+                    "DailyBulkV2QueryJobs": {
+                        "Max": BULK_DAILY_JOBS,
+                        "Remaining": BULK_DAILY_JOBS - self._job_count,
+                    },
                 }
             elif rest in ("/query", "/queryAll"):
                 payload = self.query(req, prefix, rest == "/queryAll")
@@ -556,6 +565,11 @@ class SalesforceAPI:
         if float(version) < BULK_FIRST_VERSION:
             return _errors(404, "NOT_FOUND", "The requested resource does not exist", headers)
         if rest == "":
+            if req.method == "GET":  # every query job, oldest first, in one page
+                with self._lock:
+                    jobs = list(self.jobs.values())
+                records = [self._job_info(job) for job in jobs]
+                return json_response(200, {"done": True, "records": records}, headers=headers)
             if req.method != "POST":
                 return _errors(
                     405, "METHOD_NOT_ALLOWED", f"HTTP Method '{req.method}' not allowed", headers
