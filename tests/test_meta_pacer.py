@@ -66,6 +66,10 @@ def test_a_time_to_regain_access_is_waited_for() -> None:
     usage = buc(call_count=99, estimated_time_to_regain_access=2)
     pacer.after("GET", "u", answer(X_Business_Use_Case_Usage=usage))
     assert pacer.before("GET", "u") == 120.0
+    pacer.after(
+        "GET", "u", answer(X_Business_Use_Case_Usage=buc(estimated_time_to_regain_access=60))
+    )
+    assert pacer.before("GET", "u") == 300.0  # never longer than REVOPS_HTTP_MAX_RETRY_AFTER
     # on a throttle answer the HTTP layer waits the header's delay; the pacer adds nothing
     pacer.after("GET", "u", answer(400, X_Business_Use_Case_Usage=usage))
     assert pacer.before("GET", "u") == 0.0
@@ -80,8 +84,9 @@ def test_answers_without_usage_headers_leave_the_pace_alone() -> None:
 
 
 def test_the_threshold_setting_is_checked() -> None:
-    with mock.patch.dict(os.environ, {"REVOPS_META_ADS_USAGE_THRESHOLD": "60"}):
-        assert MetaPacer.from_env().threshold == 60.0
+    env = {"REVOPS_META_ADS_USAGE_THRESHOLD": "60", "REVOPS_HTTP_MAX_RETRY_AFTER": "90"}
+    with mock.patch.dict(os.environ, env):
+        assert (MetaPacer.from_env().threshold, MetaPacer.from_env().longest) == (60.0, 90.0)
     with mock.patch.dict(os.environ, {"REVOPS_META_ADS_USAGE_THRESHOLD": "150"}):
         with pytest.raises(ConfigError, match="REVOPS_META_ADS_USAGE_THRESHOLD"):
             MetaPacer.from_env()

@@ -56,7 +56,7 @@ from revops.sources.base import (
     screened,
     tracked_stream,
 )
-from revops.sources.http import ApiClient, RequestTooLarge, SourceError
+from revops.sources.http import ApiClient, RequestTooLarge, RetryPolicy, SourceError
 from revops.sources.settings import api_url, env_name, id_list, setting, start_date
 from revops.sources.versions import api_version
 
@@ -69,6 +69,16 @@ JOB_RETRIES = 5  # resubmissions of failed report runs per chunk (REVOPS_META_AD
 JOB_TIMEOUT = 3600.0  # Meta: an async report "can take up to an hour" (REVOPS_META_ADS_JOB_TIMEOUT)
 USAGE_THRESHOLD = 75.0  # percent of a usage figure where pacing starts
 USAGE_SPAN = 300.0  # seconds Meta's ad account score takes to decay (standard tier)
+USAGE_KEYS = frozenset(
+    {
+        "call_count",
+        "total_cputime",
+        "total_time",
+        "acc_id_util_pct",
+        "estimated_time_to_regain_access",
+        "reset_time_duration",
+    }
+)
 JOB_DONE = "Job Completed"
 JOB_PENDING = ("Job Not Started", "Job Started", "Job Running")
 JOB_FAILED = ("Job Failed", "Job Skipped")
@@ -159,10 +169,10 @@ def usage_figures(headers: Mapping[str, str]) -> tuple[float, float, float] | No
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
+            found = found or bool(USAGE_KEYS & entry.keys())
             for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
                 try:
                     pct = max(pct, float(entry.get(key) or 0))
-                    found = found or key in entry
                 except (TypeError, ValueError):
                     continue
             try:
@@ -184,11 +194,13 @@ class MetaPacer:
     :data:`USAGE_SPAN` (the standard tier's 300-second decay); when Meta names an
     ``estimated_time_to_regain_access`` on a successful answer, that is waited instead. Throttle
     answers themselves are waited for by the HTTP layer (their usage header's delay), so the
-    pacer adds nothing to them.
+    pacer adds nothing to them. No wait is longer than ``longest``
+    (``REVOPS_HTTP_MAX_RETRY_AFTER``, the longest vendor delay the HTTP layer honours).
     """
 
     threshold: float = USAGE_THRESHOLD
     span: float = USAGE_SPAN
+    longest: float = 300.0
     pending: float = 0.0
     waits: list[float] = field(default_factory=list)  # what it asked for, for the logs and tests
 
@@ -196,11 +208,14 @@ class MetaPacer:
     def from_env(cls) -> MetaPacer:
         """``REVOPS_META_ADS_USAGE_THRESHOLD`` (percent, 1-99; default 75)."""
         name = env_name(SYSTEM, "usage_threshold")
-        return cls(threshold=setting_float(name, USAGE_THRESHOLD, minimum=1, maximum=99))
+        return cls(
+            threshold=setting_float(name, USAGE_THRESHOLD, minimum=1, maximum=99),
+            longest=RetryPolicy.from_env().max_retry_after,
+        )
 
     def before(self, method: str, url: str) -> float:
         """The wait the last answer's usage calls for (asked once)."""
-        wait, self.pending = self.pending, 0.0
+        wait, self.pending = min(self.pending, self.longest), 0.0
         if wait > 0:
             self.waits.append(wait)
             log.info("meta_ads: usage near Meta's limit, waiting %.1f s before the next call", wait)
