@@ -221,7 +221,8 @@ def mailchimp_source(
                 parent = item["id"]
                 path = stream.path.format(**{key: parent})
                 newest = Newest()
-                yield from read(path, _since(window, cursors.get(parent), initial, OVERLAP), newest)
+                start = _since(window, cursors.get(parent), initial, stream.overlap)
+                yield from read(path, start, newest)
                 if newest.value is not None:
                     cursors[parent] = max(
                         newest.value, parse_ts(cursors[parent]) if parent in cursors else INITIAL
