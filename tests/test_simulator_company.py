@@ -7,6 +7,7 @@ same data; the servers listen on port 0.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -17,8 +18,15 @@ import pytest
 import requests
 
 from revops.simulator import SIM_CREDENTIALS, Company, SimulatorServer
+from revops.sources.versions import vendor
 
 AS_OF = datetime(2026, 11, 2, tzinfo=UTC)  # NY "today" is 2026-11-01, the day DST ends
+# the newest version each vendor serves on the simulated day (the simulator refuses retired ones)
+VERSION = {
+    system: vendor(system).supported(AS_OF.date())[-1].name
+    for system in ("google_ads", "meta_ads", "linkedin_ads")
+}
+GOOGLE_V, META_V = VERSION["google_ads"], VERSION["meta_ads"]
 NY = ZoneInfo("America/New_York")
 HS_AUTH = {"Authorization": "Bearer sim-hubspot-token"}
 MC_AUTH = ("revops", SIM_CREDENTIALS["mailchimp"]["api_key"])
@@ -80,7 +88,7 @@ def google_headers(env: dict[str, str]) -> dict[str, str]:
 
 
 def gaql(env: dict[str, str], headers: dict[str, str], query: str) -> list[dict]:
-    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers/1234567890/googleAds:searchStream"
+    url = f"{env['REVOPS_GOOGLE_ADS_URL']}/{GOOGLE_V}/customers/1234567890/googleAds:searchStream"
     response = requests.post(url, headers=headers, json={"query": query}, timeout=30)
     assert response.status_code == 200, response.text
     return [row for batch in response.json() for row in batch.get("results", [])]
@@ -97,7 +105,11 @@ def all_contacts(env: dict[str, str], properties: list[str]) -> list[dict]:
         }
         if after:
             body["after"] = after
-        page = requests.post(url, headers=HS_AUTH, json=body, timeout=30).json()
+        response = requests.post(url, headers=HS_AUTH, json=body, timeout=30)
+        if response.status_code == 429:  # HubSpot's search limit (per second), as documented
+            time.sleep(1)
+            continue
+        page = response.json()
         out.extend(page["results"])
         after = page.get("paging", {}).get("next", {}).get("after")
         if not after:
@@ -136,7 +148,7 @@ def snapshot(server: SimulatorServer) -> list[bytes]:
     ):
         out.append(
             requests.post(
-                f"{env['REVOPS_GOOGLE_ADS_URL']}/v17/customers/1234567890/googleAds:searchStream",
+                f"{env['REVOPS_GOOGLE_ADS_URL']}/{GOOGLE_V}/customers/1234567890/googleAds:searchStream",
                 headers=headers,
                 json={"query": query},
                 timeout=30,
@@ -189,7 +201,7 @@ def snapshot(server: SimulatorServer) -> list[bytes]:
         )
     out.append(
         requests.get(
-            f"{env['REVOPS_META_ADS_URL']}/v21.0/act_{env['REVOPS_META_ADS_ACCOUNT_IDS']}/insights",
+            f"{env['REVOPS_META_ADS_URL']}/{META_V}/act_{env['REVOPS_META_ADS_ACCOUNT_IDS']}/insights",
             params={
                 "access_token": env["REVOPS_META_ADS_TOKEN"],
                 "level": "ad",
@@ -210,7 +222,7 @@ def snapshot(server: SimulatorServer) -> list[bytes]:
             "&fields=dateRange,pivotValues,impressions,clicks,costInLocalCurrency",
             headers={
                 "Authorization": f"Bearer {env['REVOPS_LINKEDIN_ADS_TOKEN']}",
-                "LinkedIn-Version": "202410",
+                "LinkedIn-Version": VERSION["linkedin_ads"],
             },
             timeout=30,
         ).content
@@ -492,3 +504,42 @@ def test_stage_timestamps_are_never_after_as_of(company: Company, env: dict[str,
         and c["properties"]["hs_lifecyclestage_marketingqualifiedlead_date"]
     ]
     assert len(recycled) == sum(1 for p in company.people if p.reset_to_lead_at is not None) > 0
+
+
+# -- a linear simulator: the generated company is kept out of the garbage collector's walks ----
+
+
+def test_a_generated_company_is_frozen_out_of_the_collector() -> None:
+    import gc
+
+    fresh = Company.generate(seed=3, scale=0.01, as_of="2026-11-02T09:30:00+00:00")
+    tracked = gc.get_objects()  # every generation the collector walks (not the frozen one)
+    assert not any(o is fresh for o in tracked)
+    assert not any(o is fresh.crm for o in tracked)
+    assert gc.get_freeze_count() > 1000
+
+
+def test_moving_the_clock_lets_the_former_company_go(tmp_path: Path) -> None:
+    import gc
+    import weakref
+
+    first = Company.generate(seed=3, scale=0.01, as_of="2026-11-02T09:30:00+00:00")
+    with SimulatorServer(first, cert_dir=tmp_path / "tls") as server:
+        former = weakref.ref(first)
+        del first
+        later = server.set_as_of("2026-11-05T09:30:00+00:00")
+        assert former() is None  # reclaimed, not kept frozen forever
+        assert not any(o is later for o in gc.get_objects())
+
+
+def test_unsubscribes_per_campaign_are_counted_once_and_stay_right() -> None:
+    fresh = Company.generate(seed=3, scale=0.02, as_of="2026-11-02T09:30:00+00:00")
+    counted = Counter(
+        r.unsub_campaign
+        for r in fresh._member_raws
+        if r.unsub_campaign and r.unsub_ms is not None and r.unsub_ms < fresh.as_of_ms
+    )
+    first = fresh.unsubscribes_by_campaign()
+    assert first == dict(counted) and sum(first.values()) > 0
+    first.clear()  # a caller changing its copy changes nothing for the next
+    assert fresh.unsubscribes_by_campaign() == dict(counted)

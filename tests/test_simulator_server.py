@@ -26,8 +26,15 @@ from revops.simulator import (
     export_lines,
     print_env,
 )
+from revops.sources.versions import vendor
 
 AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
+# the newest version each vendor serves on the simulated day (the simulator refuses retired ones)
+VERSION = {
+    system: vendor(system).supported(AS_OF.date())[-1].name
+    for system in ("google_ads", "meta_ads", "linkedin_ads")
+}
+GOOGLE_V, META_V = VERSION["google_ads"], VERSION["meta_ads"]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -78,7 +85,7 @@ def probe(env: dict[str, str], system: str) -> requests.Response:
     url = env[f"REVOPS_{system.upper()}_URL"]
     if system == "google_ads":
         return requests.post(
-            f"{url}/v17/customers/1234567890/googleAds:searchStream",
+            f"{url}/{GOOGLE_V}/customers/1234567890/googleAds:searchStream",
             headers={
                 "Authorization": f"Bearer {c['google_ads']['token']}",
                 "developer-token": c["google_ads"]["developer_token"],
@@ -88,7 +95,7 @@ def probe(env: dict[str, str], system: str) -> requests.Response:
         )
     if system == "meta_ads":
         return requests.get(
-            f"{url}/v21.0/act_{c['meta_ads']['account_id']}",
+            f"{url}/{META_V}/act_{c['meta_ads']['account_id']}",
             params={"access_token": c["meta_ads"]["token"], "fields": "id,currency"},
             timeout=10,
         )
@@ -97,7 +104,7 @@ def probe(env: dict[str, str], system: str) -> requests.Response:
             f"{url}/rest/adAccounts/{c['linkedin_ads']['account_id']}",
             headers={
                 "Authorization": f"Bearer {c['linkedin_ads']['token']}",
-                "LinkedIn-Version": "202410",
+                "LinkedIn-Version": VERSION["linkedin_ads"],
                 "X-Restli-Protocol-Version": "2.0.0",
             },
             timeout=10,
@@ -242,7 +249,7 @@ def call_with(env: dict[str, str], system: str, token: str) -> requests.Response
         )
     if system == "google_ads":
         return requests.get(
-            f"{url}/v17/customers:listAccessibleCustomers",
+            f"{url}/{GOOGLE_V}/customers:listAccessibleCustomers",
             headers={
                 "Authorization": f"Bearer {token}",
                 "developer-token": env["REVOPS_GOOGLE_ADS_DEVELOPER_TOKEN"],
@@ -252,7 +259,7 @@ def call_with(env: dict[str, str], system: str, token: str) -> requests.Response
     return requests.get(
         f"{url}/rest/adAccounts",
         params={"q": "search"},
-        headers={"Authorization": f"Bearer {token}", "LinkedIn-Version": "202410"},
+        headers={"Authorization": f"Bearer {token}", "LinkedIn-Version": VERSION["linkedin_ads"]},
         timeout=10,
     )
 

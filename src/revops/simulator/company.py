@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import base64
 import bisect
+import gc
 import hashlib
 import math
 import random
@@ -142,6 +143,22 @@ _ADS_DOW_MEAN = sum(_ADS_DOW) / 7
 # Hour-of-day shape in the account time zone.
 _PEOPLE_HOURS = (1, 1, 1, 1, 1, 2, 4, 8, 14, 18, 20, 19, 16, 18, 19, 18, 15, 11, 8, 6, 5, 4, 2, 1)
 _ADS_HOURS = (2, 1, 1, 1, 1, 2, 4, 7, 10, 12, 13, 13, 12, 12, 12, 12, 11, 10, 9, 8, 7, 6, 4, 3)
+
+
+def freeze_generated() -> None:
+    """Take every object alive now out of the cyclic garbage collector's walks (``gc.freeze``).
+
+    A generated company is millions of long-lived objects (people, records, events) that never
+    form garbage while it is served. Python's collector still walks every tracked object on
+    each full (oldest-generation) collection, and serving pages allocates enough to trigger
+    them, so without this each page costs more as the company grows. Frozen objects are still
+    freed by reference counting; a frozen reference cycle is only reclaimed after
+    ``gc.unfreeze()`` (:meth:`revops.simulator.server.SimulatorServer.set_as_of` does that when
+    it replaces the company). Called by :meth:`Company.generate` and after each large lazily
+    built cache; ``gc.freeze`` itself costs nothing as the heap grows (it moves list heads).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _cumulative(weights: Iterable[float]) -> tuple[float, ...]:
@@ -521,6 +538,7 @@ class Company:
         self._clicks_cache: dict[date, tuple[Click, ...]] = {}
         self._events_cache: list[EmailEvent] | None = None
         self._all_clicks_cache: list[Click] | None = None
+        self._unsubs_cache: dict[str, int] | None = None
         self._build_static()
         self._build_people()
         self._build_social()
@@ -550,7 +568,9 @@ class Company:
         """
         if as_of is None:
             as_of = datetime.now(UTC).replace(second=0, microsecond=0)
-        return cls(seed, scale, parse_as_of(as_of))
+        company = cls(seed, scale, parse_as_of(as_of))
+        freeze_generated()
+        return company
 
     def _build_static(self) -> None:
         rng = random.Random(f"{self.seed}:ids")
@@ -1337,6 +1357,7 @@ class Company:
             for offset in range(CLICK_VIEW_DAYS - 1, -1, -1):
                 out.extend(self.clicks_on(self.today - timedelta(days=offset)))
             self._all_clicks_cache = out
+            gc.freeze()  # long-lived from here on (see freeze_generated)
         return self._all_clicks_cache
 
     # ---------------------------------------------------------------- visible views
@@ -1804,15 +1825,20 @@ class Company:
                 for _, events in self.visible_activity(c.id):
                     out.extend(events)
             self._events_cache = out
+            gc.freeze()  # long-lived from here on (see freeze_generated)
         return self._events_cache
 
     def unsubscribes_by_campaign(self) -> dict[str, int]:
-        """How many members unsubscribed after each campaign (visible at ``as_of``)."""
-        out: dict[str, int] = defaultdict(int)
-        for r in self._member_raws:
-            if r.unsub_campaign and r.unsub_ms is not None and r.unsub_ms < self.as_of_ms:
-                out[r.unsub_campaign] += 1
-        return dict(out)
+        """How many members unsubscribed after each campaign (visible at ``as_of``); counted
+        once per company (a campaign report asks for it per campaign, and the count walks
+        every member)."""
+        if self._unsubs_cache is None:
+            out: dict[str, int] = defaultdict(int)
+            for r in self._member_raws:
+                if r.unsub_campaign and r.unsub_ms is not None and r.unsub_ms < self.as_of_ms:
+                    out[r.unsub_campaign] += 1
+            self._unsubs_cache = dict(out)
+        return dict(self._unsubs_cache)
 
     # ---------------------------------------------------------------- lookups
 

@@ -16,6 +16,7 @@ regenerated for the new instant and served from the same URLs, with the same tok
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import signal
 import socket
@@ -30,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
-from revops.simulator.company import Company
+from revops.simulator.company import Company, freeze_generated
 from revops.simulator.credentials import SIM_CREDENTIALS, SYSTEMS, env_exports
 from revops.simulator.faults import FaultConfig, FaultPlan
 from revops.simulator.oauth import TokenStore
@@ -369,6 +370,10 @@ class SimulatorServer:
         company = Company.generate(self.company.seed, self.company.scale, when)
         company.crm.warm()
         self.simulator.set_company(company)
+        # the company served until now was frozen out of the collector (freeze_generated):
+        # let a collection reclaim it, then freeze the new one with its CRM views
+        gc.unfreeze()
+        freeze_generated()
         return company
 
     def expire_tokens(self) -> int:
@@ -376,8 +381,12 @@ class SimulatorServer:
         return self.simulator.tokens.expire_all()
 
     def start(self) -> SimulatorServer:
-        """Serve from daemon threads; returns self."""
+        """Serve from daemon threads; returns self. The CRM views are built first and the
+        company frozen out of the garbage collector with them (:func:`freeze_generated`), so
+        no page pays for collections that walk the whole company."""
         if not self._threads:
+            self.company.crm.warm()
+            freeze_generated()
             for system, server in self._servers.items():
                 thread = threading.Thread(
                     target=server.serve_forever,
@@ -451,6 +460,7 @@ def run(
     started = time.monotonic()
     company = Company.generate(seed=seed, scale=scale, as_of=when)
     company.crm.warm()  # build the CRM views now, not on the first connector's request
+    freeze_generated()  # and keep them out of the garbage collector's walks
     server = SimulatorServer(company, host=host, port=port, faults=faults, cert_dir=cert_dir)
     urls = ", ".join(f"{s}={u}" for s, u in server.urls.items())
     print(
