@@ -239,6 +239,16 @@ def test_a_backfill_of_three_past_days_equals_three_daily_runs_and_moves_no_curs
             expected = day_keys(system, daily[system][index], since, until)
             got = day_keys(system, backfill[system][index], since, until)
             for table in expected.keys() | got.keys():
+                if streams(system)[table].cursor is None:
+                    # rows without a cursor of their own (read in full, or with their parent, as
+                    # a contact's property history): a daily run also re-reads the parents in
+                    # its overlap behind the cursor (an index that lags), so it holds the
+                    # backfill's rows and may hold more
+                    assert got.get(table, set()) <= expected.get(table, set()), (
+                        f"{system}.{table} on {since:%Y-%m-%d}: backfill rows missing from the "
+                        f"daily run: {sorted(got.get(table, set()) - expected.get(table, set()))}"
+                    )
+                    continue
                 assert got.get(table, set()) == expected.get(table, set()), (
                     f"{system}.{table} on {since:%Y-%m-%d}: backfill "
                     f"{len(got.get(table, set()))} rows, daily run "

@@ -17,6 +17,12 @@ Completeness is data: each stream read inside :func:`tracked_stream` is recorded
 notes (rows, pages, elapsed, complete, where it stopped and why). A stream the vendor cut short
 (:class:`revops.sources.http.QuotaExhausted`) ends there, keeps what it read with the cursor that
 describes it, and is recorded *incomplete*; the run is never reported done.
+
+Fast loads: :func:`batch_resources` (called by ``run_extract``) hands dlt what :func:`screened`
+yields as typed Arrow tables of up to ``REVOPS_LOAD_BATCH_ROWS`` rows per target table, typed
+as dlt's normalizer would type the same dicts (rows it could not type stay dicts, so variant
+columns and schema contracts work as before), flushed before each resource ends; a table dlt
+has never loaded is appended, later loads merge (:class:`Batcher`).
 """
 
 from __future__ import annotations
