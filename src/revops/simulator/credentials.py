@@ -6,13 +6,17 @@ consecutive ports in this fixed order (:data:`SYSTEMS`):
 ======  ===============  ==========================================================
 port    system           what sits at the root of the base URL (as the vendor has it)
 ======  ===============  ==========================================================
-P       ``google_ads``   ``/v{N}/customers/...`` (any v17..v22) and OAuth ``/token``
-P+1     ``meta_ads``     Graph API ``/v{N}.0/act_{id}/...`` (any v18.0..v24.0)
+P       ``google_ads``   ``/v{N}/customers/...`` and OAuth ``/token``
+P+1     ``meta_ads``     Graph API ``/v{N}.0/act_{id}/...``
 P+2     ``linkedin_ads`` ``/rest/...`` and OAuth ``/oauth/v2/accessToken``
 P+3     ``mailchimp``    ``/3.0/...``
 P+4     ``hubspot``      ``/crm/v3/...``, ``/crm/v4/...`` and OAuth ``/oauth/v1/token``
 P+5     ``salesforce``   ``/services/data/...`` and OAuth ``/services/oauth2/token``
 ======  ===============  ==========================================================
+
+Versioned APIs (Google Ads, Meta, LinkedIn, Salesforce) serve every version the vendor serves on
+the company's ``as_of`` day, from the dated lists in :mod:`revops.sources.versions`, and refuse a
+retired one the way that vendor does.
 
 :func:`env_exports` gives, per system, ``REVOPS_<SYSTEM>_URL`` (the base URL, no trailing
 slash), ``REVOPS_<SYSTEM>_TOKEN`` (a long-lived access token for clients that take one
