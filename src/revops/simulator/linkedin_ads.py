@@ -122,11 +122,17 @@ def version_error(version: str) -> Response:
     return _error(426, "NONEXISTENT_VERSION", f"Requested version {shown} is not active")
 
 
+def _restli_encoded(value: str) -> str:
+    """A query value as a Rest.li 2.0 client sends it: structure (``(),:``) as is, the URNs
+    inside encoded whole (``urn%3Ali%3A...``)."""
+    text = quote(value, safe="(),:*")
+    return re.sub(r"urn:[^,()]*", lambda m: quote(m.group(0), safe=""), text)
+
+
 def _query_length(req: Request) -> int:
-    """The length of the request's query string as a client sends it (Rest.li punctuation
-    unencoded, URN colons encoded)."""
+    """The length of the request's query string as the client sent it."""
     return sum(
-        len(name) + 1 + len(quote(value, safe="(),:*")) + 1
+        len(name) + 1 + len(_restli_encoded(value)) + 1
         for name, values in req.query.items()
         for value in values
     )
