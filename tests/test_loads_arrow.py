@@ -19,6 +19,7 @@ import pytest
 from dlt.common.schema.exceptions import DataValidationError
 
 from revops.sources.base import (
+    DEDUPLICATED_HINT,
     REJECTED_TABLE,
     Stream,
     arrow_batch,
@@ -151,6 +152,9 @@ def _load(url: str, pipelines_dir, run: int, size: int, odd: object = None, free
     if freeze:
         source.schema_contract = {"data_type": "freeze"}
     pipeline.sync_destination()
+    if pipeline.default_schema_name:  # as run_extract does
+        for table in pipeline.default_schema.tables.values():
+            table.pop(DEDUPLICATED_HINT, None)
     return pipeline.run(source, loader_file_format="csv")
 
 
@@ -239,6 +243,8 @@ def test_a_first_load_appends_and_a_later_load_merges(fresh_db, tmp_path):
     info = _load(fresh_db, tmp_path, 2, size=100)
     schema = info.load_packages[0].schema
     assert schema.tables["items"]["write_disposition"] == "merge"
+    # one batch, each key once: dlt's merge is told so and skips its own dedup
+    assert schema.tables["items"][DEDUPLICATED_HINT] is True
     assert {"items", "item_history"} <= _staged(fresh_db)
     cols, rows = _contents(fresh_db)["items"]
     assert len(rows) == 7
@@ -252,9 +258,21 @@ def test_a_key_repeated_across_batches_of_a_first_load_turns_it_to_merge(fresh_d
     info = _load(fresh_db, tmp_path, 1, size=2)
     schema = info.load_packages[0].schema
     assert schema.tables["items"]["write_disposition"] == "merge"
+    assert schema.tables["items"][DEDUPLICATED_HINT] is False  # dlt's merge dedups it
     cols, rows = _contents(fresh_db)["items"]
     assert len(rows) == 7
     assert [r[cols.index("count")] for r in rows if r[cols.index("id")] == "2"] == ["101"]
+
+
+def test_a_merge_load_with_a_key_repeated_across_batches_keeps_the_last_row(fresh_db, tmp_path):
+    _load(fresh_db, tmp_path, 1, size=100)
+    info = _load(fresh_db, tmp_path, 2, size=2)  # the repeated key arrives in a later batch
+    assert info.load_packages[0].schema.tables["items"][DEDUPLICATED_HINT] is False
+    info = _load(fresh_db, tmp_path, 3, size=100)  # a later load declares it again, per load
+    assert info.load_packages[0].schema.tables["items"][DEDUPLICATED_HINT] is True
+    cols, rows = _contents(fresh_db)["items"]
+    assert len(rows) == 7
+    assert {r[cols.index("id")]: r[cols.index("count")] for r in rows}["2"] == "103"
 
 
 def test_a_changed_type_lands_in_a_variant_column_like_the_dict_path(two_dbs, tmp_path):

@@ -164,7 +164,13 @@ def run_extract(
     os.environ.setdefault("DATA_WRITER__DISABLE_COMPRESSION", "true")
     from dlt.common.schema.exceptions import DataValidationError
 
-    from revops.sources.base import Window, batch_resources, load_batch_rows, reset_notes
+    from revops.sources.base import (
+        DEDUPLICATED_HINT,
+        Window,
+        batch_resources,
+        load_batch_rows,
+        reset_notes,
+    )
 
     window = Window.of(since, until)
     batch_rows = load_batch_rows()  # a bad REVOPS_LOAD_BATCH_ROWS is refused before any work
@@ -185,6 +191,11 @@ def run_extract(
         if mode == "stop":
             source.schema_contract = {"data_type": "freeze"}
         pipeline.sync_destination()  # the destination's schema and cursors, before drift is judged
+        if pipeline.default_schema_name:
+            # "every key once" is declared per load by the batches (base.Batcher); a stored
+            # declaration from an earlier run must not carry over to this one
+            for table in pipeline.default_schema.tables.values():
+                table.pop(DEDUPLICATED_HINT, None)  # type: ignore[misc]
         known = set(pipeline.default_schema.tables) if pipeline.default_schema_name else set()
         info = pipeline.run(source, loader_file_format=loader_format())
     except Exception as err:  # dlt wraps connector errors in its own; surface ours

@@ -800,6 +800,8 @@ _EXACT: dict[str, tuple[type, ...]] = {
     "json": (dict, list),
 }
 _DECIMAL_SCALE = 9  # dlt's default decimal(38, 9) on PostgreSQL
+DEDUPLICATED_HINT = "x-stage-data-deduplicated"
+"""dlt's table hint that a merge's staged rows hold each key once (it then skips its dedup)."""
 
 
 def _arrow_type(data_type: str):
@@ -921,8 +923,10 @@ class _TableBuffer:
     rows: list[dict[str, Any]] = field(default_factory=list)
     columns: dict[str, Any] = field(default_factory=dict)
     first_load: bool = False  # dlt never loaded this table: appended, not merged
-    keys: set[int] | None = None  # first load: hashes of the keys sent so far
+    keys: set[int] | None = None  # a keyed merge table: hashes of the keys sent so far
     key_columns: tuple[str, ...] = ()
+    keyed: bool = False  # merged on a primary key (tracked: append first, dedup declared)
+    unique: bool = True  # no key sent twice in this load (so far)
 
 
 class Batcher:
@@ -969,13 +973,12 @@ class Batcher:
             disposition = (
                 hints.get("write_disposition") if variant else self.resource.write_disposition
             )
-            if not seen and disposition == "merge":
-                buffer.first_load = True
+            key = hints.get("primary_key") if variant else self._resource_key()
+            buffer.key_columns = (key,) if isinstance(key, str) else tuple(key or ())
+            if disposition == "merge" and buffer.key_columns:
+                buffer.keyed = True
+                buffer.first_load = not seen
                 buffer.keys = set()
-                key = hints.get("primary_key") if variant else self._resource_key()
-                buffer.key_columns = (key,) if isinstance(key, str) else tuple(key or ())
-                if not buffer.key_columns:
-                    buffer.first_load, buffer.keys = False, None
             self.buffers[table] = buffer
         if hints:
             declared = hints.get("columns")
@@ -1004,6 +1007,9 @@ class Batcher:
                 yield item
                 return
         if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+            own = self.buffers.get(self.resource.table_name) if not variant else None
+            if own is not None:  # rows this batcher cannot see: their keys are not known
+                own.unique, own.keys = False, None
             yield item
             return
         table = meta_hints.get("table_name") if variant else self.resource.table_name
@@ -1026,9 +1032,10 @@ class Batcher:
         if not buffer.rows:
             return
         rows, buffer.rows = buffer.rows, []
-        switch_to_merge = False
         if buffer.keys is not None:
-            rows, switch_to_merge = self._once(rows, buffer)
+            rows, again = self._once(rows, buffer)
+            if again:  # a key already sent in an earlier batch: dlt's merge dedups this load
+                buffer.unique, buffer.keys = False, None
         schema = self._schema()
         normalize = schema.naming.normalize_identifier if schema else (lambda n: n)
         known: dict[str, str] = {}
@@ -1050,17 +1057,27 @@ class Batcher:
             log.debug("%s: rows to dlt as dicts", table, exc_info=True)
             arrow, apart, json_columns = None, rows, {}
         hints = dict(buffer.hints) if buffer.variant else {}
-        if buffer.first_load and not switch_to_merge:
+        if buffer.keyed and buffer.first_load and buffer.unique:
             hints["write_disposition"] = "append"
-        elif buffer.first_load:
+        elif buffer.keyed:
             hints["write_disposition"] = "merge"
-            buffer.first_load, buffer.keys = False, None
+            # every key once in this load: dlt's merge may skip its own dedup (a window
+            # function over the whole staging table, most of a merge's time)
+            hints["additional_table_hints"] = {DEDUPLICATED_HINT: buffer.unique}
+            buffer.first_load = False
         columns = {**(hints.get("columns") or {}), **buffer.columns, **json_columns}
         if columns:
             hints["columns"] = columns
-        allowed = ("table_name", "primary_key", "merge_key", "write_disposition", "columns")
+        allowed: tuple[str, ...] = (
+            "table_name",
+            "primary_key",
+            "merge_key",
+            "write_disposition",
+            "columns",
+            "additional_table_hints",
+        )
         if not buffer.variant:
-            allowed = ("write_disposition", "columns")
+            allowed = ("write_disposition", "columns", "additional_table_hints")
         made = dlt.mark.make_hints(**{k: v for k, v in hints.items() if k in allowed})
         for part in (arrow, apart):
             if part is None or (isinstance(part, list) and not part):
