@@ -94,7 +94,7 @@ ITEMS = Stream("items", "id", "updated_at", "/items")
 HISTORY = Stream("item_history", ("item_id", "at"), None, "/history")
 
 
-def _rows(run: int) -> list[dict]:
+def _rows(run: int, dup: bool = True) -> list[dict]:
     rows = []
     for i in range(7):
         rows.append(
@@ -111,16 +111,17 @@ def _rows(run: int) -> list[dict]:
             }
         )
     rows.append({"id": "", "count": 1})  # no key: set aside
-    rows.append(dict(rows[2], count=100 + run))  # the same key again, read later
+    if dup:  # the same key again, read later
+        rows.append(dict(rows[2], count=100 + run))
     return rows
 
 
-def _source(run: int, odd: object = None):
+def _source(run: int, odd: object = None, dup: bool = True):
     @dlt.source(name="demo", max_table_nesting=0)
     def demo():
         @dlt.resource(**resource_hints(ITEMS, columns={"day": {"data_type": "date"}}))
         def items():
-            rows = _rows(run)
+            rows = _rows(run, dup)
             if odd is not None:
                 rows[1]["count"] = odd
             for start in range(0, len(rows), 3):  # pages of three
@@ -138,7 +139,7 @@ def _source(run: int, odd: object = None):
     return demo()
 
 
-def _load(url: str, pipelines_dir, run: int, size: int, odd: object = None, freeze=False):
+def _load(url: str, pipelines_dir, run: int, size: int, odd: object = None, freeze=False, dup=True):
     reset_notes()
     pipeline = dlt.pipeline(
         pipeline_name="loads_demo",
@@ -146,7 +147,7 @@ def _load(url: str, pipelines_dir, run: int, size: int, odd: object = None, free
         dataset_name="raw_demo",
         pipelines_dir=str(pipelines_dir),
     )
-    source = _source(run, odd)
+    source = _source(run, odd, dup)
     batch_resources(source, size)
     source.schema.remove_type_detection("iso_timestamp")
     if freeze:
@@ -212,9 +213,11 @@ def two_dbs(server_url):
 
 def test_arrow_batches_load_what_dicts_load(two_dbs, tmp_path):
     dicts_url, arrow_url = two_dbs
+    # no key read twice in a run here: dlt's own merge keeps an arbitrary one of them (its dedup
+    # has no order), the batches keep the last read (the other tests check that)
     for run in (1, 2):
-        _load(dicts_url, tmp_path / "dicts", run, size=0)
-        _load(arrow_url, tmp_path / "arrow", run, size=4)
+        _load(dicts_url, tmp_path / "dicts", run, size=0, dup=False)
+        _load(arrow_url, tmp_path / "arrow", run, size=4, dup=False)
         assert _columns(arrow_url) == _columns(dicts_url)
         assert _contents(arrow_url) == _contents(dicts_url)
     columns = _columns(arrow_url)
@@ -226,11 +229,8 @@ def test_arrow_batches_load_what_dicts_load(two_dbs, tmp_path):
     assert columns[("items", "_dlt_id")] == "character varying"
     contents = _contents(arrow_url)
     cols, rows = contents["items"]
-    # each key once, the last read wins; the keyless record is in _rejected
     assert len(rows) == 7
-    by_id = {r[cols.index("id")]: r for r in rows}
-    assert by_id["2"][cols.index("count")] == "102"
-    assert len(contents[REJECTED_TABLE][1]) == 1
+    assert len(contents[REJECTED_TABLE][1]) == 1  # the keyless record
     assert len(contents["item_history"][1]) == 14  # (item_id, at): 7 per run
 
 
@@ -278,8 +278,8 @@ def test_a_merge_load_with_a_key_repeated_across_batches_keeps_the_last_row(fres
 def test_a_changed_type_lands_in_a_variant_column_like_the_dict_path(two_dbs, tmp_path):
     dicts_url, arrow_url = two_dbs
     for url, size, where in ((dicts_url, 0, "dicts"), (arrow_url, 4, "arrow")):
-        _load(url, tmp_path / where, 1, size=size)
-        _load(url, tmp_path / where, 2, size=size, odd="many")
+        _load(url, tmp_path / where, 1, size=size, dup=False)
+        _load(url, tmp_path / where, 2, size=size, odd="many", dup=False)
     assert ("items", "count__v_text") in _columns(arrow_url)
     assert _columns(arrow_url) == _columns(dicts_url)
     assert _contents(arrow_url) == _contents(dicts_url)
