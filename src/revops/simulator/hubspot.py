@@ -494,7 +494,8 @@ class HubSpotLimits:
       Until then search does not find the record. Reads by id and lists are never late.
     * ``custom_properties``: how many extra custom properties each object type lists in the
       properties API (a real portal has hundreds); requested, they come back null.
-    * ``requested``: every property name asked for, per object type (search, list, read).
+    * ``requested``: every property name asked for, per object type (search, list, read);
+      ``search_filters``: the filter groups of the last 1,000 searches, per object type.
     * ``clock``: monotonic seconds, for the rate windows (a test can pass a fake one).
     """
 
@@ -507,6 +508,7 @@ class HubSpotLimits:
     clock: Callable[[], float] = time.monotonic
     requested: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     searches: int = 0
+    search_filters: deque[tuple[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
     refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _search_times: deque[float] = field(default_factory=deque)
     _general_times: deque[float] = field(default_factory=deque)
@@ -984,6 +986,7 @@ class HubSpotAPI:
         if props is not None and not isinstance(props, list):
             raise _Invalid("properties must be a list of property names")
         query = body.get("query")
+        self.limits.search_filters.append((obj, raw_groups))
         key = json.dumps(
             [obj, raw_groups, sort, query, self.limits.search_lag_minutes], sort_keys=True
         )

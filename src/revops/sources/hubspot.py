@@ -520,7 +520,7 @@ def hubspot_source(
             reached: dict[str, Any] = {"at": since}
             with tracked_stream(SYSTEM, stream.name, position=lambda: reached["at"]):
                 properties = requested_properties(api, object_type)
-                for page in search_window(api, stream, properties, since, end):
+                for page in search_window(api, stream, properties, since, end, PAGE_SIZE):
                     yield from screened(stream, [object_row(r) for r in page])
                     for record in page:
                         newest.see((record.get("properties") or {}).get(stream.cursor))
