@@ -60,6 +60,7 @@ def test_a_retired_version_set_by_hand_fails_at_once_with_googles_answer(
                 run_extract("google_ads", url, until=AS_OF, streams=["customers"])
     assert err.value.system == "google_ads" and err.value.status == 400
     assert "invalid argument" in str(err.value)
+    assert "UNSUPPORTED_VERSION" in str(err.value) and "v21 is deprecated" in str(err.value)
     warned = [
         r.getMessage() for r in caplog.records if "REVOPS_GOOGLE_ADS_API_VERSION" in r.message
     ]

@@ -215,6 +215,22 @@ def vendor_error_text(response: requests.Response) -> str:
         text = error.get("message") or error.get("status") or json.dumps(error)
         if error.get("code") is not None and "#" not in str(text) and "status" not in error:
             text = f"(#{error['code']}) {text}"
+        failures = [  # Google Ads: what was wrong is in GoogleAdsFailure.errors, not the message
+            " ".join(
+                part
+                for part in (
+                    ", ".join(f"{k}: {v}" for k, v in (e.get("errorCode") or {}).items()),
+                    str(e.get("message") or "").strip(),
+                )
+                if part
+            )
+            for d in error.get("details") or []
+            if isinstance(d, dict)
+            for e in d.get("errors") or []
+            if isinstance(e, dict)
+        ]
+        if failures:
+            text = f"{text} ({'; '.join(failures)})"
         return str(text)[:500]
     if isinstance(error, str):  # OAuth endpoints
         return f"{error}: {body.get('error_description', '')}".strip(": ")[:500]
