@@ -221,3 +221,16 @@ def test_a_bulk_run_that_dies_and_is_rerun_loads_the_clean_rows(
         assert jobs_used(paths(server))["create"] == 7 and not api.job_fates
         extract(server, rerun_db, tmp_path / "rerun", **BULK)
         assert snapshot(rerun_db, "salesforce") == snapshot(clean_db, "salesforce")
+
+
+def test_before_api_47_every_object_is_read_through_rest(
+    company: Company, tls_dir: Path, db: str, tmp_path: Path
+) -> None:
+    """Bulk API 2.0 query jobs exist from API version 47.0: with an older version set, even a
+    threshold of 0 reads through REST, and loads every row."""
+    with SimulatorServer(company, cert_dir=tls_dir) as server:
+        extract(server, db, tmp_path, REVOPS_SALESFORCE_API_VERSION="46.0", **BULK)
+        used = jobs_used(paths(server))
+    assert used["create"] == 0 and used["queryAll"] >= 24
+    loaded = {t: len(rows) for t, (_, rows) in snapshot(db, "salesforce").items()}
+    assert all(loaded[table_name(o)] == len(rows) for o, rows in company.crm.sf.items())

@@ -78,6 +78,7 @@ BULK_MAX_POLL_SECONDS = 30.0  # the back-off's ceiling
 BULK_MAX_WAIT_MINUTES = 120  # REVOPS_SALESFORCE_BULK_MAX_WAIT_MINUTES: then abort, fail
 BULK_JOB_ATTEMPTS = 2  # a Failed/Aborted job is submitted once more, then the run fails
 BULK_DONE = ("JobComplete", "Failed", "Aborted")
+BULK_FIRST_VERSION = 47.0  # the first API version with Bulk API 2.0 query jobs
 
 QUERY_PAGES = NextLinkPaginator(items="records", next_link="nextRecordsUrl")
 
@@ -414,6 +415,8 @@ def salesforce_source(
     window = Window.of(since, until)
     end = window.until
     prefix = api_prefix()
+    # Bulk API 2.0 query jobs exist from API version 47.0: older versions read through REST
+    bulk_ok = float(prefix.rsplit("/v", 1)[1]) >= BULK_FIRST_VERSION
     threshold = bulk_threshold()
 
     def sobject_resource(sobject: str, cursor: str):
@@ -442,7 +445,14 @@ def salesforce_source(
                 columns: dict[str, Any] | None = column_types(fields)
                 how_many = quote(count_soql(sobject, cursor, since, end), safe="")
                 counted = api.get_json(f"{prefix}/queryAll?q={how_many}", stream.name)
-                if int(counted.get("totalSize") or 0) > threshold:
+                in_window = int(counted.get("totalSize") or 0)
+                if bulk_ok and in_window > threshold:
+                    log.info(
+                        "salesforce %s: %d rows in the window (> %d): Bulk API 2.0 query job",
+                        stream.name,
+                        in_window,
+                        threshold,
+                    )
                     # Bulk API 2.0 returns the rows in no particular order: the cursor moves to
                     # the newest value read once every result set is read
                     newest: str | None = None
