@@ -29,6 +29,17 @@ Endpoints (paths relative to the HubSpot base URL, which stands for ``https://ap
 * ``POST /oauth/v1/token`` - the refresh-token grant; access tokens live 1,800 s. The static
   private-app token (``REVOPS_HUBSPOT_TOKEN``) never expires.
 
+Limits and knobs (:class:`HubSpotLimits`, one per simulator, ``apis["hubspot"].limits``):
+search is limited to five requests a second per account (HubSpot's 429 body, ``policyName``
+``SECONDLY``, no rate-limit headers on search answers); every other answer carries
+``X-HubSpot-RateLimit-Daily``/``-Daily-Remaining``/``-Interval-Milliseconds``/``-Max``/
+``-Remaining`` and a request beyond 190 per 10 seconds is answered 429 ``TEN_SECONDLY_ROLLING``.
+``search_lag_minutes`` makes the search index eventually consistent (a change surfaces up to
+that many minutes late, records changed later may surface first); ``custom_properties`` adds
+that many custom properties to the properties API; ``requested`` and ``search_filters`` record
+what was asked. A source clock behind the connector's is :meth:`SimulatorServer.set_as_of` to
+an instant before the connector's window end.
+
 Datetime filter values may be epoch milliseconds (number or string) or ISO 8601. String
 comparisons (``EQ``, ``NEQ``, ``IN``...) are case-insensitive, as HubSpot's are. ``NEQ`` and
 ``NOT_IN`` match records without a value. Properties come back as strings (timestamps as
