@@ -1753,6 +1753,7 @@ class Company:
             out.append(RecipientActivity(r.member_id, r.email, self._events(campaign, r)))
         result = tuple(out)
         self._activity_cache[campaign_id] = result
+        gc.freeze()  # long-lived from here on: no later collection walks it (freeze_generated)
         return result
 
     def _events(self, c: EmailCampaign, r: _Raw) -> tuple[EmailEvent, ...]:
