@@ -20,7 +20,13 @@ import pytest
 from revops.simulator import Company, SimulatorServer
 from revops.simulator.hubspot import PROPERTIES, custom_property_names
 from revops.sources import run_extract
-from revops.sources.hubspot import DECLARED_PROPERTIES, configured_properties
+from revops.sources.hubspot import (
+    DECLARED_PROPERTIES,
+    SEARCH_BODY_MAX,
+    configured_properties,
+    longest_search_body,
+    search_body,
+)
 from revops.sources.settings import SettingsError
 
 AS_OF = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -114,3 +120,31 @@ def test_the_default_set_has_every_hubspot_column_staging_reads() -> None:
     assert read <= set(DECLARED_PROPERTIES["contacts"]), sorted(
         read - set(DECLARED_PROPERTIES["contacts"])
     )
+
+
+def test_an_allow_list_too_long_for_a_search_body_is_refused_naming_the_setting(
+    monkeypatch,
+) -> None:
+    # HubSpot answers 400 to a search body over 3,000 characters: refuse before any request
+    fits = ",".join(f"custom_score_{i:03d}" for i in range(40))  # ~720 characters more
+    monkeypatch.setenv("REVOPS_HUBSPOT_DEALS_PROPERTIES", fits)
+    names = configured_properties("deals")
+    assert len(names) == len(DECLARED_PROPERTIES["deals"]) + 40
+    assert longest_search_body("deals", names) <= SEARCH_BODY_MAX
+    too_long = ",".join(f"custom_score_{i:03d}" for i in range(200))
+    monkeypatch.setenv("REVOPS_HUBSPOT_DEALS_PROPERTIES", too_long)
+    with pytest.raises(SettingsError) as err:
+        configured_properties("deals")
+    message = str(err.value)
+    assert "REVOPS_HUBSPOT_DEALS_PROPERTIES" in message and "3000" in message
+    size = longest_search_body("deals", DECLARED_PROPERTIES["deals"] + too_long.split(","))
+    assert f"about {size} characters" in message
+
+
+def test_the_search_body_checked_is_the_one_sent() -> None:
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    body = search_body("lastmodifieddate", ["email"], since, since, 7, 200, "abc")
+    filters = body["filterGroups"][0]["filters"]
+    assert [f["operator"] for f in filters] == ["GTE", "LT", "GT"]
+    assert filters[0]["value"] == str(int(since.timestamp() * 1000))
+    assert body["after"] == "abc" and body["properties"] == ["email"]

@@ -36,6 +36,7 @@ Property values are strings, as HubSpot sends them; timestamps keep HubSpot's IS
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -307,10 +308,69 @@ def allow_listed(object_type: str) -> list[str]:
     return names
 
 
+SEARCH_BODY_MAX = 3000
+"""HubSpot answers 400 to a search request body over 3,000 characters (search guide, Limits)."""
+
+
+def search_body(
+    cursor: str,
+    properties: list[str],
+    since: datetime,
+    until: datetime,
+    after_id: int,
+    page_size: int = PAGE_SIZE,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """One search request: changed in ``[since, until)``, id above ``after_id``, in id order."""
+
+    def where(name: str, operator: str, value: Any) -> dict[str, str]:
+        return {"propertyName": name, "operator": operator, "value": str(value)}
+
+    body: dict[str, Any] = {
+        "filterGroups": [
+            {
+                "filters": [
+                    where(cursor, "GTE", epoch_ms(since)),
+                    where(cursor, "LT", epoch_ms(until)),
+                    where("hs_object_id", "GT", after_id),
+                ]
+            }
+        ],
+        "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        "properties": properties,
+        "limit": page_size,
+    }
+    if after is not None:
+        body["after"] = after
+    return body
+
+
+def longest_search_body(object_type: str, properties: list[str]) -> int:
+    """The length of the longest search body these properties make (widest values)."""
+    widest = datetime(9999, 12, 31, tzinfo=UTC)
+    body = search_body(
+        CURSOR_PROPERTY[object_type], properties, widest, widest, 10**18, PAGE_SIZE, "9" * 20
+    )
+    return len(json.dumps(body))
+
+
 def configured_properties(object_type: str) -> list[str]:
-    """The properties read for an object type: the default set, then the allow-list."""
+    """The properties read for an object type: the default set, then the allow-list.
+
+    Refuses an allow-list that would make the search body longer than HubSpot accepts, naming
+    the setting and how many characters to remove (HubSpot would answer 400 mid-run).
+    """
     declared = DECLARED_PROPERTIES[object_type]
-    return declared + [n for n in allow_listed(object_type) if n not in declared]
+    names = declared + [n for n in allow_listed(object_type) if n not in declared]
+    size = longest_search_body(object_type, names)
+    if size > SEARCH_BODY_MAX:
+        raise SettingsError(
+            f"{SYSTEM}: {env_name(SYSTEM, f'{object_type}_properties')} makes the {object_type} "
+            f"search request about {size} characters long; HubSpot refuses search bodies over "
+            f"{SEARCH_BODY_MAX}. Remove about {size - SEARCH_BODY_MAX} characters of property "
+            "names from it"
+        )
+    return names
 
 
 def requested_properties(api: ApiClient, object_type: str) -> list[str]:
@@ -355,34 +415,9 @@ def search_window(
         last_id = after_id
         guard = PageGuard(api.system, stream.name, "after")
         while True:
-            body: dict[str, Any] = {
-                "filterGroups": [
-                    {
-                        "filters": [
-                            {
-                                "propertyName": stream.cursor,
-                                "operator": "GTE",
-                                "value": str(epoch_ms(since)),
-                            },
-                            {
-                                "propertyName": stream.cursor,
-                                "operator": "LT",
-                                "value": str(epoch_ms(until)),
-                            },
-                            {
-                                "propertyName": "hs_object_id",
-                                "operator": "GT",
-                                "value": str(after_id),
-                            },
-                        ]
-                    }
-                ],
-                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                "properties": properties,
-                "limit": page_size,
-            }
-            if after is not None:
-                body["after"] = after
+            body = search_body(
+                stream.cursor or "", properties, since, until, after_id, page_size, after
+            )
             page = api.post_json(stream.path, stream.name, json=body)
             results = page_items(page, "results", api.system, stream.name, guard.pages + 1)
             guard.page(results)
