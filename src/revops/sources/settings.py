@@ -11,6 +11,11 @@ One documented name per setting, ``REVOPS_<SYSTEM>_<KEY>``:
 * Vendor specifics: ``REVOPS_GOOGLE_ADS_DEVELOPER_TOKEN``, ``REVOPS_GOOGLE_ADS_CUSTOMER_IDS``,
   ``REVOPS_META_ADS_ACCOUNT_IDS``, ``REVOPS_LINKEDIN_ADS_ACCOUNT_IDS``,
   ``REVOPS_MAILCHIMP_API_KEY``; ``REVOPS_<SYSTEM>_START_DATE`` where history has a start.
+* ``REVOPS_<SYSTEM>_API_VERSION`` (Google Ads, Meta Ads, LinkedIn Ads, Salesforce): the API
+  version sent; the default and each version's sunset are in :mod:`revops.sources.versions`.
+* Vendor limits (Meta report runs and usage threshold, LinkedIn's analytics cap, HubSpot's
+  property allow-lists, search pace and overlap, Salesforce Bulk API 2.0, Mailchimp's activity
+  window): read where they are used, in each connector module, listed in the README.
 * TLS: ``REQUESTS_CA_BUNDLE`` names the CA to trust (the simulator's); verification is never off.
 
 Inside Airflow, a connection ``revops_<system>`` fills whatever the environment leaves unset:
