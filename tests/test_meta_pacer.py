@@ -16,8 +16,8 @@ from revops.config import ConfigError
 from revops.simulator import Company, SimulatorServer
 from revops.simulator.meta_ads import MetaAdsAPI
 from revops.sources import meta_ads
-from revops.sources.http import RetryPolicy
-from revops.sources.meta_ads import MetaPacer, usage_figures
+from revops.sources.http import RetryPolicy, meta_usage
+from revops.sources.meta_ads import MetaPacer
 
 AS_OF = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 ACCOUNT = "1189450230212345"
@@ -76,8 +76,8 @@ def test_a_time_to_regain_access_is_waited_for() -> None:
 
 
 def test_answers_without_usage_headers_leave_the_pace_alone() -> None:
-    assert usage_figures(answer().headers) is None
-    assert usage_figures(answer(X_App_Usage={"call_count": 12}).headers) == (12.0, 0.0, 0.0)
+    assert meta_usage(answer().headers) is None
+    assert meta_usage(answer(X_App_Usage={"call_count": 12}).headers) == (12.0, 0.0, 0.0)
     pacer = MetaPacer()
     pacer.after("GET", "u", answer())
     assert pacer.before("GET", "u") == 0.0

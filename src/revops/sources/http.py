@@ -270,12 +270,27 @@ def _google_retry_delay(error: dict[str, Any]) -> float | None:
     return None
 
 
-def _meta_usage_delay(response: requests.Response) -> float | None:
-    """Meta's usage headers: ``estimated_time_to_regain_access`` (minutes) or
-    ``reset_time_duration`` (seconds)."""
-    waits: list[float] = []
+META_USAGE_KEYS = frozenset(
+    {
+        "call_count",
+        "total_cputime",
+        "total_time",
+        "acc_id_util_pct",
+        "estimated_time_to_regain_access",
+        "reset_time_duration",
+    }
+)
+
+
+def meta_usage(headers: Mapping[str, str]) -> tuple[float, float, float] | None:
+    """From Meta's usage headers: the highest usage percentage (``call_count``,
+    ``total_cputime``, ``total_time``, ``acc_id_util_pct``), the seconds until access is
+    regained (``estimated_time_to_regain_access``, minutes) and until the ad account's usage
+    resets (``reset_time_duration``, seconds); None when the answer carries none."""
+    pct = regain = reset = 0.0
+    found = False
     for header in ("X-Business-Use-Case-Usage", "X-Ad-Account-Usage", "X-App-Usage"):
-        raw = response.headers.get(header)
+        raw = headers.get(header)
         if not raw:
             continue
         try:
@@ -283,18 +298,34 @@ def _meta_usage_delay(response: requests.Response) -> float | None:
         except ValueError:
             continue
         entries: list[Any] = []
-        if isinstance(usage, dict):
-            for value in usage.values():
+        if isinstance(usage, dict) and any(isinstance(v, list) for v in usage.values()):
+            for value in usage.values():  # business use case: {business_id: [entries]}
                 entries.extend(value if isinstance(value, list) else [value])
+        else:
             entries.append(usage)
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
-            if entry.get("estimated_time_to_regain_access"):
-                waits.append(float(entry["estimated_time_to_regain_access"]) * 60)
-            if entry.get("reset_time_duration"):
-                waits.append(float(entry["reset_time_duration"]))
-    return max(waits) if waits else None
+            found = found or bool(META_USAGE_KEYS & entry.keys())
+            for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
+                try:
+                    pct = max(pct, float(entry.get(key) or 0))
+                except (TypeError, ValueError):
+                    continue
+            try:
+                regain = max(regain, float(entry.get("estimated_time_to_regain_access") or 0) * 60)
+                reset = max(reset, float(entry.get("reset_time_duration") or 0))
+            except (TypeError, ValueError):
+                continue
+    return (pct, regain, reset) if found else None
+
+
+def _meta_usage_delay(response: requests.Response) -> float | None:
+    """Meta's usage headers: the longer of ``estimated_time_to_regain_access`` (minutes) and
+    ``reset_time_duration`` (seconds), None when neither is given."""
+    figures = meta_usage(response.headers)
+    wait = max(figures[1], figures[2]) if figures else 0.0
+    return wait or None
 
 
 def retry_after_seconds(value: str, now: float | None = None) -> float | None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -56,7 +56,13 @@ from revops.sources.base import (
     screened,
     tracked_stream,
 )
-from revops.sources.http import ApiClient, RequestTooLarge, RetryPolicy, SourceError
+from revops.sources.http import (
+    ApiClient,
+    RequestTooLarge,
+    RetryPolicy,
+    SourceError,
+    meta_usage,
+)
 from revops.sources.settings import api_url, env_name, id_list, setting, start_date
 from revops.sources.versions import api_version
 
@@ -69,16 +75,6 @@ JOB_RETRIES = 5  # resubmissions of failed report runs per chunk (REVOPS_META_AD
 JOB_TIMEOUT = 3600.0  # Meta: an async report "can take up to an hour" (REVOPS_META_ADS_JOB_TIMEOUT)
 USAGE_THRESHOLD = 75.0  # percent of a usage figure where pacing starts
 USAGE_SPAN = 300.0  # seconds Meta's ad account score takes to decay (standard tier)
-USAGE_KEYS = frozenset(
-    {
-        "call_count",
-        "total_cputime",
-        "total_time",
-        "acc_id_util_pct",
-        "estimated_time_to_regain_access",
-        "reset_time_duration",
-    }
-)
 JOB_DONE = "Job Completed"
 JOB_PENDING = ("Job Not Started", "Job Started", "Job Running")
 JOB_FAILED = ("Job Failed", "Job Skipped")
@@ -145,44 +141,6 @@ def client() -> ApiClient:
 # -- pacing by Meta's usage headers ---------------------------------------------------------------
 
 
-def usage_figures(headers: Mapping[str, str]) -> tuple[float, float, float] | None:
-    """From Meta's usage headers: the highest usage percentage (``call_count``,
-    ``total_cputime``, ``total_time``, ``acc_id_util_pct``), the seconds until access is
-    regained (``estimated_time_to_regain_access``, minutes) and until the ad account's usage
-    resets (``reset_time_duration``, seconds); None when the answer carries none."""
-    pct = regain = reset = 0.0
-    found = False
-    for header in ("X-Business-Use-Case-Usage", "X-Ad-Account-Usage", "X-App-Usage"):
-        raw = headers.get(header)
-        if not raw:
-            continue
-        try:
-            usage = json.loads(raw)
-        except ValueError:
-            continue
-        entries: list[Any] = []
-        if isinstance(usage, dict) and any(isinstance(v, list) for v in usage.values()):
-            for value in usage.values():  # business use case: {business_id: [entries]}
-                entries.extend(value if isinstance(value, list) else [value])
-        else:
-            entries.append(usage)
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            found = found or bool(USAGE_KEYS & entry.keys())
-            for key in ("call_count", "total_cputime", "total_time", "acc_id_util_pct"):
-                try:
-                    pct = max(pct, float(entry.get(key) or 0))
-                except (TypeError, ValueError):
-                    continue
-            try:
-                regain = max(regain, float(entry.get("estimated_time_to_regain_access") or 0) * 60)
-                reset = max(reset, float(entry.get("reset_time_duration") or 0))
-            except (TypeError, ValueError):
-                continue
-    return (pct, regain, reset) if found else None
-
-
 @dataclass
 class MetaPacer:
     """Slows requests down before Meta throttles them (a :class:`revops.sources.http.Pacer`).
@@ -223,7 +181,7 @@ class MetaPacer:
 
     def after(self, method: str, url: str, response: requests.Response) -> None:
         """Read the answer's usage headers."""
-        figures = usage_figures(response.headers)
+        figures = meta_usage(response.headers)
         if figures is None or response.status_code >= 400:
             self.pending = 0.0
             return
