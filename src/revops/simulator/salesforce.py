@@ -50,6 +50,7 @@ check which endpoints a connector used).
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import re
 import threading
@@ -77,6 +78,8 @@ from revops.sources.versions import vendor
 __all__ = ["BATCH_SIZE", "JOB_POLLS", "SalesforceAPI"]
 
 BATCH_SIZE = 2000
+SELECT_CACHE_SIZE = 64
+"""Filtered (and sorted) query answers a handler keeps, least recently used dropped first."""
 MIN_BATCH = 200
 DAILY_LIMIT = 15_000
 _SEASONS = ("Winter", "Spring", "Summer")
@@ -145,6 +148,7 @@ def _references(obj: str) -> dict[str, str]:
 
 
 REFERENCES = {obj: _references(obj) for obj in SF_SCHEMA}
+_CANONICAL = {obj: {n.lower(): n for n in fields} for obj, fields in SF_SCHEMA.items()}
 
 
 def _errors(
@@ -203,7 +207,9 @@ class _Job:
     version: str
     created_ms: int
     header: list[str]
-    rows: list[list[str | None]]
+    records: list[SfRecord]
+    compiled: Compiled
+    rendered: list[list[str | None]] | None = None  # None: rows rendered per results set
     delimiter: str = "COMMA"
     line_ending: str = "LF"
     fate: str = "JobComplete"  # JobComplete, Failed or Aborted
@@ -220,6 +226,8 @@ class SalesforceAPI:
         self.credentials = SIM_CREDENTIALS["salesforce"]
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._index: dict[str, SfRecord] | None = None
+        self._selected: OrderedDict[tuple, list[SfRecord]] = OrderedDict()
+        self._indexes: dict[tuple[str, str], tuple[list[int], list[int]] | None] = {}
         self._lock = threading.Lock()
         self._calls = 0
         day = company.as_of.date()
@@ -461,7 +469,7 @@ class SalesforceAPI:
                     continue
                 parent = holder["_rec"]
                 pschema = SF_SCHEMA[parent.object]
-                canonical = {n.lower(): n for n in pschema}.get(sub_name.lower())
+                canonical = _CANONICAL[parent.object].get(sub_name.lower())
                 if canonical is None:
                     raise SoqlError(
                         "INVALID_FIELD",
@@ -491,11 +499,110 @@ class SalesforceAPI:
         return max(MIN_BATCH, min(BATCH_SIZE, int(m.group(1))))
 
     def select(self, text: str, all_rows: bool) -> tuple[list[SfRecord], Compiled]:
-        """The records a SOQL query answers (``all_rows``: deleted ones too), in its order."""
+        """The records a SOQL query answers (``all_rows``: deleted ones too), in its order.
+
+        The filtered and sorted rows of a query are kept (:meth:`_cached`, per object,
+        ``WHERE``, ``ORDER BY`` and ``all_rows``): a ``COUNT()`` with the same ``WHERE``, the
+        query itself and a Bulk API job over it filter once, and a later page is a slice."""
         q = parse(text)
         compiled = compile_query(q, SF_SCHEMA, REFERENCES, self.company.as_of_ms)
-        rows = [r for r in self._rows(compiled.object) if all_rows or not r.deleted]
-        rows = [r for r in rows if compiled.predicate(r.fields)]
+        rows = self._ordered(compiled, all_rows)
+        if compiled.offset:
+            rows = rows[compiled.offset :]
+        if compiled.limit is not None:
+            rows = rows[: compiled.limit]
+        return rows, compiled
+
+    def _cached(self, key: tuple, compute: Any) -> list[SfRecord]:
+        """The rows for ``key``, computed once (the company behind a handler never changes);
+        at most :data:`SELECT_CACHE_SIZE` kept, least recently used dropped first."""
+        with self._lock:
+            found = self._selected.get(key)
+            if found is not None:
+                self._selected.move_to_end(key)
+                return found
+        computed = compute()
+        with self._lock:
+            self._selected[key] = computed
+            self._selected.move_to_end(key)
+            while len(self._selected) > SELECT_CACHE_SIZE:
+                self._selected.popitem(last=False)
+        return computed
+
+    def _ordered(self, compiled: Compiled, all_rows: bool) -> list[SfRecord]:
+        """The rows matching the query's ``WHERE``, in its ``ORDER BY`` (a shared list: the
+        callers slice it, never change it)."""
+        filtered = self._cached(
+            ("where", compiled.object, compiled.where_key, all_rows),
+            lambda: self._filter(compiled, all_rows),
+        )
+        if not compiled.order:
+            return filtered
+        return self._cached(
+            ("order", compiled.object, compiled.where_key, tuple(compiled.order), all_rows),
+            lambda: self._sort(filtered, compiled),
+        )
+
+    def _filter(self, compiled: Compiled, all_rows: bool) -> list[SfRecord]:
+        rows = self._candidates(compiled)
+        return [
+            r for r in rows if (all_rows or not r.deleted) and compiled.predicate(r.fields)
+        ]
+
+    def _candidates(self, compiled: Compiled) -> list[SfRecord]:
+        """The object's rows the predicate can hold for, in the object's order: the narrowest
+        range of a datetime field the ``WHERE`` bounds (through :meth:`_field_index`), or all."""
+        rows = self._rows(compiled.object)
+        spans: dict[str, tuple[int, int]] = {}  # field -> [lo, hi) in its index
+        for name, op, value in compiled.bounds:
+            index = self._field_index(compiled.object, name)
+            if index is None:
+                continue
+            keys = index[0]
+            lo, hi = spans.get(name, (0, len(keys)))
+            if op in ("=", ">="):
+                lo = max(lo, bisect.bisect_left(keys, value))
+            elif op == ">":
+                lo = max(lo, bisect.bisect_right(keys, value))
+            if op in ("=", "<="):
+                hi = min(hi, bisect.bisect_right(keys, value))
+            elif op == "<":
+                hi = min(hi, bisect.bisect_left(keys, value))
+            spans[name] = (lo, hi)
+        if not spans:
+            return rows
+        name, (lo, hi) = min(spans.items(), key=lambda item: item[1][1] - item[1][0])
+        positions = self._field_index(compiled.object, name)[1]  # type: ignore[index]
+        return [rows[i] for i in sorted(positions[lo:hi])]
+
+    def _field_index(self, obj: str, name: str) -> tuple[list[int], list[int]] | None:
+        """An object's non-null values of a datetime field, sorted, with the rows' positions
+        (None when a value is not epoch ms, so the index could not stand for the predicate)."""
+        key = (obj, name)
+        with self._lock:
+            if key in self._indexes:
+                return self._indexes[key]
+        pairs = []
+        index: tuple[list[int], list[int]] | None
+        for i, rec in enumerate(self._rows(obj)):
+            value = rec.fields.get(name)
+            if value is None:
+                continue
+            if type(value) is not int:
+                pairs = []
+                index = None
+                break
+            pairs.append((value, i))
+        else:
+            pairs.sort()
+            index = ([v for v, _ in pairs], [i for _, i in pairs])
+        with self._lock:
+            self._indexes[key] = index
+        return index
+
+    @staticmethod
+    def _sort(filtered: list[SfRecord], compiled: Compiled) -> list[SfRecord]:
+        rows = filtered
         for name, descending, nulls_last in reversed(compiled.order):
             present = [r for r in rows if r.fields.get(name) is not None]
             missing = [r for r in rows if r.fields.get(name) is None]
@@ -505,11 +612,7 @@ class SalesforceAPI:
                 reverse=descending,
             )
             rows = present + missing if nulls_last else missing + present
-        if compiled.offset:
-            rows = rows[compiled.offset :]
-        if compiled.limit is not None:
-            rows = rows[: compiled.limit]
-        return rows, compiled
+        return rows
 
     def query(self, req: Request, prefix: str, all_rows: bool) -> dict[str, Any]:
         """``GET /query`` / ``/queryAll``: the first page of a SOQL query."""
@@ -663,7 +766,10 @@ class SalesforceAPI:
             version=version,
             created_ms=self.company.as_of_ms,
             header=list(compiled.fields),
-            rows=[self._csv_row(r, compiled) for r in rows],
+            records=rows,
+            compiled=compiled,
+            # parent fields can fail on some parent (as creating the job does): render now
+            rendered=[self._csv_row(r, compiled) for r in rows] if compiled.relations else None,
             delimiter=delimiter,
             line_ending=line_ending,
             fate=fate,
@@ -701,7 +807,7 @@ class SalesforceAPI:
         info["columnDelimiter"] = job.delimiter
         if not created:
             done = job.state == "JobComplete"
-            info["numberRecordsProcessed"] = len(job.rows) if done else 0
+            info["numberRecordsProcessed"] = len(job.records) if done else 0
             info["retries"] = 0
             info["totalProcessingTime"] = 40 * job.polls
             if job.state == "Failed":
@@ -725,7 +831,7 @@ class SalesforceAPI:
                 out.append(None)
                 continue
             pschema = SF_SCHEMA[parent.object]
-            canonical = {n.lower(): n for n in pschema}.get(sub_name.lower())
+            canonical = _CANONICAL[parent.object].get(sub_name.lower())
             if canonical is None:
                 raise SoqlError(
                     "INVALID_FIELD", f"No such column '{sub_name}' on entity '{parent.object}'."
@@ -761,7 +867,7 @@ class SalesforceAPI:
                 start = int(base64.b64decode(locator + "=" * (-len(locator) % 4)).decode())
             except ValueError:
                 start = -1
-            if not 0 <= start <= len(job.rows):
+            if not 0 <= start <= len(job.records):
                 return _errors(400, "INVALID_LOCATOR", f"Invalid locator: {locator}", headers)
         size = BULK_DEFAULT_RECORDS
         raw_max = req.arg("maxRecords")
@@ -771,7 +877,10 @@ class SalesforceAPI:
                     400, "INVALID_MAX_RECORDS", "maxRecords must be a positive number", headers
                 )
             size = int(raw_max)
-        chunk = job.rows[start : start + size]
+        if job.rendered is not None:
+            chunk = job.rendered[start : start + size]
+        else:  # only this set's rows are rendered
+            chunk = [self._csv_row(r, job.compiled) for r in job.records[start : start + size]]
         end = start + len(chunk)
         sep, eol = _DELIMITERS[job.delimiter], _LINE_ENDINGS[job.line_ending]
         lines = [sep.join(_csv_cell(h) for h in job.header)]
@@ -779,7 +888,7 @@ class SalesforceAPI:
         body = (eol.join(lines) + eol).encode("utf-8")
         next_locator = (
             base64.b64encode(str(end).encode()).decode().rstrip("=")
-            if end < len(job.rows)
+            if end < len(job.records)
             else "null"
         )
         out = dict(headers)

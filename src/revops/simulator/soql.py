@@ -348,6 +348,12 @@ class Compiled:
     limit: int | None
     offset: int | None
     relations: dict[str, tuple[str, str]]  # "Owner.Name" -> ("OwnerId", "Name")
+    bounds: list[tuple[str, str, int]] = field(default_factory=list)
+    """Comparisons the predicate implies (top-level ``AND`` parts: a datetime field against a
+    datetime literal, ``=`` ``<`` ``<=`` ``>`` ``>=``), for an index to narrow the rows the
+    predicate is evaluated on; the predicate stays the whole truth."""
+    where_key: str = ""
+    """The ``WHERE`` as parsed (one text for equal filters), for caching filtered rows."""
 
 
 def _no_column(obj: str, name: str) -> SoqlError:
@@ -463,7 +469,28 @@ def compile_query(
     for o in q.order:
         name = resolve(o.field)
         order.append((name, o.descending, o.nulls_last))
-    return Compiled(obj, fields, q.count, predicate, order, q.limit, q.offset, relations)
+    parts = q.where.parts if isinstance(q.where, BoolExpr) and q.where.op == "AND" else [q.where]
+    bounds = [
+        (resolve(p.field), p.op, p.value)
+        for p in parts
+        if isinstance(p, Cond)
+        and p.kind == "datetime"
+        and p.op in ("=", "<", "<=", ">", ">=")
+        and "." not in p.field
+        and ftype(resolve(p.field)) == "datetime"
+    ]
+    return Compiled(
+        obj,
+        fields,
+        q.count,
+        predicate,
+        order,
+        q.limit,
+        q.offset,
+        relations,
+        bounds,
+        repr(q.where),
+    )
 
 
 def _coerce(obj: str, name: str, kind: str, lit_kind: str, value: Any, now_ms: int) -> Any:
