@@ -382,6 +382,9 @@ def _to_num(value: Any, prop: str) -> float:
         raise _Invalid(f"{value} is not a valid number value for property {prop}") from None
 
 
+_RANGE_OPERATORS = ("EQ", "GT", "GTE", "LT", "LTE", "BETWEEN")
+
+
 class _Filter:
     def __init__(self, raw: Any, props: dict[str, PropSpec]) -> None:
         if not isinstance(raw, dict):
@@ -599,6 +602,7 @@ class HubSpotAPI:
         self._objects: dict[str, _Objects] = {}
         self._assoc: dict[tuple[str, str], dict[str, list[str]]] | None = None
         self._cache: OrderedDict[str, list[HubSpotRecord]] = OrderedDict()
+        self._prop_indexes: dict[tuple[str, str], tuple[list[Any], list[int]] | None] = {}
         self._lock = threading.Lock()
         with _LIMITS_LOCK:
             self.limits = _LIMITS.setdefault(tokens, HubSpotLimits())
@@ -884,7 +888,7 @@ class HubSpotAPI:
                 self._cache.move_to_end(key)
                 return hit
         objects = self.objects(obj)
-        records = objects.records
+        records = self._candidates(obj, objects.records, groups)
         if self.limits.search_lag_minutes > 0:  # changes not yet in the search index
             as_of = self.company.as_of_ms
             records = [c for c in records if self.limits.surfaced(c, as_of)]
@@ -921,6 +925,67 @@ class HubSpotAPI:
             while len(self._cache) > 32:
                 self._cache.popitem(last=False)
         return records
+
+    def _candidates(
+        self, obj: str, records: list[HubSpotRecord], groups: list[list[_Filter]]
+    ) -> list[HubSpotRecord]:
+        """The records one filter group can match, in the object's order: the narrowest range
+        its datetime/number filters bound on one property (:meth:`_prop_index`), or all. The
+        filters are still evaluated on each; this only spares the records outside the range,
+        so a search window's cost follows the window, not the portal's history."""
+        if len(groups) != 1:
+            return records
+        spans: dict[str, tuple[int, int]] = {}
+        for f in groups[0]:
+            if f.kind not in ("datetime", "number") or f.op not in _RANGE_OPERATORS:
+                continue
+            index = self._prop_index(obj, records, f.prop)
+            if index is None:
+                continue
+            keys, v = index[0], f.values
+            lo, hi = spans.get(f.prop, (0, len(keys)))
+            if f.op in ("EQ", "GTE", "BETWEEN"):
+                lo = max(lo, bisect.bisect_left(keys, v[0]))
+            elif f.op == "GT":
+                lo = max(lo, bisect.bisect_right(keys, v[0]))
+            if f.op in ("EQ", "LTE"):
+                hi = min(hi, bisect.bisect_right(keys, v[0]))
+            elif f.op == "BETWEEN":
+                hi = min(hi, bisect.bisect_right(keys, v[1]))
+            elif f.op == "LT":
+                hi = min(hi, bisect.bisect_left(keys, v[0]))
+            spans[f.prop] = (lo, hi)
+        if not spans:
+            return records
+        prop, (lo, hi) = min(spans.items(), key=lambda item: item[1][1] - item[1][0])
+        positions = self._prop_index(obj, records, prop)[1]  # type: ignore[index]
+        return [records[i] for i in sorted(positions[lo:hi])]
+
+    def _prop_index(
+        self, obj: str, records: list[HubSpotRecord], prop: str
+    ) -> tuple[list[Any], list[int]] | None:
+        """The records' non-null values of ``prop``, sorted, with their positions (None when
+        a value is not a number, so comparing with the index could differ from the filter)."""
+        key = (obj, prop)
+        with self._lock:
+            if key in self._prop_indexes:
+                return self._prop_indexes[key]
+        pairs = []
+        index: tuple[list[Any], list[int]] | None
+        for i, rec in enumerate(records):
+            value = rec.values.get(prop)
+            if value is None:
+                continue
+            if type(value) not in (int, float) or value != value:  # not a number, or NaN
+                index = None
+                break
+            pairs.append((value, i))
+        else:
+            pairs.sort()
+            index = ([v for v, _ in pairs], [i for _, i in pairs])
+        with self._lock:
+            self._prop_indexes[key] = index
+        return index
 
     def search(self, req: Request, obj: str) -> Response:
         """``POST /crm/v3/objects/{object}/search``."""
