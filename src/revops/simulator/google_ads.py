@@ -40,10 +40,12 @@ resource that cannot be joined to the FROM resource are
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import re
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -60,6 +62,8 @@ __all__ = ["GoogleAdsAPI", "OAUTH_SCOPE", "QueryFailure", "failure_type", "run_q
 
 OAUTH_SCOPE = "https://www.googleapis.com/auth/adwords"
 BATCH_ROWS = 10_000
+SELECT_CACHE_SIZE = 32
+"""Queries whose rows a handler keeps for their later ``search`` pages."""
 CLICK_VIEW_MAX_AGE_DAYS = 90
 
 
@@ -603,7 +607,30 @@ def _matches(c: Condition, f: _Field, actual: Any) -> bool:
     raise QueryFailure.query("BAD_OPERATOR", f"Invalid operator {op}.")
 
 
-def _metric_rows(company: Company, q: Query, dates: _DateRange) -> list[_Ctx]:
+def _facts_in(facts: list[Any], dates: _DateRange, memo: dict | None) -> list[Any]:
+    """The daily facts whose day the range can allow, in their own order: through a sorted
+    index of their days (kept in ``memo``, the handler's, whose company never changes) when
+    the range has a bound, so a window's cost follows the window, not the account's history."""
+    low, high = dates.low, dates.high
+    if dates.only is not None and dates.only:
+        low = max(low, min(dates.only)) if low else min(dates.only)
+        high = min(high, max(dates.only)) if high else max(dates.only)
+    if memo is None or (low is None and high is None):
+        return facts
+    key = ("days", id(facts))
+    index = memo.get(key)
+    if index is None:
+        pairs = sorted((row.date, i) for i, row in enumerate(facts))
+        index = memo[key] = ([d for d, _ in pairs], [i for _, i in pairs])
+    days, positions = index
+    lo = bisect.bisect_left(days, low) if low is not None else 0
+    hi = bisect.bisect_right(days, high) if high is not None else len(days)
+    return [facts[i] for i in sorted(positions[lo:hi])]
+
+
+def _metric_rows(
+    company: Company, q: Query, dates: _DateRange, memo: dict | None = None
+) -> list[_Ctx]:
     """Daily facts for the resource, grouped by entity and the selected segments."""
     selected_segments = [f for f in q.fields if f.startswith("segments.")]
     seg_fields = [FIELDS[s] for s in selected_segments]
@@ -612,7 +639,7 @@ def _metric_rows(company: Company, q: Query, dates: _DateRange) -> list[_Ctx]:
     else:
         facts = company.ad_daily
     groups: dict[tuple, _Ctx] = {}
-    for row in facts:
+    for row in _facts_in(facts, dates, memo):
         if not dates.allows(row.date):
             continue
         campaign = company.campaign(row.campaign_id)
@@ -695,6 +722,15 @@ def run_query(company: Company, text: str) -> tuple[Query, list[dict[str, Any]]]
 
     Raises :class:`QueryFailure` for anything the API would reject.
     """
+    q, ctxs = select_rows(company, text)
+    return q, [_render(q, ctx) for ctx in ctxs]
+
+
+def select_rows(
+    company: Company, text: str, memo: dict | None = None
+) -> tuple[Query, list[_Ctx]]:
+    """Parse and run one GAQL query: its rows, in order, not yet rendered (:func:`_render`
+    renders one). ``memo`` (a handler's) keeps indexes of the company's facts."""
     try:
         q = parse(text)
     except GaqlError as err:
@@ -747,7 +783,7 @@ def run_query(company: Company, text: str) -> tuple[Query, list[dict[str, Any]]]
         )
         uses_segments = any(f.startswith("segments.") for f in selected)
         if uses_metrics or uses_segments:
-            ctxs = _metric_rows(company, q, dates)
+            ctxs = _metric_rows(company, q, dates, memo)
         else:
             ctxs = _entity_rows(company, q.resource)
     # Remaining conditions (date conditions were applied to the facts above).
@@ -767,7 +803,7 @@ def run_query(company: Company, text: str) -> tuple[Query, list[dict[str, Any]]]
         )
     if q.limit is not None:
         ctxs = ctxs[: q.limit]
-    return q, [_render(q, ctx) for ctx in ctxs]
+    return q, ctxs
 
 
 def _render(q: Query, ctx: _Ctx) -> dict[str, Any]:
@@ -810,6 +846,10 @@ class GoogleAdsAPI:
         self.credentials = SIM_CREDENTIALS["google_ads"]
         self.versions = served(company)
         self._asked = threading.local()  # the version of the request this thread is answering
+        self._memo: dict = {}  # indexes of the company's facts (it never changes; a race
+        # builds an index twice, alike)
+        self._lock = threading.Lock()
+        self._selected: OrderedDict[str, tuple[Query, list[_Ctx]]] = OrderedDict()
 
     # ---------------------------------------------------------------- errors
 
@@ -1015,6 +1055,23 @@ class GoogleAdsAPI:
         finally:
             self._asked.version = None
 
+    def _select(self, query: str) -> tuple[Query, list[_Ctx]]:
+        """A query's rows (:func:`select_rows`), kept per query text for its later pages (at
+        most :data:`SELECT_CACHE_SIZE`, least recently used dropped first): a ``search`` page
+        is a slice, rendered alone."""
+        with self._lock:
+            found = self._selected.get(query)
+            if found is not None:
+                self._selected.move_to_end(query)
+                return found
+        found = select_rows(self.company, query, self._memo)
+        with self._lock:
+            self._selected[query] = found
+            self._selected.move_to_end(query)
+            while len(self._selected) > SELECT_CACHE_SIZE:
+                self._selected.popitem(last=False)
+        return found
+
     def _versioned(self, req: Request, version: str, path: str) -> Response:
         """A request to ``/{version}{path}``: refused as Google does when the version is
         retired or unknown on ``as_of``, else answered."""
@@ -1070,7 +1127,7 @@ class GoogleAdsAPI:
                 "Required field was not specified: query.",
             )
         try:
-            q, rows = run_query(self.company, query)
+            q, rows = self._select(query)
         except QueryFailure as fail:
             return self.error(
                 fail.http,
@@ -1083,10 +1140,11 @@ class GoogleAdsAPI:
         request_id = self._request_id(customer_id, method, query, str(body.get("pageToken", "")))
         if method == "searchStream":
             batches: list[dict[str, Any]] = []
+            rendered = [_render(q, ctx) for ctx in rows]
             for start in range(0, len(rows), BATCH_ROWS):
                 batches.append(
                     {
-                        "results": rows[start : start + BATCH_ROWS],
+                        "results": rendered[start : start + BATCH_ROWS],
                         "fieldMask": mask,
                         "requestId": request_id,
                     }
@@ -1106,7 +1164,7 @@ class GoogleAdsAPI:
                 {"requestError": "INVALID_PAGE_TOKEN"},
                 "Page token is invalid.",
             )
-        page = rows[offset : offset + BATCH_ROWS]
+        page = [_render(q, ctx) for ctx in rows[offset : offset + BATCH_ROWS]]  # this page only
         answer: dict[str, Any] = {}
         if page:
             answer["results"] = page
