@@ -143,9 +143,7 @@ def test_indexed_bounds_answer_what_the_predicate_answers(
     mid = values[len(values) // 2]
     soql = f"SELECT Id FROM Contact WHERE {where.format(mid=lit(mid))}"
     records, _ = walk(api, soql, 200)
-    expected = [
-        r.id for r in contacts if not r.deleted and picks(r.fields.get("CreatedDate"), mid)
-    ]
+    expected = [r.id for r in contacts if not r.deleted and picks(r.fields.get("CreatedDate"), mid)]
     assert [r["Id"] for r in records] == expected  # the object's own order, as before
 
 
@@ -221,3 +219,12 @@ def test_a_count_and_its_query_share_one_answer_per_where(
     records, _ = walk(api, f"SELECT Id FROM Opportunity {where} ORDER BY Id ASC", 200)
     assert count == len(records) > 0
     assert len(api._selected) == 2  # the filtered rows and their ORDER BY
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 1, 999, 1000, -1, -999, -1000, -86_400_001, 86_399_999, 1_793_000_000_123, 253402300799999],
+)
+def test_the_fast_datetime_text_is_salesforces(ms: int) -> None:
+    assert sfmod._datetime(ms) == fmt_salesforce(ms)
+    assert sfmod._csv_value("datetime", ms) == fmt_salesforce(ms).replace("+0000", "Z")

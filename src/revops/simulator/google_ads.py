@@ -726,9 +726,7 @@ def run_query(company: Company, text: str) -> tuple[Query, list[dict[str, Any]]]
     return q, [_render(q, ctx) for ctx in ctxs]
 
 
-def select_rows(
-    company: Company, text: str, memo: dict | None = None
-) -> tuple[Query, list[_Ctx]]:
+def select_rows(company: Company, text: str, memo: dict | None = None) -> tuple[Query, list[_Ctx]]:
     """Parse and run one GAQL query: its rows, in order, not yet rendered (:func:`_render`
     renders one). ``memo`` (a handler's) keeps indexes of the company's facts."""
     try:
