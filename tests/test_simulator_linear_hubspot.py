@@ -18,7 +18,7 @@ from revops.simulator import Company
 from revops.simulator import hubspot as hsmod
 from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.server import Simulator
-from revops.simulator.wire import Request
+from revops.simulator.wire import Request, fmt_hubspot
 
 AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
 TOKEN = SIM_CREDENTIALS["hubspot"]["token"]
@@ -147,3 +147,11 @@ def test_pages_of_one_search_filter_once(
     with_email = [c for c in company.contacts if c.values.get("email") is not None]
     assert pages >= 3 and len(ids) == len(with_email)
     assert len(evaluated) == len(company.contacts)  # one pass over the object, not per page
+
+
+@pytest.mark.parametrize(
+    "ms", [0, 1, 999, 1000, -1, -999, -1000, -86_400_001, 86_399_999, 1_793_000_000_123]
+)
+def test_the_fast_timestamp_text_is_hubspots(ms: int) -> None:
+    assert hsmod._stamp(ms) == fmt_hubspot(ms)
+    assert hsmod._render(ms, "datetime") == fmt_hubspot(ms)
