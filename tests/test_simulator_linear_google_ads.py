@@ -123,3 +123,25 @@ def test_search_pages_run_the_query_once_and_render_only_the_page(
     monkeypatch.setattr(gamod, "_render", real_render)
     stream = post(api, "searchStream", {"query": query})
     assert got == [r for b in stream for r in b.get("results", [])]
+
+
+def test_a_rows_json_shape_is_worked_out_once_per_query_not_per_row(
+    api: gamod.GoogleAdsAPI, company: Company, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = gamod._camel
+
+    def counting(name: str) -> str:
+        calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(gamod, "_camel", counting)
+    monkeypatch.setattr(gamod, "_PLANS", {})
+    hi = company.today - timedelta(days=1)
+    query = METRICS.format(lo=hi - timedelta(days=60), hi=hi)
+    rows = [r for b in post(api, "searchStream", {"query": query}) for r in b.get("results", [])]
+    assert len(rows) > 50
+    assert rows[0]["campaign"]["resourceName"].startswith("customers/1234567890/campaigns/")
+    assert set(rows[0]["metrics"]) == {"impressions", "clicks", "costMicros"}
+    # per query (its fields' paths, the field mask), not per row: before, about 10 per row
+    assert len(calls) <= 25 < len(rows)

@@ -804,29 +804,53 @@ def select_rows(company: Company, text: str, memo: dict | None = None) -> tuple[
     return q, ctxs
 
 
-def _render(q: Query, ctx: _Ctx) -> dict[str, Any]:
-    parts: dict[str, dict[str, Any]] = {}
+_PLANS: dict[tuple, tuple] = {}
+
+
+def _plan(q: Query) -> tuple[tuple, tuple]:
+    """How :func:`_render` builds a row of ``q`` (the resource names it carries, then each
+    field's getter, type and JSON path), worked out once per resource and field list rather
+    than once per row."""
+    key = (q.resource, tuple(q.fields))
+    plan = _PLANS.get(key)
+    if plan is not None:
+        return plan
     resources = {q.resource} | {f.split(".", 1)[0] for f in q.fields}
-    for res in ("customer", "campaign", "ad_group", "click_view"):
-        if res in resources and res not in ("metrics", "segments"):
-            rn = FIELDS[f"{res}.resource_name"].get(ctx)
-            if rn is not None:
-                parts.setdefault(_camel(res), {})["resourceName"] = rn
+    heads = tuple(
+        (_camel(res), FIELDS[f"{res}.resource_name"].get)
+        for res in ("customer", "campaign", "ad_group", "click_view")
+        if res in resources
+    )
+    fields = []
     for name in q.fields:
         f = FIELDS[name]
-        value = f.get(ctx)
+        res, _, rest = name.partition(".")
+        path = [_camel(p) for p in rest.split(".")]
+        fields.append((f.get, f.type, _camel(res), tuple(path[:-1]), path[-1]))
+    if len(_PLANS) > 512:  # queries are few; a client inventing field lists is not kept
+        _PLANS.clear()
+    return _PLANS.setdefault(key, (heads, tuple(fields)))
+
+
+def _render(q: Query, ctx: _Ctx) -> dict[str, Any]:
+    heads, fields = _plan(q)
+    parts: dict[str, dict[str, Any]] = {}
+    for camel, get in heads:
+        rn = get(ctx)
+        if rn is not None:
+            parts.setdefault(camel, {})["resourceName"] = rn
+    for get, kind, camel, inner, last in fields:
+        value = get(ctx)
         if value is None:
             continue
-        if f.type == "int64":
+        if kind == "int64":
             value = str(value)
-        elif f.type == "double":
+        elif kind == "double":
             value = float(value)
-        res, _, rest = name.partition(".")
-        target = parts.setdefault(_camel(res), {})
-        path = [_camel(p) for p in rest.split(".")]
-        for p in path[:-1]:
+        target = parts.setdefault(camel, {})
+        for p in inner:
             target = target.setdefault(p, {})
-        target[path[-1]] = value
+        target[last] = value
     return {k: parts[k] for k in _TOP_ORDER if k in parts}
 
 
