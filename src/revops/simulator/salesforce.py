@@ -78,8 +78,6 @@ from revops.sources.versions import vendor
 __all__ = ["BATCH_SIZE", "JOB_POLLS", "SalesforceAPI"]
 
 BATCH_SIZE = 2000
-SELECT_CACHE_SIZE = 64
-"""Filtered (and sorted) query answers a handler keeps, least recently used dropped first."""
 MIN_BATCH = 200
 DAILY_LIMIT = 15_000
 _SEASONS = ("Winter", "Spring", "Summer")
@@ -216,6 +214,14 @@ def _csv_cell(value: str | None) -> str:
 
 
 @dataclass
+class _FieldIndex:
+    """One datetime field of an object: its non-null values sorted, and their rows' positions."""
+
+    keys: list[int]
+    positions: list[int]
+
+
+@dataclass
 class _Job:
     """One Bulk API 2.0 query job: its answer is computed when it is created."""
 
@@ -244,8 +250,7 @@ class SalesforceAPI:
         self.credentials = SIM_CREDENTIALS["salesforce"]
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._index: dict[str, SfRecord] | None = None
-        self._selected: OrderedDict[tuple, list[SfRecord]] = OrderedDict()
-        self._indexes: dict[tuple[str, str], tuple[list[int], list[int]] | None] = {}
+        self._indexes: dict[tuple[str, str], tuple[list[Any], _FieldIndex | None]] = {}
         self._lock = threading.Lock()
         self._calls = 0
         day = company.as_of.date()
@@ -519,62 +524,36 @@ class SalesforceAPI:
     def select(self, text: str, all_rows: bool) -> tuple[list[SfRecord], Compiled]:
         """The records a SOQL query answers (``all_rows``: deleted ones too), in its order.
 
-        The filtered and sorted rows of a query are kept (:meth:`_cached`, per object,
-        ``WHERE``, ``ORDER BY`` and ``all_rows``): a ``COUNT()`` with the same ``WHERE``, the
-        query itself and a Bulk API job over it filter once, and a later page is a slice."""
+        The predicate is evaluated only on the rows a datetime bound of the ``WHERE`` lets
+        through (:meth:`_candidates`); the query's later pages are slices of this answer
+        (kept with its locator), never a new filter."""
         q = parse(text)
         compiled = compile_query(q, SF_SCHEMA, REFERENCES, self.company.as_of_ms)
-        rows = self._ordered(compiled, all_rows)
+        rows = [
+            r
+            for r in self._candidates(compiled)
+            if (all_rows or not r.deleted) and compiled.predicate(r.fields)
+        ]
+        rows = self._sort(rows, compiled)
         if compiled.offset:
             rows = rows[compiled.offset :]
         if compiled.limit is not None:
             rows = rows[: compiled.limit]
         return rows, compiled
 
-    def _cached(self, key: tuple, compute: Any) -> list[SfRecord]:
-        """The rows for ``key``, computed once (the company behind a handler never changes);
-        at most :data:`SELECT_CACHE_SIZE` kept, least recently used dropped first."""
-        with self._lock:
-            found = self._selected.get(key)
-            if found is not None:
-                self._selected.move_to_end(key)
-                return found
-        computed = compute()
-        with self._lock:
-            self._selected[key] = computed
-            self._selected.move_to_end(key)
-            while len(self._selected) > SELECT_CACHE_SIZE:
-                self._selected.popitem(last=False)
-        return computed
-
-    def _ordered(self, compiled: Compiled, all_rows: bool) -> list[SfRecord]:
-        """The rows matching the query's ``WHERE``, in its ``ORDER BY`` (a shared list: the
-        callers slice it, never change it)."""
-        filtered = self._cached(
-            ("where", compiled.object, compiled.where_key, all_rows),
-            lambda: self._filter(compiled, all_rows),
-        )
-        if not compiled.order:
-            return filtered
-        return self._cached(
-            ("order", compiled.object, compiled.where_key, tuple(compiled.order), all_rows),
-            lambda: self._sort(filtered, compiled),
-        )
-
-    def _filter(self, compiled: Compiled, all_rows: bool) -> list[SfRecord]:
-        rows = self._candidates(compiled)
-        return [r for r in rows if (all_rows or not r.deleted) and compiled.predicate(r.fields)]
-
     def _candidates(self, compiled: Compiled) -> list[SfRecord]:
         """The object's rows the predicate can hold for, in the object's order: the narrowest
         range of a datetime field the ``WHERE`` bounds (through :meth:`_field_index`), or all."""
         rows = self._rows(compiled.object)
+        indexes: dict[str, _FieldIndex | None] = {}
         spans: dict[str, tuple[int, int]] = {}  # field -> [lo, hi) in its index
         for name, op, value in compiled.bounds:
-            index = self._field_index(compiled.object, name)
+            if name not in indexes:
+                indexes[name] = self._field_index(compiled.object, name)
+            index = indexes[name]
             if index is None:
                 continue
-            keys = index[0]
+            keys = index.keys
             lo, hi = spans.get(name, (0, len(keys)))
             if op in ("=", ">="):
                 lo = max(lo, bisect.bisect_left(keys, value))
@@ -588,32 +567,36 @@ class SalesforceAPI:
         if not spans:
             return rows
         name, (lo, hi) = min(spans.items(), key=lambda item: item[1][1] - item[1][0])
-        positions = self._field_index(compiled.object, name)[1]  # type: ignore[index]
+        positions = indexes[name].positions  # type: ignore[union-attr]
         return [rows[i] for i in sorted(positions[lo:hi])]
 
-    def _field_index(self, obj: str, name: str) -> tuple[list[int], list[int]] | None:
+    def _field_index(self, obj: str, name: str) -> _FieldIndex | None:
         """An object's non-null values of a datetime field, sorted, with the rows' positions
-        (None when a value is not epoch ms, so the index could not stand for the predicate)."""
-        key = (obj, name)
+        (None when a value is not epoch ms, so the index could not stand for the predicate).
+
+        Built once; each use first compares the rows' current values with the ones it was
+        built from (a list comparison, far cheaper than the predicate) and rebuilds it if a
+        row changed in place, as a test's late commit does."""
+        rows = self._rows(obj)
+        current = [rec.fields.get(name) for rec in rows]
         with self._lock:
-            if key in self._indexes:
-                return self._indexes[key]
+            found = self._indexes.get((obj, name))
+        if found is not None and found[0] == current:
+            return found[1]
         pairs = []
-        index: tuple[list[int], list[int]] | None
-        for i, rec in enumerate(self._rows(obj)):
-            value = rec.fields.get(name)
+        index: _FieldIndex | None
+        for i, value in enumerate(current):
             if value is None:
                 continue
             if type(value) is not int:
-                pairs = []
                 index = None
                 break
             pairs.append((value, i))
         else:
             pairs.sort()
-            index = ([v for v, _ in pairs], [i for _, i in pairs])
+            index = _FieldIndex([v for v, _ in pairs], [i for _, i in pairs])
         with self._lock:
-            self._indexes[key] = index
+            self._indexes[(obj, name)] = (current, index)
         return index
 
     @staticmethod
