@@ -155,3 +155,21 @@ def test_pages_of_one_search_filter_once(
 def test_the_fast_timestamp_text_is_hubspots(ms: int) -> None:
     assert hsmod._stamp(ms) == fmt_hubspot(ms)
     assert hsmod._render(ms, "datetime") == fmt_hubspot(ms)
+
+
+def test_the_index_follows_a_record_changed_in_place(
+    api: hsmod.HubSpotAPI, company: Company
+) -> None:
+    contacts = company.contacts
+    stamps = sorted(c.values["lastmodifieddate"] for c in contacts)
+    lo, hi = stamps[-20], stamps[-1] + 1
+    filters = [where("lastmodifieddate", "GTE", lo), where("lastmodifieddate", "LT", hi)]
+    first, _ = walk(api, "contacts", filters, 100)
+    late = next(c for c in contacts if c.values["lastmodifieddate"] < lo)
+    before = late.values["lastmodifieddate"]
+    try:
+        late.values["lastmodifieddate"] = lo + 1
+        second, _ = walk(api, "contacts", [*filters, where("hs_object_id", "GT", 0)], 100)
+    finally:
+        late.values["lastmodifieddate"] = before
+    assert second == sorted([*first, late.id], key=int)

@@ -621,7 +621,9 @@ class HubSpotAPI:
         self._objects: dict[str, _Objects] = {}
         self._assoc: dict[tuple[str, str], dict[str, list[str]]] | None = None
         self._cache: OrderedDict[str, list[HubSpotRecord]] = OrderedDict()
-        self._prop_indexes: dict[tuple[str, str], tuple[list[Any], list[int]] | None] = {}
+        self._prop_indexes: dict[
+            tuple[str, str], tuple[list[Any], tuple[list[Any], list[int]] | None]
+        ] = {}
         self._lock = threading.Lock()
         with _LIMITS_LOCK:
             self.limits = _LIMITS.setdefault(tokens, HubSpotLimits())
@@ -955,10 +957,13 @@ class HubSpotAPI:
         if len(groups) != 1:
             return records
         spans: dict[str, tuple[int, int]] = {}
+        indexes: dict[str, tuple[list[Any], list[int]] | None] = {}
         for f in groups[0]:
             if f.kind not in ("datetime", "number") or f.op not in _RANGE_OPERATORS:
                 continue
-            index = self._prop_index(obj, records, f.prop)
+            if f.prop not in indexes:
+                indexes[f.prop] = self._prop_index(obj, records, f.prop)
+            index = indexes[f.prop]
             if index is None:
                 continue
             keys, v = index[0], f.values
@@ -977,22 +982,27 @@ class HubSpotAPI:
         if not spans:
             return records
         prop, (lo, hi) = min(spans.items(), key=lambda item: item[1][1] - item[1][0])
-        positions = self._prop_index(obj, records, prop)[1]  # type: ignore[index]
+        positions = indexes[prop][1]  # type: ignore[index]
         return [records[i] for i in sorted(positions[lo:hi])]
 
     def _prop_index(
         self, obj: str, records: list[HubSpotRecord], prop: str
     ) -> tuple[list[Any], list[int]] | None:
         """The records' non-null values of ``prop``, sorted, with their positions (None when
-        a value is not a number, so comparing with the index could differ from the filter)."""
+        a value is not a number, so comparing with the index could differ from the filter).
+
+        Built once; each use first compares the records' current values with the ones it was
+        built from (a list comparison, far cheaper than the filters) and rebuilds it if a
+        record changed in place."""
         key = (obj, prop)
+        current = [rec.values.get(prop) for rec in records]
         with self._lock:
-            if key in self._prop_indexes:
-                return self._prop_indexes[key]
+            found = self._prop_indexes.get(key)
+        if found is not None and found[0] == current:
+            return found[1]
         pairs = []
         index: tuple[list[Any], list[int]] | None
-        for i, rec in enumerate(records):
-            value = rec.values.get(prop)
+        for i, value in enumerate(current):
             if value is None:
                 continue
             if type(value) not in (int, float) or value != value:  # not a number, or NaN
@@ -1003,7 +1013,7 @@ class HubSpotAPI:
             pairs.sort()
             index = ([v for v, _ in pairs], [i for _, i in pairs])
         with self._lock:
-            self._prop_indexes[key] = index
+            self._prop_indexes[key] = (current, index)
         return index
 
     def search(self, req: Request, obj: str) -> Response:
