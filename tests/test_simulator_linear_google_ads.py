@@ -123,6 +123,7 @@ def test_search_pages_run_the_query_once_and_render_only_the_page(
     monkeypatch.setattr(gamod, "_render", real_render)
     stream = post(api, "searchStream", {"query": query})
     assert got == [r for b in stream for r in b.get("results", [])]
+    assert runs == [query, query]  # a stream (or a first page) runs the query afresh
 
 
 def test_a_rows_json_shape_is_worked_out_once_per_query_not_per_row(

@@ -1077,21 +1077,24 @@ class GoogleAdsAPI:
         finally:
             self._asked.version = None
 
-    def _select(self, query: str) -> tuple[Query, list[_Ctx]]:
+    def _select(self, query: str, paged: bool, later: bool) -> tuple[Query, list[_Ctx]]:
         """A query's rows (:func:`select_rows`), kept per query text for its later pages (at
-        most :data:`SELECT_CACHE_SIZE`, least recently used dropped first): a ``search`` page
-        is a slice, rendered alone."""
-        with self._lock:
-            found = self._selected.get(query)
-            if found is not None:
-                self._selected.move_to_end(query)
-                return found
+        most :data:`SELECT_CACHE_SIZE`, least recently used dropped first): a later ``search``
+        page (``later``: it has a page token) is a slice, rendered alone; a first page or a
+        stream runs the query afresh (a stream's rows are not kept: ``paged`` is False)."""
+        if later:
+            with self._lock:
+                found = self._selected.get(query)
+                if found is not None:
+                    self._selected.move_to_end(query)
+                    return found
         found = select_rows(self.company, query, self._memo)
-        with self._lock:
-            self._selected[query] = found
-            self._selected.move_to_end(query)
-            while len(self._selected) > SELECT_CACHE_SIZE:
-                self._selected.popitem(last=False)
+        if paged:
+            with self._lock:
+                self._selected[query] = found
+                self._selected.move_to_end(query)
+                while len(self._selected) > SELECT_CACHE_SIZE:
+                    self._selected.popitem(last=False)
         return found
 
     def _versioned(self, req: Request, version: str, path: str) -> Response:
@@ -1149,7 +1152,7 @@ class GoogleAdsAPI:
                 "Required field was not specified: query.",
             )
         try:
-            q, rows = self._select(query)
+            q, rows = self._select(query, method == "search", bool(body.get("pageToken")))
         except QueryFailure as fail:
             return self.error(
                 fail.http,
