@@ -618,11 +618,12 @@ def _facts_in(facts: list[Any], dates: _DateRange, memo: dict | None) -> list[An
     if memo is None or (low is None and high is None):
         return facts
     key = ("days", id(facts))
-    index = memo.get(key)
-    if index is None:
-        pairs = sorted((row.date, i) for i, row in enumerate(facts))
-        index = memo[key] = ([d for d, _ in pairs], [i for _, i in pairs])
-    days, positions = index
+    current = [row.date for row in facts]  # a fact changed in place rebuilds the index
+    found = memo.get(key)
+    if found is None or found[0] != current:
+        pairs = sorted((d, i) for i, d in enumerate(current))
+        found = memo[key] = (current, [d for d, _ in pairs], [i for _, i in pairs])
+    days, positions = found[1], found[2]
     lo = bisect.bisect_left(days, low) if low is not None else 0
     hi = bisect.bisect_right(days, high) if high is not None else len(days)
     return [facts[i] for i in sorted(positions[lo:hi])]
