@@ -240,5 +240,8 @@ def test_the_index_follows_a_row_changed_in_place(
     [0, 1, 999, 1000, -1, -999, -1000, -86_400_001, 86_399_999, 1_793_000_000_123, 253402300799999],
 )
 def test_the_fast_datetime_text_is_salesforces(ms: int) -> None:
-    assert sfmod._datetime(ms) == fmt_salesforce(ms)
-    assert sfmod._csv_value("datetime", ms) == fmt_salesforce(ms).replace("+0000", "Z")
+    # the text strftime gives, which the integer arithmetic must reproduce
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    expected = f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}+0000"
+    assert fmt_salesforce(ms) == expected
+    assert sfmod._csv_value("datetime", ms) == expected.replace("+0000", "Z")

@@ -304,3 +304,11 @@ def test_member_pages_are_slices_of_one_filtering_per_filter(
     ]
     assert len(calls) == 2  # one per filter, however many pages
     assert len(api.log) == 2 * len(range(0, len(company.members), 100))
+
+
+@pytest.mark.parametrize("ms", [0, 999, -1, -86_400_001, 86_399_999, 1_793_000_000_123])
+def test_mailchimp_timestamps_are_the_text_strftime_gives(ms: int) -> None:
+    from revops.simulator.wire import fmt_mailchimp
+
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    assert fmt_mailchimp(ms) == f"{moment:%Y-%m-%dT%H:%M:%S}+00:00"

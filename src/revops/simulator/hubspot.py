@@ -65,7 +65,6 @@ import weakref
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -350,29 +349,11 @@ def _error(status: int, message: str, category: str, **extra: Any) -> Response:
     return json_response(status, body)
 
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_DAYS: dict[int, str] = {}
-
-
-def _stamp(ms: int) -> str:
-    """:func:`revops.simulator.wire.fmt_hubspot`'s text (``2026-11-01T14:03:27.123Z``), made
-    from integer arithmetic and one cached date text per day: rendering a record's datetimes
-    is most of what a page costs."""
-    seconds, millis = divmod(ms, 1000)
-    day, second = divmod(seconds, 86_400)
-    text = _DAYS.get(day)
-    if text is None:
-        text = _DAYS.setdefault(day, date.fromordinal(_EPOCH_ORDINAL + day).isoformat())
-    hour, rest = divmod(second, 3600)
-    minute, sec = divmod(rest, 60)
-    return f"{text}T{hour:02d}:{minute:02d}:{sec:02d}.{millis:03d}Z"
-
-
 def _render(value: object, kind: str) -> str | None:
     if value is None:
         return None
     if kind == "datetime":
-        return _stamp(int(value))  # type: ignore[call-overload]
+        return fmt_hubspot(int(value))  # type: ignore[call-overload]
     if kind == "bool" or isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -867,18 +848,18 @@ class HubSpotAPI:
                 hist[name] = [
                     {
                         "value": _render(value, kind) or "",
-                        "timestamp": _stamp(ms),
+                        "timestamp": fmt_hubspot(ms),
                         "sourceType": _SOURCE_TYPES.get(name, "CRM_UI"),
                         "sourceId": "sim" if name not in _SOURCE_TYPES else "sfdc-sync",
                     }
                     for ms, value in sorted(rows, key=lambda x: x[0], reverse=True)
                 ]
             out["propertiesWithHistory"] = hist
-        out["createdAt"] = _stamp(rec.created_ms)
-        out["updatedAt"] = _stamp(rec.updated_ms)
+        out["createdAt"] = fmt_hubspot(rec.created_ms)
+        out["updatedAt"] = fmt_hubspot(rec.updated_ms)
         out["archived"] = rec.archived_ms is not None
         if rec.archived_ms is not None:
-            out["archivedAt"] = _stamp(rec.archived_ms)
+            out["archivedAt"] = fmt_hubspot(rec.archived_ms)
         if associations:
             assoc: dict[str, Any] = {}
             for target in associations:

@@ -155,29 +155,11 @@ def _errors(
     return json_response(status, [{"message": message, "errorCode": code}], headers=headers)
 
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_DAYS: dict[int, str] = {}
-
-
-def _datetime(ms: int) -> str:
-    """:func:`revops.simulator.wire.fmt_salesforce`'s text (``2026-11-01T14:03:27.000+0000``),
-    made from integer arithmetic and one cached date text per day: rendering a row's
-    datetimes is most of what a page costs."""
-    seconds, millis = divmod(ms, 1000)
-    day, second = divmod(seconds, 86_400)
-    text = _DAYS.get(day)
-    if text is None:
-        text = _DAYS.setdefault(day, date.fromordinal(_EPOCH_ORDINAL + day).isoformat())
-    hour, rest = divmod(second, 3600)
-    minute, sec = divmod(rest, 60)
-    return f"{text}T{hour:02d}:{minute:02d}:{sec:02d}.{millis:03d}+0000"
-
-
 def _value(kind: str, value: Any) -> Any:
     if value is None:
         return None
     if kind == "datetime":
-        return _datetime(int(value))
+        return fmt_salesforce(int(value))
     if kind == "date":
         return value.isoformat() if isinstance(value, date) else str(value)
     if kind in ("double", "currency", "percent"):
@@ -197,7 +179,7 @@ def _csv_value(kind: str, value: Any) -> str | None:
     if value is None:
         return None
     if kind == "datetime":
-        return _datetime(int(value))[:-5] + "Z"
+        return fmt_salesforce(int(value))[:-5] + "Z"
     if isinstance(value, bool):
         return "true" if value else "false"
     if kind == "date":
