@@ -15,6 +15,7 @@ from unittest import mock
 
 import pytest
 import requests
+from sim_helpers import FakeClock
 
 from revops.simulator import Company, SimulatorServer
 from revops.simulator.hubspot import HubSpotLimits
@@ -23,21 +24,6 @@ from revops.sources.hubspot import STREAMS, HubSpotPacer, client, search_window
 
 AS_OF = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 AUTH = {"Authorization": "Bearer sim-hubspot-token"}
-
-
-class FakeClock:
-    """Monotonic seconds that move only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from unittest import mock
 
 import psycopg
 import pytest
+from sim_helpers import trusted_simulator
 
 from revops.simulator import Company, SimulatorServer
 from revops.sources import meta_ads
@@ -31,8 +32,7 @@ def company() -> Company:
 @pytest.fixture(scope="module")
 def server(company: Company, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorServer]:
     certs = tmp_path_factory.mktemp("tls")
-    with pytest.MonkeyPatch.context() as patch, SimulatorServer(company, cert_dir=certs) as running:
-        patch.setenv("REQUESTS_CA_BUNDLE", str(certs / "ca.pem"))  # requests trusts the simulator
+    with trusted_simulator(company, certs) as running:
         yield running
 
 

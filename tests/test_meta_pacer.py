@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 import requests
+from sim_helpers import FakeClock, trusted_simulator
 
 from revops.config import ConfigError
 from revops.simulator import Company, SimulatorServer
@@ -95,35 +96,19 @@ def test_the_threshold_setting_is_checked() -> None:
 # -- the simulator's headers and throttling ----------------------------------------------------
 
 
-class Clock:
-    """A fake clock shared by the simulator's usage windows and the client's sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorServer]:
     company = Company.generate(seed=5, scale=0.02, as_of=AS_OF)
     certs = tmp_path_factory.mktemp("tls")
-    with pytest.MonkeyPatch.context() as patch, SimulatorServer(company, cert_dir=certs) as running:
-        patch.setenv("REQUESTS_CA_BUNDLE", str(certs / "ca.pem"))
+    with trusted_simulator(company, certs) as running:
         yield running
 
 
 @pytest.fixture
-def sim(server: SimulatorServer) -> Iterator[tuple[MetaAdsAPI, Clock]]:
+def sim(server: SimulatorServer) -> Iterator[tuple[MetaAdsAPI, FakeClock]]:
     """A fresh Meta handler (new call counters) on a fake clock."""
     fresh = MetaAdsAPI(server.company, server.simulator.tokens)
-    clock = Clock()
+    clock = FakeClock()
     fresh.clock = clock
     server.simulator.apis["meta_ads"] = fresh
     yield fresh, clock
@@ -177,7 +162,7 @@ def test_the_ad_account_score_counts_writes_three_times(server, sim) -> None:
     assert refused["code"] == 17 and refused["error_subcode"] == 2446079
 
 
-def connector_client(server: SimulatorServer, clock: Clock):
+def connector_client(server: SimulatorServer, clock: FakeClock):
     with mock.patch.dict(os.environ, server.env()):
         api = meta_ads.client()
     api.sleep = clock.sleep

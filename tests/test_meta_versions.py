@@ -12,6 +12,7 @@ from unittest import mock
 
 import pytest
 import requests
+from sim_helpers import trusted_simulator
 
 from revops.simulator import Company, SimulatorServer
 from revops.sources import meta_ads
@@ -25,8 +26,7 @@ AS_OF = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)  # v24.0 served until 2026-11-1
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorServer]:
     company = Company.generate(seed=3, scale=0.02, as_of=AS_OF)
     certs = tmp_path_factory.mktemp("tls")
-    with pytest.MonkeyPatch.context() as patch, SimulatorServer(company, cert_dir=certs) as running:
-        patch.setenv("REQUESTS_CA_BUNDLE", str(certs / "ca.pem"))
+    with trusted_simulator(company, certs) as running:
         yield running
 
 
