@@ -43,6 +43,7 @@ import dlt
 
 from revops.config import setting_float, setting_int
 from revops.sources.base import (
+    Newest,
     NextLinkPaginator,
     Stream,
     Window,
@@ -455,20 +456,17 @@ def salesforce_source(
                     )
                     # Bulk API 2.0 returns the rows in no particular order: the cursor moves to
                     # the newest value read once every result set is read
-                    newest: str | None = None
+                    old = parse_ts(state["cursor"]) if state.get("cursor") else None
+                    newest = Newest(old)
                     query = bulk_soql(sobject, list(fields), cursor, since, end)
                     for rows in BulkQuery(api, prefix, stream.name).rows(query, fields):
                         rows = [record_row(r, any_type) for r in rows]
                         yield from screened(stream, rows, columns=columns)
                         columns = None
-                        stamps = [r[cursor] for r in rows if r.get(cursor)]
-                        if stamps:
-                            top = max(stamps, key=parse_ts)
-                            if newest is None or parse_ts(top) > parse_ts(newest):
-                                newest = top
-                    old = state.get("cursor")
-                    if newest is not None and (old is None or parse_ts(newest) > parse_ts(old)):
-                        state["cursor"] = newest
+                        for row in rows:
+                            newest.see(row.get(cursor))
+                    if newest.value is not None and newest.value != old:
+                        state["cursor"] = newest.value.isoformat()
                 else:
                     query = soql(sobject, list(fields), cursor, since, end)
                     path = f"{prefix}/queryAll?q={quote(query, safe='')}"
