@@ -1,0 +1,43 @@
+"""revops.vocabulary reads each list from dbt_project.yml, and the seeds map onto its channels."""
+
+from __future__ import annotations
+
+import csv
+
+from revops import vocabulary
+from revops.config import dbt_project_dir
+
+
+def test_the_lists_as_the_dbt_project_writes_them() -> None:
+    assert vocabulary.SYSTEMS == (
+        "hubspot",
+        "salesforce",
+        "google_ads",
+        "meta_ads",
+        "linkedin_ads",
+        "mailchimp",
+    )
+    assert len(vocabulary.MODELS) == 10
+    assert vocabulary.MODELS[:2] == ("first_touch", "last_touch")
+    assert vocabulary.DATA_DRIVEN_MODELS == ("markov", "shapley")
+    assert vocabulary.HEURISTIC_MODELS == vocabulary.MODELS[:8]
+    assert vocabulary.PERIODS == ("week", "month")
+    assert dict(vocabulary.MODEL_CONVERSION_TYPES) == {
+        "w_shaped": ("opportunity", "customer"),
+        "full_path": ("customer",),
+    }
+    assert vocabulary.MODEL_WEIGHTS["position_based"] == {"first": 0.4, "last": 0.4}
+    assert vocabulary.MODEL_WEIGHTS["w_shaped"]["milestone"] == 0.3
+    assert vocabulary.MODEL_WEIGHTS["full_path"]["milestone"] == 0.225
+    assert vocabulary.MODEL_WEIGHTS["time_decay"]["half_life_days"] == 7.0
+
+
+def test_every_channel_a_mapping_seed_assigns_is_a_channel() -> None:
+    seeds = dbt_project_dir() / "seeds"
+    seeded = set()
+    for name in ("channel_mapping", "hubspot_analytics_sources", "ad_channel_types"):
+        with open(seeds / f"{name}.csv", newline="") as handle:
+            seeded |= {row["channel"] for row in csv.DictReader(handle)}
+    assert seeded <= set(vocabulary.CHANNELS), seeded - set(vocabulary.CHANNELS)
+    # `sales` (sales activities) is the one channel a model assigns that no seed maps to
+    assert set(vocabulary.CHANNELS) - seeded == {"sales"}
