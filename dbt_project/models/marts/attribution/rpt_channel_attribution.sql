@@ -1,16 +1,14 @@
 -- Per period (week, month), conversion type, model, channel and campaign: conversions the model
 -- attributes, the spend in the same grouping, and cost per attributed conversion
 -- and ROAS = attributed revenue / spend (DOMAIN.md: cost per X, ROAS; from a named model).
-{%- set periods = ['week', 'month'] %}
 
 with
 
 attributed as (
 
-    {% for period in periods %}
+    {% call(period) union_periods() %}
     select
-        '{{ period }}' as period_type,
-        date_trunc('{{ period }}', converted_at at time zone 'UTC')::date as period_start,
+        {{ period_columns(period, 'converted_at') }},
         conversion_type,
         model,
         channel,
@@ -20,8 +18,7 @@ attributed as (
         sum(revenue_credit) as attributed_revenue
     from {{ ref('fct_attribution') }}
     group by 1, 2, 3, 4, 5, 6
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 ),
 

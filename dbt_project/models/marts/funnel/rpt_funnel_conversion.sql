@@ -5,7 +5,6 @@
 {%- set stages = ['lead', 'mql', 'sal', 'sql', 'opportunity', 'customer'] %}
 {%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sal': 'sals', 'sql': 'sqls',
                   'opportunity': 'opportunities', 'customer': 'customers'} %}
-{%- set periods = ['week', 'month'] %}
 {%- set window = var('conversion_window_days') %}
 
 with
@@ -18,10 +17,9 @@ funnel as (
 
 entries as (
 
-    {% for period in periods %}{% for stage in stages %}
+    {% call(period) union_periods() %}{% for stage in stages %}
     select
-        '{{ period }}' as period_type,
-        date_trunc('{{ period }}', {{ stage }}_at at time zone 'UTC')::date as period_start,
+        {{ period_columns(period, stage ~ '_at') }},
         source_channel,
         '{{ stage }}' as stage,
         count(*) as entered
@@ -29,17 +27,15 @@ entries as (
     where {{ stage }}_at is not null
     group by 1, 2, 3, 4
     {% if not loop.last %}union all{% endif %}
-    {% endfor %}{% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endfor %}{% endcall %}
 
 ),
 
 cohorts as (
 
-    {% for period in periods %}{% for stage in stages[:-1] %}{% set next = stages[loop.index] %}
+    {% call(period) union_periods() %}{% for stage in stages[:-1] %}{% set next = stages[loop.index] %}
     select
-        '{{ period }}' as period_type,
-        date_trunc('{{ period }}', {{ stage }}_at at time zone 'UTC')::date as period_start,
+        {{ period_columns(period, stage ~ '_at') }},
         source_channel,
         '{{ stage }}_to_{{ next }}' as step,
         count(*) as cohort,
@@ -54,22 +50,20 @@ cohorts as (
     where {{ stage }}_at is not null
     group by 1, 2, 3
     {% if not loop.last %}union all{% endif %}
-    {% endfor %}{% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endfor %}{% endcall %}
 
 ),
 
 spine as (
 
-    {% for period in periods %}
+    {% call(period) union_periods() %}
     select
         '{{ period }}' as period_type,
         generate_series(min(period_start), max(period_start), interval '1 {{ period }}')::date
             as period_start
     from entries
     where period_type = '{{ period }}'
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 ),
 

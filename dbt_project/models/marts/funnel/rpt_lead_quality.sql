@@ -1,7 +1,6 @@
 -- Sales' feedback to Marketing per period (of the MQL), channel and campaign: MQLs, accepted
 -- (reached SAL), rejected (disqualified), and how the period's MQLs went on: MQL -> SQL and
 -- SQL -> won (cohort rates).
-{%- set periods = ['week', 'month'] %}
 
 with
 
@@ -13,10 +12,9 @@ funnel as (
 
 final as (
 
-    {% for period in periods %}
+    {% call(period) union_periods() %}
     select
-        '{{ period }}' as period_type,
-        date_trunc('{{ period }}', mql_at at time zone 'UTC')::date as period_start,
+        {{ period_columns(period, 'mql_at') }},
         source_channel as channel,
         coalesce(source_campaign, '(none)') as campaign_name,
         count(*) as mqls,
@@ -26,8 +24,7 @@ final as (
         count(customer_at)::double precision / nullif(count(sql_at), 0) as sql_to_won_rate
     from funnel
     group by 1, 2, 3, 4
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 )
 

@@ -1,5 +1,4 @@
 -- Rejected MQLs per period (of the rejection), channel and the reason the CRM records.
-{%- set periods = ['week', 'month'] %}
 
 with
 
@@ -11,17 +10,15 @@ rejected as (
 
 final as (
 
-    {% for period in periods %}
+    {% call(period) union_periods() %}
     select
-        '{{ period }}' as period_type,
-        date_trunc('{{ period }}', disqualified_at at time zone 'UTC')::date as period_start,
+        {{ period_columns(period, 'disqualified_at') }},
         source_channel as channel,
         coalesce(disqualification_reason, '(none given)') as disqualification_reason,
         count(*) as rejected
     from rejected
     group by 1, 2, 3, 4
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 )
 

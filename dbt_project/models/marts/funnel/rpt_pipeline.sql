@@ -1,7 +1,6 @@
 -- Pipeline per period (week, month) and source channel: opportunities and pipeline created,
 -- won and lost deals closed, won revenue, win rate (won / (won + lost) closed in the period),
 -- average deal size and sales cycle (DOMAIN.md: win rate, sales cycle).
-{%- set periods = ['week', 'month'] %}
 
 with
 
@@ -13,24 +12,21 @@ opportunities as (
 
 created as (
 
-    {% for period in periods %}
-    select '{{ period }}' as period_type,
-        date_trunc('{{ period }}', created_at at time zone 'UTC')::date as period_start,
+    {% call(period) union_periods() %}
+    select {{ period_columns(period, 'created_at') }},
         source_channel,
         count(*) as opportunities_created,
         sum(amount_reporting) as pipeline_created
     from opportunities
     group by 1, 2, 3
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 ),
 
 closed as (
 
-    {% for period in periods %}
-    select '{{ period }}' as period_type,
-        date_trunc('{{ period }}', closed_at at time zone 'UTC')::date as period_start,
+    {% call(period) union_periods() %}
+    select {{ period_columns(period, 'closed_at') }},
         source_channel,
         count(*) filter (where is_won) as won_count,
         count(*) filter (where not is_won) as lost_count,
@@ -40,8 +36,7 @@ closed as (
     from opportunities
     where is_closed
     group by 1, 2, 3
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 ),
 

@@ -5,33 +5,29 @@
 {%- set types = ['lead', 'mql', 'sql', 'opportunity', 'customer'] %}
 {%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sql': 'sqls',
                   'opportunity': 'opportunities', 'customer': 'customers'} %}
-{%- set periods = ['week', 'month'] %}
 
 with
 
 spend as (
 
-    {% for period in periods %}
+    {% call(period) union_periods() %}
     select
-        '{{ period }}' as period_type,
-        date_trunc('{{ period }}', date_day)::date as period_start,
+        {{ period_columns(period, 'date_day', utc=false) }},
         channel,
         coalesce(campaign_id, '(none)') as campaign_id,
         max(campaign_name) as campaign_name,
         sum(spend_reporting) as spend
     from {{ ref('fct_ad_spend_daily') }}
     group by 1, 2, 3, 4
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 ),
 
 attributed as (
 
-    {% for period in periods %}
+    {% call(period) union_periods() %}
     select
-        '{{ period }}' as period_type,
-        date_trunc('{{ period }}', converted_at at time zone 'UTC')::date as period_start,
+        {{ period_columns(period, 'converted_at') }},
         model as attribution_model,
         channel,
         coalesce(campaign_id, '(none)') as campaign_id,
@@ -42,8 +38,7 @@ attributed as (
         {% endfor %}
     from {{ ref('fct_attribution') }}
     group by 1, 2, 3, 4, 5
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    {% endcall %}
 
 ),
 
