@@ -1,11 +1,11 @@
-{#- The conversion types an attribution model applies to (DOMAIN.md: attribution models), as a
-    condition on `conversion_type`: w_shaped needs the opportunity-creation milestone, full_path
-    the close as well; every other model applies to every type. -#}
+{#- The conversion types an attribution model applies to, as a condition on `conversion_type`:
+    the var `attribution_model_conversion_types` limits the models that need a milestone only some
+    types have (w_shaped: the opportunity's creation; full_path: its close as well); every other
+    model applies to every type (DOMAIN.md: attribution models). -#}
 {% macro attribution_model_applies(model) %}
-    {%- if model == 'w_shaped' -%}
-        conversion_type in ('opportunity', 'customer')
-    {%- elif model == 'full_path' -%}
-        conversion_type = 'customer'
+    {%- set types = var('attribution_model_conversion_types').get(model) -%}
+    {%- if types -%}
+        conversion_type in ('{{ types | join("', '") }}')
     {%- else -%}
         true
     {%- endif -%}

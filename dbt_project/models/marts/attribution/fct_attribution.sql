@@ -31,7 +31,8 @@ per_conversion as (
     -- the positions the position-dependent models need, once per conversion
     select
         paths.conversion_id,
-        max(paths.touch_position) filter (where paths.channel <> 'direct') as last_non_direct,
+        max(paths.touch_position) filter (where paths.channel <> 'direct')
+            as last_non_direct_position,
         coalesce(
             max(paths.touch_position) filter (where paths.touched_at <= paths.lead_milestone_at),
             1
@@ -57,7 +58,7 @@ positioned as (
 
     select
         paths.*,
-        per_conversion.last_non_direct,
+        per_conversion.last_non_direct_position,
         per_conversion.lead_touch,
         per_conversion.opportunity_touch,
         per_conversion.close_touch,
@@ -106,8 +107,8 @@ heuristic as (
         milestone_counts.z_milestones,
         (touch_position = 1)::int::double precision as first_touch,
         (touch_position = path_length)::int::double precision as last_touch,
-        (touch_position = coalesce(last_non_direct, path_length))::int::double precision
-            as last_non_direct_credit,
+        (touch_position = coalesce(last_non_direct_position, path_length))::int::double precision
+            as last_non_direct,
         1.0::double precision / path_length as linear,
         case
             when touched_at is null then 1.0
@@ -143,17 +144,8 @@ heuristic as (
 
 heuristic_long as (
 
-    {% set models = [
-        ('first_touch', 'first_touch'),
-        ('last_touch', 'last_touch'),
-        ('last_non_direct', 'last_non_direct_credit'),
-        ('linear', 'linear'),
-        ('time_decay', 'time_decay'),
-        ('position_based', 'position_based'),
-        ('w_shaped', 'w_shaped'),
-        ('full_path', 'full_path'),
-    ] %}
-    {% for model, column in models %}
+    {#- one column per rule-based model in `heuristic`, named as the model -#}
+    {% for model in var('attribution_models') if model not in var('data_driven_models') %}
     select
         conversion_id,
         conversion_type,
@@ -162,13 +154,13 @@ heuristic_long as (
         touchpoint_id,
         touched_at,
         '{{ model }}' as model,
-        {{ column }} as credit,
-        coalesce({{ column }}::numeric * conversion_value, 0) as revenue_credit,
+        {{ model }} as credit,
+        coalesce({{ model }}::numeric * conversion_value, 0) as revenue_credit,
         channel,
         campaign_id,
         campaign_name
     from heuristic
-    where {{ column }} > 0
+    where {{ model }} > 0
         and {{ attribution_model_applies(model) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
