@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,16 +41,21 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from revops.attribution.cli import main as attribute_cli
-from revops.attribution.heuristics import HEURISTIC_MODELS, Milestones, Touch, attribute_path
-from revops.attribution.paths import PATH_MODELS, attribute_paths, touch_credits, write_paths
+from revops.attribution.paths import (
+    PATH_MODELS,
+    TIMED_MODELS,
+    attribute_paths,
+    touch_credits,
+    write_paths,
+)
 from revops.attribution.pathset import PathSet
 from revops.config import project_root, setting_bool
+from revops.vocabulary import MODEL_CONVERSION_TYPES, MODEL_WEIGHTS, MODELS
 
 REL = 1e-9
 ABS = 1e-315
 FLOAT_MAX = float(np.finfo(np.float64).max)
-ALL_MODELS = (*HEURISTIC_MODELS, "markov", "shapley")
-assert len(ALL_MODELS) == 10 and set(PATH_MODELS) <= set(ALL_MODELS)
+assert len(MODELS) == 10 and set(PATH_MODELS) | set(TIMED_MODELS) == set(MODELS)
 
 if setting_bool("REVOPS_HYPOTHESIS_EXPLORE", False):
     BASE = settings(
@@ -158,7 +164,57 @@ def test_data_driven_credits_do_not_depend_on_the_unit_of_the_weights(
 
 
 # -- the timed rule-based models ----------------------------------------------------------------
+# fct_attribution.sql is the only production implementation of the models that need touch times
+# or milestones; timed_credits is DOMAIN.md's rule written plainly, one conversion at a time, as
+# the reference the SQL is held to below on random paths (tests/test_attribution_heuristics.py
+# holds the SQL to hand-computed credits).
 T0 = datetime(2026, 6, 30, 12, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Touch:
+    channel: str
+    touched_at: datetime
+    touchpoint_id: str
+
+
+@dataclass(frozen=True)
+class Milestones:
+    converted_at: datetime
+    lead_at: datetime | None = None
+    opportunity_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+def timed_credits(model: str, touches: list[Touch], ms: Milestones) -> list[float]:
+    """Credit per touch under ``time_decay``, ``w_shaped`` or ``full_path``; a path with no
+    touches is the one ``(none)`` touch, credit 1."""
+    if not touches:
+        return [1.0]
+    n = len(touches)
+    if model == "time_decay":
+        days = np.array([(ms.converted_at - t.touched_at).total_seconds() / 86400 for t in touches])
+        # shifting every d by the smallest scales all weights alike and avoids underflow
+        w = np.exp2(-(days - days.min()) / MODEL_WEIGHTS[model]["half_life_days"])
+        return (w / w.sum()).tolist()
+
+    def milestone_touch(at: datetime | None) -> int:
+        """The last touch at or before ``at``; the first touch when there is none."""
+        before = [i for i, t in enumerate(touches) if at is not None and t.touched_at <= at]
+        return before[-1] if before else 0
+
+    milestones = [0, milestone_touch(ms.lead_at), milestone_touch(ms.opportunity_at)]
+    if model == "full_path":
+        milestones.append(milestone_touch(ms.closed_at))
+    weight = MODEL_WEIGHTS[model]["milestone"]
+    credit = np.zeros(n)
+    for i in milestones:
+        credit[i] += weight  # milestones on the same touch add
+    marked = np.zeros(n, dtype=bool)
+    marked[milestones] = True
+    rest = ~marked if (~marked).any() else marked  # no other touch: the milestone touches
+    credit[rest] += (1.0 - weight * len(milestones)) / rest.sum()
+    return credit.tolist()
 
 
 @st.composite
@@ -181,12 +237,11 @@ def timed_conversions(draw: st.DrawFn) -> tuple[list[Touch], Milestones, float]:
 @settings(BASE, max_examples=200)
 @given(conversions=st.lists(timed_conversions(), min_size=1, max_size=10))
 def test_timed_models_credit_each_conversion_once(conversions: list) -> None:
-    for model in ("time_decay", "w_shaped", "full_path"):
+    for model in TIMED_MODELS:
         total_credit = total_value = want_value = 0.0
         for touches, ms, value in conversions:
-            credited = attribute_path(model, touches, ms)
-            credit = np.array([c for _, c in credited])
-            assert len(credited) == max(len(touches), 1)
+            credit = np.array(timed_credits(model, touches, ms))
+            assert len(credit) == max(len(touches), 1)
             assert np.isfinite(credit).all() and (credit >= 0).all(), (model, credit)
             assert abs(credit.sum() - 1.0) <= REL, (model, credit)
             total_credit += credit.sum()
@@ -239,6 +294,13 @@ create table intermediate.int_nonconversion_paths_joined (
     touched_at timestamptz, channel text, touch_position bigint
 );
 """
+INSERT_PATHS = (
+    "insert into intermediate.int_conversion_paths_joined (conversion_id, conversion_type,"
+    " person_id, converted_at, conversion_value, lead_milestone_at, opportunity_milestone_at,"
+    " close_milestone_at, touchpoint_id, touched_at, touch_type, channel, touch_position,"
+    " path_length) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+"""One row of the paths table fct_attribution reads (the columns the models use)."""
 
 
 @st.composite
@@ -292,14 +354,7 @@ def _load(url: str, batch: list[dict]) -> None:
     with psycopg.connect(url) as conn:
         conn.execute(PATHS_DDL)
         with conn.cursor() as cur:
-            cur.executemany(
-                "insert into intermediate.int_conversion_paths_joined (conversion_id,"
-                " conversion_type, person_id, converted_at, conversion_value, lead_milestone_at,"
-                " opportunity_milestone_at, close_milestone_at, touchpoint_id, touched_at,"
-                " touch_type, channel, touch_position, path_length)"
-                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                rows,
-            )
+            cur.executemany(INSERT_PATHS, rows)
             cur.executemany(
                 "insert into intermediate.int_nonconversion_paths_joined (journey_id,"
                 " conversion_type, person_id, touchpoint_id, touched_at, channel, touch_position)"
@@ -326,11 +381,11 @@ def _expected(batch: list[dict]) -> dict[tuple[str, str, str], float]:
     for s, pset in enumerate(batch):
         paths = _path_set(pset)
         by_model = {m: touch_credits(paths, m) for m in PATH_MODELS}
-        timed = ["time_decay"]
-        if pset["type"] in ("opportunity", "customer"):
-            timed.append("w_shaped")
-        if pset["type"] == "customer":
-            timed.append("full_path")
+        timed = [
+            m
+            for m in TIMED_MODELS
+            if pset["type"] in MODEL_CONVERSION_TYPES.get(m, (pset["type"],))
+        ]
         for c, (touches, ms, _) in enumerate(pset["conversions"]):
             cid = f"s{s:02d}c{c}"
             ids = [f"{cid}{t.touchpoint_id}" for t in touches] or ["(none)"]
@@ -339,7 +394,7 @@ def _expected(batch: list[dict]) -> dict[tuple[str, str, str], float]:
                 for tid, value in zip(ids, credit[lo:hi].tolist(), strict=True):
                     out[(cid, tid, model)] = value
             for model in timed:
-                for tid, (_, value) in zip(ids, attribute_path(model, touches, ms), strict=True):
+                for tid, value in zip(ids, timed_credits(model, touches, ms), strict=True):
                     out[(cid, tid, model)] = value
     return out
 

@@ -1,6 +1,8 @@
 """Multi-touch attribution: the models that need more than SQL, and paths from outside.
 
-- :mod:`~revops.attribution.heuristics`: the rule-based models for one conversion's path.
+The rule-based models of the warehouse's conversions are ``fct_attribution.sql`` (dbt); the
+model names and weights are ``revops.vocabulary`` (from the dbt project's vars).
+
 - :mod:`~revops.attribution.markov`: Markov removal effects, solved exactly.
 - :mod:`~revops.attribution.shapley`: fractional Shapley values per path, exact subset sums.
 - :mod:`~revops.attribution.paths`: the aggregated paths CSV and per-channel attribution.

@@ -26,26 +26,22 @@ import numpy as np
 import pandas as pd
 
 from revops.attribution import markov, shapley
-from revops.attribution.heuristics import DIRECT_CHANNEL
 from revops.attribution.pathset import NONE_CHANNEL, PathSet
+from revops.vocabulary import MODEL_WEIGHTS, MODELS
 
 PATH_COLUMNS = ("path", "total_conversions", "total_conversion_value", "total_null")
 NUMERIC_COLUMNS = PATH_COLUMNS[1:]
 SEPARATOR = " > "
 
-PATH_MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "position_based",
-    "markov",
-    "shapley",
-)
-"""Every model that works on aggregated paths; ``all`` means these."""
-
 TIMED_MODELS = ("time_decay", "w_shaped", "full_path")
 """Models that need touch times or milestones, so not aggregated paths."""
+
+PATH_MODELS = tuple(model for model in MODELS if model not in TIMED_MODELS)
+"""Every model that works on aggregated paths (:data:`revops.vocabulary.MODELS` less the timed
+ones); ``all`` means these."""
+
+DIRECT_CHANNEL = "direct"
+"""The channel ``last_non_direct`` passes over."""
 
 Source = str | PathLike[str] | IO[str]
 
@@ -305,11 +301,12 @@ def touch_credits(paths: PathSet, model: str) -> np.ndarray:
     elif model == "linear":
         credit = np.repeat(1.0 / paths.lengths, paths.lengths)
     elif model == "position_based":
+        first, last = MODEL_WEIGHTS[model]["first"], MODEL_WEIGHTS[model]["last"]
         n = np.repeat(paths.lengths, paths.lengths)
         pos = np.arange(total) - np.repeat(starts, paths.lengths)
-        middle = 0.2 / np.maximum(n - 2, 1)
-        edge = (pos == 0) | (pos == n - 1)
-        credit = np.where(n == 1, 1.0, np.where(n == 2, 0.5, np.where(edge, 0.4, middle)))
+        middle = (1.0 - first - last) / np.maximum(n - 2, 1)
+        by_position = np.where(pos == 0, first, np.where(pos == n - 1, last, middle))
+        credit = np.where(n == 1, 1.0, np.where(n == 2, 0.5, by_position))
     elif model == "markov":
         credit = markov.touch_credits(paths)
     elif model == "shapley":

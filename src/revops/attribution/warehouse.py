@@ -25,12 +25,12 @@ from psycopg import sql
 
 from revops.attribution import markov, shapley
 from revops.attribution.pathset import NONE_CHANNEL, PathSet
+from revops.vocabulary import DATA_DRIVEN_MODELS
 
 PATHS_RELATION = "intermediate.int_conversion_paths_joined"
 CREDITS_SCHEMA = "attribution"
 CREDITS_TABLE = "data_driven_credits"
 UNMAPPED_CHANNEL = "(unmapped)"
-MODELS = ("markov", "shapley")
 
 _DDL = sql.SQL(
     """
@@ -183,7 +183,7 @@ def _credit_rows(
         "markov": markov.touch_credits(paths, chain),
         "shapley": shapley.touch_credits(paths),
     }
-    for model in MODELS:
+    for model in DATA_DRIVEN_MODELS:
         for cid, tid, credit in zip(
             conversion_of_touch, touch_ids, credits[model][:n_touches].tolist(), strict=True
         ):
