@@ -179,7 +179,7 @@ def test_extract_runs_have_a_real_daily_data_interval(dagbag, system: str) -> No
 
 def test_extract_dags_are_built_from_the_one_list_of_systems() -> None:
     from revops.orchestration.dags import SOURCES
-    from revops.sources import SYSTEMS
+    from revops.vocabulary import SYSTEMS
 
     assert list(SOURCES) == list(SYSTEMS)
     assert set(EXTRACT_SYSTEMS) == set(SYSTEMS)

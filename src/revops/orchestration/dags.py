@@ -4,8 +4,8 @@
 one system from its entry in :data:`SOURCES` (what it pulls, the raw tables it writes). Every
 DAG shares :func:`default_args` (retries, ``execution_timeout``, the failure alert) and
 :func:`dag_kwargs` (``dagrun_timeout``, the DAG-level alert, ``catchup=False``). The system
-list itself is ``revops.sources.SYSTEMS``; a test holds :data:`SOURCES` equal to it and each
-entry's tables equal to the connector's streams.
+list itself is ``revops.vocabulary.SYSTEMS`` (the dbt project's var ``systems``); a test holds
+:data:`SOURCES` equal to it and each entry's tables equal to the connector's streams.
 
 Settings (environment variables, read when a DAG file is parsed; a bad value is an import error
 that names the variable):
@@ -48,7 +48,7 @@ from airflow.sdk import (
 )
 
 from revops.orchestration.callbacks import dag_failure_alert, report_late_alert, task_failure_alert
-from revops.sources import SYSTEMS
+from revops.vocabulary import SYSTEMS
 
 log = logging.getLogger(__name__)
 
