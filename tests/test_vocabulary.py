@@ -25,6 +25,10 @@ def test_the_lists_as_the_dbt_project_writes_them() -> None:
     assert vocabulary.MODEL_WEIGHTS["w_shaped"]["milestone"] == 0.3
     assert vocabulary.MODEL_WEIGHTS["full_path"]["milestone"] == 0.225
     assert vocabulary.MODEL_WEIGHTS["time_decay"]["half_life_days"] == 7.0
+    assert vocabulary.STAGES == ("lead", "mql", "sal", "sql", "opportunity", "customer")
+    assert vocabulary.STAGE_COUNTS["opportunity"] == "opportunities"
+    assert vocabulary.CONVERSION_TYPES == tuple(s for s in vocabulary.STAGES if s != "sal")
+    assert vocabulary.VALUED_CONVERSION_TYPES == ("opportunity", "customer")
 
 
 def test_every_channel_a_mapping_seed_assigns_is_a_channel() -> None:

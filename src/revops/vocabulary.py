@@ -12,6 +12,8 @@ override given to dbt is not seen here: change the file.
 - :data:`MODEL_CONVERSION_TYPES`: models limited to some conversion types.
 - :data:`PERIODS`: the period grains of the report marts (``period_type``).
 - :data:`CHANNELS`: every channel a touch, source or spend row may carry.
+- :data:`STAGES` (and :data:`STAGE_COUNTS`, each stage's count column): the funnel in order;
+  :data:`CONVERSION_TYPES` and :data:`VALUED_CONVERSION_TYPES`: what a conversion may be.
 
 Imports only the standard library and PyYAML: DAG files import it while being parsed.
 """
@@ -36,7 +38,11 @@ __all__ = [
     "MODEL_CONVERSION_TYPES",
     "MODEL_WEIGHTS",
     "PERIODS",
+    "STAGES",
+    "STAGE_COUNTS",
     "SYSTEMS",
+    "CONVERSION_TYPES",
+    "VALUED_CONVERSION_TYPES",
     "dbt_vars",
 ]
 
@@ -104,6 +110,21 @@ PERIODS: tuple[str, ...] = _names("report_periods")
 CHANNELS: tuple[str, ...] = _names("channels")
 """Every channel (the empty path's ``(none)`` is no channel)."""
 
+STAGE_COUNTS: Mapping[str, str] = MappingProxyType(dict(dbt_vars()["funnel_stages"]))
+"""Each funnel stage, in order, and the name of its count column (``mql`` -> ``mqls``)."""
+
+STAGES: tuple[str, ...] = tuple(STAGE_COUNTS)
+"""The funnel's stages in order: lead, mql, sal, sql, opportunity, customer."""
+
+CONVERSION_TYPES: tuple[str, ...] = _names("conversion_types")
+"""What a conversion may be (``conversion_type``), in funnel order."""
+
+VALUED_CONVERSION_TYPES: tuple[str, ...] = _names("valued_conversion_types")
+"""The conversion types that carry a value (the opportunity's amount)."""
+
 for _model in (*DATA_DRIVEN_MODELS, *MODEL_CONVERSION_TYPES, *MODEL_WEIGHTS):
     if _model not in MODELS:
         raise ValueError(f"dbt_project.yml vars: {_model!r} is not in attribution_models")
+for _type in (*VALUED_CONVERSION_TYPES, *CONVERSION_TYPES):
+    if _type not in STAGES:
+        raise ValueError(f"dbt_project.yml vars: conversion type {_type!r} is no funnel stage")

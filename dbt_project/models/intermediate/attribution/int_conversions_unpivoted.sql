@@ -25,7 +25,7 @@ primary_person as (
 
 people_conversions as (
 
-    {% for stage in ['lead', 'mql', 'sql'] %}
+    {% for stage in var('conversion_types') if stage not in var('valued_conversion_types') %}
     select
         person_id || ':{{ stage }}' as conversion_id,
         '{{ stage }}' as conversion_type,

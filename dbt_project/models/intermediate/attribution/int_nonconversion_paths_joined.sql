@@ -1,7 +1,7 @@
 -- Journeys that did not convert, per conversion type: a person with touches who never reached
 -- the stage; their path is their touches in the lookback before their last touch. The Markov
 -- chain needs them to end in `null` (DOMAIN.md: Markov), and Shapley's worth v(S) counts them.
-{%- set types = ['lead', 'mql', 'sql', 'opportunity', 'customer'] %}
+{%- set types = var('conversion_types') %}
 
 with
 

@@ -2,9 +2,8 @@
 -- cohort conversion rate between consecutive stages (of those who entered A in the period, the
 -- share who entered B: ever, and within `conversion_window_days`), and the median days from A
 -- to B for that cohort (DOMAIN.md: cohort conversion rate, velocity).
-{%- set stages = ['lead', 'mql', 'sal', 'sql', 'opportunity', 'customer'] %}
-{%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sal': 'sals', 'sql': 'sqls',
-                  'opportunity': 'opportunities', 'customer': 'customers'} %}
+{%- set plural = var('funnel_stages') %}
+{%- set stages = plural.keys() | list %}
 {%- set window = var('conversion_window_days') %}
 
 with

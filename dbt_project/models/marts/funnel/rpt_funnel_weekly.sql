@@ -10,7 +10,7 @@ funnel as (
 
 entries as (
 
-    {% for stage in ['lead', 'mql', 'sal', 'sql', 'opportunity', 'customer'] %}
+    {% for stage in var('funnel_stages') %}
     select
         date_trunc('week', {{ stage }}_at at time zone 'UTC')::date as week_start,
         source_channel,
@@ -41,12 +41,9 @@ counted as (
     select
         week_start,
         source_channel,
-        count(*) filter (where stage = 'lead') as leads,
-        count(*) filter (where stage = 'mql') as mqls,
-        count(*) filter (where stage = 'sal') as sals,
-        count(*) filter (where stage = 'sql') as sqls,
-        count(*) filter (where stage = 'opportunity') as opportunities,
-        count(*) filter (where stage = 'customer') as customers
+        {% for stage, column in var('funnel_stages').items() %}
+        count(*) filter (where stage = '{{ stage }}') as {{ column }}{{ ',' if not loop.last }}
+        {% endfor %}
     from entries
     group by week_start, source_channel
 
@@ -57,12 +54,9 @@ final as (
     select
         weeks.week_start,
         channels.source_channel,
-        coalesce(counted.leads, 0) as leads,
-        coalesce(counted.mqls, 0) as mqls,
-        coalesce(counted.sals, 0) as sals,
-        coalesce(counted.sqls, 0) as sqls,
-        coalesce(counted.opportunities, 0) as opportunities,
-        coalesce(counted.customers, 0) as customers
+        {% for column in var('funnel_stages').values() %}
+        coalesce(counted.{{ column }}, 0) as {{ column }}{{ ',' if not loop.last }}
+        {% endfor %}
     from weeks
     cross join channels
     left join counted

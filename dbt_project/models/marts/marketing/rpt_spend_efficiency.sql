@@ -2,9 +2,8 @@
 -- reporting currency, the conversions an attribution model credits to the channel/campaign,
 -- and cost per lead, MQL, SQL, opportunity and customer (CAC). The model is named in
 -- `attribution_model` (DOMAIN.md: cost per X, CAC; X comes from a named model).
-{%- set types = ['lead', 'mql', 'sql', 'opportunity', 'customer'] %}
-{%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sql': 'sqls',
-                  'opportunity': 'opportunities', 'customer': 'customers'} %}
+{%- set types = var('conversion_types') %}
+{%- set plural = var('funnel_stages') %}
 
 with
 
