@@ -350,25 +350,25 @@ def test_marts_not_built_yet_show_as_not_available_and_the_rest_renders(world: s
     sql(
         world,
         """  -- what the marts were before this release
-        drop table marts.rpt_pipeline; drop table marts.rpt_lead_handoff;
-        drop table marts.rpt_lead_quality; drop table marts.rpt_lead_rejections;
-        alter table marts.rpt_channel_attribution drop column attributed_revenue;
+        drop table marts.fct_opportunities; drop table marts.rpt_lead_handoff;
+        alter table marts.fct_funnel drop column disqualification_reason;
+        alter table marts.fct_attribution drop column revenue_credit;
     """,
     )
     with psycopg.connect(world) as conn:
         report = build_report(conn, W46)
     assert report.unavailable == {
-        "pipeline": "marts.rpt_pipeline has not been built yet",
+        "pipeline": "marts.fct_opportunities has not been built yet",
         "sla": "marts.rpt_lead_handoff has not been built yet",
-        "attribution": "marts.rpt_channel_attribution has no attributed_revenue yet",
-        "lead_quality": "marts.rpt_lead_quality has not been built yet",
-        "rejections": "marts.rpt_lead_rejections has not been built yet",
+        "attribution": "marts.fct_attribution has no revenue_credit yet",
+        "rejections": "marts.fct_funnel has no disqualification_reason yet",
         "handoff": "marts.rpt_lead_handoff has not been built yet",
     }
+    assert report.lead_quality  # what its metrics read is there
     rendered = render_report(report)
     html = rendered.html
-    assert "Not available yet: marts.rpt_pipeline has not been built yet" in html
-    assert "Not available yet: marts.rpt_channel_attribution has no attributed_revenue yet" in html
+    assert "Not available yet: marts.fct_opportunities has not been built yet" in html
+    assert "Not available yet: marts.fct_attribution has no revenue_credit yet" in html
     assert "ROAS not available yet" in html
     (mqls,) = one(
         world,

@@ -30,12 +30,13 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from revops.reports import semantic
 from revops.reports.periods import Period, previous
 
 SCHEMA = "marts"
@@ -173,12 +174,9 @@ class LeadQualityRow:
     mqls: int
     accepted: int
     rejected: int
-
-    @property
-    def acceptance_rate(self) -> float | None:
-        """accepted / (accepted + rejected); None before sales decided on any."""
-        decided = self.accepted + self.rejected
-        return self.accepted / decided if decided else None
+    acceptance_rate: float | None
+    """accepted / (accepted + rejected) (metric ``mql_acceptance_rate``); None before sales
+    decided on any."""
 
 
 @dataclass(frozen=True)
@@ -201,11 +199,9 @@ class HandoffRow:
     within_sla: int
     still_waiting: int
     median_hours: float | None
-
-    @property
-    def sla_met_rate(self) -> float | None:
-        """MQLs handed off within the SLA / MQLs; None without MQLs."""
-        return self.within_sla / self.mqls if self.mqls else None
+    sla_met_rate: float | None
+    """MQLs handed off within the SLA / MQLs (metric ``handoff_sla_share``); None without
+    MQLs."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +268,7 @@ class _Marts:
         return None
 
 
-# -- reading ----------------------------------------------------------------------------------
+# -- reading: every number is a metric of the semantic layer ----------------------------------
 
 
 def _num(value: Any) -> float:
@@ -283,41 +279,48 @@ def _opt(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-def _funnel_counts(conn: psycopg.Connection[Any], period: Period) -> StageCounts:
-    sums = ", ".join(f"coalesce(sum({m}), 0)" for m, _ in STAGE_MEASURES)
-    row = conn.execute(
-        f"select {sums} from {SCHEMA}.rpt_funnel_conversion "
-        "where period_type = %s and period_start = %s",
-        (period.period_type, period.start),
-    ).fetchone()
-    return StageCounts(*(int(v) for v in row or ()))
+def _day(value: Any) -> date:
+    """``metric_time`` at a week or month grain as the period's first day."""
+    return value.date() if isinstance(value, datetime) else value
 
 
-def _cohort_rates(conn: psycopg.Connection[Any], period: Period) -> dict[str, float | None]:
-    parts = []
-    for step, _ in STEPS:
-        cohort = _plural(step.split("_to_")[0])
-        parts.append(
-            f"sum({cohort} * {step}_rate) filter (where {step}_rate is not null), "
-            f"sum({cohort}) filter (where {step}_rate is not null)"
-        )
-    row = (
-        conn.execute(
-            f"select {', '.join(parts)} from {SCHEMA}.rpt_funnel_conversion "
-            "where period_type = %s and period_start = %s",
-            (period.period_type, period.start),
-        ).fetchone()
-        or ()
+def _read(
+    conn: psycopg.Connection[Any],
+    metrics: Sequence[str],
+    grain: str,
+    starts: Sequence[date],
+    group_by: Sequence[str] = (),
+    where: Sequence[str] = (),
+) -> list[tuple[date, Mapping[str, Any]]]:
+    """``metrics`` of the periods of ``grain`` (week, month) starting on ``starts``, by
+    ``group_by``: (period start, row) pairs, read through :mod:`revops.reports.semantic`."""
+    time = f"metric_time__{grain}"
+    rows = semantic.query(
+        conn, metrics, (time, *group_by), (semantic.period_filter(grain, starts), *where)
     )
-    rates: dict[str, float | None] = {}
-    for i, (step, _) in enumerate(STEPS):
-        converted, cohort = row[2 * i], row[2 * i + 1]
-        rates[step] = float(converted) / float(cohort) if cohort else None
-    return rates
+    return [(_day(row[time]), row) for row in rows]
 
 
-def _plural(stage: str) -> str:
-    return {"opportunity": "opportunities"}.get(stage, f"{stage}s")
+def _per_period(
+    conn: psycopg.Connection[Any], metrics: Sequence[str], periods: Sequence[Period]
+) -> dict[date, Mapping[str, Any]]:
+    """``metrics`` of each of ``periods`` (one grain), by the period's first day."""
+    grain = periods[0].period_type
+    return dict(_read(conn, metrics, grain, [p.start for p in periods]))
+
+
+_STAGE_METRICS = tuple(m for m, _ in STAGE_MEASURES)
+_RATE_METRICS = {step: f"{step}_rate" for step, _ in STEPS}
+
+
+def _stage_counts(row: Mapping[str, Any] | None) -> StageCounts:
+    row = row or {}
+    return StageCounts(*(int(row.get(m) or 0) for m in _STAGE_METRICS))
+
+
+def _rates(row: Mapping[str, Any] | None) -> dict[str, float | None]:
+    row = row or {}
+    return {step: _opt(row.get(metric)) for step, metric in _RATE_METRICS.items()}
 
 
 def chart_weeks(period: Period, count: int = CHART_WEEKS) -> list[date]:
@@ -329,102 +332,87 @@ def chart_weeks(period: Period, count: int = CHART_WEEKS) -> list[date]:
 
 def _weeks(conn: psycopg.Connection[Any], period: Period) -> tuple[tuple[date, StageCounts], ...]:
     mondays = chart_weeks(period)
-    sums = ", ".join(f"coalesce(sum({m}), 0)" for m, _ in STAGE_MEASURES)
-    rows = conn.execute(
-        f"select period_start, {sums} from {SCHEMA}.rpt_funnel_conversion "
-        "where period_type = 'week' and period_start >= %s and period_start <= %s "
-        "group by period_start",
-        (mondays[0], mondays[-1]),
-    ).fetchall()
-    found = {row[0]: StageCounts(*(int(v) for v in row[1:])) for row in rows}
-    return tuple((monday, found.get(monday, StageCounts())) for monday in mondays)
+    found = dict(_read(conn, _STAGE_METRICS, "week", mondays))
+    return tuple((monday, _stage_counts(found.get(monday))) for monday in mondays)
 
 
-def _spend_total(conn: psycopg.Connection[Any], period: Period) -> float:
-    row = conn.execute(
-        f"select coalesce(sum(spend_reporting), 0) from {SCHEMA}.fct_ad_spend_daily "
-        "where date_day >= %s and date_day < %s",
-        (period.start, period.end),
-    ).fetchone()
-    return _num(row[0] if row else None)
-
-
-def _spend_by_channel(conn: psycopg.Connection[Any], period: Period) -> dict[str, float]:
-    rows = conn.execute(
-        f"select coalesce(channel, '(none)'), coalesce(sum(spend_reporting), 0) "
-        f"from {SCHEMA}.fct_ad_spend_daily where date_day >= %s and date_day < %s group by 1",
-        (period.start, period.end),
-    ).fetchall()
-    return {channel: _num(spend) for channel, spend in rows}
-
-
-def _pipeline(conn: psycopg.Connection[Any], period: Period) -> tuple[float, float]:
-    row = conn.execute(
-        f"select coalesce(sum(pipeline_created), 0), coalesce(sum(won_revenue), 0) "
-        f"from {SCHEMA}.rpt_pipeline where period_type = %s and period_start = %s",
-        (period.period_type, period.start),
-    ).fetchone()
-    return (_num(row[0]), _num(row[1])) if row else (0.0, 0.0)
-
-
-def _sla_met(conn: psycopg.Connection[Any], period: Period) -> float | None:
-    row = conn.execute(
-        f"select sum(handed_off_within_sla), sum(mqls) from {SCHEMA}.rpt_lead_handoff "
-        "where week_start >= %s and week_start < %s",
-        (period.start, period.end),
-    ).fetchone()
-    if not row or not row[1]:
-        return None
-    return _num(row[0]) / float(row[1])
+_ATTRIBUTED = {
+    # metric -> (AttributionSection table, the table of the conversions it credits)
+    "attributed_pipeline": ("pipeline", "attributed_opportunities"),
+    "attributed_revenue": ("revenue", "attributed_customers"),
+    "attributed_opportunities": ("opportunities", "attributed_opportunities"),
+    "attributed_customers": ("customers", "attributed_customers"),
+}
 
 
 def _attribution(
     conn: psycopg.Connection[Any], period: Period, models: Sequence[str]
 ) -> AttributionSection:
-    rows = conn.execute(
-        f"select coalesce(channel, '(none)'), conversion_type, model, "
-        "coalesce(sum(attributed_conversions), 0), coalesce(sum(attributed_revenue), 0) "
-        f"from {SCHEMA}.rpt_channel_attribution "
-        "where period_type = %s and period_start = %s "
-        "and conversion_type in ('opportunity', 'customer') and model = any(%s) "
-        "group by 1, 2, 3",
-        (period.period_type, period.start, list(models)),
-    ).fetchall()
+    rows = _read(
+        conn,
+        list(_ATTRIBUTED),
+        period.period_type,
+        [period.start],
+        ("credit__channel", "credit__model"),
+        (semantic.dimension_filter("credit__model", models),),
+    )
     tables: dict[str, dict[str, dict[str, float]]] = {
-        name: defaultdict(dict) for name in ("pipeline", "revenue", "opportunities", "customers")
+        name: defaultdict(dict) for name, _ in _ATTRIBUTED.values()
     }
-    for channel, conversion_type, model, conversions, revenue in rows:
-        money, count = (
-            ("pipeline", "opportunities")
-            if conversion_type == "opportunity"
-            else ("revenue", "customers")
-        )
-        tables[money][channel][model] = _num(revenue)
-        tables[count][channel][model] = _num(conversions)
+    for _, row in rows:
+        channel, model = row["credit__channel"] or "(none)", row["credit__model"]
+        for metric, (table, credited) in _ATTRIBUTED.items():
+            # a channel the model credits no such conversion has no entry
+            if row[credited]:
+                tables[table][channel][model] = _num(row[metric])
     return AttributionSection(tuple(models), **{k: dict(v) for k, v in tables.items()})
 
 
+def _spend_by_channel(
+    conn: psycopg.Connection[Any], periods: Sequence[Period]
+) -> dict[date, dict[str, float]]:
+    found: dict[date, dict[str, float]] = {p.start: {} for p in periods}
+    for start, row in _read(
+        conn, ["spend"], periods[0].period_type, list(found), ("ad_spend__channel",)
+    ):
+        found[start][row["ad_spend__channel"] or "(none)"] = _num(row["spend"])
+    return found
+
+
 def _lead_quality(conn: psycopg.Connection[Any], period: Period) -> tuple[LeadQualityRow, ...]:
-    rows = conn.execute(
-        "select coalesce(channel, '(none)'), coalesce(sum(mqls), 0), coalesce(sum(accepted), 0), "
-        f"coalesce(sum(rejected), 0) from {SCHEMA}.rpt_lead_quality "
-        "where period_type = %s and period_start = %s group by 1 order by 2 desc, 1",
-        (period.period_type, period.start),
-    ).fetchall()
-    return tuple(LeadQualityRow(c, int(m), int(a), int(r)) for c, m, a, r in rows)
+    rows = _read(
+        conn,
+        ["mqls", "mqls_accepted", "mqls_rejected", "mql_acceptance_rate"],
+        period.period_type,
+        [period.start],
+        ("person__channel",),
+    )
+    result = [
+        LeadQualityRow(
+            row["person__channel"] or "(none)",
+            int(row["mqls"] or 0),
+            int(row["mqls_accepted"] or 0),
+            int(row["mqls_rejected"] or 0),
+            _opt(row["mql_acceptance_rate"]),
+        )
+        for _, row in rows
+        if row["mqls"]
+    ]
+    return tuple(sorted(result, key=lambda r: (-r.mqls, r.channel)))
 
 
 def _rejections(conn: psycopg.Connection[Any], period: Period) -> tuple[RejectionRow, ...]:
-    rows = conn.execute(
-        "select coalesce(disqualification_reason, '(no reason given)'), "
-        "coalesce(channel, '(none)'), coalesce(sum(rejected), 0) "
-        f"from {SCHEMA}.rpt_lead_rejections where period_type = %s and period_start = %s "
-        "group by 1, 2",
-        (period.period_type, period.start),
-    ).fetchall()
+    rows = _read(
+        conn,
+        ["disqualified"],
+        period.period_type,
+        [period.start],
+        ("person__disqualification_reason", "person__channel"),
+    )
     by_reason: dict[str, dict[str, int]] = defaultdict(dict)
-    for reason, channel, rejected in rows:
-        by_reason[reason][channel] = int(rejected)
+    for _, row in rows:
+        reason = row["person__disqualification_reason"] or "(no reason given)"
+        by_reason[reason][row["person__channel"] or "(none)"] = int(row["disqualified"] or 0)
     result = []
     for reason, channels in by_reason.items():
         total = sum(channels.values())
@@ -437,27 +425,41 @@ def _rejections(conn: psycopg.Connection[Any], period: Period) -> tuple[Rejectio
 
 
 def _handoff(conn: psycopg.Connection[Any], period: Period) -> tuple[HandoffRow, ...]:
-    rows = conn.execute(
-        "select coalesce(max(owner_name), max(owner_id), %s), coalesce(sum(mqls), 0), "
-        "coalesce(sum(handed_off), 0), coalesce(sum(handed_off_within_sla), 0), "
-        "coalesce(sum(still_waiting), 0), "
-        "sum(median_handoff_hours * handed_off) filter (where median_handoff_hours is not null) "
-        "    / nullif(sum(handed_off) filter (where median_handoff_hours is not null), 0) "
-        f"from {SCHEMA}.rpt_lead_handoff where week_start >= %s and week_start < %s "
-        "group by coalesce(owner_id, '') order by 2 desc, 1",
-        (NO_OWNER, period.start, period.end),
-    ).fetchall()
-    return tuple(
-        HandoffRow(owner, int(m), int(h), int(w), int(s), _opt(med))
-        for owner, m, h, w, s, med in rows
+    rows = _read(
+        conn,
+        [
+            "handoff_mqls",
+            "handed_off",
+            "handed_off_within_sla",
+            "handoff_still_waiting",
+            "handoff_median_hours",
+            "handoff_sla_share",
+        ],
+        period.period_type,
+        [period.start],
+        ("handoff__owner", "handoff__owner_name"),
     )
+    result = [
+        HandoffRow(
+            row["handoff__owner_name"] or row["handoff__owner"] or NO_OWNER,
+            int(row["handoff_mqls"] or 0),
+            int(row["handed_off"] or 0),
+            int(row["handed_off_within_sla"] or 0),
+            int(row["handoff_still_waiting"] or 0),
+            _opt(row["handoff_median_hours"]),
+            _opt(row["handoff_sla_share"]),
+        )
+        for _, row in rows
+    ]
+    return tuple(sorted(result, key=lambda r: (-r.mqls, r.owner)))
 
 
 def _currency(conn: psycopg.Connection[Any], marts: _Marts) -> str:
     if marts.missing("fct_ad_spend_daily", "reporting_currency"):
         return DEFAULT_CURRENCY
     row = conn.execute(
-        f"select max(reporting_currency) from {SCHEMA}.fct_ad_spend_daily"
+        f"select reporting_currency from {SCHEMA}.fct_ad_spend_daily "
+        "where reporting_currency is not null limit 1"
     ).fetchone()
     return str(row[0]) if row and row[0] else DEFAULT_CURRENCY
 
@@ -470,60 +472,35 @@ def _first_missing(marts: _Marts, needs: Iterable[tuple[str, ...]]) -> str | Non
     return None
 
 
-_RATE_COLUMNS = tuple(f"{step}_rate" for step, _ in STEPS)
+_STAGE_COLUMNS = tuple(f"{stage}_at" for stage in ("lead", "mql", "sal", "sql", "opportunity"))
 _NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    # section -> the marts (and columns) its metrics read
     "pipeline": (
-        ("rpt_pipeline", "period_type", "period_start", "pipeline_created", "won_revenue"),
+        ("fct_opportunities", "created_at", "closed_at", "is_closed", "is_won", "amount_reporting"),
     ),
     "cac": (
         ("fct_ad_spend_daily", "date_day", "spend_reporting"),
-        ("rpt_funnel_conversion", "period_type", "period_start", "customers"),
+        ("fct_funnel", "customer_at"),
     ),
-    "funnel": (
-        (
-            "rpt_funnel_conversion",
-            "period_type",
-            "period_start",
-            *(m for m, _ in STAGE_MEASURES),
-            *_RATE_COLUMNS,
-        ),
-    ),
+    "funnel": (("fct_funnel", "person_id", *_STAGE_COLUMNS, "customer_at", "source_channel"),),
     "mql_to_sql": (("fct_funnel", "mql_at", "sql_at"),),
-    "sla": (("rpt_lead_handoff", "week_start", "mqls", "handed_off_within_sla"),),
+    "sla": (("rpt_lead_handoff", "week_start", "owner_id", "mqls", "handed_off_within_sla"),),
     "attribution": (
         (
-            "rpt_channel_attribution",
-            "period_type",
-            "period_start",
+            "fct_attribution",
+            "conversion_id",
+            "touchpoint_id",
+            "converted_at",
             "conversion_type",
             "model",
             "channel",
-            "attributed_conversions",
-            "attributed_revenue",
+            "credit",
+            "revenue_credit",
         ),
     ),
     "spend": (("fct_ad_spend_daily", "date_day", "channel", "spend_reporting"),),
-    "lead_quality": (
-        (
-            "rpt_lead_quality",
-            "period_type",
-            "period_start",
-            "channel",
-            "mqls",
-            "accepted",
-            "rejected",
-        ),
-    ),
-    "rejections": (
-        (
-            "rpt_lead_rejections",
-            "period_type",
-            "period_start",
-            "channel",
-            "disqualification_reason",
-            "rejected",
-        ),
-    ),
+    "lead_quality": (("fct_funnel", "mql_at", "sal_at", "disqualified_at", "source_channel"),),
+    "rejections": (("fct_funnel", "disqualified_at", "disqualification_reason", "source_channel"),),
     "handoff": (
         (
             "rpt_lead_handoff",
@@ -538,18 +515,49 @@ _NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
         ),
     ),
 }
+_KPIS: tuple[tuple[str, str, Kind, str, str, bool], ...] = (
+    # key, label, kind, section (what it needs), metric, higher is better
+    ("pipeline_created", "Pipeline created", "money", "pipeline", "pipeline_created", True),
+    ("won_revenue", "Won revenue", "money", "pipeline", "won_revenue", True),
+    ("cac", "CAC", "money", "cac", "cac", False),
+    ("mqls", "MQLs", "count", "funnel", "mqls", True),
+    ("mql_to_sql_rate", "MQL \u2192 SQL rate", "rate", "mql_to_sql", "mql_to_sql_rate", True),
+    ("handoff_sla_met", "Handoff SLA met", "rate", "sla", "handoff_sla_share", True),
+)
+_SUMS = ("pipeline_created", "won_revenue", "mqls")
+"""Headline metrics that are sums: a period without rows has 0, not "no value"."""
+
+
+def _kpis(
+    conn: psycopg.Connection[Any], periods: Sequence[Period], unavailable: Mapping[str, str]
+) -> tuple[Kpi, ...]:
+    metrics = [metric for _, _, _, section, metric, _ in _KPIS if section not in unavailable]
+    found = _per_period(conn, metrics, periods) if metrics else {}
+
+    def value(metric: str, period: Period) -> float | None:
+        raw = found.get(period.start, {}).get(metric)
+        return _num(raw) if metric in _SUMS else _opt(raw)
+
+    now, before = periods
+    return tuple(
+        Kpi(key, label, kind, None, None, better, unavailable[section])
+        if section in unavailable
+        else Kpi(key, label, kind, value(metric, now), value(metric, before), better)
+        for key, label, kind, section, metric, better in _KPIS
+    )
 
 
 def build_report(
     conn: psycopg.Connection[Any], period: Period, models: Sequence[str] = REPORT_MODELS
 ) -> Report:
-    """Read the numbers of ``period`` and of the period before it from the marts.
+    """Read the numbers of ``period`` and of the period before it from the semantic layer.
 
     Reads in one read-only transaction (a consistent snapshot when ``conn`` has none open).
     Sections whose mart is missing are ``None`` with the reason in ``unavailable``. Raises
     :class:`ReportError` only when there is no ``marts`` schema at all.
     """
     before = previous(period)
+    periods = (period, before)
     fresh = conn.info.transaction_status == TransactionStatus.IDLE
     with conn.transaction():
         if fresh:
@@ -562,51 +570,22 @@ def build_report(
             )
         missing = {name: _first_missing(marts, needs) for name, needs in _NEEDS.items()}
         unavailable = {k: v for k, v in missing.items() if v}
-
-        def kpi(
-            key: str, label: str, kind: Kind, section: str, read: Any, higher_is_better: bool = True
-        ) -> Kpi:
-            if section in unavailable:
-                return Kpi(key, label, kind, None, None, higher_is_better, unavailable[section])
-            return Kpi(key, label, kind, read(period), read(before), higher_is_better)
-
-        def cac(p: Period) -> float | None:
-            customers = _funnel_counts(conn, p).customers
-            return _spend_total(conn, p) / customers if customers else None
-
-        kpis = (
-            kpi(
-                "pipeline_created",
-                "Pipeline created",
-                "money",
-                "pipeline",
-                lambda p: _pipeline(conn, p)[0],
-            ),
-            kpi("won_revenue", "Won revenue", "money", "pipeline", lambda p: _pipeline(conn, p)[1]),
-            kpi("cac", "CAC", "money", "cac", cac, higher_is_better=False),
-            kpi("mqls", "MQLs", "count", "funnel", lambda p: float(_funnel_counts(conn, p).mqls)),
-            kpi(
-                "mql_to_sql_rate",
-                "MQL \u2192 SQL rate",
-                "rate",
-                "mql_to_sql",
-                lambda p: _mql_to_sql(conn, p),
-            ),
-            kpi("handoff_sla_met", "Handoff SLA met", "rate", "sla", lambda p: _sla_met(conn, p)),
-        )
+        kpis = _kpis(conn, periods, unavailable)
         funnel = None
         if "funnel" not in unavailable:
+            stages = _per_period(conn, [*_STAGE_METRICS, *_RATE_METRICS.values()], periods)
             funnel = FunnelSection(
-                current=_funnel_counts(conn, period),
-                previous=_funnel_counts(conn, before),
-                rates=_cohort_rates(conn, period),
-                previous_rates=_cohort_rates(conn, before),
+                current=_stage_counts(stages.get(period.start)),
+                previous=_stage_counts(stages.get(before.start)),
+                rates=_rates(stages.get(period.start)),
+                previous_rates=_rates(stages.get(before.start)),
                 weeks=_weeks(conn, period),
             )
         attribution = None if "attribution" in unavailable else _attribution(conn, period, models)
         spend = None
         if "spend" not in unavailable:
-            now, earlier = _spend_by_channel(conn, period), _spend_by_channel(conn, before)
+            by_period = _spend_by_channel(conn, periods)
+            now, earlier = by_period[period.start], by_period[before.start]
             spend = tuple(
                 SpendRow(
                     channel,
@@ -636,17 +615,3 @@ def build_report(
         handoff=handoff,
         unavailable=unavailable,
     )
-
-
-def _mql_to_sql(conn: psycopg.Connection[Any], period: Period) -> float | None:
-    """Of the people who became MQL in the period, the share who have become SQL (so far):
-    DOMAIN.md's cohort rate, "ever", read from ``fct_funnel`` (``rpt_funnel_conversion`` only
-    has consecutive steps, and MQL -> SAL x SAL -> SQL mixes two cohorts)."""
-    row = conn.execute(
-        f"select count(*) filter (where sql_at is not null), count(*) from {SCHEMA}.fct_funnel "
-        "where mql_at >= %s and mql_at < %s",
-        (period.start_at, period.end_at),
-    ).fetchone()
-    if not row or not row[1]:
-        return None
-    return float(row[0]) / float(row[1])

@@ -132,13 +132,20 @@ def compile_sql(
 ) -> str:
     """The SQL MetricFlow writes for ``metrics`` by ``group_by`` (``mf query`` terms, e.g.
     ``metric_time__week``, ``person__channel``) under ``where`` (MetricFlow filters)."""
+    return _compile(manifest_path(), tuple(metrics), tuple(group_by), tuple(where))
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(
+    path: Path, metrics: tuple[str, ...], group_by: tuple[str, ...], where: tuple[str, ...]
+) -> str:
     from metricflow.engine.metricflow_engine import MetricFlowQueryRequest
 
     request = MetricFlowQueryRequest.create(
         metric_names=list(metrics), group_by_names=list(group_by), where_constraints=list(where)
     )
     try:
-        statement = engine().explain(request).sql_statement
+        statement = _engine(path).explain(request).sql_statement
     except Exception as err:  # MetricFlow raises its own error classes
         raise SemanticLayerError(f"cannot query {', '.join(metrics)}: {err}") from err
     if statement.bind_parameter_set.param_dict:
