@@ -17,9 +17,7 @@ opportunities as (
 
 primary_person as (
 
-    select distinct on (opportunity_id) opportunity_id, person_id
-    from {{ ref('int_opportunity_people') }}
-    order by opportunity_id, is_primary desc, person_id
+    {{ primary_opportunity_person() }}
 
 ),
 

@@ -6,8 +6,23 @@
 {%- set half_life = var('time_decay_half_life_days') %}
 {%- set first_w = var('position_based_weights')['first'] %}
 {%- set last_w = var('position_based_weights')['last'] %}
-{%- set w_weight = var('w_shaped_milestone_weight') %}
-{%- set z_weight = var('full_path_milestone_weight') %}
+{#- The milestone models: each milestone's touch (the first touch; the last touch at or before
+    the lead, the opportunity, the close) gets the model's weight, adding where milestones share a
+    touch, and the rest of the credit is split evenly over the other touches (over the milestone
+    touches when there are none). -#}
+{%- set milestone_models = {
+    'w_shaped': {
+        'prefix': 'w',
+        'weight': var('w_shaped_milestone_weight'),
+        'touches': ['1', 'per_conversion.lead_touch', 'per_conversion.opportunity_touch'],
+    },
+    'full_path': {
+        'prefix': 'z',
+        'weight': var('full_path_milestone_weight'),
+        'touches': ['1', 'per_conversion.lead_touch', 'per_conversion.opportunity_touch',
+                    'per_conversion.close_touch'],
+    },
+} %}
 
 with
 
@@ -64,24 +79,15 @@ positioned as (
         per_conversion.close_touch,
         per_conversion.decay_total,
         -- milestone weights that land on this touch (they add when milestones coincide)
-        ({{ w_weight }} * (
-            (paths.touch_position = 1)::int
-            + (paths.touch_position = per_conversion.lead_touch)::int
-            + (paths.touch_position = per_conversion.opportunity_touch)::int
-        ))::double precision as w_milestone,
-        (case when paths.touch_position in (
-            1, per_conversion.lead_touch, per_conversion.opportunity_touch
-        ) then 1 else 0 end) as is_w_milestone,
-        ({{ z_weight }} * (
-            (paths.touch_position = 1)::int
-            + (paths.touch_position = per_conversion.lead_touch)::int
-            + (paths.touch_position = per_conversion.opportunity_touch)::int
-            + (paths.touch_position = per_conversion.close_touch)::int
-        ))::double precision as z_milestone,
-        (case when paths.touch_position in (
-            1, per_conversion.lead_touch, per_conversion.opportunity_touch,
-            per_conversion.close_touch
-        ) then 1 else 0 end) as is_z_milestone
+        {%- for m in milestone_models.values() %}
+        ({{ m.weight }} * (
+            {%- for touch in m.touches %}
+            {{ '+ ' if not loop.first }}(paths.touch_position = {{ touch }})::int
+            {%- endfor %}
+        ))::double precision as {{ m.prefix }}_milestone,
+        (case when paths.touch_position in ({{ m.touches | join(', ') }}) then 1 else 0 end)
+            as is_{{ m.prefix }}_milestone{{ ',' if not loop.last }}
+        {%- endfor %}
     from paths
     inner join per_conversion
         on paths.conversion_id = per_conversion.conversion_id
@@ -92,8 +98,9 @@ milestone_counts as (
 
     select
         conversion_id,
-        sum(is_w_milestone) as w_milestones,
-        sum(is_z_milestone) as z_milestones
+        {%- for m in milestone_models.values() %}
+        sum(is_{{ m.prefix }}_milestone) as {{ m.prefix }}_milestones{{ ',' if not loop.last }}
+        {%- endfor %}
     from positioned
     group by conversion_id
 
@@ -103,8 +110,9 @@ heuristic as (
 
     select
         positioned.*,
-        milestone_counts.w_milestones,
-        milestone_counts.z_milestones,
+        {%- for m in milestone_models.values() %}
+        milestone_counts.{{ m.prefix }}_milestones,
+        {%- endfor %}
         (touch_position = 1)::int::double precision as first_touch,
         (touch_position = path_length)::int::double precision as last_touch,
         (touch_position = coalesce(last_non_direct_position, path_length))::int::double precision
@@ -122,20 +130,17 @@ heuristic as (
             when touch_position = path_length then {{ last_w }}
             else (1.0 - {{ first_w }} - {{ last_w }}) / (path_length - 2)
         end::double precision as position_based,
+        {%- for model, m in milestone_models.items() %}
+        {%- set rest = '(1.0 - ' ~ (m.touches | length) ~ ' * ' ~ m.weight ~ ')' %}
+        {%- set milestones = 'milestone_counts.' ~ m.prefix ~ '_milestones' %}
         case
-            when path_length > milestone_counts.w_milestones
-                then w_milestone + case when is_w_milestone = 0
-                    then (1.0 - 3 * {{ w_weight }}) / (path_length - milestone_counts.w_milestones)
+            when path_length > {{ milestones }}
+                then {{ m.prefix }}_milestone + case when is_{{ m.prefix }}_milestone = 0
+                    then {{ rest }} / (path_length - {{ milestones }})
                     else 0 end
-            else w_milestone + (1.0 - 3 * {{ w_weight }}) / milestone_counts.w_milestones
-        end::double precision as w_shaped,
-        case
-            when path_length > milestone_counts.z_milestones
-                then z_milestone + case when is_z_milestone = 0
-                    then (1.0 - 4 * {{ z_weight }}) / (path_length - milestone_counts.z_milestones)
-                    else 0 end
-            else z_milestone + (1.0 - 4 * {{ z_weight }}) / milestone_counts.z_milestones
-        end::double precision as full_path
+            else {{ m.prefix }}_milestone + {{ rest }} / {{ milestones }}
+        end::double precision as {{ model }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from positioned
     inner join milestone_counts
         on positioned.conversion_id = milestone_counts.conversion_id
