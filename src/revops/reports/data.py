@@ -515,8 +515,8 @@ _NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
         ),
     ),
 }
-_KPIS: tuple[tuple[str, str, Kind, str, str, bool], ...] = (
-    # key, label, kind, section (what it needs), metric, higher is better
+HEADLINE: tuple[tuple[str, str, Kind, str, str, bool], ...] = (
+    # key, label, kind, section (what it needs), the semantic layer's metric, higher is better
     ("pipeline_created", "Pipeline created", "money", "pipeline", "pipeline_created", True),
     ("won_revenue", "Won revenue", "money", "pipeline", "won_revenue", True),
     ("cac", "CAC", "money", "cac", "cac", False),
@@ -531,7 +531,7 @@ _SUMS = ("pipeline_created", "won_revenue", "mqls")
 def _kpis(
     conn: psycopg.Connection[Any], periods: Sequence[Period], unavailable: Mapping[str, str]
 ) -> tuple[Kpi, ...]:
-    metrics = [metric for _, _, _, section, metric, _ in _KPIS if section not in unavailable]
+    metrics = [metric for _, _, _, section, metric, _ in HEADLINE if section not in unavailable]
     found = _per_period(conn, metrics, periods) if metrics else {}
 
     def value(metric: str, period: Period) -> float | None:
@@ -543,7 +543,7 @@ def _kpis(
         Kpi(key, label, kind, None, None, better, unavailable[section])
         if section in unavailable
         else Kpi(key, label, kind, value(metric, now), value(metric, before), better)
-        for key, label, kind, section, metric, better in _KPIS
+        for key, label, kind, section, metric, better in HEADLINE
     )
 
 

@@ -1,0 +1,132 @@
+"""The e-mail's numbers are the semantic layer's: every headline figure of a rendered report
+equals what an analyst gets from ``mf query`` for the same period.
+
+The warehouse is the consistent world of ``test_publish_data`` (its marts as dbt defines them).
+``mf`` runs as an analyst runs it: in a copy of the dbt project parsed against that warehouse
+(``dbt parse``), the connection from the project's ``profiles.yml``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from test_publish_data import build_world
+from warehouse_checks import new_database
+
+from revops.config import dbt_project_dir
+from revops.reports import semantic
+from revops.reports.data import HEADLINE, build_report
+from revops.reports.format import fmt_value
+from revops.reports.periods import Period, parse_period
+from revops.reports.render import render_report
+from revops.warehouse import Warehouse
+
+W46 = parse_period("2026-W46")
+OCT = parse_period("2026-10")
+BIN = Path(sys.executable).parent
+HEADLINE_LINE = re.compile(
+    r"^(?P<label>\S.*?)\s{2,}(?P<value>\S.*?)\s{2,}\S.*?\s{2,}(?P<before>[\d-]+W?\d+): "
+    r"(?P<previous>\S.*)$"
+)
+
+
+@pytest.fixture(scope="module")
+def world(server_url: str) -> Iterator[str]:
+    with new_database(server_url) as url:
+        build_world(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def analyst(world: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of an analyst's shell: ``cwd`` a copy of the dbt project parsed
+    against the world (``target/semantic_manifest.json``), the connection in REVOPS_PG_*."""
+    project = tmp_path_factory.mktemp("analyst") / "dbt_project"
+    shutil.copytree(
+        dbt_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
+    env = {**os.environ, **Warehouse.parse(world).dbt_env(), "DBT_PROFILES_DIR": str(project)}
+    parsed = subprocess.run(
+        [BIN / "dbt", "parse", "--project-dir", project, "--profiles-dir", project],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert parsed.returncode == 0, parsed.stdout[-3000:]
+    return {**env, "cwd": str(project)}
+
+
+def mf_query(
+    analyst: dict[str, str], metrics: list[str], group_by: list[str], where: list[str]
+) -> list[dict[str, str]]:
+    """``mf query`` as an analyst types it; the rows of its CSV output."""
+    env = dict(analyst)
+    cwd = env.pop("cwd")
+    out = Path(cwd) / "query.csv"
+    command = [BIN / "mf", "query", "--metrics", ",".join(metrics)]
+    command += ["--group-by", ",".join(group_by), "--csv", out]
+    for condition in where:
+        command += ["--where", condition]
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    with out.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def headline_of(text: str) -> dict[str, tuple[str, str]]:
+    """The HEADLINE block of a rendered text part: label -> (value, previous value)."""
+    block = text.split("HEADLINE\n", 1)[1].split("\n\n", 1)[0]
+    found = {}
+    for line in block.splitlines():
+        match = HEADLINE_LINE.match(line)
+        assert match, line
+        found[match["label"]] = (match["value"], match["previous"])
+    return found
+
+
+def mf_number(value: str) -> float | None:
+    return float(value) if value not in ("", "None") else None
+
+
+@pytest.mark.parametrize("period", [W46, OCT], ids=["week", "month"])
+def test_every_headline_figure_is_an_mf_query_of_the_same_period(
+    world: str, analyst: dict[str, str], period: Period
+) -> None:
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, period)
+    shown = headline_of(render_report(report, with_pdf=False).text)
+    grain = period.period_type
+    rows = mf_query(
+        analyst,
+        [metric for *_, metric, _ in HEADLINE],
+        [f"metric_time__{grain}"],
+        [semantic.period_filter(grain, [period.start, report.previous_period.start])],
+    )
+    by_start = {row[f"metric_time__{grain}"][:10]: row for row in rows}
+    now, before = (
+        by_start[period.start.isoformat()],
+        by_start[report.previous_period.start.isoformat()],
+    )
+    assert len(shown) == len(HEADLINE) == 6
+    checked = 0
+    for key, label, kind, _, metric, _ in HEADLINE:
+        kpi = report.kpi(key)
+        for row, figure, text in (
+            (now, kpi.current, shown[label][0]),
+            (before, kpi.previous, shown[label][1]),
+        ):
+            value = mf_number(row[metric])
+            assert text == fmt_value(value, kind, report.currency), (key, text, row[metric])
+            assert figure == (value if value is None else pytest.approx(value, rel=1e-12)), key
+            checked += value is not None
+    assert checked >= 10  # n/a only where there is nothing to divide by
