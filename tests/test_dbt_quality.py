@@ -1,14 +1,11 @@
-"""dbt quality checks that live outside a dbt build.
+"""dbt's own quality checks: what the gate reads from dbt instead of re-running.
 
-Source freshness (``dbt source freshness``): each source table is judged by the dlt load time
-of its newest row against the thresholds of its ``_<source>__sources.yml``.
+Freshness of the raw layer is the publish gate's (``raw_<system>.freshness``, gate.yml's
+``raw_freshness_hours``), so no source declares a dbt ``freshness`` (one owner per check).
 
-The raw tables here hold only ``_dlt_load_id`` (the one column freshness reads), with load ids
-set hours or days in the past, so the statuses follow from the thresholds alone:
-CRMs and Mailchimp warn after 1 day and fail after 3; ad platforms warn after 2 and fail after 4;
-tables that change only in waves (Salesforce account, opportunity_contact_role, campaign_member;
-Mailchimp members, email_activity) warn after 3 and fail after 7; the Salesforce lookups (user,
-campaign) are not checked.
+The row rules the gate's suites used to state (keys, nulls, ranges, column order, credit sums,
+totals between marts, spend against staging) are dbt tests now; ``MOVED`` names the dbt test
+that holds each former gate check, and the project must have every one of them.
 
 The accepted lists the mart tests hold (channels, currencies) are written out, not read from the
 seeds at run time (a test that refs a seed is picked by every ``--select +<model>``); they are
@@ -20,14 +17,12 @@ from __future__ import annotations
 import csv
 import json
 import re
-import time
 from pathlib import Path
 
-import psycopg
 import pytest
 import yaml
 
-from revops.transform import DbtError, run_dbt
+from revops.transform import run_dbt
 
 DBT = Path(__file__).resolve().parent.parent / "dbt_project"
 HOUR = 3600.0
@@ -35,118 +30,64 @@ DAY = 24 * HOUR
 
 SOURCES = ("hubspot", "salesforce", "google_ads", "meta_ads", "linkedin_ads", "mailchimp")
 
+MOVED = {
+    "fct_funnel.person_id_unique": "unique_fct_funnel_person_id",
+    "fct_funnel.email_not_null": "not_null_fct_funnel_email",
+    "fct_funnel.mql_at_not_before_lead_at": "assert_funnel_stages_in_order",
+    "fct_funnel.no_stage_skipped": "assert_funnel_stages_in_order",
+    "fct_funnel.handoff_hours_not_negative": "not_negative_fct_funnel_handoff_hours",
+    "fct_funnel.disqualification_has_reason": "assert_funnel_disqualification_has_reason",
+    "rpt_funnel_weekly.leads_not_negative": "not_negative_rpt_funnel_weekly_leads",
+    "rpt_funnel_weekly.totals_match_fct_funnel": "assert_funnel_reports_reconcile_with_fct_funnel",
+    "rpt_funnel_conversion.lead_to_mql_rate_between_0_and_1": (
+        "between_zero_and_one_rpt_funnel_conversion_lead_to_mql_rate"
+    ),
+    "rpt_funnel_conversion.lead_to_mql_in_window_not_above_ever": (
+        "not_above_rpt_funnel_conversion_lead_to_mql_rate_in_window__lead_to_mql_rate"
+    ),
+    "fct_ad_spend_daily.spend_matches_raw": "assert_ad_spend_matches_staging",
+    "fct_ad_spend_daily.clicks_not_above_impressions": (
+        "not_above_fct_ad_spend_daily_clicks__impressions"
+    ),
+    "fct_ad_spend_daily.platform_conversions_not_null": (
+        "not_null_fct_ad_spend_daily_platform_conversions"
+    ),
+    "fct_opportunities.won_is_closed": "assert_opportunity_close_flags_consistent",
+    "fct_opportunities.amount_reporting_not_null": "not_null_fct_opportunities_amount_reporting",
+    "fct_attribution.credit_sums_to_1": "assert_attribution_credit_sums_to_one",
+    "fct_attribution.revenue_credit_not_negative": "not_negative_fct_attribution_revenue_credit",
+    "rpt_channel_attribution.totals_match_fct_attribution": "assert_attribution_reports_reconcile",
+    "rpt_pipeline.won_revenue_matches_fct_opportunities": (
+        "assert_pipeline_reconciles_with_opportunities"
+    ),
+    "rpt_lead_handoff.mqls_not_null": "not_null_rpt_lead_handoff_mqls",
+    "rpt_lead_rejections.rejected_not_negative": "not_negative_rpt_lead_rejections_rejected",
+}
+"""Former gate checks -> the dbt test that holds each now (a sample of every kind)."""
 
-def declared_tables() -> dict[str, list[str]]:
-    """Every table the six vendor sources declare, by source."""
-    tables = {}
+
+def test_no_source_declares_a_freshness_the_gate_owns() -> None:
     for source in SOURCES:
         path = DBT / "models" / "staging" / source / f"_{source}__sources.yml"
-        (declared,) = yaml.safe_load(path.read_text())["sources"]
-        tables[source] = [table["name"] for table in declared["tables"]]
-    return tables
+        assert "freshness" not in path.read_text(), path.name
 
 
-TABLES = declared_tables()
-LOOKUPS = {"salesforce.user", "salesforce.campaign"}  # freshness: null
-SLOW_TABLES = {  # warn after 3 days, error after 7
-    "salesforce.account",
-    "salesforce.opportunity_contact_role",
-    "salesforce.campaign_member",
-    "mailchimp.members",
-    "mailchimp.email_activity",
-}
-
-
-def load_raw(url: str, age_seconds: dict[str, float]) -> None:
-    """Create every source table with one row loaded ``age_seconds[source]`` ago (dlt's load id
-    is the load's unix time as text), plus an older row that must not count."""
-    now = time.time()
-    with psycopg.connect(url, autocommit=True) as conn:
-        for source, tables in TABLES.items():
-            conn.execute(f"create schema raw_{source}")
-            newest = f"{now - age_seconds[source]:.6f}"
-            oldest = f"{now - age_seconds[source] - 30 * DAY:.6f}"
-            for table in tables:
-                conn.execute(f'create table raw_{source}."{table}" (_dlt_load_id text not null)')
-                conn.execute(
-                    f'insert into raw_{source}."{table}" values (%s), (%s)', (oldest, newest)
-                )
-
-
-def freshness(url: str, output: Path) -> None:
-    """Run ``dbt source freshness``, writing its results to ``output``."""
-    run_dbt(["source", "freshness", "--output", str(output)], url, quiet=True)
-
-
-def results_by_table(output: Path) -> dict[str, dict]:
-    """The freshness results by ``<source>.<table>``."""
-    results = json.loads(output.read_text())["results"]
-    return {r["unique_id"].removeprefix("source.revops."): r for r in results}
-
-
-@pytest.fixture(autouse=True)
-def own_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def own_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """dbt's manifest and logs in the test's own directory, not the shared project target."""
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+    return tmp_path / "target"
 
 
-def test_freshness_status_per_source_and_table_follows_the_thresholds(
-    fresh_db: str, tmp_path: Path
-) -> None:
-    load_raw(
-        fresh_db,
-        {
-            "hubspot": 1 * HOUR,  # just loaded
-            "linkedin_ads": 1 * HOUR,
-            "google_ads": 3 * DAY,  # ads: past warn (2 d), inside error (4 d)
-            "meta_ads": 5 * DAY,  # ads: past error
-            "mailchimp": 2 * DAY,  # past warn (1 d); members, email_activity inside 3 d
-            "salesforce": 5 * DAY,  # past error (3 d); the wave tables only past warn (3 d)
-        },
-    )
-    output = tmp_path / "sources.json"
-    with pytest.raises(DbtError, match=r"dbt source freshness .* failed"):  # stale: fails
-        freshness(fresh_db, output)
-    results = results_by_table(output)
-
-    expected = {}
-    for source, tables in TABLES.items():
-        for table in tables:
-            name = f"{source}.{table}"
-            if name in LOOKUPS:
-                continue
-            expected[name] = {
-                "hubspot": "pass",
-                "linkedin_ads": "pass",
-                "google_ads": "warn",
-                "meta_ads": "error",
-                "mailchimp": "pass" if name in SLOW_TABLES else "warn",
-                "salesforce": "warn" if name in SLOW_TABLES else "error",
-            }[source]
-    assert {name: r["status"] for name, r in results.items()} == expected
-    assert len(expected) == sum(map(len, TABLES.values())) - 2  # the two lookups opted out
-    assert len(expected) >= 28  # 30 tables declared today, less the two lookups
-
-    # the age is the newest load id's, not the older row's
-    age = results["meta_ads.ad_insights"]["max_loaded_at_time_ago_in_s"]
-    assert 5 * DAY - 120 < age < 5 * DAY + 120
-    assert results["salesforce.lead"]["criteria"] == {
-        "warn_after": {"count": 1, "period": "day"},
-        "error_after": {"count": 3, "period": "day"},
-        "filter": None,
-    }
-
-
-def test_freshness_passes_when_every_source_loaded_within_the_day(
-    fresh_db: str, tmp_path: Path
-) -> None:
-    load_raw(fresh_db, dict.fromkeys(TABLES, 20 * HOUR))
-    output = tmp_path / "sources.json"
-    freshness(fresh_db, output)  # does not raise
-    results = results_by_table(output)
-    assert set(results) == {f"{s}.{t}" for s, ts in TABLES.items() for t in ts} - LOOKUPS
-    assert {r["status"] for r in results.values()} == {"pass"}
+def test_every_check_moved_from_the_gate_is_a_dbt_test(fresh_db: str, own_target: Path) -> None:
+    run_dbt(["parse"], fresh_db, quiet=True)
+    nodes = json.loads((own_target / "manifest.json").read_text())["nodes"].values()
+    tests = {n["name"]: n for n in nodes if n["resource_type"] == "test"}
+    missing = {check: test for check, test in MOVED.items() if test not in tests}
+    assert missing == {}
+    assert tests["not_null_fct_funnel_email"]["config"]["severity"].lower() == "warn"
+    assert tests["assert_attribution_credit_sums_to_one"]["config"]["severity"].lower() == "error"
 
 
 def seed_values(seed: str, column: str) -> set[str]:

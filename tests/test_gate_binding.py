@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from quality_helpers import record_dbt_build_at
 from test_publish_data import AS_OF, build_world, sql
 from warehouse_checks import new_database
 
@@ -47,6 +48,7 @@ def template_db(server_url: str) -> Iterator[str]:
     """The world, built once for the module; tests get clones (a file copy, well under 1 s)."""
     with new_database(server_url, "revops_binding_tpl") as url:
         build_world(url)
+        record_dbt_build_at(url)
         yield url
 
 
@@ -508,7 +510,7 @@ def test_the_report_is_rendered_from_the_snapshot_the_gate_check_saw(
 
 
 OLD_GATE_RUNS = """
-create schema revops_meta;
+create schema if not exists revops_meta;
 create table revops_meta.gate_runs (
     gate_run_id bigint generated always as identity primary key, run_key text not null,
     edition text not null, period text not null, passed boolean not null,

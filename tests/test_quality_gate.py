@@ -10,10 +10,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from test_publish_data import AS_OF, PEOPLE, build_world, sql
+from quality_helpers import record_dbt_build, record_dbt_test
+from test_publish_data import AS_OF, build_world, sql
 
+from revops.quality.dbt_results import hook_installed
 from revops.quality.gate import GateFailed, GateResult, require_pass, run_gate
-from revops.quality.suites import GateConfig, load_config
+from revops.quality.suites import PUBLISHED_MARTS, GateConfig, load_config
 from revops.reports.periods import parse_period
 from revops.warehouse import WarehouseError
 
@@ -23,7 +25,18 @@ W46 = parse_period("2026-W46")
 @pytest.fixture
 def world(fresh_db: str) -> str:
     build_world(fresh_db)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        record_dbt_build(conn)
     return fresh_db
+
+
+def record_failed_dbt_tests(url: str, *tests: tuple[str, tuple[str, ...], int]) -> None:
+    """Record dbt tests failing as ``dbt build`` records them (name, marts read, rows)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, marts, rows in tests:
+            record_dbt_test(
+                conn, name, marts, "fail", rows, f"Got {rows} results, configured to fail if != 0"
+            )
 
 
 def gate(url: str, tmp_path: Path, config: GateConfig | None = None, periods=(W46,)) -> GateResult:
@@ -42,7 +55,7 @@ def test_the_good_world_passes_both_layers_and_builds_data_docs(world: str, tmp_
     assert result.passed is True
     assert result.docs_index == (tmp_path / "docs" / "index.html").resolve()
     index = result.docs_index.read_text()
-    assert "rpt_channel_attribution" in index and "raw_google_ads" in index
+    assert "rpt_funnel_conversion" in index and "raw_google_ads" in index
     assert len(result.marts) == 11
     assert {
         "raw_google_ads.campaign_daily",
@@ -52,7 +65,7 @@ def test_the_good_world_passes_both_layers_and_builds_data_docs(world: str, tmp_
         "raw_mailchimp.email_activity",
     } <= set(result.raw_tables)
     assert "raw_salesforce.* (source not loaded; not required)" in result.not_run
-    assert result.checks_run > 200
+    assert result.checks_run > 50
     assert result.as_of == AS_OF.isoformat() and result.periods == ["2026-W46"]
     assert result.summary().startswith("Quality gate PASSED")
     assert "11 marts and" in result.summary().splitlines()[0]
@@ -63,65 +76,110 @@ def test_the_good_world_passes_both_layers_and_builds_data_docs(world: str, tmp_
 def test_each_broken_mart_is_blocking_and_named_with_observed_and_expected(
     world: str, tmp_path: Path
 ) -> None:
-    backwards = next(p for p in PEOPLE if "mql" in p.at and p.person_id != "p003")
     sql(
         world,
-        f"""
-        insert into marts.fct_funnel select * from marts.fct_funnel where person_id = 'p003';
-        update marts.fct_funnel set mql_at = lead_at - interval '1 hour'
-            where person_id = '{backwards.person_id}';
-        update marts.fct_attribution set credit = 0.9
-            where conversion_id = 'p001:lead' and model = 'markov';
-        update marts.rpt_funnel_conversion set lead_to_mql_rate = 1.5
-            where period_type = 'week' and period_start = '2026-11-09'
-            and source_channel = 'email';
-        update marts.rpt_pipeline set won_revenue = won_revenue + 100
-            where period_type = 'month' and period_start = '2026-11-01'
-            and channel = 'email';
+        """
+        update marts.fct_attribution set revenue_credit = revenue_credit + 100
+            where conversion_type = 'customer' and model = 'markov';
+        update marts.rpt_lead_handoff set handed_off_within_sla = handed_off + 1
+            where week_start = (select min(week_start) from marts.rpt_lead_handoff);
         delete from marts.rpt_funnel_weekly where week_start = '2026-10-05';
-        delete from marts.fct_ad_spend_daily
-            where date_day = '2026-10-01' and campaign_id = '101';
-        delete from marts.rpt_channel_attribution
-            where period_type = 'month' and conversion_type = 'lead' and model = 'first_touch'
-            and channel = 'email' and period_start = '2026-10-01';
+        update marts.rpt_funnel_conversion set customers = leads + 1000
+            where period_type = 'month' and period_start = '2026-11-01'
+            and source_channel = 'email';
     """,
+    )
+    # what dbt's tests caught in the same marts (the gate reads it, it does not re-run them)
+    record_failed_dbt_tests(
+        world,
+        ("unique_fct_funnel_person_id", ("fct_funnel",), 1),
+        ("assert_attribution_credit_sums_to_one", ("fct_attribution",), 1),
+        ("assert_ad_spend_matches_staging", ("fct_ad_spend_daily",), 1),
+        ("assert_pipeline_reconciles_with_opportunities", ("fct_opportunities", "rpt_pipeline"), 2),
     )
     result = gate(world, tmp_path, periods=(W46, parse_period("2026-W47")))
     assert result.passed is False
     expected = {
-        "fct_funnel.person_id_unique": "2 of 190 rows (1.1%); e.g. 'p003' x2",
-        "fct_attribution.credit_sums_to_1": "1 offending row: (conversion_id='p001:lead', "
-        "model='markov', credit_sum=0.9, touches=1)",
-        "rpt_funnel_weekly.no_missing_week": "1 offending row: (missing_week=2026-10-05)",
+        "dbt.unique_fct_funnel_person_id": "fail: Got 1 results, configured to fail if != 0",
+        "dbt.assert_attribution_credit_sums_to_one": "fail: Got 1 results, configured to fail "
+        "if != 0",
+        "rpt_funnel_weekly.no_missing_week": "1 offending row: (missing_period=2026-10-05)",
         "rpt_funnel_conversion.report_periods_present": "1 offending row: "
         "(report_period='2026-W47', period_type='week', period_start=2026-11-16)",
     }
     for check, observed in expected.items():
         assert failure(result, check).observed == observed, check
-    assert failure(result, "fct_funnel.mql_at_not_before_lead_at").observed.startswith(
-        "1 of 190 rows (0.5%); e.g. (mql_at="
+    assert failure(result, "dbt.assert_ad_spend_matches_staging").table == (
+        "marts.fct_ad_spend_daily"
     )
-    assert failure(
-        result, "rpt_funnel_conversion.lead_to_mql_rate_between_0_and_1"
-    ).observed.endswith("e.g. 1.5")
-    won = failure(result, "rpt_pipeline.won_revenue_matches_fct_opportunities")
-    assert won.observed.startswith("1 offending row: (period_type='month', in_fct_opportunities=")
-    spend = failure(result, "fct_ad_spend_daily.spend_matches_raw")
-    assert spend.observed.startswith("1 offending row: (platform='google_ads', raw_spend=")
-    assert (
-        "in_fct_attribution="
-        in failure(result, "rpt_channel_attribution.totals_match_fct_attribution").observed
+    # a test reading two published marts is reported once, under the first
+    pipeline = [f for f in result.failures if f.check.endswith("reconciles_with_opportunities")]
+    assert [f.table for f in pipeline] == ["marts.fct_opportunities"]
+    assert failure(result, "rpt_funnel_conversion.funnel_monotonic").observed.startswith(
+        "1 offending row: (period_type='month'"
     )
+    assert failure(result, "rpt_lead_handoff.counts_nest").observed.startswith(
+        "3 offending rows: (week_start=2026-09-14, owner_id='u1', mqls=4, handed_off=4, "
+        "handed_off_within_sla=5"
+    )
+    revenue = failure(result, "fct_attribution.revenue_per_conversion_equal_across_models")
+    assert "offending row" in revenue.observed and "highest_model_total=" in revenue.observed
     summary = result.summary()
     assert summary.startswith("Quality gate FAILED")
     for f in result.failures:
         assert f.severity == "blocking", f.check
         assert f"[{f.check}]" in summary and f"observed: {f.observed}" in summary
-        assert f.docs_page and Path(f.docs_page).is_file(), f.check
+        if not f.check.startswith("dbt."):
+            assert f.docs_page and Path(f.docs_page).is_file(), f.check
     assert "marts.fct_funnel" in result.failed_tables
     with pytest.raises(GateFailed) as raised:
         require_pass(result)
     assert raised.value.result is result and str(raised.value) == summary
+
+
+def test_dbt_builds_and_tests_that_do_not_clear_a_mart_block_it(world: str, tmp_path: Path) -> None:
+    with psycopg.connect(world, autocommit=True) as conn:
+        conn.execute(
+            "insert into revops_meta.dbt_results (invocation_id, unique_id, resource_type, name, "
+            "status, message, depends_on) values ('later', 'model.revops.rpt_pipeline', 'model', "
+            "'rpt_pipeline', 'error', 'Database Error: division by zero', '{}'), "
+            "('later', 'model.revops.rpt_lead_quality', 'model', 'rpt_lead_quality', 'success', "
+            "'SELECT 12', '{}')"
+        )
+        record_dbt_test(
+            conn,
+            "not_null_fct_funnel_email",
+            ("fct_funnel",),
+            "warn",
+            3,
+            "Got 3 results, configured to warn if != 0",
+            "warn",
+        )
+        record_dbt_test(conn, "assert_funnel_stages_in_order", ("fct_funnel",), "skipped")
+    result = gate(world, tmp_path)
+    assert result.passed is False
+    assert [(f.check, f.severity) for f in result.failures] == [
+        ("dbt.assert_funnel_stages_in_order", "blocking"),
+        ("dbt.rpt_pipeline.built", "blocking"),
+        ("dbt.rpt_lead_quality.tested", "blocking"),
+        ("dbt.not_null_fct_funnel_email", "warning"),
+    ]
+    assert failure(result, "dbt.rpt_pipeline.built").observed.startswith("error at ")
+    assert failure(result, "dbt.rpt_pipeline.built").observed.endswith(
+        "UTC: Database Error: division by zero"
+    )
+
+
+def test_a_warehouse_without_dbt_results_blocks(
+    fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("revops.quality.dbt_results.hook_installed", lambda: True)
+    build_world(fresh_db)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("drop table if exists revops_meta.dbt_results")
+    result = gate(fresh_db, tmp_path)
+    assert [f.check for f in result.blocking] == ["dbt.results_recorded"]
+    assert result.blocking[0].observed.startswith("no dbt results in revops_meta.dbt_results")
 
 
 def test_a_missing_mart_blocks_unless_it_is_optional_and_its_readers_are_skipped(
@@ -153,22 +211,8 @@ def test_an_empty_warehouse_fails_on_every_source_and_mart_without_crashing(
         "raw_hubspot.freshness",
         "raw_mailchimp.freshness",
     ]
-    assert checks[3:] == [
-        f"{m}.exists"
-        for m in (
-            "fct_funnel",
-            "rpt_funnel_weekly",
-            "rpt_funnel_conversion",
-            "fct_ad_spend_daily",
-            "fct_opportunities",
-            "fct_attribution",
-            "rpt_channel_attribution",
-            "rpt_pipeline",
-            "rpt_lead_handoff",
-            "rpt_lead_quality",
-            "rpt_lead_rejections",
-        )
-    ]
+    assert checks[3:] == [f"{m}.exists" for m in PUBLISHED_MARTS] + ["dbt.results_recorded"]
+    assert result.failures[-1].severity == ("blocking" if hook_installed() else "warning")
     assert result.failures[0].observed == (
         "no raw_google_ads schema (or no _dlt_loads) in the warehouse: never loaded"
     )
@@ -180,15 +224,25 @@ def test_a_warning_only_problem_passes_with_the_warning_listed(world: str, tmp_p
         world,
         "update marts.fct_ad_spend_daily set platform_conversions = null where campaign_id = '203'",
     )
+    with psycopg.connect(world, autocommit=True) as conn:  # dbt's own `severity: warn`
+        record_dbt_test(
+            conn,
+            "not_null_fct_ad_spend_daily_platform_conversions",
+            ("fct_ad_spend_daily",),
+            "warn",
+            4,
+            "Got 4 results, configured to warn if != 0",
+            "warn",
+        )
     result = gate(world, tmp_path)
     assert result.passed is True
     assert result.blocking == []
     assert [f.check for f in result.warnings] == [
-        "fct_ad_spend_daily.platform_conversions_not_null"
+        "dbt.not_null_fct_ad_spend_daily_platform_conversions"
     ]
     summary = result.summary()
     assert "PASSED" in summary and "1 warning" in summary
-    assert "WARNING marts.fct_ad_spend_daily: expect_column_values_to_not_be_null" in summary
+    assert "WARNING marts.fct_ad_spend_daily: dbt_test on not_null_fct_ad_spend_daily" in summary
     assert require_pass(result) is result
 
 
@@ -260,16 +314,18 @@ def test_every_check_evaluates_on_postgresql_15_and_catches_bad_data(tmp_path: P
     url = SYSTEM_PG.rsplit("/", 1)[0] + f"/{name}"
     try:
         build_world(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            record_dbt_build(conn)
         sql(
             url,
-            "update marts.fct_attribution set credit = 0.5 "
-            "where conversion_id = 'p001:lead' and model = 'last_touch'",
+            "update marts.fct_attribution set revenue_credit = revenue_credit + 100 "
+            "where conversion_type = 'customer' and model = 'last_touch'",
         )
         result = gate(url, tmp_path)
         assert "could not be evaluated" not in result.summary()
         assert [f.check for f in result.failures] == [
-            "fct_attribution.credit_sums_to_1",  # and the report built from the credits:
-            "rpt_channel_attribution.totals_match_fct_attribution",
+            "fct_attribution.revenue_per_conversion_equal_across_models",
+            "fct_attribution.revenue_totals_match_across_models",
         ]
     finally:
         with psycopg.connect(SYSTEM_PG, autocommit=True) as conn:

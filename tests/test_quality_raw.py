@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from quality_helpers import record_dbt_build_at
 from test_publish_data import AS_OF, OPPORTUNITIES, build_world, sql
 
 from revops.quality import raw
@@ -19,6 +20,7 @@ from revops.reports.periods import parse_period
 @pytest.fixture
 def world(fresh_db: str) -> str:
     build_world(fresh_db)
+    record_dbt_build_at(fresh_db)
     return fresh_db
 
 
@@ -83,9 +85,10 @@ def test_broken_raw_data_is_caught_and_named_per_source_and_table(
     assert failure(result, "raw_google_ads.campaign_daily.volume").expected == (
         "at least 60% of the median of the same weekday over the previous 4 weeks"
     )
-    # the raw layer comes first, and the negative cost also breaks the spend reconciliation
+    # the raw layer comes first; the marts' reconciliation of spend with staging is dbt's
+    # (assert_ad_spend_matches_staging), which the gate reads rather than re-runs
     assert result.failures[0].table.startswith("raw_")
-    assert failure(result, "fct_ad_spend_daily.spend_matches_raw").severity == "blocking"
+    assert all(f.table.startswith("raw_") for f in result.failures)
     # what was not broken still passes: the other streams' volume, keys and currencies
     failed = {f.check for f in result.failures}
     for fine in (

@@ -3,10 +3,12 @@ the report ships.
 
 ``run_gate`` first reads the extract runs (``revops.quality.extracts``: a source whose newest
 incremental extract failed, or whose data ends too early, is a blocking failure naming the
-system and its error), then runs one GX checkpoint with two layers of suites: the raw layer
-(one suite per source for freshness and one per stream table for volume, keys, money and
-currencies, built at run time by ``revops.quality.raw``) and the marts (one suite per mart,
-``revops.quality.suites``).
+system and its error), then reads dbt's newest build and test results for the published marts
+(``revops.quality.dbt_results``: a failed, skipped or missing build or test blocks), then runs
+one GX checkpoint with two layers of suites: the raw layer (one suite per source for freshness
+and one per stream table for volume, keys, money and currencies, built at run time by
+``revops.quality.raw``) and the marts (the gate's own checks on them: period coverage and the
+reconciliations dbt does not state, ``revops.quality.suites``).
 Each suite is a validation definition over a whole-table batch. It builds Data Docs into a
 local directory and returns a ``GateResult``: passed when no blocking expectation failed. Each
 failure names its check, table, expectation, what was observed against what was expected, and
@@ -45,14 +47,15 @@ from great_expectations.data_context.types.base import (
 )
 
 from revops.config import private_dir
-from revops.quality import raw
+from revops.quality import dbt_results, raw
 from revops.quality.suites import (
-    SUITES,
+    PUBLISHED_MARTS,
     Catalog,
     GateConfig,
     GateContext,
     PeriodLike,
     load_config,
+    mart_suite,
 )
 from revops.warehouse import Warehouse, WarehouseError, redact
 
@@ -215,13 +218,18 @@ def run_gate(
     try:
         catalog = _catalog(engine, config, warehouse_url, scrub)
         ctx = GateContext(as_of=as_of, periods=tuple(periods), catalog=catalog)
-        present = {m for m in SUITES if catalog.has(config.schema, m)}
-        missing = [m for m in SUITES if m not in present and m not in config.optional_marts]
-        optional_gone = [m for m in SUITES if m not in present and m in config.optional_marts]
+        marts = PUBLISHED_MARTS
+        present = {m for m in marts if catalog.has(config.schema, m)}
+        missing = [m for m in marts if m not in present and m not in config.optional_marts]
+        optional_gone = [m for m in marts if m not in present and m in config.optional_marts]
         raw_plan = raw.plan(config, ctx)
         failures = _extract_failures(warehouse_url, as_of, periods, config, scrub)
         failures += [_missing_source(config, system) for system in raw_plan.missing_sources]
         failures += [_missing_mart(config, m) for m in missing]
+        dbt_failures, dbt_checks = _dbt_failures(
+            warehouse_url, [m for m in marts if m in present], config, scrub
+        )
+        failures += dbt_failures
         order = {f.check: i for i, f in enumerate(failures)}
         context = _context(sa_url, docs_dir)
         validations: list[Any] = []
@@ -255,13 +263,14 @@ def run_gate(
                 planned.batch_table,
                 planned.suite,
             )
-        for mart, build in SUITES.items():
+        for mart in marts:
             if mart not in present:
                 continue
             gone = [*missing, *optional_gone]
-            suite, not_run = _runnable(build(config, ctx), config, gone)
+            suite, not_run = _runnable(mart_suite(mart, config, ctx), config, gone)
             skipped.extend(not_run)
-            validate(mart, config.schema, mart, suite)
+            if suite.expectations:
+                validate(mart, config.schema, mart, suite)
         if validations:
             checkpoint = context.checkpoints.add(
                 gx.Checkpoint(
@@ -292,8 +301,8 @@ def run_gate(
         passed=not any(f.severity == "blocking" for f in failures),
         failures=failures,
         docs_index=docs_dir / "index.html",
-        checks_run=checks + len(missing) + len(raw_plan.missing_sources),
-        marts=[config.table(m) for m in SUITES if m in present or m in missing],
+        checks_run=checks + dbt_checks + len(missing) + len(raw_plan.missing_sources),
+        marts=[config.table(m) for m in marts if m in present or m in missing],
         skipped=skipped,
         duration_seconds=time.perf_counter() - started,
         config_source=config.source,
@@ -438,6 +447,32 @@ def _extract_failures(
     with connect(url) as conn:
         found = read_failures(conn, as_of, periods, config)
     return [replace(f, observed=scrub(f.observed)) for f in found]
+
+
+def _dbt_failures(
+    url: str, marts: list[str], config: GateConfig, scrub: _Scrubber
+) -> tuple[list[Failure], int]:
+    """What dbt's newest results say about the published marts present, and how many dbt
+    results (builds and tests) were judged."""
+    from revops.warehouse import connect
+
+    with connect(url) as conn:
+        results = dbt_results.read_newest(conn)
+    judged = dbt_results.relied_on(results or [], marts)
+    findings = dbt_results.judge(results, marts, config.schema, dbt_results.hook_installed())
+    failures = [
+        Failure(
+            table=f.table,
+            expectation_type=dbt_results.EXPECTATION,
+            column=f.subject,
+            severity=f.severity,
+            observed=scrub(f.observed),
+            expected=f.expected,
+            check=f.check,
+        )
+        for f in findings
+    ]
+    return failures, len(judged) + len(marts)
 
 
 def _missing_source(config: GateConfig, system: str) -> Failure:
