@@ -9,12 +9,14 @@ revops gate
 revops report render|send --period 2026-W46
 revops attribute paths FILE.csv [--model MODEL,...|all] [--out OUT.csv]
 revops airflow start|stop|status|env [--workers N]
+revops config [--check]
 revops demo
 
 Output: one line per result (``extract``: one per stream with rows, pages and seconds); nothing
 else unless something failed. A failure ends with one line ``revops: error: ...`` saying what
 was wrong and what to do, and a non-zero exit; ``--debug`` (or ``REVOPS_DEBUG=1``) also prints
-the traceback and the libraries' own log.
+the traceback and the libraries' own log. Every ``REVOPS_*`` setting is checked before any
+command runs (:mod:`revops.settings`): a value revops cannot use stops it, naming the variable.
 """
 
 from __future__ import annotations
@@ -29,8 +31,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-DEBUG_ENV = "REVOPS_DEBUG"
-DEBUG_HELP = f"on failure print the traceback; show the libraries' logs ({DEBUG_ENV}=1 too)"
+DEBUG_HELP = "on failure print the traceback; show the libraries' logs (REVOPS_DEBUG=1 too)"
 
 
 def _cmd_warehouse(args: argparse.Namespace) -> int:
@@ -219,6 +220,16 @@ def _cmd_attribute(args: argparse.Namespace) -> int:
     return attribute_main(args.attribute_args)
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    from revops.settings import config_lines, fields
+
+    if args.check_only:  # main() has read and checked every setting before this runs
+        print(f"revops: {len(fields())} settings checked, all usable")
+        return 0
+    print("\n".join(config_lines()))
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from revops.demo import run_demo
 
@@ -292,6 +303,8 @@ def _check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from revops.vocabulary import SYSTEMS
+
     parser = argparse.ArgumentParser(
         prog="revops", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -328,15 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("extract", help="run one connector (or all) into raw_<system>")
     ex.add_argument(
         "system",
-        choices=[
-            "hubspot",
-            "salesforce",
-            "google_ads",
-            "meta_ads",
-            "linkedin_ads",
-            "mailchimp",
-            "all",
-        ],
+        choices=[*SYSTEMS, "all"],
     )
     ex.add_argument(
         "--until",
@@ -409,6 +414,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     af.set_defaults(func=_cmd_airflow)
 
+    cfg = sub.add_parser(
+        "config",
+        help="list every REVOPS_* setting: value (secrets ***) and source (env or default)",
+    )
+    cfg.add_argument(
+        "--check",
+        action="store_true",
+        dest="check_only",
+        help="only check every setting; exit 1 naming any bad one",
+    )
+    cfg.set_defaults(func=_cmd_config)
+
     demo = sub.add_parser("demo", help="the whole pipeline on the simulator and embedded warehouse")
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--scale", type=float, default=1.0)
@@ -446,9 +463,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``revops`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     lead = 1 if argv[:1] == ["--debug"] else 0  # before the command (or after it, parsed below)
-    try:
-        debug = _setting_debug() or bool(lead)
-    except ValueError as err:  # REVOPS_DEBUG itself is malformed
+    try:  # every setting is read and checked before any command runs
+        from revops.settings import current
+
+        debug = current().debug or bool(lead)
+    except ValueError as err:  # a setting revops cannot use, named
         return _report_error(err, bool(lead))
     if argv[lead : lead + 1] == ["attribute"]:
         # its own parser, so `revops attribute --help` reaches it
@@ -470,12 +489,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as err:
         return _report_error(err, debug)
-
-
-def _setting_debug() -> bool:
-    from revops.config import setting_bool
-
-    return setting_bool(DEBUG_ENV, False)
 
 
 def _quiet_logging(debug: bool) -> None:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-STATE_DIR_ENV = "REVOPS_HOME"
-OUT_DIR_ENV = "REVOPS_OUT_DIR"
-
 
 def state_dir() -> Path:
-    """Local state (embedded warehouse, Airflow metadata, dlt working files): ``.revops/``."""
-    return Path(os.environ.get(STATE_DIR_ENV) or Path.cwd() / ".revops").resolve()
+    """Local state (embedded warehouse, Airflow metadata, dlt working files): ``REVOPS_HOME``,
+    default ``.revops/``."""
+    from revops.settings import current
+
+    return Path(current().home or Path.cwd() / ".revops").resolve()
 
 
 def out_dir() -> Path:
-    """What the product hands to people (reports, sent mail, Data Docs): ``out/``."""
-    return Path(os.environ.get(OUT_DIR_ENV) or Path.cwd() / "out").resolve()
+    """What the product hands to people (reports, sent mail, Data Docs): ``REVOPS_OUT_DIR``,
+    default ``out/``."""
+    from revops.settings import current
+
+    return Path(current().out_dir or Path.cwd() / "out").resolve()
 
 
 def project_root() -> Path:
@@ -35,90 +38,25 @@ def dbt_project_dir() -> Path:
     return project_root() / "dbt_project"
 
 
-# -- typed settings ----------------------------------------------------------------------------
-# Every REVOPS_* value read from the environment goes through one of these, so a bad value is
-# refused with the variable's name, what it holds and what it accepts.
+# -- settings --------------------------------------------------------------------------------
+# Every REVOPS_* setting is declared, typed and checked in revops.settings; its error,
+# ConfigError (a value revops cannot use, named), stays importable from here.
 
 
-class ConfigError(ValueError):
-    """A setting holds a value revops cannot use; the message names the variable and the fix."""
+def __getattr__(name: str):  # noqa: ANN202
+    if name == "ConfigError":
+        from revops.settings import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _raw(name: str) -> str | None:
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return None
-    return value.strip()
+def setting_bool(name: str, default: bool | None = None) -> bool:
+    """Transitional: ``revops.settings.get(name)`` (the setting's declared default applies);
+    removed once the last caller reads :mod:`revops.settings` (a test module, by request)."""
+    from revops.settings import get
 
-
-def setting_int(
-    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-) -> int:
-    """The integer in ``name`` (``default`` when unset or blank), within [minimum, maximum]."""
-    return _number(name, default, int, "a whole number", minimum, maximum)
-
-
-def setting_float(
-    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
-) -> float:
-    """The number in ``name`` (``default`` when unset or blank), within [minimum, maximum]."""
-    return _number(name, default, float, "a number", minimum, maximum)
-
-
-def _number(name, default, kind, what, minimum, maximum):
-    raw = _raw(name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not {what}; set it to {what} (default {default}) or unset it"
-        ) from None
-    if kind is float and value != value:  # NaN
-        raise ConfigError(f"{name}={raw!r} is not {what}; set it to {what} or unset it")
-    if minimum is not None and value < minimum or maximum is not None and value > maximum:
-        bounds = (
-            f"between {minimum} and {maximum}"
-            if minimum is not None and maximum is not None
-            else f"at least {minimum}"
-            if minimum is not None
-            else f"at most {maximum}"
-        )
-        raise ConfigError(f"{name}={raw!r} is out of range: it must be {bounds}")
-    return value
-
-
-def setting_bool(name: str, default: bool) -> bool:
-    """``true/false``, ``1/0``, ``yes/no``, ``on/off`` in ``name`` (``default`` when unset)."""
-    raw = _raw(name)
-    if raw is None:
-        return default
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a yes/no value; use true or false")
-
-
-def setting_choices(
-    name: str, allowed: tuple[str, ...], default: tuple[str, ...] | None = None
-) -> tuple[str, ...]:
-    """The comma-separated choices in ``name``, each one of ``allowed`` (in ``allowed``'s
-    order, without repeats); ``default`` (all of ``allowed``) when unset. An unknown or empty
-    list is refused, naming what is allowed."""
-    raw = _raw(name)
-    if raw is None:
-        return tuple(default if default is not None else allowed)
-    given = [part.strip() for part in raw.split(",")]
-    unknown = [part for part in given if part not in allowed]
-    if unknown or not any(given):
-        raise ConfigError(
-            f"{name}={raw!r}: {', '.join(repr(u) for u in unknown) or 'no value'} is not one of "
-            f"{', '.join(allowed)}; give a comma-separated list of those"
-        )
-    return tuple(choice for choice in allowed if choice in given)
+    return bool(get(name))
 
 
 # -- private files -----------------------------------------------------------------------------

@@ -7,11 +7,11 @@ prints what landed where. The warehouse is left running so BI tools and ``psql``
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 
 from revops.config import out_dir
+from revops.settings import current, source
 
 
 def _say(message: str) -> None:
@@ -76,6 +76,7 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
     with SimulatorServer(company).start() as simulator, MailCatcher(outbox) as catcher:
         _say("      serving " + ", ".join(f"{name} {url}" for name, url in simulator.urls.items()))
         _say(f"[3/5] mail: local SMTP server on 127.0.0.1:{catcher.port}, saving to {outbox}")
+        given = current()  # the shell's settings win over the demo's
         env = {
             **simulator.env(),
             **dbt_env(url),
@@ -83,15 +84,18 @@ def run_demo(seed: int = 42, scale: float = 1.0) -> int:
             "REVOPS_SMTP_HOST": "127.0.0.1",
             "REVOPS_SMTP_PORT": str(catcher.port),
             "REVOPS_SMTP_STARTTLS": "false",
-            "REVOPS_REPORT_SENDER": os.environ.get("REVOPS_REPORT_SENDER", "revops@example.com"),
-            "REVOPS_REPORT_RECIPIENTS": os.environ.get(
-                "REVOPS_REPORT_RECIPIENTS", "leadership@example.com"
+            "REVOPS_REPORT_SENDER": given.report_sender or "revops@example.com",
+            "REVOPS_REPORT_RECIPIENTS": ",".join(
+                given.report_recipients or ["leadership@example.com"]
             ),
             "REVOPS_OUT_DIR": str(out_dir()),
-            "REVOPS_ALERT_RECIPIENTS": os.environ.get(
-                "REVOPS_ALERT_RECIPIENTS", "data-oncall@example.com"
+            "REVOPS_ALERT_RECIPIENTS": ",".join(
+                given.alert_recipients or ["data-oncall@example.com"]
             ),
-            "REVOPS_REPORT_EDITIONS": os.environ.get("REVOPS_REPORT_EDITIONS", "weekly"),
+            # the demo sends the weekly edition unless the editions are set
+            "REVOPS_REPORT_EDITIONS": ",".join(
+                given.report_editions if source("report_editions") == "env" else ["weekly"]
+            ),
         }
         before = set(outbox.glob("*.eml"))
         _say("[4/5] Airflow: running the DAGs " + " -> ".join(PIPELINE_DAGS))

@@ -167,10 +167,10 @@ def report_periods(moment: datetime | date | None) -> list[str]:
     """The report periods a publish run at ``moment`` covers: the last complete ISO week, and
     in a month's first week the last complete month (``REVOPS_REPORT_EDITIONS`` narrows it;
     an unknown edition is refused with ConfigError, never dropped)."""
-    from revops.config import setting_choices
-    from revops.reports.periods import EDITIONS, due_periods
+    from revops.reports.periods import due_periods
+    from revops.settings import current
 
-    wanted = setting_choices(EDITIONS_ENV, EDITIONS)
+    wanted = current().report_editions  # EDITIONS_ENV
     return [p.label for p in due_periods(moment or datetime.now(UTC), wanted)]  # type: ignore[arg-type]
 
 

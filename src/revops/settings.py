@@ -32,13 +32,22 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
-from pydantic import create_model
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+)
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
 PREFIX = "REVOPS_"
+DRIFT_MODES = ("variant", "stop")
+"""What a field that changed type does (``REVOPS_SCHEMA_DRIFT``)."""
 HIDDEN = "***"
 
 
@@ -92,11 +101,11 @@ def _any_url(value: str) -> str:
     return value.strip()
 
 
-def _warehouse_url(value: str) -> str:
+def _warehouse_url(value: str, info: ValidationInfo) -> str:
     from revops.warehouse import Warehouse, WarehouseError
 
-    try:
-        Warehouse.parse(value)
+    try:  # libpq's own parser, as every consumer of the URL uses it
+        Warehouse.parse(value, source=env_name(info.field_name or "warehouse_url"))
     except WarehouseError as err:
         raise ValueError(str(err)) from None
     return value.strip()
@@ -201,14 +210,17 @@ Address = Annotated[str, Kind("address", "an e-mail address"), AfterValidator(_a
 Addresses = Annotated[
     tuple[str, ...],
     Kind("addresses", "comma-separated e-mail addresses"),
-    NoDecode,
     BeforeValidator(_split),
     AfterValidator(_addresses),
+]
+Id = Annotated[
+    str,
+    Kind("id", "an id (letters and digits; dashes are dropped)"),
+    AfterValidator(lambda value: _ids((value.strip(),))[0]),
 ]
 Ids = Annotated[
     tuple[str, ...],
     Kind("ids", "comma-separated ids (letters and digits; dashes are dropped)"),
-    NoDecode,
     BeforeValidator(_split),
     AfterValidator(_ids),
 ]
@@ -228,7 +240,6 @@ def Choices(*allowed: str) -> Any:
     return Annotated[
         tuple[str, ...],
         Kind("choices", "a comma-separated list of " + ", ".join(allowed)),
-        NoDecode,
         BeforeValidator(lambda v: _split(_lower(v))),
         AfterValidator(_choices(allowed)),
     ]
@@ -249,7 +260,6 @@ def _check_properties(values: tuple[str, ...]) -> tuple[str, ...]:
 PropertyNames = Annotated[
     tuple[str, ...],
     Kind("properties", "comma-separated property internal names (like hs_lead_status)"),
-    NoDecode,
     BeforeValidator(_split),
     AfterValidator(_check_properties),
 ]
@@ -297,13 +307,20 @@ GROUPS = {
 
 
 def _setting(
-    default: Any, description: str, group: str, *, secret: bool = False, **constraints: Any
+    default: Any,
+    description: str,
+    group: str,
+    *,
+    secret: bool = False,
+    system: str = "",
+    **constraints: Any,
 ) -> Any:
-    """A field: its default, what it holds, its section and whether its value is a secret."""
+    """A field: its default, what it holds, its section, whether its value is a secret and
+    (connector settings) its system."""
     return Field(
         default,
         description=description,
-        json_schema_extra={"group": group, "secret": secret},
+        json_schema_extra={"group": group, "secret": secret, "system": system},
         **constraints,
     )
 
@@ -324,7 +341,11 @@ class _EnvSource(EnvSettingsSource):
 
 class _Base(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=PREFIX, env_ignore_empty=True, extra="ignore", frozen=True
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        enable_decoding=False,  # values are text, never JSON: `1234` is an id, not a number
+        extra="ignore",
+        frozen=True,
     )
 
     @classmethod
@@ -386,7 +407,7 @@ class CoreSettings(_Base):
         "extract",
         ge=0,
     )
-    schema_drift: Choice("variant", "stop") = _setting(  # type: ignore[valid-type]
+    schema_drift: Choice(*DRIFT_MODES) = _setting(  # type: ignore[valid-type]
         "variant",
         "what a field that changed type does: `variant` lands it in "
         "`<column>__v_<type>`, `stop` loads nothing of the run (per connector: "
@@ -443,12 +464,7 @@ class CoreSettings(_Base):
     report_recipients: Addresses | None = _setting(
         None, "who receives the report (comma-separated); required to send", "report"
     )
-    report_recipients_weekly: Addresses | None = _setting(
-        None, "who receives the weekly edition (unset: REVOPS_REPORT_RECIPIENTS)", "report"
-    )
-    report_recipients_monthly: Addresses | None = _setting(
-        None, "who receives the monthly edition (unset: REVOPS_REPORT_RECIPIENTS)", "report"
-    )
+    # REVOPS_REPORT_RECIPIENTS_<EDITION>: one per edition, see _edition_fields
     report_editions: Choices(*_editions()) = _setting(  # type: ignore[valid-type]
         _editions(), "the editions sent: weekly, and monthly in a month's first week", "report"
     )
@@ -582,7 +598,13 @@ CONNECTOR_KEYS: tuple[ConnectorKey, ...] = (
         "the OAuth token endpoint of {vendor} (unset: the vendor's)",
         OAUTH_SYSTEMS,
     ),
-    ConnectorKey("client_id", Text, "the OAuth client id of the {vendor} app", OAUTH_SYSTEMS),
+    ConnectorKey(
+        "client_id",
+        Secret,
+        "the OAuth client id of the {vendor} app (shown as a secret: it names the app)",
+        OAUTH_SYSTEMS,
+        secret=True,
+    ),
     ConnectorKey(
         "client_secret",
         Secret,
@@ -610,7 +632,7 @@ CONNECTOR_KEYS: tuple[ConnectorKey, ...] = (
     ConnectorKey("customer_ids", Ids, "the {vendor} customer ids to read", ("google_ads",)),
     ConnectorKey(
         "login_customer_id",
-        Ids,
+        Id,
         "the {vendor} manager account the calls go through",
         ("google_ads",),
     ),
@@ -635,7 +657,7 @@ CONNECTOR_KEYS: tuple[ConnectorKey, ...] = (
     ),
     ConnectorKey(
         "schema_drift",
-        Choice("variant", "stop"),
+        Choice(*DRIFT_MODES),
         "REVOPS_SCHEMA_DRIFT for {vendor} only (unset: REVOPS_SCHEMA_DRIFT)",
     ),
     # vendor limits
@@ -775,10 +797,26 @@ def _connector_fields() -> dict[str, Any]:
                     spec.description.format(vendor=system),
                     "connector",
                     secret=spec.secret,
+                    system=system,
                     **dict(spec.constraints),
                 ),
             )
     return fields
+
+
+def _edition_fields() -> dict[str, Any]:
+    """``REVOPS_REPORT_RECIPIENTS_<EDITION>`` for each report edition."""
+    return {
+        f"report_recipients_{edition}": (
+            Addresses | None,
+            _setting(
+                None,
+                f"who receives the {edition} edition (unset: REVOPS_REPORT_RECIPIENTS)",
+                "report",
+            ),
+        )
+        for edition in _editions()
+    }
 
 
 Settings = create_model(
@@ -786,6 +824,7 @@ Settings = create_model(
     __base__=CoreSettings,
     __doc__="Every REVOPS_* setting: the core ones and REVOPS_<SYSTEM>_<KEY> per connector.",
     __module__=__name__,
+    **_edition_fields(),
     **_connector_fields(),
 )
 
@@ -865,9 +904,34 @@ def get(name: str) -> Any:
     return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
+def source(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where a setting's value comes from: ``env`` (set, not blank) or ``default``."""
+    environ = os.environ if environ is None else environ
+    return "env" if (environ.get(env_name(field_name(name))) or "").strip() else "default"
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the secret settings set in ``environ`` (tokens, passwords, keys; URLs are
+    redacted by their password instead), longest first, for masking them in text."""
+    environ = os.environ if environ is None else environ
+    found = [
+        environ.get(env_name(name)) or ""
+        for name in fields()
+        if is_secret(name) and not _is_url_setting(name)
+    ]
+    return sorted({v for v in found if len(v) >= 4}, key=len, reverse=True)
+
+
+def default(name: str) -> Any:
+    """A setting's declared default (by field or variable name)."""
+    return fields()[field_name(name)].default
+
+
 def connector(system: str, key: str) -> Any:
-    """``REVOPS_<SYSTEM>_<KEY>``'s value (None when unset and without a default)."""
-    return get(f"{system}_{key}")
+    """``REVOPS_<SYSTEM>_<KEY>``'s value (None when unset and without a default, and for a
+    key the system does not have, such as a test's own fake system)."""
+    name = f"{system}_{key}"
+    return get(name) if name in Settings.model_fields else None
 
 
 # -- messages ----------------------------------------------------------------------------------
@@ -915,12 +979,16 @@ def accepts(name: str) -> str:
     info = fields()[field_name(name)]
     kind = _kind(info)
     text = kind.accepts if kind else "text"
-    b = _bounds(info)
-    low = f"at least {b['ge']:g}" if "ge" in b else f"above {b['gt']:g}" if "gt" in b else ""
-    high = f"at most {b['le']:g}" if "le" in b else f"below {b['lt']:g}" if "lt" in b else ""
-    if low and high and "ge" in b and "le" in b:
-        return f"{text}, {b['ge']:g} to {b['le']:g}"
+    b = {bound: _number(value) for bound, value in _bounds(info).items()}
+    low = f"at least {b['ge']}" if "ge" in b else f"above {b['gt']}" if "gt" in b else ""
+    high = f"at most {b['le']}" if "le" in b else f"below {b['lt']}" if "lt" in b else ""
+    if "ge" in b and "le" in b:
+        return f"{text}, {b['ge']} to {b['le']}"
     return ", ".join(filter(None, [text, low, high]))
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def default_text(name: str) -> str:
@@ -1029,7 +1097,6 @@ def entries(settings: Any | None = None, environ: Mapping[str, str] | None = Non
     """Every setting with its value (secrets ``***``, URL passwords ``***``) and its source."""
     settings = current() if settings is None else settings
     environ = os.environ if environ is None else environ
-    given = {k.upper() for k, v in environ.items() if v.strip()}
     rows = []
     for name, info in fields().items():
         variable = env_name(name)
@@ -1038,7 +1105,7 @@ def entries(settings: Any | None = None, environ: Mapping[str, str] | None = Non
             Entry(
                 variable,
                 _shown(name, getattr(settings, name)),
-                "env" if variable in given else "default",
+                source(name, environ),
                 str(extra.get("group", "")),
             )
         )
@@ -1079,27 +1146,23 @@ def reference() -> str:
         "token or API key, extras: the other keys by name), and `revops_smtp` the mail "
         "settings; the environment wins.",
     ]
+    tables: dict[tuple[str, str], list[str]] = {}
+    for name, info in fields().items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        secret = " (secret)" if is_secret(name) else ""
+        tables.setdefault((str(extra["group"]), str(extra.get("system") or "")), []).append(
+            f"| `{env_name(name)}`{secret} | {accepts(name)} | {default_text(name)} | "
+            f"{(info.description or '').replace('|', '/')} |"
+        )
     for group, title in GROUPS.items():
-        chosen = [
-            (name, info)
-            for name, info in fields().items()
-            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra["group"] == group
-        ]
-        if not chosen:
-            continue
-        out += [
-            "",
-            f"## {title}",
-            "",
-            "| variable | accepts | default | meaning |",
-            "| --- | --- | --- | --- |",
-        ]
-        for name, info in chosen:
-            secret = " (secret)" if is_secret(name) else ""
-            out.append(
-                f"| `{env_name(name)}`{secret} | {accepts(name)} | {default_text(name)} | "
-                f"{(info.description or '').replace('|', '/')} |"
-            )
+        for (where, system), rows in tables.items():
+            if where != group:
+                continue
+            if not system or system == _systems()[0]:
+                out += ["", f"## {title}"]
+            out += ["", f"### {system}"] if system else []
+            out += ["", "| variable | accepts | default | meaning |", "| --- | --- | --- | --- |"]
+            out += rows
     return "\n".join(out) + "\n"
 
 

@@ -168,9 +168,9 @@ def main(argv: Sequence[str] | None = None, debug: bool | None = None) -> int:
     file = out = None
     try:
         if debug is None:
-            from revops.config import setting_bool
+            from revops.settings import current
 
-            debug = setting_bool("REVOPS_DEBUG", False)
+            debug = current().debug
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         debug = debug or bool(getattr(args, "debug", False))
         file, out = getattr(args, "file", None), getattr(args, "out", None)

@@ -43,7 +43,9 @@ def airflow_env(home: Path | None = None, warehouse_url: str | None = None) -> d
     from revops.orchestration.objects import WAREHOUSE_CONN_ENV, warehouse_connection_uri
 
     home = private_dir(home or state_dir() / "airflow")  # its metadata DB holds XComs and logs
-    url = warehouse_url or os.environ.get("REVOPS_WAREHOUSE_URL")
+    from revops.settings import current
+
+    url = warehouse_url or current().warehouse_url
     connection = {WAREHOUSE_CONN_ENV: warehouse_connection_uri(url)} if url else {}
     return {
         **connection,
@@ -52,7 +54,7 @@ def airflow_env(home: Path | None = None, warehouse_url: str | None = None) -> d
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("REVOPS_AIRFLOW_LOG_LEVEL", "WARNING"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": (current().airflow_log_level or "warning").upper(),
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "NO_PROXY": "*",
     }

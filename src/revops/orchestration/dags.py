@@ -63,7 +63,6 @@ TASK_TIMEOUT_ENV = "REVOPS_TASK_TIMEOUT_MINUTES"
 DAGRUN_TIMEOUT_ENV = "REVOPS_DAGRUN_TIMEOUT_HOURS"
 REPORT_DEADLINE_ENV = "REVOPS_REPORT_DEADLINE_HOURS"
 METADATA_DB_ENV = "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
-DEFAULTS = {TASK_TIMEOUT_ENV: 60.0, DAGRUN_TIMEOUT_ENV: 6.0, REPORT_DEADLINE_ENV: 2.0}
 
 BACKFILL = "backfill"
 """``DagRunType.BACKFILL_JOB``'s value: runs made by ``airflow backfill create``."""
@@ -140,34 +139,27 @@ SOURCES: dict[str, Source] = {
 # -- settings ---------------------------------------------------------------------------------
 
 
-def setting(name: str, environ: Mapping[str, str] | None = None) -> float:
-    """A positive number of minutes or hours from the environment (its default when unset)."""
-    env = os.environ if environ is None else environ
-    text = (env.get(name) or "").strip()
-    if not text:
-        return DEFAULTS[name]
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {text!r}")
-    return value
+def settings(environ: Mapping[str, str] | None = None) -> Any:
+    """The settings (:mod:`revops.settings`) when a DAG file is parsed, or those of ``environ``."""
+    from revops.settings import current, load
+
+    return current() if environ is None else load(environ)
 
 
 def task_timeout(environ: Mapping[str, str] | None = None) -> timedelta:
     """Every task's ``execution_timeout`` (``REVOPS_TASK_TIMEOUT_MINUTES``)."""
-    return timedelta(minutes=setting(TASK_TIMEOUT_ENV, environ))
+    return timedelta(minutes=settings(environ).task_timeout_minutes)
 
 
 def dagrun_timeout(environ: Mapping[str, str] | None = None) -> timedelta:
     """Every DAG run's ``dagrun_timeout`` (``REVOPS_DAGRUN_TIMEOUT_HOURS``)."""
-    return timedelta(hours=setting(DAGRUN_TIMEOUT_ENV, environ))
+    return timedelta(hours=settings(environ).dagrun_timeout_hours)
 
 
-def report_deadline(environ: Mapping[str, str] | None = None) -> timedelta:
-    """How long after being queued a transform or publish run alerts as late."""
-    return timedelta(hours=setting(REPORT_DEADLINE_ENV, environ))
+def report_deadline(environ: Mapping[str, str] | None = None) -> timedelta | None:
+    """How long after being queued a transform or publish run alerts as late (None: ``off``)."""
+    hours = settings(environ).report_deadline_hours
+    return None if hours is None else timedelta(hours=hours)
 
 
 # -- shared DAG arguments ---------------------------------------------------------------------
@@ -204,9 +196,9 @@ def dag_kwargs(dag_id: str, doc_md: str, tags: list[str], **overrides: Any) -> d
 def deadline_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """False when ``REVOPS_REPORT_DEADLINE_HOURS`` is ``off`` or the metadata DB is SQLite (the
     local ``dag.test`` runner, which cannot run DAGs with deadline alerts in Airflow 3.3.2)."""
-    env = os.environ if environ is None else environ
-    if (env.get(REPORT_DEADLINE_ENV) or "").strip().lower() == "off":
+    if report_deadline(environ) is None:
         return False
+    env = os.environ if environ is None else environ
     return not (env.get(METADATA_DB_ENV) or "").startswith("sqlite")
 
 

@@ -31,10 +31,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from revops.config import out_dir, private_dir, project_root, state_dir
+from revops.settings import default, load
 
 ADMIN_USER = "admin"
-DEFAULT_PORT = 8080
-DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+DEFAULT_PORT: int = default("airflow_port")
+DEFAULT_BROKER: str = default("celery_broker_url")
 AIRFLOW_DB = "airflow"
 START_TIMEOUT_S = 240
 STOP_GRACE_S = 30
@@ -80,17 +81,13 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, workers: int = 2) -> Settings:
         """Settings from the environment (``REVOPS_AIRFLOW_HOME``, ``_PORT``, ``_EXECUTOR``...)."""
-        env = os.environ if environ is None else environ
-        executor = (env.get("REVOPS_AIRFLOW_EXECUTOR") or "local").lower()
-        if executor not in ("local", "celery"):
-            raise ValueError(f"REVOPS_AIRFLOW_EXECUTOR must be local or celery, got {executor!r}")
-        home = Path(env.get("REVOPS_AIRFLOW_HOME") or state_dir() / "airflow-service")
+        s = load(environ)  # a bad value: ConfigError naming the variable
         return cls(
-            home=home.resolve(),
-            port=int(env.get("REVOPS_AIRFLOW_PORT") or DEFAULT_PORT),
-            executor=executor,
-            db_url=env.get("REVOPS_AIRFLOW_DB_URL") or None,
-            broker_url=env.get("REVOPS_CELERY_BROKER_URL") or DEFAULT_BROKER,
+            home=Path(s.airflow_home or state_dir() / "airflow-service").resolve(),
+            port=s.airflow_port,
+            executor=s.airflow_executor,
+            db_url=s.airflow_db_url,
+            broker_url=s.celery_broker_url,
             workers=workers,
         )
 
@@ -244,7 +241,7 @@ def service_env(settings: Settings, db_url: str, warehouse_url: str) -> dict[str
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.password_file),
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.worker_log_port),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.trigger_log_port),
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("REVOPS_AIRFLOW_LOG_LEVEL", "INFO"),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": (load().airflow_log_level or "info").upper(),
         **TUNING,
         WAREHOUSE_CONN_ENV: warehouse_connection_uri(warehouse_url),
         "REVOPS_WAREHOUSE_URL": warehouse_url,
@@ -252,9 +249,7 @@ def service_env(settings: Settings, db_url: str, warehouse_url: str) -> dict[str
     if settings.executor == "celery":
         env["AIRFLOW__CELERY__BROKER_URL"] = settings.broker_url
         env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + sqlalchemy_url
-        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = os.environ.get(
-            "REVOPS_CELERY_WORKER_CONCURRENCY", "4"
-        )
+        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = str(load().celery_worker_concurrency)
     return env
 
 

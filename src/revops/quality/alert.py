@@ -20,9 +20,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from revops.quality.gate import Failure, GateResult
 
-DOCS_URL_ENV = "REVOPS_DATA_DOCS_URL"
-"""Where the Data Docs directory is served (e.g. an internal web server); unset: local paths."""
-
 
 def docs_link(path: str | Path, docs_dir: Path, base_url: str | None) -> str:
     """``path`` (inside ``docs_dir``) as a URL under ``base_url``; the path itself without one."""

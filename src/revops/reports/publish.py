@@ -176,7 +176,7 @@ def check_and_record(
     recorded in ``gate_runs.alert_error``; it never hides the gate's own failure.
     """
     from revops.config import out_dir
-    from revops.quality.alert import DOCS_URL_ENV, build_alert
+    from revops.quality.alert import build_alert
     from revops.quality.gate import run_gate
     from revops.quality.runs import (
         begin_gate_runs,
@@ -185,6 +185,7 @@ def check_and_record(
         record_alert,
     )
     from revops.reports.send import SmtpConfigError, deliver, smtp_environ
+    from revops.settings import load
     from revops.warehouse import connect
     from revops.warehouse import warehouse_url as default_url
 
@@ -222,7 +223,7 @@ def check_and_record(
                 run_key,
                 settings.sender,
                 settings.recipients,
-                env.get(DOCS_URL_ENV) or None,
+                load(env).data_docs_url,  # REVOPS_DATA_DOCS_URL
             )
             refused = deliver(message, settings, what="the quality gate alert")
             outcome.alerted_to = tuple(r for r in settings.recipients if r not in refused)

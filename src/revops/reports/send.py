@@ -78,6 +78,7 @@ from revops.quality.fingerprint import data_fingerprint
 from revops.quality.runs import GateRun, latest_gate_run, require_gate_current
 from revops.reports.periods import Period
 from revops.reports.render import RenderedReport, build_report, render_report
+from revops.settings import ConfigError
 from revops.warehouse import table_columns
 
 log = logging.getLogger(__name__)
@@ -99,11 +100,9 @@ extras ``starttls``, ``ssl``, ``ca_file``, ``sender``, ``recipients``, ``alert_r
 
 SENDS_TABLE = "revops_meta.report_sends"
 _HIDDEN = "***"
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
 
 
-class SmtpConfigError(ValueError):
+class SmtpConfigError(ConfigError):
     """The SMTP settings in the environment are missing or invalid; the variable is named."""
 
 
@@ -162,64 +161,58 @@ class SmtpSettings:
         from ``REVOPS_ALERT_SENDER`` (default the report's). ``REVOPS_SMTP_PORT`` defaults to 465
         with SSL, 587 with STARTTLS, 25 otherwise; ``REVOPS_SMTP_USER`` and
         ``REVOPS_SMTP_PASSWORD`` go together; ``REVOPS_SMTP_CA_FILE`` names a CA bundle.
-        Raises :class:`SmtpConfigError` naming the variable at fault.
+        Raises :class:`SmtpConfigError` naming the variable at fault (each value is typed and
+        checked by :mod:`revops.settings`; what sending needs on top is checked here).
         """
-        env = os.environ if environ is None else environ
+        from revops.settings import load
 
-        def get(name: str) -> str:
-            return (env.get(name) or "").strip()
+        try:
+            s = load(environ)
+        except ConfigError as err:
+            raise SmtpConfigError(str(err)) from None
 
-        def required(name: str, what: str) -> str:
-            value = get(name)
+        def required(name: str, value: Any, what: str) -> Any:
             if not value:
                 raise SmtpConfigError(f"{name} is not set: it must name {what}")
             return value
 
-        host = required(HOST_ENV, "the SMTP server host (e.g. smtp.example.com)")
-        use_ssl = _flag(SSL_ENV, get(SSL_ENV))
-        starttls = _flag(STARTTLS_ENV, get(STARTTLS_ENV))
-        if use_ssl and starttls:
+        host = required(HOST_ENV, s.smtp_host, "the SMTP server host (e.g. smtp.example.com)")
+        if s.smtp_ssl and s.smtp_starttls:
             raise SmtpConfigError(
                 f"{SSL_ENV} and {STARTTLS_ENV} are both true: use SSL (implicit TLS, port 465) "
                 "or STARTTLS (port 587), not both"
             )
-        port_text = get(PORT_ENV)
-        if port_text:
-            try:
-                port = int(port_text)
-            except ValueError:
-                port = -1
-            if not 0 < port < 65536:
-                raise SmtpConfigError(f"{PORT_ENV} must be a TCP port number, got {port_text!r}")
-        else:
-            port = 465 if use_ssl else 587 if starttls else 25
-        user = get(USER_ENV) or None
-        password = env.get(PASSWORD_ENV) or None  # kept verbatim: spaces may be part of it
+        port = s.smtp_port or (465 if s.smtp_ssl else 587 if s.smtp_starttls else 25)
+        user = s.smtp_user
+        password = s.smtp_password.get_secret_value() if s.smtp_password else None
         if user and not password:
             raise SmtpConfigError(f"{USER_ENV} is set but {PASSWORD_ENV} is not")
         if password and not user:
             raise SmtpConfigError(f"{PASSWORD_ENV} is set but {USER_ENV} is not")
-        ca_file = get(CA_FILE_ENV) or None
-        if ca_file and not Path(ca_file).is_file():
-            raise SmtpConfigError(f"{CA_FILE_ENV} names {ca_file!r}, which is not a file")
         if alerts:
-            sender_env = ALERT_SENDER_ENV if get(ALERT_SENDER_ENV) else SENDER_ENV
-            recipients_env = ALERT_RECIPIENTS_ENV
+            sender_env = ALERT_SENDER_ENV if s.alert_sender else SENDER_ENV
+            sender, recipients_env = s.alert_sender or s.report_sender, ALERT_RECIPIENTS_ENV
+            recipients = s.alert_recipients
             who = "the data engineers on call who receive the gate's alerts"
         else:
-            sender_env = SENDER_ENV
-            override = f"{RECIPIENTS_ENV}_{edition.upper()}" if edition else ""
-            recipients_env = override if override and get(override) else RECIPIENTS_ENV
+            override = getattr(s, f"report_recipients_{edition}", None) if edition else None
+            sender_env, sender = SENDER_ENV, s.report_sender
+            recipients_env = f"{RECIPIENTS_ENV}_{edition.upper()}" if override else RECIPIENTS_ENV
+            recipients = override or s.report_recipients
             who = "who receives the report"
-        sender = required(sender_env, "the From address of the report")
-        _check_address(sender_env, sender)
-        recipients = tuple(r.strip() for r in required(recipients_env, who).split(",") if r.strip())
-        if not recipients:
-            raise SmtpConfigError(f"{recipients_env} holds no address")
-        for recipient in recipients:
-            _check_address(recipients_env, recipient)
+        required(sender_env, sender, "the From address of the report")
+        required(recipients_env, recipients, who)
+        ca_file = str(s.smtp_ca_file) if s.smtp_ca_file else None
         return cls(
-            host, port, sender, recipients, user, password, starttls, use_ssl, ca_file=ca_file
+            host,
+            port,
+            sender,
+            tuple(recipients),
+            user,
+            password,
+            s.smtp_starttls,
+            s.smtp_ssl,
+            ca_file=ca_file,
         )
 
 
@@ -270,21 +263,6 @@ def smtp_environ(conn_id: str = AIRFLOW_CONNECTION) -> dict[str, str]:
         conn.host, conn.port, conn.login, conn.password, conn.extra_dejson or {}
     )
     return {**found, **env}
-
-
-def _flag(name: str, value: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise SmtpConfigError(f"{name} must be 'true' or 'false', got {value!r}")
-
-
-def _check_address(name: str, address: str) -> None:
-    _, addr = parseaddr(address)
-    if "@" not in addr or " " in addr:
-        raise SmtpConfigError(f"{name} holds {address!r}, which is not an e-mail address")
 
 
 # -- the message ----------------------------------------------------------------------------

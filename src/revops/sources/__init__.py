@@ -32,8 +32,6 @@ SYSTEMS: dict[str, str] = {
     "mailchimp": "revops.sources.mailchimp:mailchimp_source",
 }
 
-DRIFT_MODES = ("variant", "stop")
-
 
 class SchemaDriftStopped(RuntimeError):
     """A field changed type and ``REVOPS_SCHEMA_DRIFT=stop``: nothing of the run was loaded."""
@@ -69,16 +67,9 @@ def dataset_name(system: str) -> str:
 def drift_mode(system: str) -> str:
     """``REVOPS_<SYSTEM>_SCHEMA_DRIFT`` or ``REVOPS_SCHEMA_DRIFT``: ``variant`` (default) or
     ``stop``."""
-    mode = (
-        os.environ.get(f"REVOPS_{system.upper()}_SCHEMA_DRIFT")
-        or os.environ.get("REVOPS_SCHEMA_DRIFT")
-        or "variant"
-    ).lower()
-    if mode not in DRIFT_MODES:
-        from revops.sources.settings import SettingsError
+    from revops.settings import connector, current
 
-        raise SettingsError(f"REVOPS_SCHEMA_DRIFT must be one of {DRIFT_MODES}, got {mode!r}")
-    return mode
+    return connector(system, "schema_drift") or current().schema_drift
 
 
 def loader_format() -> str:
@@ -88,12 +79,9 @@ def loader_format() -> str:
     ``COPY`` loads faster and keeps memory flat as volumes grow; it stores empty strings as
     NULL, which staging treats alike anyway.
     """
-    value = (os.environ.get("REVOPS_LOADER_FORMAT") or "csv").lower()
-    if value not in ("csv", "insert_values"):
-        from revops.sources.settings import SettingsError
+    from revops.settings import current
 
-        raise SettingsError(f"REVOPS_LOADER_FORMAT must be csv or insert_values, got {value!r}")
-    return value
+    return current().loader_format
 
 
 def _source_factory(system: str) -> Callable:
@@ -130,6 +118,7 @@ def pipeline_for(system: str, warehouse_url: str):
 
     import dlt
 
+    from revops.settings import current
     from revops.warehouse import Warehouse
 
     target = Warehouse.parse(warehouse_url)
@@ -144,7 +133,7 @@ def pipeline_for(system: str, warehouse_url: str):
         ),
         dataset_name=dataset_name(system),
         pipelines_dir=str(state_dir() / "dlt" / where),
-        progress="log" if os.environ.get("REVOPS_PROGRESS") == "log" else None,
+        progress="log" if current().progress == "log" else None,
     )
 
 

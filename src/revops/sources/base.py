@@ -785,9 +785,9 @@ batch small; a batch holds at most this many rows of each table in memory."""
 def load_batch_rows() -> int:
     """``REVOPS_LOAD_BATCH_ROWS`` (default 50,000); 0 hands dlt the rows as dicts, page by page
     (the former path, kept to compare and as a way out)."""
-    from revops.config import setting_int
+    from revops.settings import current
 
-    return setting_int(LOAD_BATCH_ROWS_ENV, DEFAULT_LOAD_BATCH_ROWS, minimum=0, maximum=5_000_000)
+    return current().load_batch_rows
 
 
 _ARROW_TYPES = {

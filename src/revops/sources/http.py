@@ -38,8 +38,6 @@ from typing import Any, Literal, Protocol
 
 import requests
 
-from revops.config import setting_float, setting_int
-
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
@@ -181,12 +179,10 @@ class RetryPolicy:
     def from_env(cls) -> RetryPolicy:
         """``REVOPS_HTTP_MAX_ATTEMPTS``, ``REVOPS_HTTP_BASE_DELAY``, ``REVOPS_HTTP_MAX_DELAY``,
         ``REVOPS_HTTP_MAX_RETRY_AFTER`` (a bad value: ConfigError naming the variable)."""
-        return cls(
-            max_attempts=setting_int("REVOPS_HTTP_MAX_ATTEMPTS", cls.max_attempts, minimum=1),
-            base_delay=setting_float("REVOPS_HTTP_BASE_DELAY", cls.base_delay, minimum=0),
-            max_delay=setting_float("REVOPS_HTTP_MAX_DELAY", cls.max_delay, minimum=0),
-            max_retry_after=setting_float(MAX_RETRY_AFTER_ENV, cls.max_retry_after, minimum=0),
-        )
+        from revops.settings import current
+
+        s = current()
+        return cls(s.http_max_attempts, s.http_base_delay, s.http_max_delay, s.http_max_retry_after)
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt`` (0-based) when the vendor gives none."""

@@ -37,7 +37,6 @@ Property values are strings, as HubSpot sends them; timestamps keep HubSpot's IS
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections import deque
@@ -49,7 +48,7 @@ from typing import Any
 import dlt
 import requests
 
-from revops.config import setting_float
+from revops.settings import current
 from revops.sources.base import (
     AfterCursorPaginator,
     Newest,
@@ -260,20 +259,12 @@ class HubSpotPacer:
 
 def search_per_second() -> float:
     """``REVOPS_HUBSPOT_SEARCH_PER_SECOND``: search requests a second (HubSpot allows 5)."""
-    return setting_float(
-        env_name(SYSTEM, "search_per_second"), SEARCH_PER_SECOND, minimum=0.1, maximum=5
-    )
+    return current().hubspot_search_per_second
 
 
 def overlap() -> timedelta:
     """``REVOPS_HUBSPOT_SEARCH_OVERLAP_MINUTES``: how far behind the cursor each run re-reads."""
-    minutes = setting_float(
-        env_name(SYSTEM, "search_overlap_minutes"),
-        OVERLAP.total_seconds() / 60,
-        minimum=0,
-        maximum=7 * 24 * 60,
-    )
-    return timedelta(minutes=minutes)
+    return timedelta(minutes=current().hubspot_search_overlap_minutes)
 
 
 def client(pacer: HubSpotPacer | None = None) -> ApiClient:
@@ -288,24 +279,9 @@ def client(pacer: HubSpotPacer | None = None) -> ApiClient:
     )
 
 
-_INTERNAL_NAME = re.compile(r"[a-z][a-z0-9_]*")
-
-
 def allow_listed(object_type: str) -> list[str]:
     """``REVOPS_HUBSPOT_<OBJECT>_PROPERTIES``: more properties to read, by internal name."""
-    raw = optional(SYSTEM, f"{object_type}_properties")
-    if raw is None:
-        return []
-    names = list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
-    bad = [n for n in names if not _INTERNAL_NAME.fullmatch(n)]
-    if bad:
-        raise SettingsError(
-            f"{SYSTEM}: {env_name(SYSTEM, f'{object_type}_properties')} has "
-            f"{', '.join(repr(b) for b in bad)}, which are not property internal names "
-            "(lowercase letters, digits and underscores, starting with a letter, as HubSpot "
-            "shows them under Settings > Properties); fix or remove them"
-        )
-    return names
+    return list(optional(SYSTEM, f"{object_type}_properties") or ())
 
 
 SEARCH_BODY_MAX = 3000

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import dlt
 
-from revops.config import setting_int
+from revops.settings import current
 from revops.sources.base import (
     PageTokenPaginator,
     SinglePage,
@@ -50,9 +50,7 @@ from revops.sources.base import (
 )
 from revops.sources.http import ApiClient, SourceError
 from revops.sources.settings import (
-    SettingsError,
     api_url,
-    env_name,
     id_list,
     oauth_token,
     optional,
@@ -119,23 +117,15 @@ STREAMS = {
 def linkedin_version() -> str:
     """The ``LinkedIn-Version`` to send: ``REVOPS_LINKEDIN_ADS_API_VERSION`` or the dated
     list's default. The former ``REVOPS_LINKEDIN_ADS_VERSION`` is refused, naming the new one
-    (a pinned version from before the rename is most likely sunset by now)."""
-    legacy = optional(SYSTEM, "version")
-    if legacy is not None:
-        raise SettingsError(
-            f"{env_name(SYSTEM, 'version')}={legacy!r} is no longer read: the setting is now "
-            f"{env_name(SYSTEM, 'api_version')} (unset, it defaults to a version LinkedIn "
-            "serves today); rename the variable, or remove it to use the default"
-        )
+    (:data:`revops.settings.RETIRED`: a pinned version from before the rename is most likely
+    sunset by now)."""
     return api_version(SYSTEM)
 
 
 def analytics_cap() -> int:
     """The element cap requests are planned against: LinkedIn's documented 15,000, or lower
     through ``REVOPS_LINKEDIN_ADS_ANALYTICS_MAX_ELEMENTS``."""
-    return setting_int(
-        env_name(SYSTEM, "analytics_max_elements"), MAX_ELEMENTS, minimum=2, maximum=MAX_ELEMENTS
-    )
+    return current().linkedin_ads_analytics_max_elements
 
 
 def client() -> ApiClient:

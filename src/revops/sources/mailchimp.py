@@ -28,7 +28,6 @@ from typing import Any
 
 import dlt
 
-from revops.config import setting_int
 from revops.sources.base import (
     Newest,
     OffsetPaginator,
@@ -42,7 +41,7 @@ from revops.sources.base import (
     tracked_stream,
 )
 from revops.sources.http import ApiClient
-from revops.sources.settings import SettingsError, api_url, env_name, optional, setting
+from revops.sources.settings import SettingsError, api_url, optional, setting
 
 SYSTEM = "mailchimp"
 PAGE_SIZE = 1000
@@ -125,9 +124,9 @@ def client() -> ApiClient:
 def activity_days() -> int:
     """``REVOPS_MAILCHIMP_ACTIVITY_DAYS``: how many days after its send a campaign's email
     activity is still read (whole days, 1 to 3650; default :data:`DEFAULT_ACTIVITY_DAYS`)."""
-    return setting_int(
-        env_name(SYSTEM, "activity_days"), DEFAULT_ACTIVITY_DAYS, minimum=1, maximum=3650
-    )
+    from revops.settings import current
+
+    return current().mailchimp_activity_days
 
 
 def drop_links(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ from typing import Any
 import dlt
 import requests
 
-from revops.config import setting_float, setting_int
+from revops.settings import current
 from revops.sources.base import (
     NextLinkPaginator,
     SinglePage,
@@ -165,9 +165,8 @@ class MetaPacer:
     @classmethod
     def from_env(cls) -> MetaPacer:
         """``REVOPS_META_ADS_USAGE_THRESHOLD`` (percent, 1-99; default 75)."""
-        name = env_name(SYSTEM, "usage_threshold")
         return cls(
-            threshold=setting_float(name, USAGE_THRESHOLD, minimum=1, maximum=99),
+            threshold=current().meta_ads_usage_threshold,
             longest=RetryPolicy.from_env().max_retry_after,
         )
 
@@ -208,12 +207,8 @@ class JobSettings:
     @classmethod
     def from_env(cls) -> JobSettings:
         """``REVOPS_META_ADS_JOB_RETRIES`` (0-50) and ``REVOPS_META_ADS_JOB_TIMEOUT`` (seconds)."""
-        return cls(
-            retries=setting_int(
-                env_name(SYSTEM, "job_retries"), JOB_RETRIES, minimum=0, maximum=50
-            ),
-            timeout=setting_float(env_name(SYSTEM, "job_timeout"), JOB_TIMEOUT, minimum=1),
-        )
+        settings = current()
+        return cls(retries=settings.meta_ads_job_retries, timeout=settings.meta_ads_job_timeout)
 
 
 class JobFailed(Exception):

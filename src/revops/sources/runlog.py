@@ -19,8 +19,6 @@ there: they re-read the past and say nothing about how fresh a source is.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -236,14 +234,12 @@ def extract_runs(conn: psycopg.Connection[Any], system: str | None = None) -> li
 
 # -- error lines -------------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|API_KEY|CLIENT_ID)", re.IGNORECASE)
-
 
 def error_line(error: BaseException | str) -> str:
     """The last non-empty line of an error's message, prefixed by its type, on one line and
     with secrets masked: a URL's password (:func:`revops.warehouse.redact`), tokens and
-    secret fields (:func:`revops.sources.http.redact`), and the value of any ``REVOPS_*``
-    setting whose name says it is a secret."""
+    secret fields (:func:`revops.sources.http.redact`), and the value of any secret
+    ``REVOPS_*`` setting (:func:`revops.settings.secret_values`)."""
     if isinstance(error, BaseException):
         text = str(error).strip()
         lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -253,7 +249,8 @@ def error_line(error: BaseException | str) -> str:
         lines = [part.strip() for part in str(error).splitlines() if part.strip()]
         line = lines[-1] if lines else ""
     line = redact_body(redact_url(line))
-    for name, value in os.environ.items():
-        if name.startswith("REVOPS_") and _SECRET_NAME.search(name) and len(value) >= 4:
-            line = line.replace(value, "***")
+    from revops.settings import secret_values
+
+    for value in secret_values():
+        line = line.replace(value, "***")
     return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 1] + "…"

@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 import dlt
 
-from revops.config import setting_float, setting_int
+from revops.settings import current
 from revops.sources.base import (
     Newest,
     NextLinkPaginator,
@@ -69,14 +69,9 @@ from a long-running transaction is reported from that transaction's start time o
 completes, and an Apex transaction may run up to 10 minutes (Execution Governors and Limits).
 10 minutes plus 5 of clock and scheduling margin."""
 
-BULK_THRESHOLD = 10_000
-"""Default of ``REVOPS_SALESFORCE_BULK_THRESHOLD``: windows with more rows are read with Bulk
-API 2.0 (its query jobs are "designed to handle queries that return large amounts of data
-(10,000 records or more)")."""
-BULK_PAGE_ROWS = 50_000  # REVOPS_SALESFORCE_BULK_PAGE_ROWS: maxRecords per result set
-BULK_POLL_SECONDS = 2.0  # REVOPS_SALESFORCE_BULK_POLL_SECONDS: first wait between job polls
+# REVOPS_SALESFORCE_BULK_THRESHOLD, _BULK_PAGE_ROWS, _BULK_POLL_SECONDS, _BULK_MAX_WAIT_MINUTES:
+# declared with their defaults in revops.settings
 BULK_MAX_POLL_SECONDS = 30.0  # the back-off's ceiling
-BULK_MAX_WAIT_MINUTES = 120  # REVOPS_SALESFORCE_BULK_MAX_WAIT_MINUTES: then abort, fail
 BULK_JOB_ATTEMPTS = 2  # a Failed/Aborted job is submitted once more, then the run fails
 BULK_DONE = ("JobComplete", "Failed", "Aborted")
 BULK_FIRST_VERSION = 47.0  # the first API version with Bulk API 2.0 query jobs
@@ -128,7 +123,7 @@ def api_prefix() -> str:
 
 def bulk_threshold() -> int:
     """Rows in an object's window above which it is read with Bulk API 2.0."""
-    return setting_int(env_name(SYSTEM, "bulk_threshold"), BULK_THRESHOLD, minimum=0)
+    return current().salesforce_bulk_threshold
 
 
 def client() -> ApiClient:
@@ -262,13 +257,10 @@ class BulkQuery:
 
     def __init__(self, api: ApiClient, prefix: str, stream: str) -> None:
         self.api, self.prefix, self.stream = api, prefix, stream
-        self.page_rows = setting_int(env_name(SYSTEM, "bulk_page_rows"), BULK_PAGE_ROWS, minimum=1)
-        self.poll = setting_float(
-            env_name(SYSTEM, "bulk_poll_seconds"), BULK_POLL_SECONDS, minimum=0.0
-        )
-        self.max_wait = 60 * setting_int(
-            env_name(SYSTEM, "bulk_max_wait_minutes"), BULK_MAX_WAIT_MINUTES, minimum=1
-        )
+        settings = current()
+        self.page_rows = settings.salesforce_bulk_page_rows
+        self.poll = settings.salesforce_bulk_poll_seconds
+        self.max_wait = 60 * settings.salesforce_bulk_max_wait_minutes
         self.jobs: list[str] = []
 
     def rows(self, query: str, fields: dict[str, str]) -> Iterator[list[dict[str, Any]]]:

@@ -1,22 +1,11 @@
-"""Connector settings: base URLs and credentials from the environment (or an Airflow connection).
+"""Connector settings as the connectors use them: required ones, API roots, id lists, OAuth.
 
-One documented name per setting, ``REVOPS_<SYSTEM>_<KEY>``:
-
-* ``REVOPS_<SYSTEM>_URL``: the vendor's API root (defaults to the real vendor's, e.g.
-  ``https://api.hubapi.com``; Salesforce: the instance URL; Mailchimp: from the key's data
-  centre). ``revops simulate env`` prints the set that points every connector at the simulator.
-* ``REVOPS_<SYSTEM>_TOKEN``: an access token, used as it is when set.
-* OAuth refresh (HubSpot, Google Ads, LinkedIn Ads, Salesforce): ``_TOKEN_URL``, ``_CLIENT_ID``,
-  ``_CLIENT_SECRET``, ``_REFRESH_TOKEN``; an expired token is refreshed once on a 401.
-* Vendor specifics: ``REVOPS_GOOGLE_ADS_DEVELOPER_TOKEN``, ``REVOPS_GOOGLE_ADS_CUSTOMER_IDS``,
-  ``REVOPS_META_ADS_ACCOUNT_IDS``, ``REVOPS_LINKEDIN_ADS_ACCOUNT_IDS``,
-  ``REVOPS_MAILCHIMP_API_KEY``; ``REVOPS_<SYSTEM>_START_DATE`` where history has a start.
-* ``REVOPS_<SYSTEM>_API_VERSION`` (Google Ads, Meta Ads, LinkedIn Ads, Salesforce): the API
-  version sent; the default and each version's sunset are in :mod:`revops.sources.versions`.
-* Vendor limits (Meta report runs and usage threshold, LinkedIn's analytics cap, HubSpot's
-  property allow-lists, search pace and overlap, Salesforce Bulk API 2.0, Mailchimp's activity
-  window): read where they are used, in each connector module, listed in the README.
-* TLS: ``REQUESTS_CA_BUNDLE`` names the CA to trust (the simulator's); verification is never off.
+Every ``REVOPS_<SYSTEM>_<KEY>`` (URL, token, OAuth, account ids, start date, API version,
+vendor limits) is declared, typed and checked in :mod:`revops.settings` (listed by
+``revops config`` and in ``docs/settings.md``); this module reads them through it and says what
+to do when a required one is missing. ``revops simulate env`` prints the set that points every
+connector at the simulator. TLS: ``REQUESTS_CA_BUNDLE`` names the CA to trust (the
+simulator's); verification is never off.
 
 Inside Airflow, a connection ``revops_<system>`` fills whatever the environment leaves unset:
 host -> ``URL``, login -> ``CLIENT_ID``, password -> ``TOKEN`` (Mailchimp: ``API_KEY``), and
@@ -27,12 +16,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
+from revops.settings import ConfigError, connector
 
-class SettingsError(RuntimeError):
-    """A required setting is missing or malformed; the message names it and what to do."""
+SettingsError = ConfigError
+"""A required connector setting is missing or malformed (the one settings error, by its
+connectors' name); the message names the variable and what to do."""
 
 
 def env_name(system: str, key: str) -> str:
@@ -40,21 +31,17 @@ def env_name(system: str, key: str) -> str:
     return f"REVOPS_{system}_{key}".upper()
 
 
-def setting(
-    system: str,
-    key: str,
-    default: str | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-) -> str:
-    """One setting's value; a missing required one raises :class:`SettingsError`."""
-    environ = os.environ if environ is None else environ
-    name = env_name(system, key)
-    value = environ.get(name) or default
+def setting(system: str, key: str, default: str | None = None) -> Any:
+    """One connector setting's value (:func:`revops.settings.connector`, typed); a missing
+    required one raises :class:`SettingsError`."""
+    value = connector(system, key)
+    if value is None:
+        value = default
     if value is None:
         raise SettingsError(
-            f"{system}: {name} is not set. Set it to your {system} {key.replace('_', ' ')} "
-            "(or run `revops simulate env` to point every connector at the simulator)."
+            f"{system}: {env_name(system, key)} is not set. Set it to your {system} "
+            f"{key.replace('_', ' ')} (or run `revops simulate env` to point every connector at "
+            "the simulator)."
         )
     return value
 
@@ -74,28 +61,19 @@ def api_url(system: str, default_host: str, api_path: str = "") -> str:
     return url
 
 
-def optional(system: str, key: str) -> str | None:
-    """A setting that may be absent (None when unset or empty)."""
-    return os.environ.get(env_name(system, key)) or None
+def optional(system: str, key: str) -> Any:
+    """A setting that may be absent (None when unset)."""
+    return connector(system, key)
 
 
 def id_list(system: str, key: str) -> list[str]:
     """A comma-separated list setting (``REVOPS_GOOGLE_ADS_CUSTOMER_IDS``), dashes removed."""
-    raw = setting(system, key)
-    return [part.strip().replace("-", "") for part in raw.split(",") if part.strip()]
+    return list(setting(system, key))
 
 
 def start_date(system: str, default: date) -> date:
     """``REVOPS_<SYSTEM>_START_DATE`` (ISO date): the first day of history to read."""
-    raw = optional(system, "start_date")
-    if raw is None:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise SettingsError(
-            f"{system}: {env_name(system, 'start_date')}={raw!r} is not an ISO date (YYYY-MM-DD)"
-        ) from None
+    return connector(system, "start_date") or default
 
 
 def oauth_token(system: str, default_token_url: str | None = None):

@@ -104,22 +104,14 @@ def api_version(system: str, today: date | None = None) -> str:
 
     Logs a warning when the vendor's sunset of that version is within :data:`WARN_BEFORE` or
     past (the vendor, not this list, has the last word, so the request is still sent). A value
-    that is not spelled like one of the vendor's versions raises :class:`SettingsError` naming
-    the variable; a well-formed version this list does not know is sent as it is.
+    that is not spelled like one of the vendor's versions (:data:`FORMATS`) is refused by
+    :mod:`revops.settings`, naming the variable; a well-formed version this list does not know
+    is sent as it is.
     """
-    from revops.sources.settings import SettingsError, env_name, setting
+    from revops.sources.settings import env_name, setting
 
     dated = vendor(system)
-    raw = setting(system, "api_version", dated.default)
-    name = normalise(system, raw)
-    pattern, example = FORMATS[system]
-    if not pattern.fullmatch(name):
-        known = ", ".join(v.name for v in dated.supported(today or date.today())[-3:])
-        raise SettingsError(
-            f"{system}: {env_name(system, 'api_version')}={raw!r} is not a {system} API version "
-            f"(expected like {example}); unset it for the default {dated.default} or set one "
-            f"the vendor serves ({known}; see {dated.source})."
-        )
+    name = setting(system, "api_version")  # normalised and checked by revops.settings
     day = today or date.today()
     found = dated.get(name)
     if found is not None and found.sunset is not None and day + WARN_BEFORE >= found.sunset:
