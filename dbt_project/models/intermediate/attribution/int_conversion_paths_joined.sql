@@ -2,6 +2,10 @@
 -- or for opportunity and customer of every person on the opportunity (account-based), ordered
 -- by time then touchpoint id; a conversion with no touch gets one `(none)` touch so its credit
 -- still adds up (DOMAIN.md: touchpoints and conversions).
+{%- set conversion_columns = [
+    'conversion_id', 'conversion_type', 'person_id', 'converted_at', 'conversion_value',
+    'lead_milestone_at', 'opportunity_milestone_at', 'close_milestone_at',
+] %}
 with
 
 conversions as (
@@ -30,14 +34,9 @@ conversion_people as (
 in_window as (
 
     select
-        conversions.conversion_id,
-        conversions.conversion_type,
-        conversions.person_id,
-        conversions.converted_at,
-        conversions.conversion_value,
-        conversions.lead_milestone_at,
-        conversions.opportunity_milestone_at,
-        conversions.close_milestone_at,
+        {%- for column in conversion_columns %}
+        conversions.{{ column }},
+        {%- endfor %}
         touches.touchpoint_id,
         touches.touched_at,
         touches.touch_type,
@@ -58,14 +57,9 @@ in_window as (
 empty_paths as (
 
     select
-        conversions.conversion_id,
-        conversions.conversion_type,
-        conversions.person_id,
-        conversions.converted_at,
-        conversions.conversion_value,
-        conversions.lead_milestone_at,
-        conversions.opportunity_milestone_at,
-        conversions.close_milestone_at,
+        {%- for column in conversion_columns %}
+        conversions.{{ column }},
+        {%- endfor %}
         '(none)' as touchpoint_id,
         cast(null as timestamptz) as touched_at,
         '(none)' as touch_type,

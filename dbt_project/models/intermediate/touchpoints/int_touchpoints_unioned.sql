@@ -66,7 +66,7 @@ ad_clicks as (
             as touched_at,
         'ad_click' as touch_type,
         'google_ads' as platform,
-        coalesce(types.channel, 'paid_search') as channel,
+        {{ google_ads_channel() }} as channel,
         'google' as source,
         'cpc' as medium,
         clicks.campaign_id,
@@ -78,9 +78,7 @@ ad_clicks as (
         on clicks.customer_id = customers.customer_id
     left join {{ ref('stg_google_ads__campaigns') }} as campaigns
         on clicks.campaign_id = campaigns.campaign_id
-    left join {{ ref('ad_channel_types') }} as types
-        on types.platform = 'google_ads'
-        and campaigns.advertising_channel_type = types.advertising_channel_type
+    {{ join_google_ads_channel('campaigns.advertising_channel_type') }}
 
 ),
 

@@ -9,16 +9,14 @@ google_ads as (
         campaigns.customer_id as account_id,
         campaigns.campaign_id,
         campaigns.campaign_name,
-        coalesce(types.channel, 'paid_search') as channel,
+        {{ google_ads_channel() }} as channel,
         campaigns.advertising_channel_type as objective,
         customers.currency,
         campaigns.campaign_status as status
     from {{ ref('stg_google_ads__campaigns') }} as campaigns
     left join {{ ref('stg_google_ads__customers') }} as customers
         on campaigns.customer_id = customers.customer_id
-    left join {{ ref('ad_channel_types') }} as types
-        on types.platform = 'google_ads'
-        and campaigns.advertising_channel_type = types.advertising_channel_type
+    {{ join_google_ads_channel('campaigns.advertising_channel_type') }}
 
 ),
 

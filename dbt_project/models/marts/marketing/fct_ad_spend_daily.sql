@@ -36,7 +36,7 @@ google_ads as (
         daily.customer_id as account_id,
         daily.campaign_id,
         campaigns.campaign_name,
-        coalesce(types.channel, 'paid_search') as channel,
+        {{ google_ads_channel() }} as channel,
         daily.cost as spend,
         customers.currency,
         {{ to_reporting_currency('daily.cost', 'customers.currency', 'daily.date_day',
@@ -54,9 +54,7 @@ google_ads as (
     left join {{ ref('fx_rates_daily') }} as rates
         on daily.date_day = rates.rate_date
         and customers.currency = rates.currency
-    left join {{ ref('ad_channel_types') }} as types
-        on types.platform = 'google_ads'
-        and campaigns.advertising_channel_type = types.advertising_channel_type
+    {{ join_google_ads_channel('campaigns.advertising_channel_type') }}
 
 ),
 
