@@ -709,8 +709,14 @@ def configured() -> Warehouse | None:
     ``revops_warehouse`` from ``AIRFLOW_CONN_REVOPS_WAREHOUSE`` (what every Airflow process of
     ``revops airflow start`` carries); else None (embedded). A bad value raises
     :class:`WarehouseError` naming the variable."""
-    url = os.environ.get(WAREHOUSE_URL_ENV)
-    if url and url.strip():
+    from revops.settings import ConfigError, current
+
+    try:
+        url = current().warehouse_url  # checked by the same parser, Warehouse.parse
+    except ConfigError:  # this variable's own error is a WarehouseError, as it always was
+        Warehouse.parse(os.environ.get(WAREHOUSE_URL_ENV) or "postgresql://")
+        raise
+    if url:
         return Warehouse.parse(url)
     connection = os.environ.get(AIRFLOW_CONN_ENV)
     return Warehouse.from_airflow_connection(connection) if connection else None
