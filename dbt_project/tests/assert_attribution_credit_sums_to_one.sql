@@ -1,5 +1,6 @@
 -- For every conversion and every model that applies to its type, the credits sum to 1 within
--- 1e-9 (DOMAIN.md: attribution models; w_shaped: opportunity and customer, full_path: customer).
+-- 1e-9 (DOMAIN.md: attribution models; which models apply to which type: var
+-- attribution_model_conversion_types).
 with
 
 credited as (
@@ -10,23 +11,14 @@ credited as (
 
 ),
 
-models as (
-
-    select model, applies_to from (values
-        ('first_touch', null), ('last_touch', null), ('last_non_direct', null),
-        ('linear', null), ('time_decay', null), ('position_based', null),
-        ('markov', null), ('shapley', null),
-        ('w_shaped', 'opportunity'), ('w_shaped', 'customer'), ('full_path', 'customer')
-    ) as applicable (model, applies_to)
-
-),
-
 expected as (
 
-    select conversions.conversion_id, models.model
-    from {{ ref('int_conversions_unpivoted') }} as conversions
-    inner join models
-        on models.applies_to is null or models.applies_to = conversions.conversion_type
+    {% for model in var('attribution_models') %}
+    select conversion_id, '{{ model }}' as model
+    from {{ ref('int_conversions_unpivoted') }}
+    where {{ attribution_model_applies(model) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 

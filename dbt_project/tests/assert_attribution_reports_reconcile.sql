@@ -6,12 +6,10 @@
 --   rpt_spend_efficiency: conversions per type and model = the credits, and spend per model = all
 --     spend in fct_ad_spend_daily (every model sees all the spend once).
 -- Credits are floats: sums agree within 1e-6 of the total.
-{%- set models = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay',
-                  'position_based', 'w_shaped', 'full_path', 'markov', 'shapley'] %}
+{%- set models = var('attribution_models') %}
 {%- set types = ['lead', 'mql', 'sql', 'opportunity', 'customer'] %}
 {%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sql': 'sqls',
                   'opportunity': 'opportunities', 'customer': 'customers'} %}
-{%- set periods = ['week', 'month'] %}
 with
 
 credits as (
@@ -34,7 +32,10 @@ spend as (
 
 grains as (
 
-    select period_type from (values ('week'), ('month')) as grains (period_type)
+    {% for period in var('report_periods') %}
+    select '{{ period }}' as period_type
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 

@@ -31,12 +31,12 @@ path_lengths as (
 
 models as (
 
-    select model, applies_to from (values
-        ('first_touch', null), ('last_touch', null), ('last_non_direct', null),
-        ('linear', null), ('time_decay', null), ('position_based', null),
-        ('markov', null), ('shapley', null),
-        ('w_shaped', 'opportunity'), ('w_shaped', 'customer'), ('full_path', 'customer')
-    ) as applicable (model, applies_to)
+    {% for model in var('attribution_models') %}
+    select '{{ model }}' as model, conversion_id
+    from conversions
+    where {{ attribution_model_applies(model) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -48,7 +48,7 @@ expected as (
         path_lengths.path_length,
         case
             when models.model in ('first_touch', 'last_touch', 'last_non_direct') then 1
-            when models.model in ('markov', 'shapley') then 1
+            when models.model in ('{{ var("data_driven_models") | join("', '") }}') then 1
             when models.model = 'position_based' and {{ position_rest }} <= 0
                 then least(path_lengths.path_length, 2)
             when models.model = 'w_shaped' and {{ w_rest }} <= 0 then 1
@@ -61,7 +61,7 @@ expected as (
         end as max_rows
     from conversions
     inner join models
-        on models.applies_to is null or models.applies_to = conversions.conversion_type
+        on models.conversion_id = conversions.conversion_id
     left join path_lengths
         on conversions.conversion_id = path_lengths.conversion_id
 

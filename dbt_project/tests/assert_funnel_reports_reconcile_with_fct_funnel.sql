@@ -6,7 +6,7 @@
 {%- set stages = ['lead', 'mql', 'sal', 'sql', 'opportunity', 'customer'] %}
 {%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sal': 'sals', 'sql': 'sqls',
                   'opportunity': 'opportunities', 'customer': 'customers'} %}
-{%- set periods = ['week', 'month'] %}
+{%- set periods = var('report_periods') %}
 with
 
 funnel as (

@@ -1,9 +1,8 @@
--- rpt_model_comparison: where a model applies to the conversion type (w_shaped: opportunity and
--- customer, full_path: customer, the others: all), its column is the conversions it credits to
+-- rpt_model_comparison: where a model applies to the conversion type (var
+-- attribution_model_conversion_types), its column is the conversions it credits to
 -- the channel, 0 when it credits none; model_spread is the most minus the least generous of
 -- those models, the zeros included.
-{%- set models = ['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay',
-                  'position_based', 'w_shaped', 'full_path', 'markov', 'shapley'] %}
+{%- set models = var('attribution_models') %}
 with
 
 comparison as (
@@ -20,9 +19,7 @@ per_model as (
         '{{ model }}' as model,
         {{ model }} as conversions
     from comparison
-    where {% if model == 'w_shaped' %}conversion_type in ('opportunity', 'customer')
-        {%- elif model == 'full_path' %}conversion_type = 'customer'
-        {%- else %}true{% endif %}
+    where {{ attribution_model_applies(model) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

@@ -31,7 +31,10 @@ reported as (
 
 grains as (
 
-    select period_type from (values ('week'), ('month')) as grains (period_type)
+    {% for period in var('report_periods') %}
+    select '{{ period }}' as period_type
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 )
 
