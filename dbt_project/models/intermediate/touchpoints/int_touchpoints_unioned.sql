@@ -40,18 +40,13 @@ form_fills as (
         coalesce(stg.utm_source, lower(coalesce(stg.analytics_source, 'unknown'))) as source,
         coalesce(stg.utm_medium, sources.medium, 'unknown') as medium,
         cast(null as text) as campaign_id,
-        case
-            when stg.analytics_source in ('PAID_SEARCH', 'PAID_SOCIAL', 'EMAIL_MARKETING')
-                then stg.analytics_source_data_1
-        end as campaign_name
+        {{ hubspot_source_campaign('stg') }} as campaign_name
     from contacts
     inner join {{ ref('stg_hubspot__contacts') }} as stg
         on contacts.contact_id = stg.contact_id
     left join {{ ref('hubspot_analytics_sources') }} as sources
         on stg.analytics_source = sources.analytics_source
-    left join {{ ref('channel_mapping') }} as utm
-        on stg.utm_source = utm.utm_source
-        and stg.utm_medium = utm.utm_medium
+    {{ join_utm_channel('stg', 'utm') }}
 
 ),
 
@@ -158,9 +153,7 @@ social_clicks as (
     left join {{ ref('stg_linkedin_ads__campaigns') }} as linkedin
         on captured.platform = 'linkedin_ads'
         and captured.utm_content = linkedin.campaign_id
-    left join {{ ref('channel_mapping') }} as mapping
-        on captured.utm_source = mapping.utm_source
-        and captured.utm_medium = mapping.utm_medium
+    {{ join_utm_channel('captured') }}
 
 ),
 
@@ -193,9 +186,7 @@ email_clicks as (
         on clicks.email_normalized = people.email
     left join {{ ref('stg_mailchimp__campaigns') }} as campaigns
         on clicks.campaign_id = campaigns.campaign_id
-    left join {{ ref('channel_mapping') }} as mapping
-        on clicks.utm_source = mapping.utm_source
-        and clicks.utm_medium = mapping.utm_medium
+    {{ join_utm_channel('clicks') }}
 
 ),
 

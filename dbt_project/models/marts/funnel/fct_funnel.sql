@@ -43,18 +43,13 @@ final as (
                  case when people.salesforce_lead_source is not null then 'events' end,
                  'other') as source_channel,
         people.analytics_source as source,
-        coalesce(people.utm_campaign, case
-            when people.analytics_source in ('PAID_SEARCH', 'PAID_SOCIAL', 'EMAIL_MARKETING')
-                then people.analytics_source_data_1
-        end) as source_campaign
+        coalesce(people.utm_campaign, {{ hubspot_source_campaign('people') }}) as source_campaign
     from people
     inner join stages
         on people.person_id = stages.person_id
     left join sources
         on people.analytics_source = sources.analytics_source
-    left join {{ ref('channel_mapping') }} as utm
-        on people.utm_source = utm.utm_source
-        and people.utm_medium = utm.utm_medium
+    {{ join_utm_channel('people', 'utm') }}
 
 )
 

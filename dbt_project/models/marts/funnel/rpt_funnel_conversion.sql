@@ -32,7 +32,8 @@ entries as (
 
 cohorts as (
 
-    {% call(period) union_periods() %}{% for stage in stages[:-1] %}{% set next = stages[loop.index] %}
+    {% call(period) union_periods() %}
+    {% for stage in stages[:-1] %}{% set next = stages[loop.index] %}
     select
         {{ period_columns(period, stage ~ '_at') }},
         source_channel,
