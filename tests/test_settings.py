@@ -231,3 +231,33 @@ def test_the_simulators_environment_is_valid() -> None:
     s = settings.load(env)
     assert s.hubspot_url == env["REVOPS_HUBSPOT_URL"]
     assert settings.secret_values(env)  # its tokens are masked in run logs
+
+
+def test_an_airflow_connection_fills_what_the_environment_leaves_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Inside Airflow, ``revops_<system>`` stands for REVOPS_<SYSTEM>_*; the environment wins."""
+    import sys
+    import types
+
+    from revops.sources.settings import apply_airflow_connection, oauth_token
+
+    connection = types.SimpleNamespace(
+        host="https://api.example.com",
+        login="client-1",
+        password="s3cret-token",
+        extra_dejson={"refresh_token": "s3cret-refresh", "search_per_second": "2"},
+    )
+    hook = types.SimpleNamespace(get_connection=lambda conn_id: connection)
+    monkeypatch.setitem(sys.modules, "airflow", types.ModuleType("airflow"))
+    monkeypatch.setitem(sys.modules, "airflow.sdk", types.SimpleNamespace(BaseHook=hook))
+    monkeypatch.setenv("REVOPS_HUBSPOT_URL", "https://env.example.com")
+    for name in ("TOKEN", "CLIENT_ID", "REFRESH_TOKEN", "SEARCH_PER_SECOND"):
+        monkeypatch.delenv(f"REVOPS_HUBSPOT_{name}", raising=False)  # undone after the test
+    assert apply_airflow_connection("hubspot") is True
+    s = settings.current()
+    assert s.hubspot_url == "https://env.example.com"  # the environment wins
+    assert s.hubspot_token.get_secret_value() == "s3cret-token"
+    assert s.hubspot_search_per_second == 2.0
+    token = oauth_token("hubspot")
+    assert token._client == ("client-1", None, "s3cret-refresh") and token.can_refresh
