@@ -16,12 +16,11 @@ raw_stages as (
 
     select
         person_id,
-        min(entered_at) filter (where stage = 'lead') as lead_raw,
-        min(entered_at) filter (where stage = 'mql') as mql_raw,
-        min(entered_at) filter (where stage = 'sal') as sal_status_raw,
-        min(entered_at) filter (where stage = 'sql') as sql_raw,
-        min(entered_at) filter (where stage = 'opportunity') as opportunity_raw,
-        min(entered_at) filter (where stage = 'customer') as customer_raw
+        {%- for stage in var('funnel_stages') %}
+        {#- a SAL status is one of two SAL signals (the other: a sales activity) #}
+        min(entered_at) filter (where stage = '{{ stage }}')
+            as {{ 'sal_status' if stage == 'sal' else stage }}_raw{{ ',' if not loop.last }}
+        {%- endfor %}
     from events
     group by person_id
 
@@ -42,14 +41,7 @@ disqualified as (
 -- SAL by activity: the first sales activity on or after the MQL signal itself
 first_activity as (
 
-    select
-        raw_stages.person_id,
-        min(activities.occurred_at) as sal_activity_at
-    from raw_stages
-    inner join {{ ref('int_sales_activities_joined') }} as activities
-        on raw_stages.person_id = activities.person_id
-        and activities.occurred_at >= raw_stages.mql_raw
-    group by raw_stages.person_id
+    {{ first_sales_activity('raw_stages', 'mql_raw', 'sal_activity_at') }}
 
 ),
 
@@ -91,14 +83,7 @@ mql as (
 -- signal: the first sales activity at or after it (DOMAIN.md: handoff time)
 handoff as (
 
-    select
-        mql.person_id,
-        min(activities.occurred_at) as handoff_activity_at
-    from mql
-    inner join {{ ref('int_sales_activities_joined') }} as activities
-        on mql.person_id = activities.person_id
-        and activities.occurred_at >= mql.mql_at
-    group by mql.person_id
+    {{ first_sales_activity('mql', 'mql_at', 'handoff_activity_at') }}
 
 ),
 
