@@ -9,7 +9,9 @@ counted) and an embedded PostgreSQL in a temporary directory:
    load), then the same rows again (a backfill of the whole history: merged), and the same rows
    are loaded by a plain PostgreSQL ``COPY ... FROM STDIN`` (CSV already in memory) into a table
    of the same columns. It prints the end-to-end rate against ``COPY``, and dlt's normalize +
-   load as a share of ``COPY`` for the first load (aim >= 0.3), the merge (aim >= 0.25) and,
+   load as a share of ``COPY`` for the first load (aim >= 0.3), the merges (aim >= 0.25): the
+   same rows unchanged (the MERGE compares and writes nothing) and the same rows after one
+   column of every row was changed in the warehouse (the MERGE rewrites every row) and,
    unless ``--no-dicts``, the former path with rows as dicts (``REVOPS_LOAD_BATCH_ROWS=0``).
 2. **Scale.** At 1x and at ``--memory-factor`` (default 10) times the scale, a simulator is
    started for that company (its lazily generated email activity and clicks built before it
@@ -239,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
             system, one_url, env, home / "runs" / "alone", resource_name, since=BACKFILL_SINCE
         )
         merged_rows = merged["rows"].get(table, 0)
+        # and again after every row changed in the warehouse: the MERGE rewrites them all
+        changed_column = _touch_every_row(one_url, system, table)
+        rewritten = run_child(
+            system, one_url, env, home / "runs" / "alone", resource_name, since=BACKFILL_SINCE
+        )
         copied, copy_seconds = copy_rate(one_url, f"raw_{system}", table)
         copy_speed = copied / copy_seconds
         print(
@@ -258,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio extract-load / COPY: {extract_rate / copy_speed:.3f}")
         shares = {
             "first load (append)": (alone_rows, alone["steps"], 0.3),
-            "same rows again (merge)": (merged_rows, merged["steps"], 0.25),
+            "same rows again (merge, no row changed)": (merged_rows, merged["steps"], 0.25),
+            f"same rows again (merge, every row's {changed_column} changed)": (
+                rewritten["rows"].get(table, 0),
+                rewritten["steps"],
+                0.25,
+            ),
         }
         if args.dicts:  # the former path, rows handed to dlt as dicts, on the same rows
             with psycopg.connect(admin, autocommit=True) as conn:
@@ -349,6 +361,36 @@ def main(argv: list[str] | None = None) -> int:
         warehouse.stop()
         shutil.rmtree(home, ignore_errors=True)
     return 0
+
+
+def _touch_every_row(url: str, system: str, table: str) -> str:
+    """Change one value column of every row of ``raw_<system>.<table>`` (not timed), so the next
+    merge of the same rows finds each of them changed; returns the column's name."""
+    import importlib
+
+    import psycopg
+
+    from revops.sources import SYSTEMS, dataset_name
+
+    stream = importlib.import_module(SYSTEMS[system].partition(":")[0]).STREAMS[table]
+    key = {stream.primary_key} if isinstance(stream.primary_key, str) else set(stream.primary_key)
+    schema = dataset_name(system)
+    with psycopg.connect(url, autocommit=True) as conn:
+        column = next(
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns where table_schema = %s "
+                "and table_name = %s and data_type in ('text', 'character varying') "
+                "and column_name not like '\\_dlt%%' order by ordinal_position",
+                (schema, table),
+            )
+            if name not in key
+        )
+        conn.execute(
+            f'update {schema}."{table}" set "{column}" = coalesce("{column}", \'\') || \'~\''
+        )
+        conn.execute(f'vacuum analyze {schema}."{table}"')
+    return column
 
 
 def _owning_resource(system: str, table: str) -> str:

@@ -243,14 +243,36 @@ def test_a_first_load_appends_and_a_later_load_merges(fresh_db, tmp_path):
     info = _load(fresh_db, tmp_path, 2, size=100)
     schema = info.load_packages[0].schema
     assert schema.tables["items"]["write_disposition"] == "merge"
-    # one batch, each key once: dlt's merge is told so and skips its own dedup
-    assert schema.tables["items"][DEDUPLICATED_HINT] is True
+    # one batch, each key once: one MERGE that updates only changed rows
+    assert schema.tables["items"]["x-merge-strategy"] == "upsert"
+    assert schema.tables["items"]["x-merge-skip-unchanged-rows"] is True
+    assert schema.tables["items"]["columns"]["_dlt_id"]["row_key"] is True  # never compared
+    # a routed variant has no row-key hint on _dlt_id: it merges by delete and insert
+    assert schema.tables["item_history"]["x-merge-strategy"] == "delete-insert"
     assert {"items", "item_history"} <= _staged(fresh_db)
     cols, rows = _contents(fresh_db)["items"]
     assert len(rows) == 7
     assert sorted(int(r[cols.index("count")]) for r in rows) == sorted(
         [i * 2 for i in range(7) if i != 2] + [102]
     )
+
+
+def test_a_merge_rewrites_only_rows_that_changed(fresh_db, tmp_path):
+    _load(fresh_db, tmp_path, 1, size=100, dup=False)
+    _load(fresh_db, tmp_path, 2, size=100, dup=False)  # every row changed (count, updated_at)
+    query = "select id, _dlt_load_id, xmin::text from raw_demo.items order by id"
+    with psycopg.connect(fresh_db) as conn:
+        before = conn.execute(query).fetchall()
+    info = _load(fresh_db, tmp_path, 2, size=100, dup=False)  # the same rows again
+    with psycopg.connect(fresh_db) as conn:
+        after = conn.execute(query).fetchall()
+    assert info.loads_ids and len(after) == 7
+    # nothing rewritten: each row keeps the load and the row version that last changed it
+    assert after == before
+    _load(fresh_db, tmp_path, 3, size=100, dup=False)  # every row changed again
+    with psycopg.connect(fresh_db) as conn:
+        third = conn.execute(query).fetchall()
+    assert all(new[1] != old[1] and new[2] != old[2] for new, old in zip(third, after, strict=True))
 
 
 def test_a_key_repeated_across_batches_of_a_first_load_turns_it_to_merge(fresh_db, tmp_path):
@@ -267,9 +289,11 @@ def test_a_key_repeated_across_batches_of_a_first_load_turns_it_to_merge(fresh_d
 def test_a_merge_load_with_a_key_repeated_across_batches_keeps_the_last_row(fresh_db, tmp_path):
     _load(fresh_db, tmp_path, 1, size=100)
     info = _load(fresh_db, tmp_path, 2, size=2)  # the repeated key arrives in a later batch
-    assert info.load_packages[0].schema.tables["items"][DEDUPLICATED_HINT] is False
-    info = _load(fresh_db, tmp_path, 3, size=100)  # a later load declares it again, per load
-    assert info.load_packages[0].schema.tables["items"][DEDUPLICATED_HINT] is True
+    items = info.load_packages[0].schema.tables["items"]
+    assert items[DEDUPLICATED_HINT] is False  # dlt's delete-insert merge dedups it
+    assert items["x-merge-strategy"] == "delete-insert"
+    info = _load(fresh_db, tmp_path, 3, size=100)  # each key once again: decided per load
+    assert info.load_packages[0].schema.tables["items"]["x-merge-strategy"] == "upsert"
     cols, rows = _contents(fresh_db)["items"]
     assert len(rows) == 7
     assert {r[cols.index("id")]: r[cols.index("count")] for r in rows}["2"] == "103"

@@ -62,6 +62,9 @@ def pointed_at(server: SimulatorServer, warehouse: str, home) -> Iterator[None]:
         "REVOPS_WAREHOUSE_URL": warehouse,
         "REVOPS_HOME": str(home),
         "REVOPS_HTTP_BASE_DELAY": "0.01",
+        # what a run read is found by its _dlt_load_id (loaded()): every row read is rewritten,
+        # not only the rows that changed (the default, which keeps an unchanged row's load id)
+        "REVOPS_LOAD_SKIP_UNCHANGED": "false",
         **{
             f"REVOPS_{system.upper()}_START_DATE": HISTORY_START.isoformat()
             for system in ("google_ads", "meta_ads", "linkedin_ads")

@@ -39,3 +39,12 @@ class WarehouseCredentials(PostgresCredentials):
         if self.host and self.host.startswith("/"):
             url = url._replace(host=None).update_query_dict({"host": self.host})
         return url
+
+    def __str__(self) -> str:
+        """Where the data goes, for dlt's load info and logs (no password, no query): written
+        here because dlt's own rendering imports SQLAlchemy, 0.14 s of every load step."""
+        where = f"{self.host}:{self.port}" if self.port else str(self.host or "")
+        if self.host and self.host.startswith("/"):  # a unix-socket folder
+            where = f"?host={self.host}"
+            return f"{self.drivername}://{self.username or ''}@/{self.database or ''}{where}"
+        return f"{self.drivername}://{self.username or ''}@{where}/{self.database or ''}"

@@ -119,18 +119,21 @@ def pipeline_for(system: str, warehouse_url: str):
     import dlt
 
     from revops.settings import current
+    from revops.sources.base import load_work_mem_mb
     from revops.warehouse import Warehouse
 
     target = Warehouse.parse(warehouse_url)
+    credentials = target.dlt_credentials()
+    # the loader's sessions hash a merge's staged rows in memory (base.LOAD_WORK_MEM_ENV)
+    options = f"{credentials.query.get('options', '')} -c work_mem={load_work_mem_mb()}MB"
+    credentials.query = {**credentials.query, "options": options.strip()}
     where = hashlib.sha1(f"{target.host}:{target.port}/{target.dbname}".encode()).hexdigest()[:12]
     return dlt.pipeline(
         pipeline_name=f"revops_{system}",
         # no UNIQUE index on dlt's random row id ``_dlt_id``: keeping it up costs the COPY of a
         # first load a third of its time, and nothing here joins on it (no nested tables);
         # rows are identified by the streams' primary keys (DECISIONLOG "Fast loads")
-        destination=dlt.destinations.postgres(
-            credentials=target.dlt_credentials(), create_indexes=False
-        ),
+        destination=dlt.destinations.postgres(credentials=credentials, create_indexes=False),
         dataset_name=dataset_name(system),
         pipelines_dir=str(state_dir() / "dlt" / where),
         progress="log" if current().progress == "log" else None,
@@ -163,11 +166,13 @@ def run_extract(
         Window,
         batch_resources,
         load_batch_rows,
+        load_skip_unchanged,
         reset_notes,
     )
 
     window = Window.of(since, until)
     batch_rows = load_batch_rows()  # a bad REVOPS_LOAD_BATCH_ROWS is refused before any work
+    load_skip_unchanged()  # and a bad REVOPS_LOAD_SKIP_UNCHANGED
     factory = _source_factory(system)
     mode = drift_mode(system)
     notes = reset_notes()
