@@ -260,4 +260,4 @@ def test_an_airflow_connection_fills_what_the_environment_leaves_unset(
     assert s.hubspot_token.get_secret_value() == "s3cret-token"
     assert s.hubspot_search_per_second == 2.0
     token = oauth_token("hubspot")
-    assert token._client == ("client-1", None, "s3cret-refresh") and token.can_refresh
+    assert token._client == ("client-1", None, "s3cret-refresh")
