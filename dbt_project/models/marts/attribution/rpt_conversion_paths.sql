@@ -10,17 +10,8 @@ converting as (
         min(converted_at) as converted_at,
         min(touched_at) as first_touched_at,
         count(*) as touches,
-        string_agg(channel, ' > ' order by touch_position) as channels
-    from (
-        select
-            paths.*,
-            lag(channel) over (
-                partition by conversion_id order by touch_position
-            ) as previous_channel
-        from {{ ref('int_conversion_paths_joined') }} as paths
-    ) as ordered
-    where previous_channel is distinct from channel
-        or touch_position = 1
+        {{ path_text() }} as channels
+    {{ from_collapsed_touches(ref('int_conversion_paths_joined'), 'paths', 'conversion_id') }}
     group by conversion_id, conversion_type
 
 ),
@@ -38,17 +29,8 @@ non_converting as (
     select
         conversion_type,
         journey_id,
-        string_agg(channel, ' > ' order by touch_position) as channels
-    from (
-        select
-            journeys.*,
-            lag(channel) over (
-                partition by journey_id order by touch_position
-            ) as previous_channel
-        from {{ ref('int_nonconversion_paths_joined') }} as journeys
-    ) as ordered
-    where previous_channel is distinct from channel
-        or touch_position = 1
+        {{ path_text() }} as channels
+    {{ from_collapsed_touches(ref('int_nonconversion_paths_joined'), 'journeys', 'journey_id') }}
     group by conversion_type, journey_id
 
 ),
