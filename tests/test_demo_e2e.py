@@ -15,6 +15,7 @@ from warehouse_checks import table_digest
 from revops.demo import _raw_and_mart_counts, run_demo
 from revops.reports.periods import last_complete_week
 from revops.transform import run_dbt
+from revops.vocabulary import MODEL_CONVERSION_TYPES, MODELS
 
 pytestmark = pytest.mark.slow
 
@@ -75,19 +76,7 @@ def test_demo_runs_the_dags_twice_with_the_same_tables_and_one_email_each(
     assert shown == {"Leads": f"{leads:,}", "MQLs": f"{mqls:,}"}
 
 
-APPLIES = {"w_shaped": ("opportunity", "customer"), "full_path": ("customer",)}
-MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "w_shaped",
-    "full_path",
-    "markov",
-    "shapley",
-)
+APPLIES = MODEL_CONVERSION_TYPES  # models limited to some conversion types (dbt vars)
 
 
 def check_attribution_reconciles(url: str) -> None:

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from revops.config import private_dir, project_root, state_dir
-from revops.sources import SYSTEMS
+from revops.vocabulary import SYSTEMS
 
-EXTRACT_SYSTEMS = tuple(SYSTEMS)  # the one list of systems: revops.sources.SYSTEMS
+EXTRACT_SYSTEMS = SYSTEMS  # the one list of systems: the dbt var `systems` (revops.vocabulary)
 PIPELINE_DAGS = (
     *(f"extract_{system}" for system in EXTRACT_SYSTEMS),
     "revops_transform",
