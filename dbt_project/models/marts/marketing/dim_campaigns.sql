@@ -20,57 +20,39 @@ google_ads as (
 
 ),
 
-meta_currencies as (
+{#- Meta and LinkedIn: campaigns as their platform lists them, the currency from their daily
+    figures -#}
+{%- set social = {
+    'meta_ads': {'short': 'meta', 'daily': 'stg_meta_ads__ad_insights'},
+    'linkedin_ads': {'short': 'linkedin', 'daily': 'stg_linkedin_ads__campaign_analytics'},
+} %}
+{%- for platform, p in social.items() %}
+{{ p.short }}_currencies as (
 
     select campaign_id, max(currency) as currency
-    from {{ ref('stg_meta_ads__ad_insights') }}
+    from {{ ref(p.daily) }}
     group by campaign_id
 
 ),
 
-meta_ads as (
+{{ platform }} as (
 
     select
-        'meta_ads:' || campaigns.campaign_id as campaign_key,
-        'meta_ads' as platform,
+        '{{ platform }}:' || campaigns.campaign_id as campaign_key,
+        '{{ platform }}' as platform,
         campaigns.account_id,
         campaigns.campaign_id,
         campaigns.campaign_name,
         'paid_social' as channel,
         campaigns.objective,
-        meta_currencies.currency,
+        {{ p.short }}_currencies.currency,
         campaigns.campaign_status as status
-    from {{ ref('stg_meta_ads__campaigns') }} as campaigns
-    left join meta_currencies
-        on campaigns.campaign_id = meta_currencies.campaign_id
+    from {{ ref('stg_' ~ platform ~ '__campaigns') }} as campaigns
+    left join {{ p.short }}_currencies
+        on campaigns.campaign_id = {{ p.short }}_currencies.campaign_id
 
 ),
-
-linkedin_currencies as (
-
-    select campaign_id, max(currency) as currency
-    from {{ ref('stg_linkedin_ads__campaign_analytics') }}
-    group by campaign_id
-
-),
-
-linkedin_ads as (
-
-    select
-        'linkedin_ads:' || campaigns.campaign_id as campaign_key,
-        'linkedin_ads' as platform,
-        campaigns.account_id,
-        campaigns.campaign_id,
-        campaigns.campaign_name,
-        'paid_social' as channel,
-        campaigns.objective,
-        linkedin_currencies.currency,
-        campaigns.campaign_status as status
-    from {{ ref('stg_linkedin_ads__campaigns') }} as campaigns
-    left join linkedin_currencies
-        on campaigns.campaign_id = linkedin_currencies.campaign_id
-
-),
+{% endfor %}
 
 mailchimp as (
 
