@@ -15,12 +15,9 @@ primary_contact as (
     select distinct on (person_id)
         person_id,
         record_id as hubspot_contact_id,
-        analytics_source,
-        analytics_source_data_1,
-        analytics_source_data_2,
-        utm_source,
-        utm_medium,
-        utm_campaign,
+        {%- for column in person_source_columns() %}
+        {{ column }},
+        {%- endfor %}
         owner_id
     from records
     where system = 'hubspot'

@@ -10,12 +10,9 @@ hubspot as (
         contact_id as record_id,
         email_normalized,
         created_at,
-        analytics_source,
-        analytics_source_data_1,
-        analytics_source_data_2,
-        utm_source,
-        utm_medium,
-        utm_campaign,
+        {%- for column in person_source_columns() %}
+        {{ column }},
+        {%- endfor %}
         owner_id,
         cast(null as text) as lead_source
     from {{ ref('stg_hubspot__contacts') }}
@@ -36,12 +33,9 @@ salesforce_leads as (
         leads.lead_id as record_id,
         coalesce(leads.email_normalized, sf_contacts.email_normalized) as email_normalized,
         leads.created_at,
-        cast(null as text) as analytics_source,
-        cast(null as text) as analytics_source_data_1,
-        cast(null as text) as analytics_source_data_2,
-        cast(null as text) as utm_source,
-        cast(null as text) as utm_medium,
-        cast(null as text) as utm_campaign,
+        {%- for column in person_source_columns() %}
+        cast(null as text) as {{ column }},
+        {%- endfor %}
         leads.owner_id,
         leads.lead_source
     from {{ ref('stg_salesforce__leads') }} as leads
@@ -58,12 +52,9 @@ salesforce_contacts as (
         contact_id as record_id,
         email_normalized,
         created_at,
-        cast(null as text) as analytics_source,
-        cast(null as text) as analytics_source_data_1,
-        cast(null as text) as analytics_source_data_2,
-        cast(null as text) as utm_source,
-        cast(null as text) as utm_medium,
-        cast(null as text) as utm_campaign,
+        {%- for column in person_source_columns() %}
+        cast(null as text) as {{ column }},
+        {%- endfor %}
         owner_id,
         lead_source
     from sf_contacts
@@ -77,12 +68,9 @@ mailchimp as (
         member_id as record_id,
         email_normalized,
         opted_in_at as created_at,
-        cast(null as text) as analytics_source,
-        cast(null as text) as analytics_source_data_1,
-        cast(null as text) as analytics_source_data_2,
-        cast(null as text) as utm_source,
-        cast(null as text) as utm_medium,
-        cast(null as text) as utm_campaign,
+        {%- for column in person_source_columns() %}
+        cast(null as text) as {{ column }},
+        {%- endfor %}
         cast(null as text) as owner_id,
         cast(null as text) as lead_source
     from {{ ref('stg_mailchimp__members') }}
