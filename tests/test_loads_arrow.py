@@ -139,7 +139,16 @@ def _source(run: int, odd: object = None, dup: bool = True):
     return demo()
 
 
-def _load(url: str, pipelines_dir, run: int, size: int, odd: object = None, freeze=False, dup=True):
+def _load(
+    url: str,
+    pipelines_dir,
+    run: int,
+    size: int,
+    odd: object = None,
+    freeze=False,
+    dup=True,
+    skip_unchanged: bool | None = None,
+):
     reset_notes()
     pipeline = dlt.pipeline(
         pipeline_name="loads_demo",
@@ -148,7 +157,7 @@ def _load(url: str, pipelines_dir, run: int, size: int, odd: object = None, free
         pipelines_dir=str(pipelines_dir),
     )
     source = _source(run, odd, dup)
-    batch_resources(source, size)
+    batch_resources(source, size, skip_unchanged)
     source.schema.remove_type_detection("iso_timestamp")
     if freeze:
         source.schema_contract = {"data_type": "freeze"}
@@ -284,6 +293,25 @@ def test_a_key_repeated_across_batches_of_a_first_load_turns_it_to_merge(fresh_d
     cols, rows = _contents(fresh_db)["items"]
     assert len(rows) == 7
     assert [r[cols.index("count")] for r in rows if r[cols.index("id")] == "2"] == ["101"]
+
+
+def test_without_skipping_unchanged_rows_a_merge_deletes_and_inserts(fresh_db, tmp_path):
+    # PostgreSQL 14 has no MERGE (run_extract asks server_has_merge), or
+    # REVOPS_LOAD_SKIP_UNCHANGED=false: every row read is rewritten, with this load's id
+    _load(fresh_db, tmp_path, 1, size=100, dup=False)
+    info = _load(fresh_db, tmp_path, 1, size=100, dup=False, skip_unchanged=False)
+    assert info.load_packages[0].schema.tables["items"]["x-merge-strategy"] == "delete-insert"
+    with psycopg.connect(fresh_db) as conn:
+        ids = {r[0] for r in conn.execute("select _dlt_load_id from raw_demo.items")}
+    assert ids == {info.loads_ids[0]}
+
+
+def test_the_warehouse_server_is_asked_whether_it_has_merge(server_url):
+    from revops.sources import server_has_merge
+
+    with psycopg.connect(server_url) as conn:
+        version = conn.info.server_version
+    assert server_has_merge(server_url) is (version >= 150000)
 
 
 def test_a_merge_load_with_a_key_repeated_across_batches_keeps_the_last_row(fresh_db, tmp_path):

@@ -172,7 +172,8 @@ def run_extract(
 
     window = Window.of(since, until)
     batch_rows = load_batch_rows()  # a bad REVOPS_LOAD_BATCH_ROWS is refused before any work
-    load_skip_unchanged()  # and a bad REVOPS_LOAD_SKIP_UNCHANGED
+    # PostgreSQL's MERGE (15+) lets a merge skip unchanged rows; 14 merges by delete and insert
+    skip_unchanged = load_skip_unchanged() and server_has_merge(warehouse_url)
     factory = _source_factory(system)
     mode = drift_mode(system)
     notes = reset_notes()
@@ -184,7 +185,8 @@ def run_extract(
             source = factory(until=until)
         if streams:
             source = source.with_resources(*streams)
-        batch_resources(source, batch_rows)  # rows to dlt as Arrow tables in large batches
+        # rows to dlt as Arrow tables in large batches
+        batch_resources(source, batch_rows, skip_unchanged)
         # vendor timestamps land as the vendor sent them, offset included; staging casts them
         source.schema.remove_type_detection("iso_timestamp")
         if mode == "stop":
@@ -236,6 +238,14 @@ def run_extract(
         variant_columns=variants,
         streams=notes.stream_reports(),
     )
+
+
+def server_has_merge(warehouse_url: str) -> bool:
+    """Whether the warehouse's PostgreSQL has ``MERGE`` (15 and later)."""
+    from revops.warehouse import Warehouse
+
+    with Warehouse.parse(warehouse_url).connect(autocommit=True) as conn:
+        return conn.info.server_version >= 150000
 
 
 def analyze_loaded(warehouse_url: str, dataset: str, tables: Sequence[str]) -> None:

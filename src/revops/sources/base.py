@@ -1026,11 +1026,11 @@ class Batcher:
     already sent turns the table back to merge for this load.
     """
 
-    def __init__(self, resource: Any, size: int) -> None:
+    def __init__(self, resource: Any, size: int, skip_unchanged: bool | None = None) -> None:
         self.resource = resource
         self.size = size
         self.buffers: dict[str, _TableBuffer] = {}
-        self.skip_unchanged = load_skip_unchanged()
+        self.skip_unchanged = load_skip_unchanged() if skip_unchanged is None else skip_unchanged
 
     # the destination's view of a table, through dlt's schema of the running source
     def _schema(self):
@@ -1206,11 +1206,13 @@ class Batcher:
         return rows, again
 
 
-def batched(resource: Any, items: Iterable[Any], size: int) -> Iterator[Any]:
+def batched(
+    resource: Any, items: Iterable[Any], size: int, skip_unchanged: bool | None = None
+) -> Iterator[Any]:
     """A resource's items through a :class:`Batcher`: Arrow tables of up to ``size`` rows per
     target table, every buffer sent before the resource ends. An error inside the resource
     sends nothing more (the run fails and its package is never loaded)."""
-    batcher = Batcher(resource, size)
+    batcher = Batcher(resource, size, skip_unchanged)
     for item in items:
         yield from batcher.add(item)
     yield from batcher.flush()
@@ -1228,10 +1230,13 @@ class _JsonAsTextNote(logging.Filter):
 _JSON_NOTE = _JsonAsTextNote()
 
 
-def batch_resources(source: Any, size: int | None = None) -> None:
+def batch_resources(
+    source: Any, size: int | None = None, skip_unchanged: bool | None = None
+) -> None:
     """Put every selected resource of a dlt ``source`` through :func:`batched` (``size`` default
-    ``REVOPS_LOAD_BATCH_ROWS``; 0 leaves the source as it is). The resources themselves are not
-    changed: their generator step is wrapped, so cursor state and hints work as before."""
+    ``REVOPS_LOAD_BATCH_ROWS``; 0 leaves the source as it is; ``skip_unchanged`` default
+    ``REVOPS_LOAD_SKIP_UNCHANGED``). The resources themselves are not changed: their generator
+    step is wrapped, so cursor state and hints work as before."""
     size = load_batch_rows() if size is None else size
     if size <= 0:
         return
@@ -1253,8 +1258,8 @@ def batch_resources(source: Any, size: int | None = None) -> None:
         if callable(gen):
 
             def evaluated(gen=gen, resource=resource):
-                return batched(resource, gen(), size)
+                return batched(resource, gen(), size, skip_unchanged)
 
             pipe.replace_gen(evaluated)
         elif isinstance(gen, Iterable):
-            pipe.replace_gen(batched(resource, gen, size))
+            pipe.replace_gen(batched(resource, gen, size, skip_unchanged))
