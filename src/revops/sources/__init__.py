@@ -19,18 +19,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from revops import vocabulary
 from revops.config import state_dir
 
 log = logging.getLogger(__name__)
 
 SYSTEMS: dict[str, str] = {
-    "hubspot": "revops.sources.hubspot:hubspot_source",
-    "salesforce": "revops.sources.salesforce:salesforce_source",
-    "google_ads": "revops.sources.google_ads:google_ads_source",
-    "meta_ads": "revops.sources.meta_ads:meta_ads_source",
-    "linkedin_ads": "revops.sources.linkedin_ads:linkedin_ads_source",
-    "mailchimp": "revops.sources.mailchimp:mailchimp_source",
+    system: f"revops.sources.{system}:{system}_source" for system in vocabulary.SYSTEMS
 }
+"""Each system's connector (``module:source factory``), one per name in the dbt var
+``systems`` (:mod:`revops.vocabulary`)."""
 
 
 class SchemaDriftStopped(RuntimeError):
