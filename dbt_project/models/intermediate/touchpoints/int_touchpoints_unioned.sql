@@ -97,27 +97,21 @@ social_clicks_captured as (
     select distinct on (platform, click_id)
         *
     from (
+        {%- for platform, click_id in {'meta_ads': 'fbclid', 'linkedin_ads': 'li_fat_id'}.items() %}
         select
-            'meta_ads' as platform,
-            fbclid as click_id,
+            '{{ platform }}' as platform,
+            {{ click_id }} as click_id,
             person_id,
             created_at,
             utm_source,
             utm_medium,
             utm_content
         from contacts
-        where fbclid is not null
+        where {{ click_id }} is not null
+        {%- if not loop.last %}
         union all
-        select
-            'linkedin_ads' as platform,
-            li_fat_id as click_id,
-            person_id,
-            created_at,
-            utm_source,
-            utm_medium,
-            utm_content
-        from contacts
-        where li_fat_id is not null
+        {%- endif %}
+        {%- endfor %}
     ) as captured
     order by platform, click_id, created_at, person_id
 

@@ -72,13 +72,7 @@ mailchimp as (
 
 unioned as (
 
-    select * from google_ads
-    union all
-    select * from meta_ads
-    union all
-    select * from linkedin_ads
-    union all
-    select * from mailchimp
+    {{ union_all(['google_ads'] + (social | list) + ['mailchimp']) }}
 
 )
 

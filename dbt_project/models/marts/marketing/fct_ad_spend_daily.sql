@@ -113,11 +113,7 @@ linkedin_ads as (
 
 unioned as (
 
-    select * from google_ads
-    union all
-    select * from meta_ads
-    union all
-    select * from linkedin_ads
+    {{ union_all(['google_ads', 'meta_ads', 'linkedin_ads']) }}
 
 )
 
