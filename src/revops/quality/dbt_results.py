@@ -106,14 +106,15 @@ def read_newest(conn: Any) -> list[NodeResult] | None:
 
 @dataclass(frozen=True)
 class Finding:
-    """One reason the dbt results do not clear a mart (the gate makes it a ``Failure``)."""
+    """One reason the dbt results do not clear a mart: the fields of the gate's ``Failure``."""
 
     check: str
     table: str
-    subject: str
+    column: str
     severity: str
     observed: str
     expected: str
+    expectation_type: str = EXPECTATION
 
 
 def relied_on(results: Sequence[NodeResult], marts: Iterable[str]) -> list[NodeResult]:
@@ -139,7 +140,7 @@ def judge(
             Finding(
                 check=f"{CHECK_PREFIX}results_recorded",
                 table=TABLE,
-                subject="(table)",
+                column="(table)",
                 severity="blocking" if recorded else "warning",
                 observed=f"no dbt results in {TABLE}: {why}",
                 expected="`dbt build` recorded the marts' builds and tests",

@@ -460,18 +460,7 @@ def _dbt_failures(
         results = dbt_results.read_newest(conn)
     judged = dbt_results.relied_on(results or [], marts)
     findings = dbt_results.judge(results, marts, config.schema, dbt_results.hook_installed())
-    failures = [
-        Failure(
-            table=f.table,
-            expectation_type=dbt_results.EXPECTATION,
-            column=f.subject,
-            severity=f.severity,
-            observed=scrub(f.observed),
-            expected=f.expected,
-            check=f.check,
-        )
-        for f in findings
-    ]
+    failures = [Failure(**{**asdict(f), "observed": scrub(f.observed)}) for f in findings]
     return failures, len(judged) + len(marts)
 
 

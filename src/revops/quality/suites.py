@@ -29,6 +29,7 @@ import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -104,47 +105,36 @@ class GateContext:
     catalog: Catalog = field(default_factory=Catalog)
 
 
+def _shipped(key: str) -> Any:
+    """A default of the gate: the shipped ``expectations/gate.yml``'s value of ``key`` (the one
+    place each threshold is written; a gate.yml of one's own overrides what it names)."""
+    return field(default_factory=lambda: shipped_config()[key])
+
+
 @dataclass(frozen=True)
 class GateConfig:
-    """The tunable thresholds of the gate (``expectations/gate.yml``)."""
+    """The tunable thresholds of the gate (``expectations/gate.yml``); every field a given
+    gate.yml leaves out has the shipped file's value."""
 
-    schema: str = "marts"
-    money_tolerance: float = 0.01
-    conversion_types: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "customer")
-    valued_conversion_types: tuple[str, ...] = ("opportunity", "customer")
-    required_models: tuple[str, ...] = ("last_touch",)
-    optional_marts: tuple[str, ...] = ()
-    rates_table: str = "seeds.fx_rates_daily"
-    reporting_currency: str = "USD"
-    raw_required_sources: tuple[str, ...] = ("hubspot", "google_ads", "mailchimp")
-    raw_freshness_hours: float = 36.0
-    raw_freshness_hours_by_source: Mapping[str, float] = field(default_factory=dict)
-    volume_min_fraction: float = 0.6
-    volume_history_weeks: int = 4
-    volume_min_history: int = 2
-    volume_min_rows: int = 20
-    raw_money_columns: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: {
-            "google_ads.campaign_daily": ("metrics__cost_micros",),
-            "meta_ads.ad_insights": ("spend",),
-            "linkedin_ads.campaign_analytics": ("cost_in_local_currency",),
-            "hubspot.deals": ("amount",),
-            "salesforce.opportunity": ("amount",),
-        }
-    )
-    raw_currency_columns: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: {
-            "google_ads.customers": ("customer__currency_code",),
-            "meta_ads.ad_accounts": ("currency",),
-            "linkedin_ads.ad_accounts": ("currency",),
-            "hubspot.deals": ("deal_currency_code",),
-            "salesforce.opportunity": ("currency_iso_code",),
-        }
-    )
-    warnings: frozenset[str] = frozenset(
-        {"rpt_pipeline.no_missing_period", "rpt_lead_handoff.no_missing_week"}
-    )
-    source: str = "built-in defaults"
+    schema: str = _shipped("schema")
+    money_tolerance: float = _shipped("money_tolerance")
+    conversion_types: tuple[str, ...] = _shipped("conversion_types")
+    valued_conversion_types: tuple[str, ...] = _shipped("valued_conversion_types")
+    required_models: tuple[str, ...] = _shipped("required_models")
+    optional_marts: tuple[str, ...] = _shipped("optional_marts")
+    rates_table: str = _shipped("rates_table")
+    reporting_currency: str = _shipped("reporting_currency")
+    raw_required_sources: tuple[str, ...] = _shipped("raw_required_sources")
+    raw_freshness_hours: float = _shipped("raw_freshness_hours")
+    raw_freshness_hours_by_source: Mapping[str, float] = _shipped("raw_freshness_hours_by_source")
+    volume_min_fraction: float = _shipped("volume_min_fraction")
+    volume_history_weeks: int = _shipped("volume_history_weeks")
+    volume_min_history: int = _shipped("volume_min_history")
+    volume_min_rows: int = _shipped("volume_min_rows")
+    raw_money_columns: Mapping[str, tuple[str, ...]] = _shipped("raw_money_columns")
+    raw_currency_columns: Mapping[str, tuple[str, ...]] = _shipped("raw_currency_columns")
+    warnings: frozenset[str] = _shipped("warnings")
+    source: str = "expectations/gate.yml (shipped)"
 
     def severity(self, check: str) -> str:
         """``warning`` if the check is listed (or matched by a pattern) under ``warnings``."""
@@ -169,13 +159,23 @@ def default_config_path() -> Path | None:
     configured = current().gate_config  # CONFIG_ENV, checked to name a file
     if configured:
         return configured
-    for candidate in (
-        Path.cwd() / "expectations" / "gate.yml",
-        Path(__file__).resolve().parents[3] / "expectations" / "gate.yml",
-    ):
+    for candidate in (Path.cwd() / "expectations" / "gate.yml", shipped_config_path()):
         if candidate.is_file():
             return candidate
     return None
+
+
+def shipped_config_path() -> Path:
+    """The gate.yml of this repository (``expectations/gate.yml``)."""
+    from revops.config import project_root
+
+    return project_root() / "expectations" / "gate.yml"
+
+
+@cache
+def shipped_config() -> dict[str, Any]:
+    """Every setting of the shipped gate.yml, converted (the defaults of :class:`GateConfig`)."""
+    return _read(shipped_config_path())
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -206,13 +206,20 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 def load_config(path: Path | None = None) -> GateConfig:
     """Read the gate's thresholds from ``path`` (default: ``default_config_path()``).
 
-    Keys left out keep their built-in defaults; unknown keys are an error.
+    Keys left out keep the shipped gate.yml's values; unknown keys are an error.
     """
     path = path or default_config_path()
     if path is None:
         return GateConfig()
+    config = GateConfig(**_read(Path(path)), source=str(path))
+    _validate(config)
+    return config
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The settings of one gate.yml, converted to GateConfig's types."""
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise GateConfigError(f"cannot read the gate configuration {path}: {err}") from err
     if not isinstance(raw, dict):
@@ -221,15 +228,13 @@ def load_config(path: Path | None = None) -> GateConfig:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise GateConfigError(f"{path}: unknown keys {unknown}; allowed: {sorted(known)}")
-    kwargs: dict[str, Any] = {"source": str(path)}
+    settings: dict[str, Any] = {}
     for key, value in raw.items():
         try:
-            kwargs[key] = _CONVERTERS.get(key, str)(value)
+            settings[key] = _CONVERTERS.get(key, str)(value)
         except (TypeError, ValueError, AttributeError) as err:
             raise GateConfigError(f"{path}: {key} has an invalid value {value!r}: {err}") from err
-    config = GateConfig(**kwargs)
-    _validate(config)
-    return config
+    return settings
 
 
 def _validate(config: GateConfig) -> None:
