@@ -24,7 +24,7 @@ from warehouse_checks import new_database
 
 from revops.config import dbt_project_dir
 from revops.reports import semantic
-from revops.reports.data import HEADLINE, build_report
+from revops.reports.data import HEADLINE, STAGE_MEASURES, STEPS, build_report
 from revops.reports.format import fmt_value
 from revops.reports.periods import Period, parse_period
 from revops.reports.render import render_report
@@ -130,3 +130,45 @@ def test_every_headline_figure_is_an_mf_query_of_the_same_period(
             assert figure == (value if value is None else pytest.approx(value, rel=1e-12)), key
             checked += value is not None
     assert checked >= 10  # n/a only where there is nothing to divide by
+
+
+def test_the_funnel_and_attribution_tables_are_mf_queries_of_the_same_period(
+    world: str, analyst: dict[str, str]
+) -> None:
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, W46)
+    funnel, attribution = report.funnel, report.attribution
+    assert funnel is not None and attribution is not None
+    stages = [measure for measure, _ in STAGE_MEASURES]
+    rates = [f"{step}_rate" for step, _ in STEPS]
+    (row,) = mf_query(
+        analyst,
+        [*stages, *rates],
+        ["metric_time__week"],
+        [semantic.period_filter("week", [W46.start])],
+    )
+    assert [funnel.current.get(m) for m in stages] == [int(row[m]) for m in stages]
+    assert [funnel.rates[step] for step, _ in STEPS] == [
+        pytest.approx(float(row[r]), rel=1e-12) for r in rates
+    ]
+    rows = mf_query(
+        analyst,
+        ["attributed_pipeline", "attributed_revenue"],
+        ["metric_time__week", "credit__channel", "credit__model"],
+        [
+            semantic.period_filter("week", [W46.start]),
+            semantic.dimension_filter("credit__model", attribution.models),
+        ],
+    )
+    queried = {}
+    for found in rows:
+        key = (found["credit__channel"], found["credit__model"])
+        queried[(*key, "pipeline")] = float(found["attributed_pipeline"])
+        queried[(*key, "revenue")] = float(found["attributed_revenue"])
+    checked = 0
+    for measure in ("pipeline", "revenue"):
+        for channel, by_model in getattr(attribution, measure).items():
+            for model, value in by_model.items():
+                assert value == pytest.approx(queried[(channel, model, measure)], rel=1e-12)
+                checked += 1
+    assert checked >= 12
