@@ -7,24 +7,15 @@ published mart built, and a test on it passed. ``record_dbt_test`` adds one test
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from revops.quality.dbt_results import TABLE, model_id
 from revops.quality.suites import PUBLISHED_MARTS
 
-DDL = f"""
-create schema if not exists revops_meta;
-create table if not exists {TABLE} (
-    invocation_id text not null,
-    unique_id text not null,
-    resource_type text not null,
-    name text not null,
-    status text not null,
-    severity text,
-    failures bigint,
-    message text,
-    depends_on text[] not null,
-    recorded_at timestamptz not null default clock_timestamp()
-)
-"""
+MACRO = Path(__file__).resolve().parents[1] / "dbt_project" / "macros" / "record_dbt_results.sql"
+DDL = re.search(r"create schema.*?\);", MACRO.read_text(), re.S).group(0)
+"""The hook's own ``create schema`` and ``create table`` statements."""
 
 
 def record_dbt_test(
@@ -65,11 +56,3 @@ def record_dbt_build(conn, status: str = "success") -> None:
         )
     for mart in PUBLISHED_MARTS:
         record_dbt_test(conn, f"contract_{mart}", (mart,))
-
-
-def record_dbt_build_at(url: str) -> None:
-    """``record_dbt_build`` on the database at ``url``."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        record_dbt_build(conn)

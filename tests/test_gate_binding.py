@@ -24,7 +24,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from quality_helpers import record_dbt_build_at
 from test_publish_data import AS_OF, build_world, sql
 from warehouse_checks import new_database
 
@@ -48,7 +47,6 @@ def template_db(server_url: str) -> Iterator[str]:
     """The world, built once for the module; tests get clones (a file copy, well under 1 s)."""
     with new_database(server_url, "revops_binding_tpl") as url:
         build_world(url)
-        record_dbt_build_at(url)
         yield url
 
 

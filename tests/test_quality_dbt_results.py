@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from quality_helpers import DDL
 
-from revops.quality.dbt_results import COLUMNS, NodeResult, hook_installed, judge, model_id
+from revops.quality.dbt_results import COLUMNS, NodeResult, judge, model_id
 
 BUILT = datetime(2026, 11, 16, 5, tzinfo=UTC)
 MACRO = Path(__file__).resolve().parents[1] / "dbt_project" / "macros" / "record_dbt_results.sql"
@@ -87,26 +86,6 @@ def test_no_results_at_all_block_once() -> None:
         ]
 
 
-def test_without_the_hook_in_the_project_missing_results_only_warn(tmp_path: Path) -> None:
-    assert checks(judge(None, ["fct_funnel"], "marts", recorded=False)) == [
-        ("dbt.results_recorded", "warning")
-    ]
-    project = tmp_path / "dbt_project.yml"
-    project.write_text('on-run-end:\n  - "{{ grant_marts_schema_usage() }}"\n')
-    assert hook_installed(project) is False
-    project.write_text(
-        'on-run-end:\n  - "{{ grant_marts_schema_usage() }}"\n'
-        '  - "{{ record_dbt_results(results) }}"\n'
-    )
-    assert hook_installed(project) is True
-
-
-def test_the_test_worlds_table_has_the_columns_the_reader_reads() -> None:
-    created = re.findall(r"^\s+(\w+) ", DDL.split("(", 1)[1], re.M)
-    assert tuple(created) == COLUMNS
-
-
-@pytest.mark.skipif(not MACRO.is_file(), reason="record_dbt_results.sql not in the project yet")
 def test_the_hook_writes_the_columns_the_reader_reads() -> None:
     text = MACRO.read_text()
     created = re.findall(r"^\s+(\w+) (?:text|bigint|timestamptz)", text, re.M)

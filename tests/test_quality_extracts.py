@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from quality_helpers import record_dbt_build_at
 from test_publish_data import AS_OF, build_world
 
 from revops.quality.extracts import extract_failures, required_end
@@ -79,7 +78,6 @@ def test_data_ending_before_the_period_does_blocks_and_running_is_judged_by_the_
 @pytest.fixture
 def world(fresh_db: str) -> str:
     build_world(fresh_db)
-    record_dbt_build_at(fresh_db)
     return fresh_db
 
 

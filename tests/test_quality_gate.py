@@ -10,10 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from quality_helpers import record_dbt_build, record_dbt_test
+from quality_helpers import record_dbt_test
 from test_publish_data import AS_OF, build_world, sql
 
-from revops.quality.dbt_results import hook_installed
 from revops.quality.gate import GateFailed, GateResult, require_pass, run_gate
 from revops.quality.suites import PUBLISHED_MARTS, GateConfig, load_config
 from revops.reports.periods import parse_period
@@ -25,8 +24,6 @@ W46 = parse_period("2026-W46")
 @pytest.fixture
 def world(fresh_db: str) -> str:
     build_world(fresh_db)
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        record_dbt_build(conn)
     return fresh_db
 
 
@@ -170,10 +167,7 @@ def test_dbt_builds_and_tests_that_do_not_clear_a_mart_block_it(world: str, tmp_
     )
 
 
-def test_a_warehouse_without_dbt_results_blocks(
-    fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("revops.quality.dbt_results.hook_installed", lambda: True)
+def test_a_warehouse_without_dbt_results_blocks(fresh_db: str, tmp_path: Path) -> None:
     build_world(fresh_db)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute("drop table if exists revops_meta.dbt_results")
@@ -212,7 +206,7 @@ def test_an_empty_warehouse_fails_on_every_source_and_mart_without_crashing(
         "raw_mailchimp.freshness",
     ]
     assert checks[3:] == [f"{m}.exists" for m in PUBLISHED_MARTS] + ["dbt.results_recorded"]
-    assert result.failures[-1].severity == ("blocking" if hook_installed() else "warning")
+    assert result.failures[-1].severity == "blocking"
     assert result.failures[0].observed == (
         "no raw_google_ads schema (or no _dlt_loads) in the warehouse: never loaded"
     )
@@ -314,8 +308,6 @@ def test_every_check_evaluates_on_postgresql_15_and_catches_bad_data(tmp_path: P
     url = SYSTEM_PG.rsplit("/", 1)[0] + f"/{name}"
     try:
         build_world(url)
-        with psycopg.connect(url, autocommit=True) as conn:
-            record_dbt_build(conn)
         sql(
             url,
             "update marts.fct_attribution set revenue_credit = revenue_credit + 100 "

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from quality_helpers import record_dbt_build_at
 from test_publish_data import AS_OF, OPPORTUNITIES, build_world, sql
 
 from revops.quality import raw
@@ -20,7 +19,6 @@ from revops.reports.periods import parse_period
 @pytest.fixture
 def world(fresh_db: str) -> str:
     build_world(fresh_db)
-    record_dbt_build_at(fresh_db)
     return fresh_db
 
 

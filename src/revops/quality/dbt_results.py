@@ -7,9 +7,7 @@ per model, seed and test result. The gate reads the newest result of each node a
 mart the report publishes (``revops.quality.suites.PUBLISHED_MARTS``), fails:
 
 - ``dbt.results_recorded`` (blocking) when dbt never recorded a result here (the marts built by
-  something else). While ``dbt_project.yml`` does not yet declare the hook
-  (:func:`hook_installed`), the same check is a warning instead: dbt's tests are not read, and a
-  failing one stops ``dbt build`` and with it the pipeline before the gate, as it always did;
+  something else);
 - ``dbt.<mart>.built`` (blocking) when the mart's newest build did not succeed (a failed model
   keeps the previous day's table), or dbt has no build of it;
 - ``dbt.<mart>.tested`` (blocking) when no test that reads the mart ran after its newest build
@@ -25,10 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 TABLE = "revops_meta.dbt_results"
 COLUMNS = (
@@ -63,15 +58,6 @@ class NodeResult:
     message: str
     depends_on: tuple[str, ...]
     recorded_at: datetime
-
-
-def hook_installed(project_file: Path | None = None) -> bool:
-    """True when the dbt project records its results (``record_dbt_results`` on-run-end)."""
-    from revops.config import dbt_project_dir
-
-    path = project_file or dbt_project_dir() / "dbt_project.yml"
-    hooks = (yaml.safe_load(path.read_text()) or {}).get("on-run-end") or []
-    return any("record_dbt_results" in str(hook) for hook in hooks)
 
 
 def model_id(mart: str) -> str:
@@ -123,26 +109,17 @@ def relied_on(results: Sequence[NodeResult], marts: Iterable[str]) -> list[NodeR
     return [r for r in results if r.resource_type == "test" and ids & set(r.depends_on)]
 
 
-def judge(
-    results: Sequence[NodeResult] | None,
-    marts: Iterable[str],
-    schema: str,
-    recorded: bool = True,
-) -> list[Finding]:
-    """What the newest dbt results say about the published ``marts`` (pure: no database).
-
-    ``recorded``: the project records its results (:func:`hook_installed`); without it, their
-    absence is a warning, not a block."""
+def judge(results: Sequence[NodeResult] | None, marts: Iterable[str], schema: str) -> list[Finding]:
+    """What the newest dbt results say about the published ``marts`` (pure: no database)."""
     marts = list(marts)
     if results is None or not results:
-        why = "dbt never ran here" if recorded else "dbt_project.yml has no record_dbt_results hook"
         return [
             Finding(
                 check=f"{CHECK_PREFIX}results_recorded",
                 table=TABLE,
                 column="(table)",
-                severity="blocking" if recorded else "warning",
-                observed=f"no dbt results in {TABLE}: {why}",
+                severity="blocking",
+                observed=f"no dbt results in {TABLE}: dbt never built the marts here",
                 expected="`dbt build` recorded the marts' builds and tests",
             )
         ]

@@ -459,7 +459,7 @@ def _dbt_failures(
     with connect(url) as conn:
         results = dbt_results.read_newest(conn)
     judged = dbt_results.relied_on(results or [], marts)
-    findings = dbt_results.judge(results, marts, config.schema, dbt_results.hook_installed())
+    findings = dbt_results.judge(results, marts, config.schema)
     failures = [Failure(**{**asdict(f), "observed": scrub(f.observed)}) for f in findings]
     return failures, len(judged) + len(marts)
 

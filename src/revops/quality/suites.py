@@ -41,9 +41,6 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 CONFIG_ENV = "REVOPS_GATE_CONFIG"
 """Environment variable naming a gate.yml to use instead of ``expectations/gate.yml``."""
 
-WEEKLY_MEASURES = ("leads", "mqls", "sals", "sqls", "opportunities", "customers")
-"""The stage counts of ``rpt_funnel_conversion``, in funnel order."""
-
 RAW_CHECK_KINDS = (
     "freshness",
     "volume",
@@ -118,12 +115,9 @@ class GateConfig:
 
     schema: str = _shipped("schema")
     money_tolerance: float = _shipped("money_tolerance")
-    conversion_types: tuple[str, ...] = _shipped("conversion_types")
-    valued_conversion_types: tuple[str, ...] = _shipped("valued_conversion_types")
     required_models: tuple[str, ...] = _shipped("required_models")
     optional_marts: tuple[str, ...] = _shipped("optional_marts")
     rates_table: str = _shipped("rates_table")
-    reporting_currency: str = _shipped("reporting_currency")
     raw_required_sources: tuple[str, ...] = _shipped("raw_required_sources")
     raw_freshness_hours: float = _shipped("raw_freshness_hours")
     raw_freshness_hours_by_source: Mapping[str, float] = _shipped("raw_freshness_hours_by_source")
@@ -135,6 +129,13 @@ class GateConfig:
     raw_currency_columns: Mapping[str, tuple[str, ...]] = _shipped("raw_currency_columns")
     warnings: frozenset[str] = _shipped("warnings")
     source: str = "expectations/gate.yml (shipped)"
+
+    @property
+    def reporting_currency(self) -> str:
+        """The reporting currency: dbt's var ``reporting_currency`` (the one place it is set)."""
+        from revops.vocabulary import dbt_vars
+
+        return str(dbt_vars()["reporting_currency"])
 
     def severity(self, check: str) -> str:
         """``warning`` if the check is listed (or matched by a pattern) under ``warnings``."""
@@ -185,8 +186,6 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "conversion_types": _strings,
-    "valued_conversion_types": _strings,
     "required_models": _strings,
     "optional_marts": _strings,
     "raw_required_sources": _strings,
@@ -241,8 +240,6 @@ def _validate(config: GateConfig) -> None:
     words = [
         config.schema,
         config.reporting_currency.lower(),
-        *config.conversion_types,
-        *config.valued_conversion_types,
         *config.required_models,
         *config.optional_marts,
         *config.raw_required_sources,
@@ -504,9 +501,12 @@ def _report_periods_present(config: GateConfig, ctx: GateContext) -> str | None:
 
 
 def _funnel_monotonic(config: GateConfig, ctx: GateContext) -> str:
-    pairs = zip(WEEKLY_MEASURES, WEEKLY_MEASURES[1:], strict=False)
+    from revops.vocabulary import STAGE_COUNTS
+
+    counts = tuple(STAGE_COUNTS.values())
+    pairs = zip(counts, counts[1:], strict=False)
     return f"""
-    select period_type, {", ".join(f"sum({m}) as {m}" for m in WEEKLY_MEASURES)}
+    select period_type, {", ".join(f"sum({m}) as {m}" for m in counts)}
     from {{batch}}
     group by period_type
     having {" or ".join(f"sum({a}) < sum({b})" for a, b in pairs)}
@@ -527,7 +527,7 @@ def _spend_at_the_days_rate(config: GateConfig, ctx: GateContext) -> str:
 
 
 def _conversions_match_funnel(config: GateConfig, ctx: GateContext) -> str:
-    from revops.vocabulary import MODEL_CONVERSION_TYPES
+    from revops.vocabulary import CONVERSION_TYPES, MODEL_CONVERSION_TYPES
 
     funnel, opportunities = config.table("fct_funnel"), config.table("fct_opportunities")
     # lead, mql, sql are people entering the stage; opportunity and customer are account-based:
@@ -541,7 +541,7 @@ def _conversions_match_funnel(config: GateConfig, ctx: GateContext) -> str:
     people = "\nunion all\n".join(
         account_based.get(t)
         or f"select '{t}' as conversion_type, count({t}_at) as people from {funnel}"
-        for t in config.conversion_types
+        for t in CONVERSION_TYPES
     )
     limits = (
         " and ".join(
@@ -586,10 +586,12 @@ def _conversions_match_funnel(config: GateConfig, ctx: GateContext) -> str:
 
 
 def _revenue_only_on_valued(config: GateConfig, ctx: GateContext) -> str:
+    from revops.vocabulary import VALUED_CONVERSION_TYPES
+
     return f"""
     select conversion_type, model, sum(revenue_credit) as revenue_credit
     from {{batch}}
-    where conversion_type not in ({sql_list(config.valued_conversion_types)})
+    where conversion_type not in ({sql_list(VALUED_CONVERSION_TYPES)})
     group by 1, 2
     having sum(abs(revenue_credit)) > {config.money_tolerance!r}
     order by 1, 2
@@ -597,11 +599,13 @@ def _revenue_only_on_valued(config: GateConfig, ctx: GateContext) -> str:
 
 
 def _revenue_per_conversion(config: GateConfig, ctx: GateContext) -> str:
+    from revops.vocabulary import VALUED_CONVERSION_TYPES
+
     return f"""
     with per_model as (
         select conversion_id, model, sum(revenue_credit) as revenue
         from {{batch}}
-        where conversion_type in ({sql_list(config.valued_conversion_types)})
+        where conversion_type in ({sql_list(VALUED_CONVERSION_TYPES)})
         group by 1, 2
     )
     select conversion_id, min(revenue) as lowest_model_total,
@@ -614,11 +618,13 @@ def _revenue_per_conversion(config: GateConfig, ctx: GateContext) -> str:
 
 
 def _revenue_totals(config: GateConfig, ctx: GateContext) -> str:
+    from revops.vocabulary import VALUED_CONVERSION_TYPES
+
     return f"""
     with per_conversion as (
         select conversion_type, conversion_id, model, sum(revenue_credit) as revenue
         from {{batch}} as batch_rows
-        where conversion_type in ({sql_list(config.valued_conversion_types)})
+        where conversion_type in ({sql_list(VALUED_CONVERSION_TYPES)})
         group by 1, 2, 3
     ),
     value as (
