@@ -7,9 +7,8 @@
 --     spend in fct_ad_spend_daily (every model sees all the spend once).
 -- Credits are floats: sums agree within 1e-6 of the total.
 {%- set models = var('attribution_models') %}
-{%- set types = ['lead', 'mql', 'sql', 'opportunity', 'customer'] %}
-{%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sql': 'sqls',
-                  'opportunity': 'opportunities', 'customer': 'customers'} %}
+{%- set types = var('conversion_types') %}
+{%- set plural = var('funnel_stages') %}
 with
 
 credits as (

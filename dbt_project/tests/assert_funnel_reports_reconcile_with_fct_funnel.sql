@@ -3,9 +3,8 @@
 -- of rpt_lead_quality, the rejections of rpt_lead_rejections and the MQLs of rpt_lead_handoff
 -- add up to the people fct_funnel counts. The period and channel grids (every week, every
 -- channel) must add zeros, never copies, and no entry may fall out of them.
-{%- set stages = ['lead', 'mql', 'sal', 'sql', 'opportunity', 'customer'] %}
-{%- set plural = {'lead': 'leads', 'mql': 'mqls', 'sal': 'sals', 'sql': 'sqls',
-                  'opportunity': 'opportunities', 'customer': 'customers'} %}
+{%- set plural = var('funnel_stages') %}
+{%- set stages = plural.keys() | list %}
 {%- set periods = var('report_periods') %}
 with
 
