@@ -441,7 +441,6 @@ def build_parser() -> argparse.ArgumentParser:
 KNOWN_ERRORS = (
     "ConfigError",
     "WarehouseError",
-    "SettingsError",
     "SourceError",
     "DbtError",
     "GateFailed",

@@ -69,21 +69,18 @@ class Kind:
     accepts: str
 
 
-def _no_space(value: str) -> str:
-    if not value or any(c.isspace() for c in value):
+def _no_space(value: Any) -> Any:
+    """Text (or a secret) without spaces inside, the ones around it dropped."""
+    secret = isinstance(value, SecretStr)
+    text = (value.get_secret_value() if secret else value).strip()
+    if not text or any(c.isspace() for c in text):
         raise ValueError("it holds spaces or line breaks")
-    return value
+    return SecretStr(text) if secret else text
 
 
 def _printable(value: SecretStr) -> SecretStr:
     if any(c in "\r\n\0" for c in value.get_secret_value()):
         raise ValueError("it holds a line break")
-    return value
-
-
-def _secret_token(value: SecretStr) -> SecretStr:
-    if any(c.isspace() for c in value.get_secret_value()):
-        raise ValueError("it holds spaces or line breaks")
     return value
 
 
@@ -191,7 +188,7 @@ Day = Annotated[date, Kind("date", "an ISO date (YYYY-MM-DD)")]
 Port = Annotated[int, Kind("port", "a TCP port number"), Field(ge=1, le=65535)]
 Text = Annotated[str, Kind("text", "text without spaces"), AfterValidator(_no_space)]
 Secret = Annotated[
-    SecretStr, Kind("secret", "text without spaces (a secret)"), AfterValidator(_secret_token)
+    SecretStr, Kind("secret", "text without spaces (a secret)"), AfterValidator(_no_space)
 ]
 Password = Annotated[
     SecretStr, Kind("password", "text without line breaks (a secret)"), AfterValidator(_printable)
