@@ -32,6 +32,7 @@ WRONG: dict[str, str] = {
     "warehouse url": "mysql://root:s3cret@localhost/x",
     "folder": "<a file>",
     "file": "/no/such/file.pem",
+    "new file": "/no/such/folder/shot.png",
     "host": "smtp://mail.example.com",
     "address": "nobody",
     "addresses": "ceo@example.com, nobody",
@@ -121,6 +122,7 @@ def test_config_lists_every_setting_and_never_a_secret(
     secrets = {
         "warehouse_url": "postgresql://u:s3cret-wh@db.example.com:5432/wh",
         "test_warehouse_url": "postgresql://u:s3cret-test@db.example.com/t",
+        "test_airflow_db_server": "postgresql://u:s3cret-af-test@db.example.com/postgres",
         "airflow_db_url": "postgresql+psycopg://u:s3cret-af@db.example.com/airflow",
         "celery_broker_url": "redis://:s3cret-redis@127.0.0.1:6379/0",
         "smtp_password": "s3cret smtp password",

@@ -120,6 +120,12 @@ def _file(value: Path) -> Path:
     return value
 
 
+def _new_file(value: Path) -> Path:
+    if value.is_dir() or not value.parent.is_dir():
+        raise ValueError("its folder does not exist, or it names a folder")
+    return value
+
+
 def _host(value: str) -> str:
     value = value.strip()
     if not value or "://" in value or any(c.isspace() or c in "/@" for c in value):
@@ -202,6 +208,11 @@ WarehouseUrl = Annotated[
 ]
 Folder = Annotated[Path, Kind("folder", "a folder path (not a file)"), AfterValidator(_folder)]
 File = Annotated[Path, Kind("file", "the path of an existing file"), AfterValidator(_file)]
+NewFile = Annotated[
+    Path,
+    Kind("new file", "the path of a file to write, in a folder that exists"),
+    AfterValidator(_new_file),
+]
 Host = Annotated[str, Kind("host", "a host name or IP address"), AfterValidator(_host)]
 Address = Annotated[str, Kind("address", "an e-mail address"), AfterValidator(_address)]
 Addresses = Annotated[
@@ -544,6 +555,18 @@ class CoreSettings(_Base):
     )
     test_warehouse_url: WarehouseUrl | None = _setting(
         None, "a server the test suite uses instead of its own embedded one", "tests", secret=True
+    )
+    test_airflow_db_server: WarehouseUrl = _setting(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        "the PostgreSQL server whose databases the Airflow service tests use as metadata DB",
+        "tests",
+        secret=True,
+    )
+    test_celery_broker_db: WholeNumber = _setting(
+        11, "the Redis database number the CeleryExecutor test uses", "tests", ge=0, le=15
+    )
+    keep_screenshot: NewFile | None = _setting(
+        None, "where the report's browser test copies its screenshot (unset: not kept)", "tests"
     )
 
 
