@@ -1165,6 +1165,10 @@ def reference() -> str:
         "fills the ones the environment leaves unset (host: URL, login: client id, password: "
         "token or API key, extras: the other keys by name), and `revops_smtp` the mail "
         "settings; the environment wins.",
+        "",
+        "Not settings: `REVOPS_PG_*` (dbt's profile) and `REVOPS_GATE_WAREHOUSE_SQLALCHEMY_URL` "
+        "(Great Expectations' datasource) are written by revops, from the warehouse setting, "
+        "for each dbt call and gate run; revops does not read them.",
     ]
     tables: dict[tuple[str, str], list[str]] = {}
     for name, info in fields().items():
