@@ -187,70 +187,72 @@ def _deadline(value: Any) -> Any:
     return None if isinstance(value, str) and value.strip().lower() == "off" else value
 
 
-WholeNumber = Annotated[int, Kind("whole number", "a whole number")]
-Number = Annotated[float, Kind("number", "a number")]
-Flag = Annotated[bool, Kind("flag", "true or false (also 1/0, yes/no, on/off)")]
-Day = Annotated[date, Kind("date", "an ISO date (YYYY-MM-DD)")]
-Port = Annotated[int, Kind("port", "a TCP port number"), Field(ge=1, le=65535)]
-Text = Annotated[str, Kind("text", "text without spaces"), AfterValidator(_no_space)]
-Secret = Annotated[
-    SecretStr, Kind("secret", "text without spaces (a secret)"), AfterValidator(_no_space)
-]
-Password = Annotated[
-    SecretStr, Kind("password", "text without line breaks (a secret)"), AfterValidator(_printable)
-]
-HttpUrl = Annotated[str, Kind("http url", "an http(s):// URL"), AfterValidator(_http_url)]
-AnyUrl = Annotated[str, Kind("url", "a URL (scheme://...)"), AfterValidator(_any_url)]
-WarehouseUrl = Annotated[
+def _kind_of(base: Any, name: str, accepts: str, *checks: Any) -> Any:
+    """A kind of setting: the Python type, its :class:`Kind` and the checks of its text."""
+    return Annotated[(base, Kind(name, accepts), *checks)]
+
+
+After, Before = AfterValidator, BeforeValidator
+WholeNumber = _kind_of(int, "whole number", "a whole number")
+Number = _kind_of(float, "number", "a number")
+Flag = _kind_of(bool, "flag", "true or false (also 1/0, yes/no, on/off)")
+Day = _kind_of(date, "date", "an ISO date (YYYY-MM-DD)")
+Port = _kind_of(int, "port", "a TCP port number", Field(ge=1, le=65535))
+Text = _kind_of(str, "text", "text without spaces", After(_no_space))
+Secret = _kind_of(SecretStr, "secret", "text without spaces (a secret)", After(_no_space))
+Password = _kind_of(SecretStr, "password", "text without line breaks (a secret)", After(_printable))
+HttpUrl = _kind_of(str, "http url", "an http(s):// URL", After(_http_url))
+AnyUrl = _kind_of(str, "url", "a URL (scheme://...)", After(_any_url))
+WarehouseUrl = _kind_of(
     str,
-    Kind("warehouse url", "a postgresql:// URL of one server (see the README)"),
-    AfterValidator(_warehouse_url),
-]
-Folder = Annotated[Path, Kind("folder", "a folder path (not a file)"), AfterValidator(_folder)]
-File = Annotated[Path, Kind("file", "the path of an existing file"), AfterValidator(_file)]
-NewFile = Annotated[
-    Path,
-    Kind("new file", "the path of a file to write, in a folder that exists"),
-    AfterValidator(_new_file),
-]
-Host = Annotated[str, Kind("host", "a host name or IP address"), AfterValidator(_host)]
-Address = Annotated[str, Kind("address", "an e-mail address"), AfterValidator(_address)]
-Addresses = Annotated[
+    "warehouse url",
+    "a postgresql:// URL of one server (see the README)",
+    After(_warehouse_url),
+)
+Folder = _kind_of(Path, "folder", "a folder path (not a file)", After(_folder))
+File = _kind_of(Path, "file", "the path of an existing file", After(_file))
+NewFile = _kind_of(
+    Path, "new file", "the path of a file to write, in a folder that exists", After(_new_file)
+)
+Host = _kind_of(str, "host", "a host name or IP address", After(_host))
+Address = _kind_of(str, "address", "an e-mail address", After(_address))
+Addresses = _kind_of(
     tuple[str, ...],
-    Kind("addresses", "comma-separated e-mail addresses"),
-    BeforeValidator(_split),
-    AfterValidator(_addresses),
-]
-Id = Annotated[
+    "addresses",
+    "comma-separated e-mail addresses",
+    Before(_split),
+    After(_addresses),
+)
+Id = _kind_of(
     str,
-    Kind("id", "an id (letters and digits; dashes are dropped)"),
-    AfterValidator(lambda value: _ids((value.strip(),))[0]),
-]
-Ids = Annotated[
+    "id",
+    "an id (letters and digits; dashes are dropped)",
+    After(lambda value: _ids((value.strip(),))[0]),
+)
+Ids = _kind_of(
     tuple[str, ...],
-    Kind("ids", "comma-separated ids (letters and digits; dashes are dropped)"),
-    BeforeValidator(_split),
-    AfterValidator(_ids),
-]
+    "ids",
+    "comma-separated ids (letters and digits; dashes are dropped)",
+    Before(_split),
+    After(_ids),
+)
 
 
 def Choice(*allowed: str) -> Any:
     """One of ``allowed`` (case-insensitive)."""
-    return Annotated[
-        Literal[allowed],  # type: ignore[valid-type]
-        Kind("choice", "one of " + ", ".join(allowed)),
-        BeforeValidator(_lower),
-    ]
+    choice = Literal[allowed]  # type: ignore[valid-type]
+    return _kind_of(choice, "choice", "one of " + ", ".join(allowed), Before(_lower))
 
 
 def Choices(*allowed: str) -> Any:
     """Some of ``allowed``, comma-separated (kept in ``allowed``'s order, no repeats)."""
-    return Annotated[
+    return _kind_of(
         tuple[str, ...],
-        Kind("choices", "a comma-separated list of " + ", ".join(allowed)),
-        BeforeValidator(lambda v: _split(_lower(v))),
-        AfterValidator(_choices(allowed)),
-    ]
+        "choices",
+        "a comma-separated list of " + ", ".join(allowed),
+        Before(lambda v: _split(_lower(v))),
+        After(_choices(allowed)),
+    )
 
 
 def _check_properties(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -265,12 +267,13 @@ def _check_properties(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-PropertyNames = Annotated[
+PropertyNames = _kind_of(
     tuple[str, ...],
-    Kind("properties", "comma-separated property internal names (like hs_lead_status)"),
-    BeforeValidator(_split),
-    AfterValidator(_check_properties),
-]
+    "properties",
+    "comma-separated property internal names (like hs_lead_status)",
+    Before(_split),
+    After(_check_properties),
+)
 
 
 def _api_version(system: str) -> Any:
@@ -291,11 +294,9 @@ def _api_version(system: str) -> Any:
 
     from revops.sources.versions import FORMATS
 
-    return Annotated[
-        str,
-        Kind("api version", f"a {system} API version like {FORMATS[system][1]}"),
-        AfterValidator(check),
-    ]
+    return _kind_of(
+        str, "api version", f"a {system} API version like {FORMATS[system][1]}", After(check)
+    )
 
 
 # -- the settings --------------------------------------------------------------------------------
