@@ -513,6 +513,17 @@ def _funnel_monotonic(config: GateConfig, ctx: GateContext) -> str:
     """
 
 
+def _rate_known(config: GateConfig, ctx: GateContext) -> str:
+    return f"""
+    select distinct spend.currency, spend.date_day
+    from {{batch}} as spend
+    left outer join {config.rates_table} as rates
+        on rates.currency = spend.currency and rates.rate_date = spend.date_day
+    where spend.currency <> '{config.reporting_currency}' and rates.currency is null
+    order by 1, 2
+    """
+
+
 def _spend_at_the_days_rate(config: GateConfig, ctx: GateContext) -> str:
     return f"""
     select spend.date_day, spend.platform, spend.campaign_id, spend.currency, spend.spend,
@@ -698,6 +709,13 @@ MART_CHECKS: dict[str, tuple[RowCheck, ...]] = {
         ),
     ),
     "fct_ad_spend_daily": (
+        RowCheck(
+            "rate_known",
+            "a rate for every currency and day with spend",
+            "a daily rate for each (currency, day) still in the rates table; never 1.0",
+            _rate_known,
+            requires=("<rates>",),
+        ),
         RowCheck(
             "spend_reporting_at_the_days_rate",
             "spend_reporting vs spend x the day's rate",
