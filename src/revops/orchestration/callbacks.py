@@ -144,9 +144,10 @@ def send_alert(
     """E-mail an alert to ``REVOPS_ALERT_RECIPIENTS``; False (logged) when it cannot be sent."""
     try:
         from revops.reports.send import ALERT_RECIPIENTS_ENV, SmtpSettings, deliver, smtp_environ
+        from revops.settings import source
 
         env = smtp_environ() if environ is None else dict(environ)
-        if not (env.get(ALERT_RECIPIENTS_ENV) or "").strip():
+        if source("alert_recipients", env) == "default":
             log.error("%s is not set: alert not sent: %s", ALERT_RECIPIENTS_ENV, subject)
             return False
         settings = SmtpSettings.from_env(env, alerts=True)

@@ -109,9 +109,10 @@ class GateOutcome:
 
 
 def _alert_settings(environ: Mapping[str, str]) -> SmtpSettings | None:
-    from revops.reports.send import ALERT_RECIPIENTS_ENV, SmtpSettings
+    from revops.reports.send import SmtpSettings
+    from revops.settings import source
 
-    if not (environ.get(ALERT_RECIPIENTS_ENV) or "").strip():
+    if source("alert_recipients", environ) == "default":  # REVOPS_ALERT_RECIPIENTS unset
         return None
     return SmtpSettings.from_env(environ, alerts=True)
 
