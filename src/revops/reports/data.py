@@ -1,27 +1,36 @@
-"""The leadership report's numbers, read from the warehouse's marts only.
+"""The leadership report's numbers: metrics of the dbt semantic layer, nothing computed here.
 
 :func:`build_report` reads one period (an ISO week or a calendar month) and the one before it
-in a single read-only snapshot:
+in a single read-only snapshot. Every number is a metric defined in
+``dbt_project/models/marts/*/_*__semantic.yml``, which MetricFlow compiles into SQL
+(:mod:`revops.reports.semantic`); ``mf query`` with the same metrics, group-by and period
+gives the same numbers:
 
 =======================  ===========================================================
-section                  marts read
+section                  metrics (semantic model: mart)
 =======================  ===========================================================
-headline numbers         ``rpt_pipeline`` (pipeline created, won revenue),
-                         ``fct_ad_spend_daily`` + ``rpt_funnel_conversion`` (CAC),
-                         ``rpt_funnel_conversion`` (MQLs), ``fct_funnel`` (MQL -> SQL
-                         cohort rate), ``rpt_lead_handoff`` (handoff SLA met)
-funnel                   ``rpt_funnel_conversion`` (stage entries, cohort rates, 12 weeks)
-attribution by channel   ``rpt_channel_attribution`` (pipeline = opportunity revenue,
-                         revenue = customer revenue, per model)
-spend and ROAS           ``fct_ad_spend_daily`` (spend) and the attribution above
-lead quality             ``rpt_lead_quality``, ``rpt_lead_rejections``
-handoff SLA by owner     ``rpt_lead_handoff``
+headline numbers         :data:`HEADLINE`: ``pipeline_created``, ``won_revenue``
+                         (opportunities: ``fct_opportunities``), ``cac`` (``spend`` /
+                         ``customers``), ``mqls``, ``mql_to_sql_rate`` (funnel:
+                         ``fct_funnel``), ``handoff_sla_share`` (lead_handoff:
+                         ``rpt_lead_handoff``)
+funnel                   ``leads`` ... ``customers`` and ``<a>_to_<b>_rate`` (cohort), and
+                         the stage counts of the 12 weeks up to the period
+attribution by channel   ``attributed_pipeline``, ``attributed_revenue``,
+                         ``attributed_opportunities``, ``attributed_customers`` by
+                         ``credit__channel`` and ``credit__model`` (``fct_attribution``)
+spend and ROAS           ``spend`` by ``ad_spend__channel`` (``fct_ad_spend_daily``); ROAS
+                         per model = the channel's attributed revenue / its spend
+lead quality             ``mqls``, ``mqls_accepted``, ``mqls_rejected``,
+                         ``mql_acceptance_rate`` by ``person__channel``; ``disqualified``
+                         by reason and channel
+handoff SLA by owner     ``handoff_*`` metrics by ``handoff__owner`` (``rpt_lead_handoff``)
 =======================  ===========================================================
 
-A mart (or a column) that does not exist yet makes its section "not available yet" with the
-reason, never an error: the rest of the report still renders. Monthly editions read the
-marts' ``month`` rows; ``rpt_lead_handoff`` has weeks only, so a month takes the weeks that
-start in it.
+A mart (or a column) a section's metrics read that does not exist yet makes the section "not
+available yet" with the reason, never an error: the rest of the report still renders. A
+period is ``metric_time`` at the edition's grain (week or month, UTC); the handoff metrics
+count by MQL week, so a month takes the weeks that start in it.
 """
 
 from __future__ import annotations
