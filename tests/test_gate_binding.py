@@ -83,12 +83,12 @@ def failing() -> GateResult:
 
     failure = Failure(
         "marts.fct_attribution",
-        "unexpected_rows_expectation",
-        "credit",
+        "dbt_test",
+        "assert_attribution_credit_sums_to_one",
         "blocking",
-        "1 offending row",
-        "credits sum to 1",
-        "fct_attribution.credit_sums_to_1",
+        "fail: Got 1 result, configured to fail if != 0",
+        "passes in the newest `dbt build`",
+        "dbt.assert_attribution_credit_sums_to_one",
     )
     return GateResult(
         passed=False,
