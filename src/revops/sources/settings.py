@@ -20,6 +20,7 @@ from datetime import date
 from typing import Any
 
 from revops.settings import ConfigError, connector
+from revops.settings import env_name as settings_env_name
 
 SettingsError = ConfigError
 """A required connector setting is missing or malformed (the one settings error, by its
@@ -28,7 +29,7 @@ connectors' name); the message names the variable and what to do."""
 
 def env_name(system: str, key: str) -> str:
     """``REVOPS_<SYSTEM>_<KEY>`` for a system such as ``google_ads`` and a key such as ``token``."""
-    return f"REVOPS_{system}_{key}".upper()
+    return settings_env_name(f"{system}_{key}")
 
 
 def setting(system: str, key: str, default: str | None = None) -> Any:
