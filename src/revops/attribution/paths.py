@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from os import PathLike
 from typing import IO, Any
 
@@ -302,9 +303,11 @@ def touch_credits(paths: PathSet, model: str) -> np.ndarray:
         credit = np.repeat(1.0 / paths.lengths, paths.lengths)
     elif model == "position_based":
         first, last = MODEL_WEIGHTS[model]["first"], MODEL_WEIGHTS[model]["last"]
+        # the middle touches' share in decimal, as the SQL's numeric gives it (0.2, not 0.1999...)
+        between = float(1 - Decimal(repr(first)) - Decimal(repr(last)))
         n = np.repeat(paths.lengths, paths.lengths)
         pos = np.arange(total) - np.repeat(starts, paths.lengths)
-        middle = (1.0 - first - last) / np.maximum(n - 2, 1)
+        middle = between / np.maximum(n - 2, 1)
         by_position = np.where(pos == 0, first, np.where(pos == n - 1, last, middle))
         credit = np.where(n == 1, 1.0, np.where(n == 2, 0.5, by_position))
     elif model == "markov":
