@@ -609,6 +609,39 @@ select p.period_type, date_trunc(p.period_type, mql_at at time zone 'UTC')::date
     count(*) as rejected
 from marts.fct_funnel cross join (values ('week'), ('month')) as p (period_type)
 where disqualified_at is not null group by 1, 2, 3, 4;
+
+create table marts.fct_attributed_spend_daily as
+with spend as (
+    select date_day, channel, coalesce(campaign_id, '(none)') as campaign_id,
+        max(campaign_name) as campaign_name, sum(spend_reporting) as spend_reporting
+    from marts.fct_ad_spend_daily group by 1, 2, 3
+),
+spend_per_model as (
+    select spend.*, m.model from spend
+    cross join (select distinct model from marts.fct_attribution) as m
+),
+attributed as (
+    select (converted_at at time zone 'UTC')::date as date_day, model, channel,
+        coalesce(campaign_id, '(none)') as campaign_id, max(campaign_name) as campaign_name,
+        sum(credit) filter (where conversion_type = 'lead') as leads,
+        sum(credit) filter (where conversion_type = 'mql') as mqls,
+        sum(credit) filter (where conversion_type = 'sql') as sqls,
+        sum(credit) filter (where conversion_type = 'opportunity') as opportunities,
+        sum(credit) filter (where conversion_type = 'customer') as customers,
+        sum(revenue_credit) filter (where conversion_type = 'opportunity') as pipeline,
+        sum(revenue_credit) filter (where conversion_type = 'customer') as revenue
+    from marts.fct_attribution group by 1, 2, 3, 4
+)
+select coalesce(s.date_day, a.date_day) as date_day, coalesce(s.model, a.model) as model,
+    coalesce(s.channel, a.channel) as channel,
+    coalesce(s.campaign_id, a.campaign_id) as campaign_id,
+    coalesce(s.campaign_name, a.campaign_name) as campaign_name,
+    coalesce(s.spend_reporting, 0) as spend_reporting,
+    coalesce(a.leads, 0) as leads, coalesce(a.mqls, 0) as mqls, coalesce(a.sqls, 0) as sqls,
+    coalesce(a.opportunities, 0) as opportunities, coalesce(a.customers, 0) as customers,
+    coalesce(a.pipeline, 0)::numeric as pipeline, coalesce(a.revenue, 0)::numeric as revenue
+from spend_per_model as s
+full outer join attributed as a using (date_day, model, channel, campaign_id);
 """
 
 SPEND_FROM_RAW_SQL = """

@@ -172,3 +172,30 @@ def test_the_funnel_and_attribution_tables_are_mf_queries_of_the_same_period(
                 assert value == pytest.approx(queried[(channel, model, measure)], rel=1e-12)
                 checked += 1
     assert checked >= 12
+
+
+def test_roas_per_channel_and_model_is_an_mf_query_of_the_same_period(
+    world: str, analyst: dict[str, str]
+) -> None:
+    with psycopg.connect(world) as conn:
+        report = build_report(conn, W46)
+    assert report.spend and report.attribution
+    rows = mf_query(
+        analyst,
+        ["attributed_roas"],
+        ["metric_time__week", "attributed_spend__channel", "attributed_spend__model"],
+        [semantic.period_filter("week", [W46.start])],
+    )
+    queried = {
+        (row["attributed_spend__channel"], row["attributed_spend__model"]): mf_number(
+            row["attributed_roas"]
+        )
+        for row in rows
+    }
+    checked = 0
+    for spend in report.spend:
+        for model in report.attribution.models:
+            value = queried.get((spend.channel, model))
+            assert spend.roas(model) == (value if value is None else pytest.approx(value))
+            checked += value is not None
+    assert checked >= 6

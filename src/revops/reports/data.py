@@ -163,16 +163,18 @@ class AttributionSection:
 
 @dataclass(frozen=True)
 class SpendRow:
-    """Ad spend of one channel (reporting currency), and attributed revenue per model."""
+    """Ad spend of one channel (reporting currency), attributed revenue and ROAS per model."""
 
     channel: str
     spend: float
     previous_spend: float
     revenue: Mapping[str, float]
+    roas_by_model: Mapping[str, float | None] = field(default_factory=dict)
+    """Attributed revenue / spend per model (metric ``attributed_roas``)."""
 
     def roas(self, model: str) -> float | None:
         """Attributed revenue / spend under ``model``; None without spend."""
-        return self.revenue.get(model, 0.0) / self.spend if self.spend else None
+        return self.roas_by_model.get(model)
 
 
 @dataclass(frozen=True)
@@ -388,6 +390,24 @@ def _spend_by_channel(
     return found
 
 
+def _roas(
+    conn: psycopg.Connection[Any], period: Period, models: Sequence[str]
+) -> dict[str, dict[str, float | None]]:
+    """ROAS per channel and model: the won revenue the model credits / the channel's spend."""
+    found: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for _, row in _read(
+        conn,
+        ["attributed_roas"],
+        period.period_type,
+        [period.start],
+        ("attributed_spend__channel", "attributed_spend__model"),
+        (semantic.dimension_filter("attributed_spend__model", models),),
+    ):
+        channel = row["attributed_spend__channel"] or "(none)"
+        found[channel][row["attributed_spend__model"]] = _opt(row["attributed_roas"])
+    return found
+
+
 def _lead_quality(conn: psycopg.Connection[Any], period: Period) -> tuple[LeadQualityRow, ...]:
     rows = _read(
         conn,
@@ -508,6 +528,7 @@ _NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
         ),
     ),
     "spend": (("fct_ad_spend_daily", "date_day", "channel", "spend_reporting"),),
+    "roas": (("fct_attributed_spend_daily", "date_day", "model", "channel", "spend_reporting"),),
     "lead_quality": (("fct_funnel", "mql_at", "sal_at", "disqualified_at", "source_channel"),),
     "rejections": (("fct_funnel", "disqualified_at", "disqualification_reason", "source_channel"),),
     "handoff": (
@@ -595,12 +616,14 @@ def build_report(
         if "spend" not in unavailable:
             by_period = _spend_by_channel(conn, periods)
             now, earlier = by_period[period.start], by_period[before.start]
+            roas = {} if "roas" in unavailable or not attribution else _roas(conn, period, models)
             spend = tuple(
                 SpendRow(
                     channel,
                     now.get(channel, 0.0),
                     earlier.get(channel, 0.0),
                     dict(attribution.revenue.get(channel, {})) if attribution else {},
+                    roas.get(channel, {}),
                 )
                 for channel in sorted(
                     set(now) | set(earlier),
