@@ -32,6 +32,7 @@ from revops.config import dbt_project_dir
 
 __all__ = [
     "CHANNELS",
+    "CONVERSION_TYPES",
     "DATA_DRIVEN_MODELS",
     "HEURISTIC_MODELS",
     "MODELS",
@@ -41,7 +42,6 @@ __all__ = [
     "STAGES",
     "STAGE_COUNTS",
     "SYSTEMS",
-    "CONVERSION_TYPES",
     "VALUED_CONVERSION_TYPES",
     "dbt_vars",
 ]
