@@ -16,6 +16,7 @@ MACRO = Path(__file__).resolve().parents[1] / "dbt_project" / "macros" / "record
 
 def node(name: str, kind: str, status: str, marts=(), minutes: int = 1, **kw) -> NodeResult:
     return NodeResult(
+        invocation_id=kw.get("invocation", f"run at {minutes}"),
         unique_id=model_id(name) if kind == "model" else f"test.revops.{name}",
         resource_type=kind,
         name=name,
@@ -77,6 +78,14 @@ def test_a_failed_build_and_a_build_newer_than_its_tests_block() -> None:
     ]
     assert found[0].observed == "error at 2026-11-16 05:00 UTC: division by zero"
     assert found[2].observed == "no build recorded"
+
+
+def test_a_test_of_the_same_invocation_counts_whatever_the_order_recorded() -> None:
+    results = [
+        node("fct_funnel", "model", "success", minutes=2, invocation="build"),
+        node("unique_fct_funnel_person_id", "test", "pass", ["fct_funnel"], 1, invocation="build"),
+    ]
+    assert judge(results, ["fct_funnel"], "marts") == []
 
 
 def test_no_results_at_all_block_once() -> None:

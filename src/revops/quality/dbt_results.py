@@ -49,6 +49,7 @@ CHECK_PREFIX = "dbt."
 class NodeResult:
     """The newest recorded result of one dbt node."""
 
+    invocation_id: str
     unique_id: str
     resource_type: str
     name: str
@@ -71,20 +72,21 @@ def read_newest(conn: Any) -> list[NodeResult] | None:
     if exists is None:
         return None
     rows = conn.execute(
-        f"select distinct on (unique_id) {', '.join(COLUMNS[1:])} from {TABLE} "
+        f"select distinct on (unique_id) {', '.join(COLUMNS)} from {TABLE} "
         "order by unique_id, recorded_at desc"
     ).fetchall()
     return [
         NodeResult(
-            unique_id=r[0],
-            resource_type=r[1],
-            name=r[2],
-            status=str(r[3]).lower(),
-            severity=r[4],
-            failures=r[5],
-            message=(r[6] or "").strip(),
-            depends_on=tuple(r[7] or ()),
-            recorded_at=r[8],
+            invocation_id=r[0],
+            unique_id=r[1],
+            resource_type=r[2],
+            name=r[3],
+            status=str(r[4]).lower(),
+            severity=r[5],
+            failures=r[6],
+            message=(r[7] or "").strip(),
+            depends_on=tuple(r[8] or ()),
+            recorded_at=r[9],
         )
         for r in rows
     ]
@@ -147,7 +149,10 @@ def judge(results: Sequence[NodeResult] | None, marts: Iterable[str], schema: st
             )
             continue
         tests = relied_on(results, [mart])
-        if not any(t.recorded_at >= build.recorded_at for t in tests):
+        if not any(
+            t.invocation_id == build.invocation_id or t.recorded_at > build.recorded_at
+            for t in tests
+        ):
             findings.append(
                 Finding(
                     f"{CHECK_PREFIX}{mart}.tested",
