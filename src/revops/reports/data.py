@@ -35,7 +35,6 @@ count by MQL week, so a month takes the weeks that start in it.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +139,8 @@ class AttributionSection:
     revenue: Mapping[str, Mapping[str, float]]
     opportunities: Mapping[str, Mapping[str, float]]
     customers: Mapping[str, Mapping[str, float]]
+    totals: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """``pipeline`` and ``revenue`` over every channel, per model (the same metrics by model)."""
 
     @property
     def channels(self) -> list[str]:
@@ -156,9 +157,8 @@ class AttributionSection:
         )
 
     def total(self, measure: str, model: str) -> float:
-        """The sum over channels of ``pipeline`` or ``revenue`` under ``model``."""
-        table: Mapping[str, Mapping[str, float]] = getattr(self, measure)
-        return math.fsum(v.get(model, 0.0) for v in table.values())
+        """``pipeline`` or ``revenue`` over every channel under ``model``."""
+        return self.totals.get(measure, {}).get(model, 0.0)
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,8 @@ class Report:
     handoff: tuple[HandoffRow, ...] | None
     unavailable: Mapping[str, str] = field(default_factory=dict)
     """Section -> why it is not available yet (a mart or column not built)."""
+    spend_totals: tuple[float, float] = (0.0, 0.0)
+    """Ad spend over every channel in the period and the one before (metric ``spend``)."""
 
     def kpi(self, key: str) -> Kpi:
         """The headline number ``key`` (``pipeline_created``, ``won_revenue``, ``cac``,
@@ -376,7 +378,20 @@ def _attribution(
             # a channel the model credits no such conversion has no entry
             if row[credited]:
                 tables[table][channel][model] = _num(row[metric])
-    return AttributionSection(tuple(models), **{k: dict(v) for k, v in tables.items()})
+    totals: dict[str, dict[str, float]] = {"pipeline": {}, "revenue": {}}
+    for _, row in _read(
+        conn,
+        ["attributed_pipeline", "attributed_revenue"],
+        period.period_type,
+        [period.start],
+        ("credit__model",),
+        (semantic.dimension_filter("credit__model", models),),
+    ):
+        totals["pipeline"][row["credit__model"]] = _num(row["attributed_pipeline"])
+        totals["revenue"][row["credit__model"]] = _num(row["attributed_revenue"])
+    return AttributionSection(
+        tuple(models), **{k: dict(v) for k, v in tables.items()}, totals=totals
+    )
 
 
 def _spend_by_channel(
@@ -612,10 +627,15 @@ def build_report(
                 weeks=_weeks(conn, period),
             )
         attribution = None if "attribution" in unavailable else _attribution(conn, period, models)
-        spend = None
+        spend, spend_totals = None, (0.0, 0.0)
         if "spend" not in unavailable:
             by_period = _spend_by_channel(conn, periods)
             now, earlier = by_period[period.start], by_period[before.start]
+            totals = _per_period(conn, ["spend"], periods)
+            spend_totals = (
+                _num(totals.get(period.start, {}).get("spend")),
+                _num(totals.get(before.start, {}).get("spend")),
+            )
             roas = {} if "roas" in unavailable or not attribution else _roas(conn, period, models)
             spend = tuple(
                 SpendRow(
@@ -646,4 +666,5 @@ def build_report(
         rejections=rejections,
         handoff=handoff,
         unavailable=unavailable,
+        spend_totals=spend_totals,
     )

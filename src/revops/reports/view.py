@@ -295,8 +295,7 @@ def _spend_section(report: Report, charts: dict[str, Chart]) -> Section:
             title,
             unavailable=f"No ad spend in {report.period.label} or {report.previous_period.label}.",
         )
-    spend_now = math.fsum(r.spend for r in report.spend)
-    spend_before = math.fsum(r.previous_spend for r in report.spend)
+    spend_now, spend_before = report.spend_totals
     total_roas = [
         fmt_roas(
             math.fsum(r.revenue.get(m, 0.0) for r in report.spend) / spend_now
