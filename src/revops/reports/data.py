@@ -233,6 +233,8 @@ class Report:
     """Section -> why it is not available yet (a mart or column not built)."""
     spend_totals: tuple[float, float] = (0.0, 0.0)
     """Ad spend over every channel in the period and the one before (metric ``spend``)."""
+    spend_roas: Mapping[str, float | None] = field(default_factory=dict)
+    """Per model, ROAS over the channels with spend (metric ``attributed_roas``)."""
 
     def kpi(self, key: str) -> Kpi:
         """The headline number ``key`` (``pipeline_created``, ``won_revenue``, ``cac``,
@@ -406,19 +408,24 @@ def _spend_by_channel(
 
 
 def _roas(
-    conn: psycopg.Connection[Any], period: Period, models: Sequence[str]
+    conn: psycopg.Connection[Any],
+    period: Period,
+    models: Sequence[str],
+    together: Sequence[str] = (),
 ) -> dict[str, dict[str, float | None]]:
-    """ROAS per channel and model: the won revenue the model credits / the channel's spend."""
+    """ROAS per channel and model (channel -> model -> won revenue the model credits / spend);
+    with ``together``, per model over those channels as one (under the channel ``""``)."""
+    where = [semantic.dimension_filter("attributed_spend__model", models)]
+    group_by = ["attributed_spend__model"]
+    if together:
+        where.append(semantic.dimension_filter("attributed_spend__channel", together))
+    else:
+        group_by.append("attributed_spend__channel")
     found: dict[str, dict[str, float | None]] = defaultdict(dict)
     for _, row in _read(
-        conn,
-        ["attributed_roas"],
-        period.period_type,
-        [period.start],
-        ("attributed_spend__channel", "attributed_spend__model"),
-        (semantic.dimension_filter("attributed_spend__model", models),),
+        conn, ["attributed_roas"], period.period_type, [period.start], group_by, where
     ):
-        channel = row["attributed_spend__channel"] or "(none)"
+        channel = "" if together else row["attributed_spend__channel"] or "(none)"
         found[channel][row["attributed_spend__model"]] = _opt(row["attributed_roas"])
     return found
 
@@ -627,7 +634,7 @@ def build_report(
                 weeks=_weeks(conn, period),
             )
         attribution = None if "attribution" in unavailable else _attribution(conn, period, models)
-        spend, spend_totals = None, (0.0, 0.0)
+        spend, spend_totals, spend_roas = None, (0.0, 0.0), {}
         if "spend" not in unavailable:
             by_period = _spend_by_channel(conn, periods)
             now, earlier = by_period[period.start], by_period[before.start]
@@ -650,6 +657,8 @@ def build_report(
                     key=lambda c: (-now.get(c, 0.0), -earlier.get(c, 0.0), c),
                 )
             )
+            if spend and "roas" not in unavailable and attribution:
+                spend_roas = _roas(conn, period, models, [r.channel for r in spend]).get("", {})
         lead_quality = None if "lead_quality" in unavailable else _lead_quality(conn, period)
         rejections = None if "rejections" in unavailable else _rejections(conn, period)
         handoff = None if "handoff" in unavailable else _handoff(conn, period)
@@ -667,4 +676,5 @@ def build_report(
         handoff=handoff,
         unavailable=unavailable,
         spend_totals=spend_totals,
+        spend_roas=spend_roas,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -296,14 +295,7 @@ def _spend_section(report: Report, charts: dict[str, Chart]) -> Section:
             unavailable=f"No ad spend in {report.period.label} or {report.previous_period.label}.",
         )
     spend_now, spend_before = report.spend_totals
-    total_roas = [
-        fmt_roas(
-            math.fsum(r.revenue.get(m, 0.0) for r in report.spend) / spend_now
-            if spend_now
-            else None
-        )
-        for m in models
-    ]
+    total_roas = [fmt_roas(report.spend_roas.get(m)) for m in models]
     table = Table(
         headers=[
             "Channel",
