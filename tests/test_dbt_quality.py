@@ -19,10 +19,11 @@ import csv
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
-from revops.transform import run_dbt
+from revops.transform import DbtError, run_dbt
 
 DBT = Path(__file__).resolve().parent.parent / "dbt_project"
 HOUR = 3600.0
@@ -109,3 +110,42 @@ def test_accepted_currencies_are_the_currencies_with_rates() -> None:
                         assert set(values) == with_rates, f"{model['name']}.currency"
                         checked.append(model["name"])
     assert sorted(checked) == ["dim_campaigns", "fct_ad_spend_daily", "fct_opportunities"]
+
+
+def test_a_failing_dbt_test_is_recorded_and_blocks_its_mart(
+    fresh_db: str, own_target: Path
+) -> None:
+    """The record_dbt_results hook writes what `dbt test` found; the gate's reading of it names
+    the failed test under the mart it reads."""
+    from dataclasses import replace
+
+    from revops.quality.dbt_results import judge, model_id, read_newest
+
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(
+            "create schema marts; create table marts.rpt_lead_rejections (period_type text, "
+            "period_start date, channel text, disqualification_reason text, rejected bigint); "
+            "insert into marts.rpt_lead_rejections values "
+            "('week', '2026-11-09', 'email', 'no budget', 3), "
+            "('week', '2026-11-09', 'paid_search', 'no budget', -1)"
+        )
+    with pytest.raises(DbtError, match="not_negative_rpt_lead_rejections_rejected"):
+        run_dbt(["test", "--select", "rpt_lead_rejections,test_type:generic"], fresh_db, quiet=True)
+    with psycopg.connect(fresh_db) as conn:
+        results = read_newest(conn)
+    assert results is not None
+    statuses = {r.name: r.status for r in results}
+    assert statuses["not_negative_rpt_lead_rejections_rejected"] == "fail"
+    assert statuses["not_null_rpt_lead_rejections_rejected"] == "pass"
+    # dbt test alone records no build of the mart: that blocks before its tests are read
+    marts = ["rpt_lead_rejections"]
+    assert [f.check for f in judge(results, marts, "marts")] == ["dbt.rpt_lead_rejections.built"]
+    test = next(r for r in results if r.name == "not_negative_rpt_lead_rejections_rejected")
+    built = replace(test, unique_id=model_id(marts[0]), resource_type="model", status="success")
+    [found] = judge([built, *results], marts, "marts")
+    assert (found.check, found.table, found.severity) == (
+        "dbt.not_negative_rpt_lead_rejections_rejected",
+        "marts.rpt_lead_rejections",
+        "blocking",
+    )
+    assert found.observed == "fail: Got 1 result, configured to fail if != 0"
