@@ -536,7 +536,7 @@ class CoreSettings(_Base):
     )
     report_deadline_hours: Annotated[
         Annotated[float, Field(gt=0)] | None,
-        Kind("deadline", "a number of hours or off"),
+        Kind("deadline", "a number of hours{bounds}, or off"),
         BeforeValidator(_deadline),
     ] = _setting(
         2.0,
@@ -1003,9 +1003,14 @@ def accepts(name: str) -> str:
     b = {bound: _number(value) for bound, value in _bounds(info).items()}
     low = f"at least {b['ge']}" if "ge" in b else f"above {b['gt']}" if "gt" in b else ""
     high = f"at most {b['le']}" if "le" in b else f"below {b['lt']}" if "lt" in b else ""
-    if "ge" in b and "le" in b:
-        return f"{text}, {b['ge']} to {b['le']}"
-    return ", ".join(filter(None, [text, low, high]))
+    bounds = (
+        f"{b['ge']} to {b['le']}"
+        if "ge" in b and "le" in b
+        else ", ".join(filter(None, [low, high]))
+    )
+    if "{bounds}" in text:  # the kind says where its range goes
+        return text.format(bounds=f" {bounds}" if bounds else "")
+    return ", ".join(filter(None, [text, bounds]))
 
 
 def _number(value: float) -> str:
