@@ -225,44 +225,50 @@ def _table_suite(
     elif stream.cursor:
         not_run.append(f"{qualified}.volume (no cursor column {stream.cursor})")
     sample_key = ", ".join(_quoted(c) for c in key if c in columns)
-    for column in config.raw_money_columns.get(f"{system}.{table}", ()):
-        if column not in columns:
-            not_run.append(f"{qualified}.{column}_not_negative (no such column)")
-            continue
-        value = f"trim({_quoted(column)}::text)"
-        s.rows(
-            f"{column}_not_negative",
-            column,
-            "a number >= 0",
-            f"select {sample_key + ', ' if sample_key else ''}{_quoted(column)} "
-            f"from {{batch}} "
-            f"where nullif({value}, '') is not null and case when {value} ~ '{_NUMBER}' "
-            f"then {value}::numeric < 0 else true end",
-        )
-    for column in config.raw_currency_columns.get(f"{system}.{table}", ()):
-        if column not in columns:
-            not_run.append(f"{qualified}.{column}_known_currency (no such column)")
-            continue
-        code = f"upper(trim({_quoted(column)}::text))"
-        s.rows(
-            f"{column}_known_currency",
-            column,
-            f"a currency with rates in {config.rates_table} (or "
-            f"{config.reporting_currency}); never missing",
-            f"""
-            select {code} as currency, count(*) as rows_with_it
-            from {{batch}}
-            where {_quoted(column)} is null
-                or {code} not in (
-                    select currency from {config.rates_table} as rates
-                    union select '{config.reporting_currency}'
-                )
-            group by 1
-            order by 1
-            """,
-            requires=[config.rates_table],
-        )
+    for configured, kind, rule in (
+        (config.raw_money_columns, "not_negative", _not_negative),
+        (config.raw_currency_columns, "known_currency", _known_currency),
+    ):
+        for column in configured.get(f"{system}.{table}", ()):
+            if column not in columns:
+                not_run.append(f"{qualified}.{column}_{kind} (no such column)")
+                continue
+            expected, sql, requires = rule(column, sample_key, config)
+            s.rows(f"{column}_{kind}", column, expected, sql, requires=requires)
     return s.build()
+
+
+def _not_negative(column: str, sample_key: str, config: GateConfig) -> tuple[str, str, list[str]]:
+    """Spend or an amount: a number >= 0 (text that is not a number fails; empty is no amount)."""
+    value = f"trim({_quoted(column)}::text)"
+    return (
+        "a number >= 0",
+        f"select {sample_key + ', ' if sample_key else ''}{_quoted(column)} from {{batch}} "
+        f"where nullif({value}, '') is not null and case when {value} ~ '{_NUMBER}' "
+        f"then {value}::numeric < 0 else true end",
+        [],
+    )
+
+
+def _known_currency(column: str, sample_key: str, config: GateConfig) -> tuple[str, str, list[str]]:
+    """A currency code with rates (or the reporting currency); never missing."""
+    code = f"upper(trim({_quoted(column)}::text))"
+    return (
+        f"a currency with rates in {config.rates_table} (or {config.reporting_currency}); "
+        "never missing",
+        f"""
+        select {code} as currency, count(*) as rows_with_it
+        from {{batch}}
+        where {_quoted(column)} is null
+            or {code} not in (
+                select currency from {config.rates_table} as rates
+                union select '{config.reporting_currency}'
+            )
+        group by 1
+        order by 1
+        """,
+        [config.rates_table],
+    )
 
 
 def _volume(s: SuiteBuilder, cursor: str, config: GateConfig, ctx: GateContext) -> None:
