@@ -263,3 +263,12 @@ def test_an_airflow_connection_fills_what_the_environment_leaves_unset(
     assert s.hubspot_search_per_second == 2.0
     token = oauth_token("hubspot")
     assert token._client == ("client-1", None, "s3cret-refresh")
+
+
+def test_help_is_shown_even_with_a_wrong_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("REVOPS_DEBUG", "maybe")
+    with pytest.raises(SystemExit) as done:
+        cli.main(["config", "--help"])
+    assert done.value.code == 0 and "revops config" in capsys.readouterr().out

@@ -467,7 +467,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         debug = current().debug or bool(lead)
     except ValueError as err:  # a setting revops cannot use, named
-        return _report_error(err, bool(lead))
+        if not {"-h", "--help"} & set(argv):  # help is still shown
+            return _report_error(err, bool(lead))
+        debug = bool(lead)
     if argv[lead : lead + 1] == ["attribute"]:
         # its own parser, so `revops attribute --help` reaches it
         from revops.attribution.cli import main as attribute_main
