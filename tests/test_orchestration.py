@@ -125,10 +125,11 @@ def test_timeouts_and_deadline_come_from_settings_with_defaults() -> None:
     assert report_deadline({}) == timedelta(hours=2)
     assert task_timeout({"REVOPS_TASK_TIMEOUT_MINUTES": "90"}) == timedelta(minutes=90)
     assert dagrun_timeout({"REVOPS_DAGRUN_TIMEOUT_HOURS": "1.5"}) == timedelta(minutes=90)
-    with pytest.raises(ValueError, match="REVOPS_REPORT_DEADLINE_HOURS must be a positive"):
+    with pytest.raises(ValueError, match="REVOPS_REPORT_DEADLINE_HOURS='0' is out of range"):
         report_deadline({"REVOPS_REPORT_DEADLINE_HOURS": "0"})
-    with pytest.raises(ValueError, match="REVOPS_TASK_TIMEOUT_MINUTES must be a positive"):
+    with pytest.raises(ValueError, match="REVOPS_TASK_TIMEOUT_MINUTES='an hour' is not a number"):
         task_timeout({"REVOPS_TASK_TIMEOUT_MINUTES": "an hour"})
+    assert report_deadline({"REVOPS_REPORT_DEADLINE_HOURS": "off"}) is None
 
 
 # -- alerts ------------------------------------------------------------------------------------
