@@ -49,7 +49,8 @@ from revops.attribution.paths import (
     write_paths,
 )
 from revops.attribution.pathset import PathSet
-from revops.config import project_root, setting_bool
+from revops.config import project_root
+from revops.settings import current
 from revops.vocabulary import MODEL_CONVERSION_TYPES, MODEL_WEIGHTS, MODELS
 
 REL = 1e-9
@@ -57,7 +58,7 @@ ABS = 1e-315
 FLOAT_MAX = float(np.finfo(np.float64).max)
 assert len(MODELS) == 10 and set(PATH_MODELS) | set(TIMED_MODELS) == set(MODELS)
 
-if setting_bool("REVOPS_HYPOTHESIS_EXPLORE", False):
+if current().hypothesis_explore:
     BASE = settings(
         deadline=None,
         derandomize=False,

@@ -51,14 +51,6 @@ def __getattr__(name: str):  # noqa: ANN202
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def setting_bool(name: str, default: bool | None = None) -> bool:
-    """Transitional: ``revops.settings.get(name)`` (the setting's declared default applies);
-    removed once the last caller reads :mod:`revops.settings` (a test module, by request)."""
-    from revops.settings import get
-
-    return bool(get(name))
-
-
 # -- private files -----------------------------------------------------------------------------
 # Reports, sent mail, credentials and Data Docs hold what only their owner may read: folders
 # revops creates for them are 0700 and their files 0600, whatever the process umask.
