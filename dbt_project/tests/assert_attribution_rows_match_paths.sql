@@ -31,12 +31,12 @@ path_lengths as (
 
 models as (
 
-    {% for model in var('attribution_models') %}
-    select '{{ model }}' as model, conversion_id
-    from conversions
-    where {{ attribution_model_applies(model) }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select model, conversion_type from (values
+        {%- for model in var('attribution_models') %}{% set outer = loop %}
+        {%- for type in var('attribution_model_conversion_types').get(model, var('conversion_types')) %}
+        {{- ',' if not (outer.first and loop.first) }} ('{{ model }}', '{{ type }}')
+        {%- endfor %}{% endfor %}
+    ) as applicable (model, conversion_type)
 
 ),
 
@@ -61,7 +61,7 @@ expected as (
         end as max_rows
     from conversions
     inner join models
-        on models.conversion_id = conversions.conversion_id
+        on models.conversion_type = conversions.conversion_type
     left join path_lengths
         on conversions.conversion_id = path_lengths.conversion_id
 
