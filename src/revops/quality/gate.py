@@ -466,28 +466,24 @@ def _dbt_failures(
 
 def _missing_source(config: GateConfig, system: str) -> Failure:
     schema = f"raw_{system}"
+    hours = config.freshness_hours(system)
     return Failure(
-        table=schema,
-        expectation_type="source_loaded",
-        column="(schema)",
-        severity="blocking",
-        observed=f"no {schema} schema (or no {raw.LOADS_TABLE}) in the warehouse: never loaded",
-        expected=f"{schema} loaded by `revops extract {system}` within "
-        f"{config.freshness_hours(system):g} h",
-        check=raw.missing_source_check(system),
+        schema,
+        "source_loaded",
+        "(schema)",
+        "blocking",
+        f"no {schema} schema (or no {raw.LOADS_TABLE}) in the warehouse: never loaded",
+        f"{schema} loaded by `revops extract {system}` within {hours:g} h",
+        raw.missing_source_check(system),
     )
 
 
 def _missing_mart(config: GateConfig, mart: str) -> Failure:
     table = config.table(mart)
+    expected = f"{table} exists (built by `dbt build`); none of its checks could run"
+    observed = f"no table or view {table} in the warehouse"
     return Failure(
-        table=table,
-        expectation_type="table_exists",
-        column="(table)",
-        severity="blocking",
-        observed=f"no table or view {table} in the warehouse",
-        expected=f"{table} exists (built by `dbt build`); none of its checks could run",
-        check=f"{mart}.exists",
+        table, "table_exists", "(table)", "blocking", observed, expected, f"{mart}.exists"
     )
 
 
