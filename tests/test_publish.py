@@ -168,9 +168,10 @@ BROKEN = [
         "update marts.fct_attribution set credit = credit * 0.8, "
         f"revenue_credit = revenue_credit * 0.8 where conversion_id = '{_customer_conversion()}' "
         "and model = 'markov'",
-        "fct_attribution.credit_sums_to_1",
+        # the credit sum itself is dbt's test; the gate's revenue reconciliation still blocks
+        "fct_attribution.revenue_per_conversion_equal_across_models",
         "marts.fct_attribution",
-        f"(conversion_id='{_customer_conversion()}', model='markov', credit_sum=0.8",
+        f"(conversion_id='{_customer_conversion()}', lowest_model_total=",
         id="attribution that does not add up",
     ),
 ]
