@@ -1247,6 +1247,9 @@ def batch_resources(
     # (_dlt_id comes with each Arrow table, from with_row_ids; dlt's own adds it row by row)
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "false")
     os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+    # one load file per batch: dlt's load workers COPY a table's files side by side (a first
+    # load of 119,040 rows in two files: load 0.34-0.39 s -> 0.26 s here)
+    os.environ.setdefault("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", str(size))
     dlt_log = logging.getLogger("dlt")
     if _JSON_NOTE not in dlt_log.filters:
         dlt_log.addFilter(_JSON_NOTE)
