@@ -21,6 +21,7 @@ import pytest
 from cli_run import revops_env, run_revops
 from warehouse_checks import new_database
 
+from revops import vocabulary
 from revops.simulator import Company, SimulatorServer
 
 AS_OF = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -67,7 +68,7 @@ def test_extract_all_prints_no_traceback_and_one_line_per_stream(extract_all) ->
     per_system: dict[str, list[str]] = defaultdict(list)
     for line in lines:
         per_system[line.strip().split(".")[0].split(":")[0]].append(line)
-    systems = ["hubspot", "salesforce", "google_ads", "meta_ads", "linkedin_ads", "mailchimp"]
+    systems = list(vocabulary.SYSTEMS)
     assert sorted(per_system) == sorted(systems), lines
     for system in systems:
         streams = [m for line in per_system[system] if (m := STREAM_LINE.match(line))]

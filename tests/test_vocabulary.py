@@ -40,3 +40,25 @@ def test_every_channel_a_mapping_seed_assigns_is_a_channel() -> None:
     assert seeded <= set(vocabulary.CHANNELS), seeded - set(vocabulary.CHANNELS)
     # `sales` (sales activities) is the one channel a model assigns that no seed maps to
     assert set(vocabulary.CHANNELS) - seeded == {"sales"}
+
+
+def test_the_report_labels_every_model_and_stage_of_the_vocabulary():
+    from revops.reports.data import MODEL_LABELS, STAGE_MEASURES, STEPS
+
+    assert tuple(MODEL_LABELS) == vocabulary.MODELS
+    assert STAGE_MEASURES == (
+        ("leads", "Leads"),
+        ("mqls", "MQLs"),
+        ("sals", "SALs"),
+        ("sqls", "SQLs"),
+        ("opportunities", "Opportunities"),
+        ("customers", "Customers"),
+    )
+    assert [step for step, _ in STEPS] == [
+        "lead_to_mql",
+        "mql_to_sal",
+        "sal_to_sql",
+        "sql_to_opportunity",
+        "opportunity_to_customer",
+    ]
+    assert STEPS[-1][1] == "Opportunity \u2192 Customer"

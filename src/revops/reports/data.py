@@ -44,6 +44,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.pq import TransactionStatus
 
+from revops import vocabulary
 from revops.reports import semantic
 from revops.reports.periods import Period, previous
 
@@ -62,21 +63,25 @@ MODEL_LABELS: dict[str, str] = {
     "markov": "Markov",
     "shapley": "Shapley",
 }
-STAGE_MEASURES: tuple[tuple[str, str], ...] = (
-    ("leads", "Leads"),
-    ("mqls", "MQLs"),
-    ("sals", "SALs"),
-    ("sqls", "SQLs"),
-    ("opportunities", "Opportunities"),
-    ("customers", "Customers"),
+
+
+def _stage_label(stage: str, plural: bool = False) -> str:
+    """How the report writes a funnel stage: acronyms in capitals (MQL, SAL, SQL), words
+    capitalised (Lead, Opportunity); ``plural`` from the stage's count column (MQLs, Leads)."""
+    if len(stage) == 3:
+        return stage.upper() + ("s" if plural else "")
+    return vocabulary.STAGE_COUNTS[stage].capitalize() if plural else stage.capitalize()
+
+
+STAGE_MEASURES: tuple[tuple[str, str], ...] = tuple(
+    (count, _stage_label(stage, plural=True)) for stage, count in vocabulary.STAGE_COUNTS.items()
 )
-STEPS: tuple[tuple[str, str], ...] = (
-    ("lead_to_mql", "Lead \u2192 MQL"),
-    ("mql_to_sal", "MQL \u2192 SAL"),
-    ("sal_to_sql", "SAL \u2192 SQL"),
-    ("sql_to_opportunity", "SQL \u2192 Opportunity"),
-    ("opportunity_to_customer", "Opportunity \u2192 Customer"),
+"""Each funnel stage's count column and label, in funnel order (the dbt var funnel_stages)."""
+STEPS: tuple[tuple[str, str], ...] = tuple(
+    (f"{a}_to_{b}", f"{_stage_label(a)} \u2192 {_stage_label(b)}")
+    for a, b in zip(vocabulary.STAGES, vocabulary.STAGES[1:], strict=False)
 )
+"""Each step between consecutive stages (its cohort-rate metric is ``<step>_rate``) and label."""
 CHART_WEEKS = 12
 DEFAULT_CURRENCY = "USD"
 NO_OWNER = "(unassigned)"
