@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.revops-installed
 
-.PHONY: demo test test-fast bench lint format warehouse-start warehouse-stop clean help
+.PHONY: bi bi-serve demo test test-fast bench lint format warehouse-start warehouse-stop clean help
 
 help:
 	@echo "make demo   - set up .venv and run the pipeline end to end on the simulator"
 	@echo "make test   - set up .venv and run the test suite"
 	@echo "make bench  - run the benchmarks"
 	@echo "make lint   - ruff"
+	@echo "make bi     - Superset (in .venv-bi) on the warehouse's marts, as bi_reader"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "revops needs Python 3.11; set PYTHON=/path/to/python3.11")'
@@ -48,6 +49,25 @@ warehouse-start: $(STAMP)
 
 warehouse-stop: $(STAMP)
 	$(BIN)/revops warehouse stop
+
+# Superset in its own venv (its pins conflict with the project's): bi/requirements.txt
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.revops-bi-installed
+BI_ENV := SUPERSET_CONFIG_PATH=$(CURDIR)/bi/superset_config.py REVOPS_BI_HOME=$(CURDIR)/.revops/bi
+
+$(BI_STAMP): bi/requirements.txt
+	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	@echo "installing Superset into $(BI_VENV) (first time: about a minute)"
+	@$(BI_VENV)/bin/python -m pip install -q --upgrade pip
+	@$(BI_VENV)/bin/python -m pip install -q -r bi/requirements.txt
+	@touch $(BI_STAMP)
+
+bi: $(STAMP) $(BI_STAMP)
+	$(BIN)/revops warehouse start
+	$(BI_ENV) $(BI_VENV)/bin/python bi/setup.py "$$($(BIN)/revops warehouse url --show-password)"
+
+bi-serve: $(BI_STAMP)
+	$(BI_ENV) $(BI_VENV)/bin/superset run -p 8088 --with-threads
 
 clean:
 	-$(BIN)/revops warehouse stop
