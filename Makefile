@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/revops demo
 
-test: $(STAMP)
+test: $(STAMP) $(BI_STAMP)
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -53,7 +53,7 @@ warehouse-stop: $(STAMP)
 # Superset in its own venv (its pins conflict with the project's): bi/requirements.txt
 BI_VENV := .venv-bi
 BI_STAMP := $(BI_VENV)/.revops-bi-installed
-BI_ENV := SUPERSET_CONFIG_PATH=$(CURDIR)/bi/superset_config.py REVOPS_BI_HOME=$(CURDIR)/.revops/bi
+BI_ENV := SUPERSET_CONFIG_PATH=$(CURDIR)/bi/superset_config.py SUPERSET_HOME=$(CURDIR)/.revops/bi
 
 $(BI_STAMP): bi/requirements.txt
 	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)

@@ -5,7 +5,7 @@
 WAREHOUSE_URL is an owner's URL (`revops warehouse url --show-password`): it is used once, to
 create (or re-password) the login role `revops_bi` in role `bi_reader`, which dbt grants the
 marts and nothing else. Superset connects as `revops_bi`, never as the owner. Then: Superset's
-metadata (SQLite under REVOPS_BI_HOME), an admin login, the warehouse as a database, every
+metadata (SQLite under SUPERSET_HOME), an admin login, the warehouse as a database, every
 table in `marts` as a dataset, and the dashboard in bi/dashboard.yaml. Idempotent: a rerun
 replaces the database's URL, the datasets it lacks and the dashboard.
 """
@@ -24,7 +24,7 @@ import psycopg2
 import yaml
 
 BI = Path(__file__).resolve().parent
-HOME = Path(os.environ.get("REVOPS_BI_HOME", ".revops/bi")).resolve()
+HOME = Path(os.environ.get("SUPERSET_HOME", ".revops/bi")).resolve()
 LOGIN_ROLE = "revops_bi"
 DATABASE_NAME = "revops warehouse"
 ADMIN = "admin"
@@ -137,9 +137,11 @@ def register(url: str, password: str) -> int:
 def main() -> int:
     HOME.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SUPERSET_CONFIG_PATH", str(BI / "superset_config.py"))
-    os.environ["REVOPS_BI_HOME"] = str(HOME)
+    os.environ["SUPERSET_HOME"] = str(HOME)
     os.environ.setdefault("FLASK_APP", "superset")
     secret("secret_key")
+    if os.environ.get("SUPERSET_ADMIN_PASSWORD"):  # docker-compose sets the login
+        (HOME / "admin_password").write_text(os.environ["SUPERSET_ADMIN_PASSWORD"])
     password = secret("admin_password")
     url = bi_reader_url(sys.argv[1])
     superset("db", "upgrade")

@@ -1,6 +1,6 @@
 """Superset's settings for revops (SUPERSET_CONFIG_PATH points here; `make bi` sets it).
 
-Everything Superset keeps of its own lives under REVOPS_BI_HOME (default `.revops/bi`): its
+Everything Superset keeps of its own lives under SUPERSET_HOME (default `.revops/bi`): its
 SQLite metadata database and the secret key `bi/setup.py` generates on first run. The key is
 never in the repository; delete the folder to start over.
 """
@@ -8,7 +8,7 @@ never in the repository; delete the folder to start over.
 import os
 from pathlib import Path
 
-HOME = Path(os.environ.get("REVOPS_BI_HOME", ".revops/bi")).resolve()
+HOME = Path(os.environ.get("SUPERSET_HOME", ".revops/bi")).resolve()
 
 SECRET_KEY = (HOME / "secret_key").read_text().strip()
 SQLALCHEMY_DATABASE_URI = f"sqlite:///{HOME / 'superset.db'}"

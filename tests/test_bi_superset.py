@@ -61,7 +61,7 @@ def superset(tmp_path_factory, server_url: str):
     home = tmp_path_factory.mktemp("superset")
     env = {
         **os.environ,
-        "REVOPS_BI_HOME": str(home),
+        "SUPERSET_HOME": str(home),
         "SUPERSET_CONFIG_PATH": str(ROOT / "bi" / "superset_config.py"),
     }
     with new_database(server_url) as url:
