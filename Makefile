@@ -45,7 +45,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src dags tests scripts
 
 warehouse-start: $(STAMP)
-	$(BIN)/revops warehouse start
+	$(BIN)/revops warehouse status >/dev/null || $(BIN)/revops warehouse start
 
 warehouse-stop: $(STAMP)
 	$(BIN)/revops warehouse stop
@@ -63,7 +63,7 @@ $(BI_STAMP): bi/requirements.txt
 	@touch $(BI_STAMP)
 
 bi: $(STAMP) $(BI_STAMP)
-	$(BIN)/revops warehouse start
+	$(BIN)/revops warehouse status >/dev/null || $(BIN)/revops warehouse start
 	$(BI_ENV) $(BI_VENV)/bin/python bi/setup.py "$$($(BIN)/revops warehouse url --show-password)"
 
 bi-serve: $(BI_STAMP)

@@ -62,7 +62,9 @@ def api(client, method: str, path: str, token: str, **body):
         path, json=body or None, headers={"Authorization": f"Bearer {token}"}
     )
     if response.status_code >= 400:
-        raise SystemExit(f"Superset {method.upper()} {path}: {response.status_code} {response.text}")
+        raise SystemExit(
+            f"Superset {method.upper()} {path}: {response.status_code} {response.text}"
+        )
     return response.get_json()
 
 
@@ -88,17 +90,29 @@ def register(url: str, password: str) -> int:
         database_id = api(client, "post", "/api/v1/database/", token, **db)["id"]
 
     tables = api(
-        client, "get",
-        f"/api/v1/database/{database_id}/tables/?q=(schema_name:marts,force:!t)", token,
+        client,
+        "get",
+        f"/api/v1/database/{database_id}/tables/?q=(schema_name:marts,force:!t)",
+        token,
     )["result"]
-    q = json.dumps({"filters": [{"col": "schema", "opr": "eq", "value": "marts"}],
-                    "page_size": 1000})
-    have = {d["table_name"]: d["id"] for d in api(client, "get", f"/api/v1/dataset/?q={q}",
-                                                  token)["result"]}
+    q = json.dumps(
+        {"filters": [{"col": "schema", "opr": "eq", "value": "marts"}], "page_size": 1000}
+    )
+    have = {
+        d["table_name"]: d["id"]
+        for d in api(client, "get", f"/api/v1/dataset/?q={q}", token)["result"]
+    }
     for table in sorted(t["value"] for t in tables if t["type"] in ("table", "view")):
         if table not in have:
-            have[table] = api(client, "post", "/api/v1/dataset/", token, database=database_id,
-                              schema="marts", table_name=table)["id"]
+            have[table] = api(
+                client,
+                "post",
+                "/api/v1/dataset/",
+                token,
+                database=database_id,
+                schema="marts",
+                table_name=table,
+            )["id"]
 
     spec = yaml.safe_load((BI / "dashboard.yaml").read_text())
     q = json.dumps({"filters": [{"col": "slug", "opr": "eq", "value": spec["slug"]}]})
@@ -107,30 +121,62 @@ def register(url: str, password: str) -> int:
         api(client, "delete", f"/api/v1/dashboard/{old['id']}", token)
         for chart in charts:
             api(client, "delete", f"/api/v1/chart/{chart['id']}", token)
-    dashboard_id = api(client, "post", "/api/v1/dashboard/", token,
-                       dashboard_title=spec["title"], slug=spec["slug"], published=True)["id"]
-    layout = {"DASHBOARD_VERSION_KEY": "v2", "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID",
-              "children": ["GRID_ID"]}, "GRID_ID": {"type": "GRID", "id": "GRID_ID",
-              "children": [], "parents": ["ROOT_ID"]}}
+    dashboard_id = api(
+        client,
+        "post",
+        "/api/v1/dashboard/",
+        token,
+        dashboard_title=spec["title"],
+        slug=spec["slug"],
+        published=True,
+    )["id"]
+    layout = {
+        "DASHBOARD_VERSION_KEY": "v2",
+        "ROOT_ID": {"type": "ROOT", "id": "ROOT_ID", "children": ["GRID_ID"]},
+        "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
+    }
     for n, chart in enumerate(spec["charts"]):
         dataset_id = have[chart["dataset"]]
-        columns = [c["column_name"] for c in api(
-            client, "get", f"/api/v1/dataset/{dataset_id}", token)["result"]["columns"]]
-        params = {"viz_type": "table", "query_mode": "raw", "datasource": f"{dataset_id}__table",
-                  "all_columns": chart.get("columns", columns), "row_limit": 1000}
-        chart_id = api(client, "post", "/api/v1/chart/", token, slice_name=chart["name"],
-                       viz_type="table", datasource_id=dataset_id, datasource_type="table",
-                       params=json.dumps(params), dashboards=[dashboard_id])["id"]
+        columns = [
+            c["column_name"]
+            for c in api(client, "get", f"/api/v1/dataset/{dataset_id}", token)["result"]["columns"]
+        ]
+        params = {
+            "viz_type": "table",
+            "query_mode": "raw",
+            "datasource": f"{dataset_id}__table",
+            "all_columns": chart.get("columns", columns),
+            "row_limit": 1000,
+        }
+        chart_id = api(
+            client,
+            "post",
+            "/api/v1/chart/",
+            token,
+            slice_name=chart["name"],
+            viz_type="table",
+            datasource_id=dataset_id,
+            datasource_type="table",
+            params=json.dumps(params),
+            dashboards=[dashboard_id],
+        )["id"]
         row, ch = f"ROW-{n}", f"CHART-{n}"
         layout["GRID_ID"]["children"].append(row)
-        layout[row] = {"type": "ROW", "id": row, "children": [ch],
-                       "parents": ["ROOT_ID", "GRID_ID"], "meta": {"background": "BACKGROUND_TRANSPARENT"}}
-        layout[ch] = {"type": "CHART", "id": ch, "children": [],
-                      "parents": ["ROOT_ID", "GRID_ID", row],
-                      "meta": {"chartId": chart_id, "width": 12, "height": 50,
-                               "sliceName": chart["name"]}}
-    api(client, "put", f"/api/v1/dashboard/{dashboard_id}", token,
-        position_json=json.dumps(layout))
+        layout[row] = {
+            "type": "ROW",
+            "id": row,
+            "children": [ch],
+            "parents": ["ROOT_ID", "GRID_ID"],
+            "meta": {"background": "BACKGROUND_TRANSPARENT"},
+        }
+        layout[ch] = {
+            "type": "CHART",
+            "id": ch,
+            "children": [],
+            "parents": ["ROOT_ID", "GRID_ID", row],
+            "meta": {"chartId": chart_id, "width": 12, "height": 50, "sliceName": chart["name"]},
+        }
+    api(client, "put", f"/api/v1/dashboard/{dashboard_id}", token, position_json=json.dumps(layout))
     return dashboard_id
 
 
@@ -145,14 +191,31 @@ def main() -> int:
     password = secret("admin_password")
     url = bi_reader_url(sys.argv[1])
     superset("db", "upgrade")
-    subprocess.run([str(Path(sys.executable).parent / "superset"), "fab", "create-admin",
-                    "--username", ADMIN, "--firstname", "RevOps", "--lastname", "Admin",
-                    "--email", "admin@localhost", "--password", password], check=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "superset"),
+            "fab",
+            "create-admin",
+            "--username",
+            ADMIN,
+            "--firstname",
+            "RevOps",
+            "--lastname",
+            "Admin",
+            "--email",
+            "admin@localhost",
+            "--password",
+            password,
+        ],
+        check=True,
+    )
     superset("init")
     dashboard_id = register(url, password)
-    print(f"Superset ready. Start it: make bi-serve, then open "
-          f"http://localhost:8088/superset/dashboard/{dashboard_id}/ "
-          f"(login {ADMIN}, password in {HOME / 'admin_password'})")
+    print(
+        f"Superset ready. Start it: make bi-serve, then open "
+        f"http://localhost:8088/superset/dashboard/{dashboard_id}/ "
+        f"(login {ADMIN}, password in {HOME / 'admin_password'})"
+    )
     return 0
 
 

@@ -82,7 +82,10 @@ def superset(tmp_path_factory, server_url: str):
         port = free_port()
         server = subprocess.Popen(
             [str(BI_PYTHON.parent / "superset"), "run", "-p", str(port), "--with-threads"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -103,8 +106,10 @@ def superset(tmp_path_factory, server_url: str):
 
 def session(base: str, password: str) -> requests.Session:
     s = requests.Session()
-    r = s.post(f"{base}/api/v1/security/login", json={
-        "username": "admin", "password": password, "provider": "db", "refresh": False})
+    r = s.post(
+        f"{base}/api/v1/security/login",
+        json={"username": "admin", "password": password, "provider": "db", "refresh": False},
+    )
     r.raise_for_status()
     s.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
     return s
@@ -116,16 +121,24 @@ def database_id(s: requests.Session, base: str) -> int:
 
 
 def sql_lab(s: requests.Session, base: str, sql: str) -> requests.Response:
-    return s.post(f"{base}/api/v1/sqllab/execute/", json={
-        "database_id": database_id(s, base), "sql": sql, "runAsync": False,
-        "schema": "marts"})
+    return s.post(
+        f"{base}/api/v1/sqllab/execute/",
+        json={
+            "database_id": database_id(s, base),
+            "sql": sql,
+            "runAsync": False,
+            "schema": "marts",
+        },
+    )
 
 
 def test_sql_lab_reads_a_mart_as_bi_reader_and_gets_the_warehouse_rows(superset) -> None:
     base, password, url = superset
     s = session(base, password)
-    sql = ("select week_start::text as week_start, source_channel, leads, mqls"
-           " from marts.rpt_funnel_weekly order by week_start, source_channel")
+    sql = (
+        "select week_start::text as week_start, source_channel, leads, mqls"
+        " from marts.rpt_funnel_weekly order by week_start, source_channel"
+    )
     r = sql_lab(s, base, sql)
     assert r.ok, r.text
     got = [tuple(row.values()) for row in r.json()["data"]]
@@ -144,8 +157,12 @@ def test_every_mart_is_a_dataset_and_the_dashboard_renders_its_charts(superset) 
     base, password, url = superset
     s = session(base, password)
     with psycopg.connect(url) as conn:
-        marts = {r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts'")}
+        marts = {
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            )
+        }
     datasets = s.get(f"{base}/api/v1/dataset/?q=(page_size:1000)").json()["result"]
     assert {d["table_name"] for d in datasets} == marts
 
@@ -154,7 +171,8 @@ def test_every_mart_is_a_dataset_and_the_dashboard_renders_its_charts(superset) 
     names = [c["name"] for c in DASHBOARD["charts"]]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         # the login form's POST, sharing the page's cookies (the form itself is React)
         page.request.post(f"{base}/login/", form={"username": "admin", "password": password})
