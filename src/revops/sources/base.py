@@ -37,7 +37,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
+
+from dlt.common import jsonpath
+from dlt.sources.helpers.rest_client import paginators as dlt_paginators
+from dlt.sources.helpers.rest_client.paginators import (
+    BasePaginator,
+    JSONLinkPaginator,
+    JSONResponseCursorPaginator,
+    SinglePagePaginator,
+)
+from requests import Request
 
 from revops.sources.http import ApiClient, PagingError, QuotaExhausted
 
@@ -149,31 +159,98 @@ def _system(api: Any) -> str:
     return str(getattr(api, "system", "?"))
 
 
-class Paginator(Protocol):
-    """How a collection is paged: yields the list of records of each page."""
+class _Answer:
+    """What dlt's paginators read of a response: its JSON (already decoded by our client)."""
 
-    def pages(
-        self, api: ApiClient, path: str, stream: str, params: Mapping[str, Any] | None = None
-    ) -> Iterator[list[dict[str, Any]]]: ...
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self.headers: dict[str, str] = {}
+
+    def json(self) -> Any:
+        return self._body
+
+
+class Paginated:
+    """How a collection is paged: dlt's paginator (from :meth:`paginator`) moves the request
+    from page to page; our client sends it (retries, pacing, quota); :class:`PageGuard` stops a
+    loop or a run of empty pages; the records are at ``items`` (see :func:`page_items`)."""
+
+    items: str | None
+    cursor_name = "page"
+
+    def paginator(self) -> BasePaginator:
+        """A fresh dlt paginator for one read of the collection."""
+        raise NotImplementedError
+
+    def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The query of the first request."""
+        return dict(params)
+
+    def reference(self, paginator: BasePaginator) -> Any:
+        """The next page's cursor as :class:`PageGuard` checks it."""
+        return getattr(paginator, "_next_reference", None)
+
+    def pages(self, api, path, stream, params=None):
+        """Each page's records, first page first."""
+        guard = PageGuard(_system(api), stream, self.cursor_name)
+        paginator = self.paginator()
+        paginator.where = f"{guard.system} {stream}"  # for the paginator's own warnings
+        request = Request("GET", path, params=self.first_params(params or {}))
+        paginator.init_request(request)
+        while True:
+            body = api.get_json(request.url, stream, params=request.params)
+            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
+            guard.page(records)
+            if records:
+                yield list(records)
+            paginator.update_state(_Answer(body), records)
+            if not paginator.has_next_page or not guard.follow(self.reference(paginator)):
+                return
+            paginator.update_request(request)
 
 
 @dataclass(frozen=True)
-class SinglePage:
+class SinglePage(Paginated):
     """One request; the records are at ``items`` (None: the body is one record)."""
 
     items: str | None = None
 
-    def pages(self, api, path, stream, params=None):
-        """The one page."""
-        guard = PageGuard(_system(api), stream, "page")
-        body = api.get_json(path, stream, params=dict(params or {}))
-        records = page_items(body, self.items, guard.system, stream, 1)
-        guard.page(records)
-        yield list(records)
+    def paginator(self) -> BasePaginator:
+        return SinglePagePaginator()
+
+
+class _MailchimpOffset(dlt_paginators.OffsetPaginator):
+    """dlt's offset paging, moved on by the records read (a short page in the middle does not
+    skip rows) and with a missing total meaning "until an empty page"."""
+
+    def update_state(self, response: Any, data: list | None = None) -> None:
+        offset = self.current_value
+        super().update_state(response, data)
+        self.current_value = offset + len(data or [])
+        found = jsonpath.find_values(self.total_path, response.json()) if self.total_path else []
+        total = found[0] if found else None
+        if self._has_next_page and total is not None:
+            self._has_next_page = self.current_value < int(total)
+        if not data and total is not None and offset < int(total):
+            log.warning(
+                "%s: the vendor counts %s records but the page at %s=%d is empty "
+                "(records removed while paging); the stream ends there",
+                getattr(self, "where", "?"),
+                total,
+                self.param_name,
+                offset,
+            )
+
+    def _handle_missing_total(self, response_json: dict[str, Any]) -> None:
+        pass
+
+    def _handle_invalid_total(self, total: Any) -> None:
+        if total is not None:
+            super()._handle_invalid_total(total)
 
 
 @dataclass(frozen=True)
-class OffsetPaginator:
+class OffsetPaginator(Paginated):
     """``count``/``offset`` paging (Mailchimp): until ``total`` is reached when the answer gives
     it, else until a page comes back empty."""
 
@@ -183,115 +260,70 @@ class OffsetPaginator:
     offset_param: str = "offset"
     total: str = "total_items"
 
-    def pages(self, api, path, stream, params=None):
-        """Pages until the total is reached or a page comes back empty."""
-        guard = PageGuard(_system(api), stream, self.offset_param)
-        offset = 0
-        while True:
-            query = {**(params or {}), self.limit_param: self.limit, self.offset_param: offset}
-            body = api.get_json(path, stream, params=query)
-            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
-            guard.page(records)
-            if records:
-                yield records
-            offset += len(records)
-            total = dig(body, self.total)
-            if not records:
-                if total is not None and offset < int(total):
-                    log.warning(
-                        "%s %s: the vendor counts %s records but the page at %s=%d is empty "
-                        "(records removed while paging); the stream ends there",
-                        guard.system,
-                        stream,
-                        total,
-                        self.offset_param,
-                        offset,
-                    )
-                return
-            if total is not None and offset >= int(total):
-                return
-            guard.follow(offset)
+    @property
+    def cursor_name(self) -> str:
+        return self.offset_param
+
+    def paginator(self) -> BasePaginator:
+        return _MailchimpOffset(
+            self.limit,
+            offset_param=self.offset_param,
+            limit_param=self.limit_param,
+            total_path=self.total,
+        )
+
+    def reference(self, paginator: BasePaginator) -> Any:
+        return paginator.current_value
 
 
 @dataclass(frozen=True)
-class AfterCursorPaginator:
+class CursorPaginator(Paginated):
+    """The answer holds the next page's cursor at ``cursor_path``, sent back as ``cursor_param``
+    (dlt's JSONResponseCursorPaginator); the page size goes on every request."""
+
+    items: str
+    cursor_path: str
+    cursor_param: str
+    size_param: str
+    size: int
+
+    @property
+    def cursor_name(self) -> str:
+        return self.cursor_param
+
+    def first_params(self, params):
+        return {**params, self.size_param: self.size}
+
+    def paginator(self) -> BasePaginator:
+        return JSONResponseCursorPaginator(self.cursor_path, self.cursor_param)
+
+
+def AfterCursorPaginator(items: str = "results", limit: int = 100) -> CursorPaginator:  # noqa: N802
     """``limit``/``after`` paging with the next cursor at ``paging.next.after`` (HubSpot)."""
+    return CursorPaginator(items, "paging.next.after", "after", "limit", limit)
 
-    items: str = "results"
-    limit: int = 100
-    next_after: str = "paging.next.after"
 
-    def pages(self, api, path, stream, params=None):
-        """Pages until no next cursor is given."""
-        guard = PageGuard(_system(api), stream, "after")
-        after: str | None = None
-        while True:
-            query = {**(params or {}), "limit": self.limit}
-            if after:
-                query["after"] = after
-            body = api.get_json(path, stream, params=query)
-            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
-            guard.page(records)
-            if records:
-                yield records
-            after = dig(body, self.next_after)
-            if not guard.follow(after):
-                return
+def PageTokenPaginator(items: str = "elements", page_size: int = 100) -> CursorPaginator:  # noqa: N802
+    """``pageSize``/``pageToken`` paging, next token at ``metadata.nextPageToken`` (LinkedIn)."""
+    return CursorPaginator(items, "metadata.nextPageToken", "pageToken", "pageSize", page_size)
 
 
 @dataclass(frozen=True)
-class NextLinkPaginator:
+class NextLinkPaginator(Paginated):
     """The answer names the next page's URL or absolute path (Salesforce ``nextRecordsUrl``,
-    Meta ``paging.next``); parameters go on the first request only."""
+    Meta ``paging.next``); parameters go on the first request only (dlt's JSONLinkPaginator)."""
 
     items: str
     next_link: str
     limit_param: str | None = None
     limit: int = 0
+    cursor_name = "next link"
 
-    def pages(self, api, path, stream, params=None):
-        """Pages until no next link is given."""
-        guard = PageGuard(_system(api), stream, "next link")
-        query: dict[str, Any] | None = dict(params or {})
-        if self.limit_param and query is not None:
-            query[self.limit_param] = self.limit
-        link: str | None = path
-        while True:
-            body = api.get_json(link, stream, params=query)
-            query = None
-            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
-            guard.page(records)
-            if records:
-                yield records
-            link = dig(body, self.next_link)
-            if not guard.follow(link):
-                return
+    def first_params(self, params):
+        return {**params, self.limit_param: self.limit} if self.limit_param else dict(params)
 
-
-@dataclass(frozen=True)
-class PageTokenPaginator:
-    """``pageSize``/``pageToken`` paging, next token at ``metadata.nextPageToken`` (LinkedIn)."""
-
-    items: str = "elements"
-    page_size: int = 100
-    next_token: str = "metadata.nextPageToken"
-
-    def pages(self, api, path, stream, params=None):
-        """Pages until no next token is given."""
-        guard = PageGuard(_system(api), stream, "pageToken")
-        token: str | None = None
-        while True:
-            query = {**(params or {}), "pageSize": self.page_size}
-            if token:
-                query["pageToken"] = token
-            body = api.get_json(path, stream, params=query)
-            records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
-            guard.page(records)
-            if records:
-                yield records
-            token = dig(body, self.next_token)
-            if not guard.follow(token):
-                return
+    def paginator(self) -> BasePaginator:
+        return JSONLinkPaginator(next_url_path=self.next_link)
 
 
 # -- streams -----------------------------------------------------------------------------------
@@ -310,7 +342,7 @@ class Stream:
     primary_key: str | tuple[str, ...]
     cursor: str | None
     path: str
-    paginator: Paginator = field(default_factory=SinglePage)
+    paginator: Paginated = field(default_factory=SinglePage)
     lookback_days: int = 0  # re-read this many days behind the cursor (restated metrics)
     overlap: timedelta = timedelta(0)  # re-read this long behind a timestamp cursor (see Window)
     params: Mapping[str, Any] = field(default_factory=dict)
