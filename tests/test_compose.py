@@ -41,7 +41,12 @@ AIRFLOW_COMPONENTS = {
     "airflow-worker": "celery worker",
 }
 # the ports the third-party images listen on (their documentation)
-IMAGE_PORTS = {"postgres": {5432}, "redis": {6379}, "axllent/mailpit": {1025, 8025}}
+IMAGE_PORTS = {
+    "postgres": {5432},
+    "redis": {6379},
+    "axllent/mailpit": {1025, 8025},
+    "apache/superset": {8088},
+}
 
 
 # -- reading the files ------------------------------------------------------------------------
