@@ -4,6 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.revops-installed
+# (defined before the rules that name them: make expands prerequisites as it reads)
+# Superset in its own venv (its pins conflict with the project's): bi/requirements.txt
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.revops-bi-installed
+BI_ENV := SUPERSET_CONFIG_PATH=$(CURDIR)/bi/superset_config.py SUPERSET_HOME=$(CURDIR)/.revops/bi
 
 .PHONY: bi bi-serve demo test test-fast bench lint format warehouse-start warehouse-stop clean help
 
@@ -50,10 +55,6 @@ warehouse-start: $(STAMP)
 warehouse-stop: $(STAMP)
 	$(BIN)/revops warehouse stop
 
-# Superset in its own venv (its pins conflict with the project's): bi/requirements.txt
-BI_VENV := .venv-bi
-BI_STAMP := $(BI_VENV)/.revops-bi-installed
-BI_ENV := SUPERSET_CONFIG_PATH=$(CURDIR)/bi/superset_config.py SUPERSET_HOME=$(CURDIR)/.revops/bi
 
 $(BI_STAMP): bi/requirements.txt
 	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
