@@ -122,7 +122,7 @@ def pipeline_for(system: str, warehouse_url: str):
 
     target = Warehouse.parse(warehouse_url)
     credentials = target.dlt_credentials()
-    # the loader's sessions hash a merge's staged rows in memory (base.LOAD_WORK_MEM_ENV)
+    # the loader's sessions hash a merge's staged rows in memory (REVOPS_LOAD_WORK_MEM_MB)
     options = f"{credentials.query.get('options', '')} -c work_mem={load_work_mem_mb()}MB"
     credentials.query = {**credentials.query, "options": options.strip()}
     where = hashlib.sha1(f"{target.host}:{target.port}/{target.dbname}".encode()).hexdigest()[:12]

@@ -827,7 +827,6 @@ def load_batch_rows() -> int:
     return current().load_batch_rows
 
 
-LOAD_WORK_MEM_ENV = "REVOPS_LOAD_WORK_MEM_MB"
 DEFAULT_LOAD_WORK_MEM_MB = 64
 """PostgreSQL ``work_mem`` of the loader's own sessions, in MiB. A merge is one hash join of
 the staged rows against the table; at the server's default (4 MiB) a table of 100,000 rows
@@ -835,21 +834,18 @@ spills it to disk in batches (0.33 s instead of 0.22 s for 119,040 rows here). O
 sessions use it, one hash at a time; the server's setting is left alone."""
 
 
-SKIP_UNCHANGED_ENV = "REVOPS_LOAD_SKIP_UNCHANGED"
-"""true (default): a merge rewrites only rows whose values changed, so ``_dlt_load_id`` names
-the load that last changed a row; false: every row read is rewritten (delete and insert), so
-it names the load that last read it (what a check of "did this run re-read that day" needs)."""
-
-
 def load_skip_unchanged() -> bool:
-    """``REVOPS_LOAD_SKIP_UNCHANGED`` (default true)."""
+    """``REVOPS_LOAD_SKIP_UNCHANGED`` (default true): a merge rewrites only rows whose values
+    changed, so ``_dlt_load_id`` names the load that last changed a row; false: every row read
+    is rewritten (delete and insert), so it names the load that last read it (what a check of
+    "did this run re-read that day" needs)."""
     from revops.settings import current
 
     return current().load_skip_unchanged
 
 
 def load_work_mem_mb() -> int:
-    """``REVOPS_LOAD_WORK_MEM_MB`` (default 64, 1 to 4096)."""
+    """``REVOPS_LOAD_WORK_MEM_MB`` (default 64, 1 to 4096; see :data:`DEFAULT_LOAD_WORK_MEM_MB`)."""
     from revops.settings import current
 
     return current().load_work_mem_mb
