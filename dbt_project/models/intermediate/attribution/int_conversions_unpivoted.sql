@@ -1,4 +1,4 @@
--- One row per conversion (DOMAIN.md: conversions): a person entering lead, mql or sql; an
+-- One row per conversion (docs/definitions.md: conversions): a person entering lead, mql or sql; an
 -- opportunity created (opportunity) or won (customer), account-based, valued at its amount in
 -- the reporting currency. Milestone times for w_shaped / full_path ride along.
 with
