@@ -1,6 +1,6 @@
 -- Per period (week, month), conversion type, model, channel and campaign: conversions the model
 -- attributes, the spend in the same grouping, and cost per attributed conversion
--- and ROAS = attributed revenue / spend (DOMAIN.md: cost per X, ROAS; from a named model).
+-- and ROAS = attributed revenue / spend (docs/definitions.md: cost per X, CAC and ROAS).
 
 with
 
