@@ -9,5 +9,5 @@ model names and weights are ``revops.vocabulary`` (from the dbt project's vars).
 - :mod:`~revops.attribution.warehouse`: the data-driven credits written to the warehouse.
 - :mod:`~revops.attribution.cli`: ``revops attribute paths ...``.
 
-Definitions: DOMAIN.md, "Touchpoints and conversions" and "Attribution models".
+Definitions: docs/definitions.md, "Conversions and paths" and "Attribution models".
 """
