@@ -1,6 +1,6 @@
 """First-order Markov attribution by removal effect, solved exactly as an absorbing chain.
 
-DOMAIN.md, "Markov (removal effect)": from all paths of a conversion type, converting and not,
+docs/definitions.md, "Markov": from all paths of a conversion type, converting and not,
 build a first-order chain with states ``start``, one per channel, ``conversion`` and ``null``.
 Consecutive repeats of a channel collapse into one state. A path ``a > b`` with ``k``
 conversions and ``m`` non-conversions adds ``k + m`` to the transitions start->a and a->b, ``k``
@@ -17,7 +17,7 @@ and column; it is solved once per channel. The removal effect is
 Channel totals are the removal effects normalised to sum to 1, times the total conversions
 (and value). Inside one conversion the credit is split over the channels of its path in
 proportion to their removal effects, and a channel's share evenly over its touches. When no
-removal effect is positive (nothing converts), DOMAIN.md's even split decides the totals too.
+removal effect is positive (nothing converts), the definitions' even split decides the totals too.
 
 The chain depends on ratios of weights only, so the weights are first divided by a power of
 two that brings the largest to [1/2, 1) (:func:`weight_exponent`; exact in binary floating
@@ -213,7 +213,7 @@ def channel_totals(
     """Attributed conversions and value per channel: normalised removal effect x totals.
 
     With no positive removal effect (no path converts) each path is split evenly over its
-    channels (DOMAIN.md), so a value recorded without conversions is still attributed. Totals
+    channels, so a value recorded without conversions is still attributed. Totals
     beyond the largest float raise ``ValueError``.
     """
     result = result or removal_effects(paths)
