@@ -8,8 +8,8 @@ conversion value and the non-conversions (``null``) of that path. The models in
 :mod:`revops.attribution.paths` work on this form with numpy, so a million journeys cost a few
 array operations rather than a million Python loops.
 
-A path with no touches is stored as the single touch ``(none)`` (DOMAIN.md: "a path with no
-touches is credited to a single `(none)` touch"), so every path has at least one touch.
+A path with no touches is stored as the single touch ``(none)`` (docs/definitions.md: a path with no
+touches is credited to a single `(none)` touch), so every path has at least one touch.
 """
 
 from __future__ import annotations
