@@ -1,6 +1,6 @@
 """Fractional Shapley attribution per path, computed exactly over channel subsets.
 
-DOMAIN.md, "Shapley (fractional, per path)": for a set of channels S, the worth v(S) is the
+docs/definitions.md, "Shapley": for a set of channels S, the worth v(S) is the
 conversion rate of the journeys whose set of distinct channels is exactly S (conversions over
 conversions plus non-conversions; 0 where no journey has that set). A conversion whose path has
 the channel set T is split over T in proportion to the channels' Shapley values in the game
