@@ -1,5 +1,5 @@
 -- The time each person entered each stage: the earliest any system records, made monotonic
--- backwards (DOMAIN.md: a skipped stage is passed at the next stage's time and times never
+-- backwards (docs/definitions.md: a skipped stage is passed at the next stage's time, times never
 -- decrease; a CRM stage that later moves backwards keeps its first date). SAL is the earliest
 -- of an accepted status and the first sales activity after the MQL signal. Also the handoff
 -- (first sales activity at or after mql_at, the MQL time after the skip rule, against the SLA)
@@ -80,7 +80,7 @@ mql as (
 ),
 
 -- the handoff is measured from mql_at, which the skip rule can set before (or without) an MQL
--- signal: the first sales activity at or after it (DOMAIN.md: handoff time)
+-- signal: the first sales activity at or after it (docs/definitions.md: handoff)
 handoff as (
 
     {{ first_sales_activity('mql', 'mql_at', 'handoff_activity_at') }}
