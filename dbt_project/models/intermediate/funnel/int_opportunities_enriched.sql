@@ -1,5 +1,5 @@
 -- Live Salesforce opportunities with their amount in the reporting currency (at the close
--- date's rate, or today's while open: DOMAIN.md, money), close time and stage history.
+-- date's rate, or today's while open; docs/definitions.md: money), close time and stage history.
 with
 
 opportunities as (
