@@ -1,5 +1,5 @@
 -- Every signal that a person entered a funnel stage, from every system, mapped to one set of
--- stages through the editable seed `crm_status_mapping` (DOMAIN.md: the funnel):
+-- stages through the editable seed `crm_status_mapping` (docs/definitions.md: the funnel):
 -- HubSpot lifecycle dates and lead status changes, Salesforce lead creation and status
 -- changes, the first sales
 -- activity on an MQL (sal), opportunity contact roles (opportunity) and won opportunities
