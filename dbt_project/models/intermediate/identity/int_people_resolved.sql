@@ -1,4 +1,4 @@
--- One row per person across HubSpot, Salesforce and Mailchimp (DOMAIN.md: identity). A person
+-- One row per person across HubSpot, Salesforce and Mailchimp (docs/definitions.md). A person
 -- is a normalised email; records without one stay their own person. The earliest HubSpot
 -- contact gives the original source; Salesforce leads and contacts, Mailchimp members join on
 -- the same email. DECISIONLOG.md: identity.
