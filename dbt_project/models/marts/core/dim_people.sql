@@ -1,5 +1,5 @@
 -- One row per person: their ids in every system, email, account, owner, and the first and
--- last source and channel (DOMAIN.md: identity).
+-- last source and channel (docs/definitions.md: people).
 with
 
 people as (
