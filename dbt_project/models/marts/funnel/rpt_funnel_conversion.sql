@@ -1,7 +1,7 @@
 -- Funnel per period (week, month; UTC) and source channel: people entering each stage, the
 -- cohort conversion rate between consecutive stages (of those who entered A in the period, the
 -- share who entered B: ever, and within `conversion_window_days`), and the median days from A
--- to B for that cohort (DOMAIN.md: cohort conversion rate, velocity).
+-- to B for that cohort (docs/definitions.md: cohort conversion rates).
 {%- set plural = var('funnel_stages') %}
 {%- set stages = plural.keys() | list %}
 {%- set window = var('conversion_window_days') %}
