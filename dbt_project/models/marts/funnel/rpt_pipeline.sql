@@ -1,6 +1,6 @@
 -- Pipeline per period (week, month) and source channel: opportunities and pipeline created,
 -- won and lost deals closed, won revenue, win rate (won / (won + lost) closed in the period),
--- average deal size and sales cycle (DOMAIN.md: win rate, sales cycle).
+-- average deal size and sales cycle (docs/definitions.md: pipeline and revenue).
 
 with
 
