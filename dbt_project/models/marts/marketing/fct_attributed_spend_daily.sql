@@ -1,6 +1,6 @@
 -- Per day, attribution model, channel and campaign: the ad spend there (reporting currency; the
 -- same under every model) beside the conversions and value the model credits there, so cost
--- per X, CAC and ROAS group by channel, campaign and model at any grain (DOMAIN.md: where the
+-- per X, CAC and ROAS group by channel, campaign and model (docs/definitions.md: where the
 -- grouping is a channel or campaign, X and revenue come from a named model). Spend stays on the
 -- platform's day, conversions on their UTC day. The semantic model `attributed_spend` reads it.
 {%- set types = var('conversion_types') %}
