@@ -1,7 +1,7 @@
 -- Spend against what it bought, per period (week, month), channel and campaign: spend in the
 -- reporting currency, the conversions an attribution model credits to the channel/campaign,
 -- and cost per lead, MQL, SQL, opportunity and customer (CAC). The model is named in
--- `attribution_model` (DOMAIN.md: cost per X, CAC; X comes from a named model).
+-- `attribution_model` (docs/definitions.md: cost per X, CAC and ROAS).
 {%- set types = var('conversion_types') %}
 {%- set plural = var('funnel_stages') %}
 
