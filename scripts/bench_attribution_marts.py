@@ -282,10 +282,13 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _child_command(kind: str, spec: dict, result_path: Path) -> list[str]:
+def _child_command(
+    kind: str, spec: dict, result_path: Path, script: Path | None = None
+) -> list[str]:
+    """The command of one child: ``script`` (default this one) with ``--child kind``."""
     return [
         sys.executable,
-        str(Path(__file__).resolve()),
+        str((script or Path(__file__)).resolve()),
         "--child",
         kind,
         "--spec",
@@ -303,8 +306,12 @@ def run_child(
     *,
     label: str,
     show_output: bool = False,
+    script: Path | None = None,
 ) -> Measured:
-    """Run one child to completion (a progress line every minute); raise ChildFailed on error."""
+    """Run one child to completion (a progress line every minute); raise ChildFailed on error.
+
+    ``script`` is the file whose ``--child`` handles ``kind`` (default this one; another
+    benchmark reuses this runner with its own kinds)."""
     scratch.mkdir(parents=True, exist_ok=True)
     result_path = scratch / f"{kind}-{time.monotonic_ns()}.json"
     log_path = result_path.with_suffix(".log")
@@ -312,7 +319,7 @@ def run_child(
         output = None if show_output else log
         began = time.perf_counter()
         proc = subprocess.Popen(
-            _child_command(kind, spec, result_path),
+            _child_command(kind, spec, result_path, script),
             env={**os.environ, **env},
             stdout=output,
             stderr=output,
