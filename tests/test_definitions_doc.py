@@ -150,14 +150,19 @@ def _setting(path: str) -> Any:
     return value
 
 
+def _is_value(value: Any) -> bool:
+    """A number or a text; a switch (true/false) turns behaviour on or off and defines nothing."""
+    return isinstance(value, (int, float, str)) and not isinstance(value, bool)
+
+
 def _definition_settings() -> set[str]:
     """The dbt vars that are one value (or a mapping of numbers, by leaf): the settings."""
     out = set()
     for name, value in vocabulary.dbt_vars().items():
-        if isinstance(value, (int, float, str)):
+        if _is_value(value):
             out.add(name)
         elif isinstance(value, Mapping) and all(
-            isinstance(v, (int, float)) for v in value.values()
+            _is_value(v) and not isinstance(v, str) for v in value.values()
         ):
             out |= {f"{name}.{key}" for key in value}
     return out
