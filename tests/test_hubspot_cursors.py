@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
@@ -98,7 +99,11 @@ def test_a_lagging_search_index_loses_no_record_over_incremental_runs(
         extract(server, fresh_db, tmp_path, START)  # the first, full load
         # later windows are small: a tiny search cap makes them re-query past it, overlap and all
         monkeypatch.setattr(simulated, "SEARCH_CAP", 4)
-        monkeypatch.setattr(connector, "SEARCH_CAP", 4)
+        capped = replace(connector.SEARCH_PAGING, cap=4)
+        for obj in OBJECTS:
+            monkeypatch.setitem(
+                connector.STREAMS, obj, replace(connector.STREAMS[obj], paginator=capped)
+            )
         monkeypatch.setattr(connector, "PAGE_SIZE", 2)
         limits.search_filters.clear()
         for step in range(1, 4):  # a run every two hours, source and runner clocks agreeing

@@ -1,5 +1,6 @@
 """Paginators that cannot loop or drop rows: every paginator of ``revops.sources.base`` and the
-hand-written HubSpot search loop against a scripted stand-in vendor (no network).
+HubSpot search (its body cursor, re-queried at the cap) against a scripted stand-in vendor
+(no network).
 
 A repeated cursor, page token or next link is an error naming the vendor, the stream and the
 cursor; a missing total means "follow until an empty page"; an empty page that still names a
@@ -9,6 +10,7 @@ error naming the key and the keys the vendor sent.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,7 +186,7 @@ def test_an_items_key_holding_null_is_an_empty_page_not_an_error() -> None:
     assert read(OffsetPaginator("members"), api) == []
 
 
-# -- the hand-written HubSpot search loop -----------------------------------------------------
+# -- the HubSpot search (POST body cursor, re-queried at the cap) -------------------------
 
 
 def test_hubspot_search_stops_on_a_repeated_after_and_follows_empty_pages() -> None:
@@ -212,3 +214,80 @@ def test_hubspot_search_stops_on_a_repeated_after_and_follows_empty_pages() -> N
     with pytest.raises(SourceError) as err:
         list(search_window(renamed, stream, ["email"], since, until))
     assert "no 'results' key" in str(err.value) and "'objects'" in str(err.value)
+
+
+def test_hubspot_search_requests_are_hubspots_and_requery_after_the_last_id_at_the_cap() -> None:
+    """The wire: each search is a POST of HubSpot's body (``after`` only on later pages); a
+    query that would pass the cap is not paged further, a new one starts after the last id."""
+    import revops.sources.hubspot as hubspot
+
+    since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    ids = [str(i) for i in range(1, 8)]  # 7 matching records, pages of 2, at most 4 a query
+
+    def answer(path: str, body: dict) -> dict:
+        after_id = int(body["filterGroups"][0]["filters"][2]["value"])
+        rest = [i for i in ids if int(i) > after_id]
+        start = int(body.get("after", 0))
+        page = rest[start : start + 2]
+        more = {"paging": {"next": {"after": str(start + 2)}}} if start + 2 < len(rest) else {}
+        return {"total": len(rest), "results": [{"id": i} for i in page], **more}
+
+    api = FakeApi(answer)
+    capped = replace(hubspot.SEARCH_PAGING, cap=4)
+    stream = replace(hubspot.STREAMS["contacts"], paginator=capped)
+    pages = list(hubspot.search_window(api, stream, ["email"], since, until, page_size=2))
+    assert [[r["id"] for r in p] for p in pages] == [["1", "2"], ["3", "4"], ["5", "6"], ["7"]]
+
+    def body(after_id: int, after: str | None = None) -> dict:
+        sent = {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "lastmodifieddate",
+                            "operator": "GTE",
+                            "value": "1793491200000",
+                        },
+                        {
+                            "propertyName": "lastmodifieddate",
+                            "operator": "LT",
+                            "value": "1793577600000",
+                        },
+                        {"propertyName": "hs_object_id", "operator": "GT", "value": str(after_id)},
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": ["email"],
+            "limit": 2,
+        }
+        return sent if after is None else {**sent, "after": after}
+
+    path = "crm/v3/objects/contacts/search"
+    assert api.calls == [
+        (path, body(0)),
+        (path, body(0, "2")),
+        (path, body(4)),
+        (path, body(4, "2")),
+    ]
+    # the same key order as HubSpot's documented body (after last, only when paging)
+    assert [list(b) for _, b in api.calls] == [list(body(0)), list(body(0, "2"))] * 2
+
+
+def test_a_hubspot_requery_that_does_not_move_past_the_last_id_is_an_error() -> None:
+    """A vendor that ignores the ``hs_object_id`` filter answers each re-query with the same
+    records: the search stops, naming the id, instead of reading them forever."""
+    import revops.sources.hubspot as hubspot
+
+    since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+    pages = {
+        None: {"results": [{"id": "1"}, {"id": "2"}], "paging": {"next": {"after": "2"}}},
+        "2": {"results": [{"id": "3"}, {"id": "4"}], "paging": {"next": {"after": "4"}}},
+    }
+    api = FakeApi(lambda path, body: pages[body.get("after")])
+    stream = replace(hubspot.STREAMS["deals"], paginator=replace(hubspot.SEARCH_PAGING, cap=4))
+    with pytest.raises(SourceError) as err:
+        list(hubspot.search_window(api, stream, ["dealname"], since, until, page_size=2))
+    assert "hubspot stream 'deals'" in str(err.value)
+    assert "re-query after id 4 read nothing past it" in str(err.value)
+    assert len(api.calls) == 4  # two queries of two pages, then no third query

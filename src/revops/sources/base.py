@@ -27,6 +27,7 @@ has never loaded is appended, later loads merge (:class:`Batcher`).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -173,7 +174,11 @@ class _Answer:
 class Paginated:
     """How a collection is paged: dlt's paginator (from :meth:`paginator`) moves the request
     from page to page; our client sends it (retries, pacing, quota); :class:`PageGuard` stops a
-    loop or a run of empty pages; the records are at ``items`` (see :func:`page_items`)."""
+    loop or a run of empty pages; the records are at ``items`` (see :func:`page_items`).
+
+    A GET sends its parameters in the query; a POST (``body`` given: a search) sends its query
+    and cursor in the JSON body, its parameters (if any) in the query.
+    """
 
     items: str | None
     cursor_name = "page"
@@ -190,15 +195,35 @@ class Paginated:
         """The next page's cursor as :class:`PageGuard` checks it."""
         return getattr(paginator, "_next_reference", None)
 
-    def pages(self, api, path, stream, params=None):
+    def pages(self, api, path, stream, params=None, body=None):
         """Each page's records, first page first."""
+        return self.read(api, stream, self.request(path, params, body), self.paginator())
+
+    def request(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Request:
+        """The first request: a GET with the query, or a POST of ``body`` (copied: the
+        paginator writes its cursor into the request's body)."""
+        query = self.first_params(params or {})
+        if body is None:
+            return Request("GET", path, params=query)
+        return Request("POST", path, params=query, json=copy.deepcopy(dict(body)))
+
+    def read(self, api, stream: str, request: Request, paginator: BasePaginator):
+        """The paging loop: each page's records, first page first, moving ``request`` on with
+        ``paginator`` until it or :class:`PageGuard` says the collection ends."""
         guard = PageGuard(_system(api), stream, self.cursor_name)
-        paginator = self.paginator()
         paginator.where = f"{guard.system} {stream}"  # for the paginator's own warnings
-        request = Request("GET", path, params=self.first_params(params or {}))
         paginator.init_request(request)
         while True:
-            body = api.get_json(request.url, stream, params=request.params)
+            if request.method == "POST":
+                query = {"params": request.params} if request.params else {}
+                body = api.post_json(request.url, stream, json=request.json, **query)
+            else:
+                body = api.get_json(request.url, stream, params=request.params)
             records = page_items(body, self.items, guard.system, stream, guard.pages + 1)
             guard.page(records)
             if records:
@@ -306,6 +331,50 @@ def AfterCursorPaginator(items: str = "results", limit: int = 100) -> CursorPagi
 def PageTokenPaginator(items: str = "elements", page_size: int = 100) -> CursorPaginator:  # noqa: N802
     """``pageSize``/``pageToken`` paging, next token at ``metadata.nextPageToken`` (LinkedIn)."""
     return CursorPaginator(items, "metadata.nextPageToken", "pageToken", "pageSize", page_size)
+
+
+class _CappedCursor(JSONResponseCursorPaginator):
+    """dlt's JSON-cursor paginator with the cursor sent back in the request body, stopping
+    before the query's results would pass ``cap`` (a vendor that answers at most that many per
+    query). ``capped``: it stopped there with a next page still named."""
+
+    def __init__(self, cursor_path: str, cursor_body_path: str, size: int, cap: int | None):
+        super().__init__(cursor_path, cursor_body_path=cursor_body_path)
+        self.size, self.cap = size, cap
+        self.read = 0
+        self.capped = False
+
+    def update_state(self, response: Any, data: list | None = None) -> None:
+        super().update_state(response, data)
+        self.read += len(data or [])
+        if self.cap is not None and self.has_next_page and self.read + self.size > self.cap:
+            self.capped = True
+            self._has_next_page = False
+
+
+@dataclass(frozen=True)
+class BodyCursorPaginator(Paginated):
+    """POST search paging: the request body carries the query and the page size; the answer
+    holds the next page's cursor at ``cursor_path``, sent back in the body at
+    ``cursor_body_path`` (dlt's JSONResponseCursorPaginator with ``cursor_body_path``).
+
+    ``cap``: the vendor answers at most this many results per query; the paging stops before
+    a page would pass it, with :attr:`_CappedCursor.capped` set, so the caller can start a new
+    query where this one stopped (HubSpot search: after the last id read).
+    """
+
+    items: str
+    cursor_path: str
+    cursor_body_path: str
+    size: int
+    cap: int | None = None
+
+    @property
+    def cursor_name(self) -> str:
+        return self.cursor_body_path
+
+    def paginator(self) -> _CappedCursor:
+        return _CappedCursor(self.cursor_path, self.cursor_body_path, self.size, self.cap)
 
 
 @dataclass(frozen=True)

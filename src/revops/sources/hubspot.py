@@ -51,16 +51,14 @@ import requests
 from revops.settings import current
 from revops.sources.base import (
     AfterCursorPaginator,
+    BodyCursorPaginator,
     Newest,
-    PageGuard,
     SinglePage,
     Stream,
     Window,
-    dig,
     epoch_ms,
     flatten,
     iso_z,
-    page_items,
     parse_ts,
     resource_hints,
     screened,
@@ -146,19 +144,35 @@ CURSOR_PROPERTY = {
     "deals": "hs_lastmodifieddate",
 }
 
+SEARCH_PAGING = BodyCursorPaginator("results", "paging.next.after", "after", PAGE_SIZE, SEARCH_CAP)
+"""CRM search paging (search API v3): a POST whose body holds the query and ``limit``; the next
+cursor at ``paging.next.after``, sent back as ``after`` in the next body; at most
+:data:`SEARCH_CAP` results per query (then :func:`search_window` re-queries after the last id)."""
+
 STREAMS = {
     "contacts": Stream(
-        "contacts", "id", "lastmodifieddate", "crm/v3/objects/contacts/search", overlap=OVERLAP
+        "contacts",
+        "id",
+        "lastmodifieddate",
+        "crm/v3/objects/contacts/search",
+        SEARCH_PAGING,
+        overlap=OVERLAP,
     ),
     "companies": Stream(
         "companies",
         "id",
         "hs_lastmodifieddate",
         "crm/v3/objects/companies/search",
+        SEARCH_PAGING,
         overlap=OVERLAP,
     ),
     "deals": Stream(
-        "deals", "id", "hs_lastmodifieddate", "crm/v3/objects/deals/search", overlap=OVERLAP
+        "deals",
+        "id",
+        "hs_lastmodifieddate",
+        "crm/v3/objects/deals/search",
+        SEARCH_PAGING,
+        overlap=OVERLAP,
     ),
     "contact_property_history": Stream(
         "contact_property_history",
@@ -380,32 +394,24 @@ def search_window(
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of records modified in ``[since, until)``, in id order, past the 10,000 cap.
 
-    Each query's paging is guarded as every paginator's is (:class:`PageGuard`: a repeated
-    ``after`` or endless empty pages are errors, a missing ``results`` key is an error); a
-    re-query past the cap that does not move past the last id read is an error too.
+    Each query is paged by the stream's paginator (:data:`SEARCH_PAGING`, ``page_size`` a
+    page) through the paging loop every stream uses (:class:`PageGuard`: a repeated ``after``
+    or endless empty pages are errors, a missing ``results`` key is an error); before a query
+    would pass the cap, a new query continues after the last id read, and one that does not
+    move past it is an error too.
     """
+    paging = replace(stream.paginator, size=page_size)
     after_id = 0
     while True:
-        after: str | None = None
-        read = 0
         last_id = after_id
-        guard = PageGuard(api.system, stream.name, "after")
-        while True:
-            body = search_body(
-                stream.cursor or "", properties, since, until, after_id, page_size, after
-            )
-            page = api.post_json(stream.path, stream.name, json=body)
-            results = page_items(page, "results", api.system, stream.name, guard.pages + 1)
-            guard.page(results)
-            if results:
-                yield results
-                last_id = int(results[-1]["id"])
-                read += len(results)
-            after = dig(page, "paging.next.after")
-            if not guard.follow(after):
-                return
-            if read + page_size > SEARCH_CAP:  # the next page would cross the cap: re-query
-                break
+        body = search_body(stream.cursor or "", properties, since, until, after_id, paging.size)
+        request = paging.request(stream.path, body=body)
+        paginator = paging.paginator()
+        for results in paging.read(api, stream.name, request, paginator):
+            yield results
+            last_id = int(results[-1]["id"])
+        if not paginator.capped:
+            return
         if last_id <= after_id:
             raise PagingError(
                 api.system,
