@@ -1,8 +1,8 @@
 {#- After every invocation: each model, seed, unit test and data test result into
     revops_meta.dbt_results, which the publish gate reads (revops.quality.dbt_results) instead of
-    re-running the tests. A table rather than target/run_results.json: Cosmos runs dbt in a
-    temporary copy of the project, and `revops transform` runs dbt twice (the second run's file
-    would replace the first's). -#}
+    re-running the tests; pruned to the var dbt_results_retention_days. A table rather than
+    target/run_results.json: Cosmos runs dbt in a temporary copy of the project, and `revops
+    transform` runs dbt twice (the second run's file would replace the first's). -#}
 {% macro record_dbt_results(results) %}
     {% if execute %}
     {%- set rows = [] -%}
@@ -31,6 +31,8 @@
         depends_on text[] not null,
         recorded_at timestamptz not null default clock_timestamp()
     );
+    create index if not exists dbt_results_node_newest
+        on revops_meta.dbt_results (unique_id, recorded_at desc);
     {% if rows %}
     insert into revops_meta.dbt_results
         (invocation_id, unique_id, resource_type, name, status, severity, failures, message,
@@ -38,5 +40,15 @@
     values
         {{ rows | join(",\n        ") }};
     {% endif %}
+    {#- history is kept for dbt_results_retention_days; a node's newest result is kept however
+        old, so the gate still finds a mart that was not rebuilt since -#}
+    delete from revops_meta.dbt_results as old_result
+    where old_result.recorded_at
+            < clock_timestamp() - interval '{{ var("dbt_results_retention_days", 30) | int }} days'
+        and exists (
+            select 1 from revops_meta.dbt_results as newer
+            where newer.unique_id = old_result.unique_id
+                and newer.recorded_at > old_result.recorded_at
+        );
     {% endif %}
 {% endmacro %}
