@@ -54,6 +54,8 @@ SYSTEMS = ("hubspot", "salesforce", "mailchimp", "google_ads", "meta_ads", "link
 # schemas the first build keeps: the extracted data, dlt's state (inside raw_*) and revops' own
 KEEP_SCHEMAS = ("public", "revops_meta", "information_schema")
 RESULTS_FILE = "next_day_results.json"
+RAW_MARKER = "raw.json"  # the extracted warehouse of one scale (as of, extract times)
+FIRST_MARKER = "first.json"  # the first full build's measurements (--reuse-first)
 ME = Path(__file__)
 
 
@@ -188,6 +190,43 @@ def drop_dbt_schemas(url: str) -> list[str]:
         for schema in schemas:
             conn.execute(f'drop schema "{schema}" cascade')
     return schemas
+
+
+def build_raw(scale: float, as_of: str, url: str, home: Path) -> dict:
+    """The simulator at ``as_of`` and the six extracts into ``url`` as the product runs them
+    (``revops.pipeline.extract``: incremental, recorded in ``revops_meta.extract_runs``);
+    returns how long generating and each extract took."""
+    info: dict = {"scale": scale, "as_of": as_of, "extract": {}}
+    sim_home = home / bam.db_name(scale) / "simulator"
+    sim_home.mkdir(parents=True, exist_ok=True)
+    bam._say(f"[scale {scale:g}] generating the company (seed {bam.SEED}, as of {as_of})")
+    sim, sim_env, generated = bam.start_simulator(
+        scale, as_of, sim_home, bam.scale_env(home, scale)
+    )
+    info["generate_seconds"] = generated
+    bam._say(f"      generated and serving in {generated:.1f}s")
+    env = {**stage_env(home, scale, url, home / bam.db_name(scale) / "state"), **sim_env}
+    try:
+        for system in SYSTEMS:
+            done = bam.run_child(
+                "extract",
+                {"system": system, "until": as_of},
+                env,
+                home / bam.db_name(scale) / "scratch",
+                label=f"extract {system}",
+                script=ME,
+            )
+            info["extract"][system] = done.result
+            bam._say(
+                f"      extract {system:13s} {done.result['rows']:10,d} rows in "
+                f"{done.result['seconds']:7.1f}s (peak {done.peak_rss_bytes / 2**20:.0f} MiB)"
+            )
+    finally:
+        bam.stop_process(sim)
+    info["extract_seconds"] = sum(e["seconds"] for e in info["extract"].values())
+    info["raw_rows"] = sum(e["rows"] for e in info["extract"].values())
+    bam._say(f"      extract total: {info['raw_rows']:,d} rows in {info['extract_seconds']:.0f}s")
+    return info
 
 
 def stage_env(home: Path, scale: float, url: str, state: Path) -> dict[str, str]:
@@ -382,6 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, help="keep (and reuse) the warehouses here")
     parser.add_argument(
+        "--reuse-first",
+        action="store_true",
+        help="keep the first full build of an earlier run with --workdir (same code only)",
+    )
+    parser.add_argument(
         "--report", type=Path, help=f"print the tables of a {RESULTS_FILE} written earlier"
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -429,15 +473,20 @@ def main(argv: list[str] | None = None) -> int:
         first: dict[float, dict] = {}
         for scale in scales:
             name = bam.db_name(scale)
-            marker = home / name / "built.json"
+            marker = home / name / RAW_MARKER
             if marker.exists() and json.loads(marker.read_text())["as_of"] == as_of:
                 infos[scale] = json.loads(marker.read_text())
-                bam._say(f"[scale {scale:g}] reusing the warehouse built earlier in {home}")
+                bam._say(f"[scale {scale:g}] reusing the raw data extracted earlier in {home}")
             else:
                 bam.ensure_database(admin_url, name, fresh=True)
-                infos[scale] = bam.build_scale(scale, as_of, f"{base_url}/{name}", home)
+                infos[scale] = build_raw(scale, as_of, f"{base_url}/{name}", home)
                 marker.write_text(json.dumps(infos[scale]))
             day0 = f"{name}_day0"
+            first_marker = home / name / FIRST_MARKER
+            if args.reuse_first and first_marker.exists():
+                first[scale] = json.loads(first_marker.read_text())
+                bam._say(f"[scale {scale:g}] reusing the first full build of an earlier run")
+                continue
             copied = copy_database(admin_url, name, day0)
             dropped = drop_dbt_schemas(f"{base_url}/{day0}")
             bam._say(
@@ -455,8 +504,9 @@ def main(argv: list[str] | None = None) -> int:
                 sim_env=None,
                 state=state,
             )
+            first_marker.write_text(json.dumps(first[scale]))
 
-        for scale in scales:
+        for scale in scales if args.repeat > 0 else ():
             sim_home = home / bam.db_name(scale) / "simulator-next"
             sim_home.mkdir(parents=True, exist_ok=True)
             bam._say(f"[scale {scale:g}] the simulator one day later ({next_day})")
