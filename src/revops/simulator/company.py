@@ -65,14 +65,13 @@ import random
 import re
 import struct
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from revops.simulator import _data
-from revops.simulator._gen import lag, restate_down, unit
+from revops.simulator._gen import cumulative, lag, poisson, restate_down, season, unit
 from revops.simulator.crm import Account, Crm, HubSpotRecord, SfRecord, User
 from revops.simulator.social import Social, SocialClick, SocialDaily
 from revops.simulator.wire import ms_to_dt, parse_as_of
@@ -161,19 +160,11 @@ def freeze_generated() -> None:
     gc.freeze()
 
 
-def _cumulative(weights: Iterable[float]) -> tuple[float, ...]:
-    out, acc = [], 0.0
-    for w in weights:
-        acc += w
-        out.append(acc)
-    return tuple(out)
-
-
-_SOURCE_CUM = _cumulative(_SOURCE_WEIGHTS)
-_PEOPLE_HOURS_CUM = _cumulative(_PEOPLE_HOURS)
-_ADS_HOURS_CUM = _cumulative(_ADS_HOURS)
+_SOURCE_CUM = cumulative(_SOURCE_WEIGHTS)
+_PEOPLE_HOURS_CUM = cumulative(_PEOPLE_HOURS)
+_ADS_HOURS_CUM = cumulative(_ADS_HOURS)
 _DEVICES = ("DESKTOP", "MOBILE", "TABLET")
-_DEVICES_CUM = _cumulative((0.52, 0.43, 0.05))
+_DEVICES_CUM = cumulative((0.52, 0.43, 0.05))
 _OWNER_COUNT = 8
 _UNPACK = struct.Struct(">14I8x").unpack
 _INV32 = 1.0 / 4294967296.0
@@ -447,27 +438,6 @@ class _Raw:
     social: SocialClick | None = None
     dup_merged_ms: int | None = None
     deleted_ms: int | None = None
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam < 30:
-        limit, k, p = math.exp(-lam), 0, 1.0
-        while True:
-            p *= rng.random()
-            if p <= limit:
-                return k
-            k += 1
-    return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
-
-
-def _season(day: date) -> float:
-    """Mild yearly seasonality plus the end-of-year holiday dip."""
-    factor = 1.0 + 0.08 * math.sin(2 * math.pi * (day.timetuple().tm_yday - 80) / 365.25)
-    if (day.month == 12 and day.day >= 20) or (day.month == 1 and day.day <= 2):
-        factor *= 0.55
-    return factor
 
 
 def _slug(text: str) -> str:
@@ -760,7 +730,7 @@ class Company:
         self._group_by_id = {g.id: g for g in self._all_groups}
         lead_campaigns = [c for c in campaigns if c.lead_weight > 0]
         self._lead_campaigns = lead_campaigns
-        self._lead_campaign_cum = _cumulative(c.lead_weight for c in lead_campaigns)
+        self._lead_campaign_cum = cumulative(c.lead_weight for c in lead_campaigns)
         self.owner_ids: tuple[str, ...] = tuple(
             big(40_000_000, 90_000_000) for _ in range(_OWNER_COUNT)
         )
@@ -785,8 +755,8 @@ class Company:
             domains.append(domain)
         self._company_names = names
         self._company_domains = domains
-        self._company_cum = _cumulative(1.0 / (i + 8) ** 0.9 for i in range(n))
-        self._free_cum = _cumulative(_data.FREE_MAIL_WEIGHTS)
+        self._company_cum = cumulative(1.0 / (i + 8) ** 0.9 for i in range(n))
+        self._free_cum = cumulative(_data.FREE_MAIL_WEIGHTS)
 
     # ---------------------------------------------------------------- mailchimp schedule
 
@@ -950,9 +920,9 @@ class Company:
             * self.scale
             * _PEOPLE_DOW[day.weekday()]
             / _PEOPLE_DOW_MEAN
-            * _season(day)
+            * season(day)
         )
-        n = _poisson(rng, lam)
+        n = poisson(rng, lam)
         if n >= 500_000:
             raise ValueError("scale too large: more than 500,000 people a day")
         start, end = self._bounds(day)
@@ -1214,11 +1184,11 @@ class Company:
             * group.share
             * _ADS_DOW[day.weekday()]
             / _ADS_DOW_MEAN
-            * _season(day)
+            * season(day)
             * self.scale
             * rng.lognormvariate(0, 0.15)
         )
-        total = max(_poisson(rng, lam), len(assigned))
+        total = max(poisson(rng, lam), len(assigned))
         ctr = camp.ctr * rng.lognormvariate(0, 0.1)
         impressions = max(total, int(round(max(lam, total) / ctr)))
         start, end = self._bounds(day)
