@@ -54,13 +54,22 @@ from typing import Any
 from revops.simulator.company import CUSTOMER_ID, AdCampaign, AdGroup, Click, Company
 from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.gaql import Condition, GaqlError, Query, parse
-from revops.simulator.oauth import TokenStore, basic_client, form_of
+from revops.simulator.oauth import GrantRules, TokenStore, granted_form
 from revops.simulator.wire import Request, Response, json_response
 from revops.sources.versions import normalise, vendor
 
 __all__ = ["GoogleAdsAPI", "OAUTH_SCOPE", "QueryFailure", "failure_type", "run_query", "served"]
 
 OAUTH_SCOPE = "https://www.googleapis.com/auth/adwords"
+_BAD_CLIENT = (401, "invalid_client", "The OAuth client was not found.")
+_GRANT_RULES = GrantRules(
+    method=(405, "invalid_request", "Method not allowed"),
+    body=(400, "invalid_request", "Invalid request body"),
+    grant=(400, "unsupported_grant_type", "Invalid grant_type: {grant}"),
+    client_id=_BAD_CLIENT,
+    client_secret=_BAD_CLIENT,
+    refresh_token=(400, "invalid_grant", "Bad Request"),
+)
 BATCH_ROWS = 10_000
 SELECT_CACHE_SIZE = 32
 """Queries whose rows a handler keeps for their later ``search`` pages."""
@@ -953,41 +962,9 @@ class GoogleAdsAPI:
 
     def token(self, req: Request) -> Response:
         """``POST /token``: the refresh-token grant of Google's OAuth 2.0 endpoint."""
-        if req.method != "POST":
-            return json_response(
-                405, {"error": "invalid_request", "error_description": "Method not allowed"}
-            )
-        form = form_of(req)
-        if form is None:
-            return json_response(
-                400, {"error": "invalid_request", "error_description": "Invalid request body"}
-            )
-        basic = basic_client(req)
-        if basic is not None:
-            form.setdefault("client_id", basic[0])
-            form.setdefault("client_secret", basic[1])
-        grant = form.get("grant_type")
-        if grant != "refresh_token":
-            return json_response(
-                400,
-                {
-                    "error": "unsupported_grant_type",
-                    "error_description": f"Invalid grant_type: {grant or ''}",
-                },
-            )
-        creds = self.credentials
-        if (
-            form.get("client_id") != creds["client_id"]
-            or form.get("client_secret") != creds["client_secret"]
-        ):
-            return json_response(
-                401,
-                {"error": "invalid_client", "error_description": "The OAuth client was not found."},
-            )
-        if form.get("refresh_token") != creds["refresh_token"]:
-            return json_response(
-                400, {"error": "invalid_grant", "error_description": "Bad Request"}
-            )
+        form = granted_form(req, self.credentials, _GRANT_RULES)
+        if isinstance(form, Response):
+            return form
         token, lifetime = self.tokens.mint("google_ads", "ya29.sim-")
         return json_response(
             200,

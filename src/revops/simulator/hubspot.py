@@ -71,7 +71,7 @@ from urllib.parse import urlencode
 from revops.simulator.company import Company
 from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.crm import DEAL_STAGES, HubSpotRecord
-from revops.simulator.oauth import TokenStore, form_of
+from revops.simulator.oauth import GrantRules, TokenStore, granted_form
 from revops.simulator.wire import Request, Response, dt_to_ms, fmt_hubspot, json_response, parse_iso
 
 __all__ = ["HubSpotAPI", "HubSpotLimits", "OBJECT_PROPERTIES", "PROPERTIES", "SEARCH_CAP"]
@@ -82,6 +82,26 @@ LIST_MAX_LIMIT = 100
 HISTORY_MAX_LIMIT = 50
 OWNERS_MAX_LIMIT = 500
 ASSOC_MAX_LIMIT = 500
+
+
+def _oauth_refusal(refusal: tuple[int, str, str]) -> Response:
+    """HubSpot's OAuth error body: ``{"status", "message", "correlationId"}``."""
+    status, code, message = refusal
+    return json_response(
+        status, {"status": code, "message": message, "correlationId": str(uuid.uuid4())}
+    )
+
+
+_GRANT_RULES = GrantRules(
+    method=(400, "BAD_REQUEST", "Method not allowed; use POST"),
+    body=(400, "BAD_REQUEST", "Invalid request body"),
+    grant=(400, "BAD_GRANT_TYPE", "grant_type must be refresh_token"),
+    client_id=(400, "BAD_CLIENT_ID", "missing or unknown client id"),
+    client_secret=(400, "BAD_CLIENT_SECRET", "missing or invalid client secret"),
+    refresh_token=(400, "BAD_REFRESH_TOKEN", "missing or unknown refresh token"),
+    basic=False,
+    answer=_oauth_refusal,
+)
 PIPELINE_CREATED_MS = 1_551_715_200_000  # 2019-03-04
 
 LIFECYCLE_STAGES = (
@@ -673,26 +693,10 @@ class HubSpotAPI:
     def token(self, req: Request) -> Response:
         """HubSpot's OAuth token endpoint: the ``refresh_token`` grant."""
 
-        def bad(status: str, message: str) -> Response:
-            return json_response(
-                400,
-                {"status": status, "message": message, "correlationId": str(uuid.uuid4())},
-            )
-
-        if req.method != "POST":
-            return bad("BAD_REQUEST", "Method not allowed; use POST")
-        form = form_of(req)
-        if form is None:
-            return bad("BAD_REQUEST", "Invalid request body")
         creds = SIM_CREDENTIALS["hubspot"]
-        if form.get("grant_type") != "refresh_token":
-            return bad("BAD_GRANT_TYPE", "grant_type must be refresh_token")
-        if form.get("client_id") != creds["client_id"]:
-            return bad("BAD_CLIENT_ID", "missing or unknown client id")
-        if form.get("client_secret") != creds["client_secret"]:
-            return bad("BAD_CLIENT_SECRET", "missing or invalid client secret")
-        if form.get("refresh_token") != creds["refresh_token"]:
-            return bad("BAD_REFRESH_TOKEN", "missing or unknown refresh token")
+        form = granted_form(req, creds, _GRANT_RULES)
+        if isinstance(form, Response):
+            return form
         token, lifetime = self.tokens.mint("hubspot", "CNSimHubSpot")
         return json_response(
             200,

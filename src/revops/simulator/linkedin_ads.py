@@ -56,7 +56,7 @@ from urllib.parse import parse_qs, quote
 
 from revops.simulator.company import Company
 from revops.simulator.credentials import SIM_CREDENTIALS
-from revops.simulator.oauth import TokenStore, basic_client, form_of
+from revops.simulator.oauth import GrantRules, TokenStore, granted_form
 from revops.simulator.social import (
     LINKEDIN_ACCOUNT_ID,
     LINKEDIN_ACCOUNT_NAME,
@@ -78,6 +78,23 @@ MAX_METRICS = 20
 MAX_ELEMENTS = 15_000
 """LinkedIn's documented ceiling on the elements of one adAnalytics response (no paging)."""
 MAX_QUERY_STRING = 4096
+_BAD_CLIENT = (401, "invalid_client", "Client authentication failed")
+_GRANT_RULES = GrantRules(
+    method=(405, "invalid_request", "Use POST"),
+    body=(400, "invalid_request", "Invalid request body"),
+    grant=(
+        400,
+        "unsupported_grant_type",
+        'A required parameter "grant_type" is missing or not supported',
+    ),
+    client_id=_BAD_CLIENT,
+    client_secret=_BAD_CLIENT,
+    refresh_token=(
+        400,
+        "invalid_request",
+        "The provided authorization grant or refresh token is invalid, expired or revoked",
+    ),
+)
 """LinkedIn's documented ceiling on a query string (4 KB; longer: 414, use query tunneling)."""
 METRICS = (
     "impressions",
@@ -250,44 +267,10 @@ class LinkedInAdsAPI:
 
     def token(self, req: Request) -> Response:
         """LinkedIn's OAuth 2.0 token endpoint: the ``refresh_token`` grant."""
-        if req.method != "POST":
-            return json_response(405, {"error": "invalid_request", "error_description": "Use POST"})
-        form = form_of(req)
-        if form is None:
-            return json_response(
-                400, {"error": "invalid_request", "error_description": "Invalid request body"}
-            )
-        basic = basic_client(req)
-        if basic is not None:
-            form.setdefault("client_id", basic[0])
-            form.setdefault("client_secret", basic[1])
-        if form.get("grant_type") != "refresh_token":
-            return json_response(
-                400,
-                {
-                    "error": "unsupported_grant_type",
-                    "error_description": 'A required parameter "grant_type" is missing or '
-                    "not supported",
-                },
-            )
         creds = self.credentials
-        if (
-            form.get("client_id") != creds["client_id"]
-            or form.get("client_secret") != creds["client_secret"]
-        ):
-            return json_response(
-                401,
-                {"error": "invalid_client", "error_description": "Client authentication failed"},
-            )
-        if form.get("refresh_token") != creds["refresh_token"]:
-            return json_response(
-                400,
-                {
-                    "error": "invalid_request",
-                    "error_description": "The provided authorization grant or refresh token is "
-                    "invalid, expired or revoked",
-                },
-            )
+        form = granted_form(req, creds, _GRANT_RULES)
+        if isinstance(form, Response):
+            return form
         token, lifetime = self.tokens.mint("linkedin_ads", "AQVsim")
         return json_response(
             200,

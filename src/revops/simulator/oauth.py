@@ -19,13 +19,23 @@ import base64
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qs
 
-from revops.simulator.wire import Request
+from revops.simulator.wire import Request, Response, json_response
 
-__all__ = ["DEFAULT_LIFETIMES", "TokenState", "TokenStore", "basic_client", "form_of"]
+__all__ = [
+    "DEFAULT_LIFETIMES",
+    "GrantRules",
+    "Refusal",
+    "TokenState",
+    "TokenStore",
+    "basic_client",
+    "form_of",
+    "granted_form",
+]
 
 TokenState = Literal["valid", "expired", "invalid"]
 
@@ -138,3 +148,61 @@ def basic_client(req: Request) -> tuple[str, str] | None:
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
+
+
+Refusal = tuple[int, str, str]
+"""One way a token endpoint says no: HTTP status, error code, description."""
+
+
+def oauth_refusal(refusal: Refusal) -> Response:
+    """The OAuth 2.0 error body (RFC 6749 5.2): ``{"error", "error_description"}``."""
+    status, error, description = refusal
+    return json_response(status, {"error": error, "error_description": description})
+
+
+@dataclass(frozen=True)
+class GrantRules:
+    """How one vendor's OAuth token endpoint refuses a request, in that vendor's words.
+
+    The checks are the same everywhere and run in this order: the HTTP method, a readable body,
+    a grant type in ``grants``, the client id, the client secret, then (for the
+    ``refresh_token`` grant) the refresh token. ``grant``'s description may name the grant sent
+    as ``{grant}``. ``basic`` takes the client from an HTTP Basic header too; ``answer`` words
+    a refusal as the vendor's error body.
+    """
+
+    method: Refusal
+    body: Refusal
+    grant: Refusal
+    client_id: Refusal
+    client_secret: Refusal
+    refresh_token: Refusal
+    grants: tuple[str, ...] = ("refresh_token",)
+    basic: bool = True
+    answer: Callable[[Refusal], Response] = oauth_refusal
+
+
+def granted_form(
+    req: Request, creds: dict[str, str], rules: GrantRules
+) -> dict[str, str] | Response:
+    """The token request's form when ``creds`` grant it; else the vendor's refusal."""
+    if req.method != "POST":
+        return rules.answer(rules.method)
+    form = form_of(req)
+    if form is None:
+        return rules.answer(rules.body)
+    basic = basic_client(req) if rules.basic else None
+    if basic is not None:
+        form.setdefault("client_id", basic[0])
+        form.setdefault("client_secret", basic[1])
+    grant = form.get("grant_type")
+    if grant not in rules.grants:
+        status, error, description = rules.grant
+        return rules.answer((status, error, description.format(grant=grant or "")))
+    if form.get("client_id") != creds["client_id"]:
+        return rules.answer(rules.client_id)
+    if form.get("client_secret") != creds["client_secret"]:
+        return rules.answer(rules.client_secret)
+    if grant == "refresh_token" and form.get("refresh_token") != creds["refresh_token"]:
+        return rules.answer(rules.refresh_token)
+    return form

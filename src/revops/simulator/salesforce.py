@@ -63,7 +63,7 @@ from revops.simulator._gen import sfid
 from revops.simulator.company import Company
 from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.crm import SF_KEY_PREFIX, SF_SCHEMA, SfRecord
-from revops.simulator.oauth import TokenStore, basic_client, form_of
+from revops.simulator.oauth import GrantRules, TokenStore, granted_form
 from revops.simulator.soql import Compiled, SoqlError, compile_query, parse
 from revops.simulator.wire import (
     Request,
@@ -88,6 +88,15 @@ BULK_DEFAULT_RECORDS = 50_000
 itself; the simple-salesforce client asks for 50,000)."""
 BULK_DAILY_JOBS = 10_000  # query jobs per rolling 24 hours (Bulk API 2.0 limits)
 BULK_FIRST_VERSION = 47.0  # Bulk API 2.0 query jobs exist from API version 47.0
+_GRANT_RULES = GrantRules(
+    method=(400, "invalid_request", "must use HTTP POST"),
+    body=(400, "invalid_request", "invalid request body"),
+    grant=(400, "unsupported_grant_type", "grant type not supported"),
+    client_id=(400, "invalid_client_id", "client identifier invalid"),
+    client_secret=(400, "invalid_client", "invalid client credentials"),
+    refresh_token=(400, "invalid_grant", "expired access/refresh token"),
+    grants=("refresh_token", "client_credentials"),
+)
 _DELIMITERS = {
     "BACKQUOTE": "`",
     "CARET": "^",
@@ -278,42 +287,10 @@ class SalesforceAPI:
 
     def token(self, req: Request) -> Response:
         """The OAuth 2.0 token endpoint: ``refresh_token`` and ``client_credentials`` grants."""
-        if req.method != "POST":
-            return json_response(
-                400, {"error": "invalid_request", "error_description": "must use HTTP POST"}
-            )
-        form = form_of(req)
-        if form is None:
-            return json_response(
-                400, {"error": "invalid_request", "error_description": "invalid request body"}
-            )
-        basic = basic_client(req)
-        if basic is not None:
-            form.setdefault("client_id", basic[0])
-            form.setdefault("client_secret", basic[1])
-        grant = form.get("grant_type")
-        if grant not in ("refresh_token", "client_credentials"):
-            return json_response(
-                400,
-                {
-                    "error": "unsupported_grant_type",
-                    "error_description": "grant type not supported",
-                },
-            )
         creds = self.credentials
-        if form.get("client_id") != creds["client_id"]:
-            return json_response(
-                400,
-                {"error": "invalid_client_id", "error_description": "client identifier invalid"},
-            )
-        if form.get("client_secret") != creds["client_secret"]:
-            return json_response(
-                400, {"error": "invalid_client", "error_description": "invalid client credentials"}
-            )
-        if grant == "refresh_token" and form.get("refresh_token") != creds["refresh_token"]:
-            return json_response(
-                400, {"error": "invalid_grant", "error_description": "expired access/refresh token"}
-            )
+        form = granted_form(req, creds, _GRANT_RULES)
+        if isinstance(form, Response):
+            return form
         token, _ = self.tokens.mint("salesforce", creds["org_id"] + "!AQ")
         issued = str(int(datetime.now().timestamp() * 1000))
         integration = self.company.crm.users[0].sf_id
