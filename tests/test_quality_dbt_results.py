@@ -99,3 +99,109 @@ def test_the_hook_writes_the_columns_the_reader_reads() -> None:
     text = MACRO.read_text()
     created = re.findall(r"^\s+(\w+) (?:text|bigint|timestamptz)", text, re.M)
     assert tuple(created) == COLUMNS
+
+
+# -- the readers' words -------------------------------------------------------------------------
+
+SPEND_COLUMNS = ("date_day", "channel", "spend", "platform_conversions", "campaign_id")
+
+
+def test_a_warning_says_which_mart_column_and_rule_on_how_many_rows_of_how_many() -> None:
+    """The footer's sentence for dbt's ``not_null`` warning; the test name stays for engineers."""
+    results = [
+        node("fct_ad_spend_daily", "model", "success", minutes=0),
+        node(
+            "not_null_fct_ad_spend_daily_platform_conversions",
+            "test",
+            "warn",
+            ["fct_ad_spend_daily"],
+            severity="warn",
+            failures=1304,
+            message="Got 1304 results, configured to warn if != 0",
+        ),
+    ]
+    counted: list[str] = []
+
+    def rows(mart: str) -> int:
+        counted.append(mart)
+        return 5319
+
+    [found] = judge(
+        results, ["fct_ad_spend_daily"], "marts", {"fct_ad_spend_daily": SPEND_COLUMNS}, rows
+    )
+    assert found.plain == (
+        "Ad spend (daily): platform conversions is empty on 1,304 of 5,319 rows (24.5%)"
+    )
+    assert found.check == "dbt.not_null_fct_ad_spend_daily_platform_conversions"
+    assert found.observed == "warn: Got 1304 results, configured to warn if != 0"
+    assert counted == ["fct_ad_spend_daily"]  # the mart is counted only for its finding
+
+
+@pytest.mark.parametrize(
+    ("name", "mart", "columns", "failures", "rows", "plain"),
+    [
+        (
+            "not_above_fct_opportunities_created_at__closed_at",
+            "fct_opportunities",
+            ("created_at", "closed_at"),
+            3,
+            1200,
+            "Opportunities: created at is later than closed at on 3 of 1,200 rows (0.2%)",
+        ),
+        (
+            "not_negative_fct_ad_spend_daily_platform_conversions",
+            "fct_ad_spend_daily",
+            SPEND_COLUMNS,
+            1,
+            20000,
+            "Ad spend (daily): platform conversions is negative on 1 of 20,000 rows (<0.1%)",
+        ),
+        (
+            "relationships_fct_funnel_person_id__person_id__ref_dim_people_",
+            "fct_funnel",
+            ("person_id", "email"),
+            7,
+            None,
+            "Funnel: person id matches nothing in People on 7 rows",
+        ),
+        (
+            "unique_rpt_lead_handoff_week_owner",
+            "rpt_lead_handoff",
+            ("week_owner",),
+            2,
+            90,
+            "Lead handoff: week owner is not unique: 2 values repeat (in 90 rows)",
+        ),
+        (
+            "accepted_channel_fct_ad_spend_daily_channel__none_",
+            "fct_ad_spend_daily",
+            SPEND_COLUMNS,
+            1,
+            10,
+            "Ad spend (daily): channel holds 1 value outside the accepted list",
+        ),
+        (
+            "assert_funnel_disqualification_has_reason",
+            "fct_funnel",
+            ("person_id",),
+            12,
+            5000,
+            "Funnel: 12 rows break the rule “funnel disqualification has reason”",
+        ),
+    ],
+)
+def test_each_rule_reads_as_a_sentence(name, mart, columns, failures, rows, plain) -> None:
+    from revops.quality.dbt_results import for_readers
+
+    test = node(name, "test", "warn", [mart], failures=failures)
+    assert for_readers(test, mart, columns, rows) == plain
+
+
+def test_mart_labels_drop_the_layer_and_bracket_the_grain() -> None:
+    from revops.quality.dbt_results import mart_label
+
+    assert [mart_label(m) for m in ("fct_ad_spend_daily", "rpt_funnel_weekly", "dim_people")] == [
+        "Ad spend (daily)",
+        "Funnel (weekly)",
+        "People",
+    ]

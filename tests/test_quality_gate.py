@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from quality_helpers import record_dbt_test
-from test_publish_data import AS_OF, build_world, sql
+from test_publish_data import AS_OF, build_world, scalar, sql
 
 from revops.quality.gate import GateFailed, GateResult, require_pass, run_gate
 from revops.quality.suites import PUBLISHED_MARTS, GateConfig, load_config
@@ -237,6 +237,13 @@ def test_a_warning_only_problem_passes_with_the_warning_listed(world: str, tmp_p
     summary = result.summary()
     assert "PASSED" in summary and "1 warning" in summary
     assert "WARNING marts.fct_ad_spend_daily: dbt_test on not_null_fct_ad_spend_daily" in summary
+    # for the report's readers: the mart's row count read when the gate ran
+    total = int(scalar(world, "select count(*) from marts.fct_ad_spend_daily"))
+    assert total > 1000
+    assert result.warnings[0].plain == (
+        f"Ad spend (daily): platform conversions is empty on 4 of {total:,} rows "
+        f"({100 * 4 / total:.1f}%)"
+    )
     assert require_pass(result) is result
 
 

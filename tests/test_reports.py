@@ -12,6 +12,7 @@ import re
 import smtplib
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -22,6 +23,7 @@ import pytest
 from psycopg.pq import TransactionStatus
 from test_publish_data import AS_OF, build_world, sql
 
+from revops.quality.dbt_results import NodeResult, judge, model_id
 from revops.quality.gate import Failure, GateResult
 from revops.quality.runs import GateNotPassed, record_gate_run
 from revops.reports.mailcatcher import MailCatcher
@@ -43,14 +45,42 @@ W45 = parse_period("2026-W45")
 OCT = parse_period("2026-10")
 RECIPIENTS = ("ceo@example.com", "cmo@example.com")
 SENDER = "revops@example.com"
+# the warning the gate makes of dbt's result for a `severity: warn` test (3 rows of 1,512 null)
 WARNING = Failure(
-    table="marts.fct_ad_spend_daily",
-    expectation_type="expect_column_values_to_not_be_null",
-    column="platform_conversions",
-    severity="warning",
-    observed="1 of 1512 rows (0.1%) null",
-    expected="no nulls",
-    check="fct_ad_spend_daily.platform_conversions_not_null",
+    **asdict(
+        judge(
+            [
+                NodeResult(
+                    "build",
+                    model_id("fct_ad_spend_daily"),
+                    "model",
+                    "fct_ad_spend_daily",
+                    "success",
+                    None,
+                    None,
+                    "",
+                    (),
+                    AS_OF,
+                ),
+                NodeResult(
+                    "build",
+                    "test.revops.not_null_fct_ad_spend_daily_platform_conversions.1a2b3c",
+                    "test",
+                    "not_null_fct_ad_spend_daily_platform_conversions",
+                    "warn",
+                    "warn",
+                    3,
+                    "Got 3 results, configured to warn if != 0",
+                    (model_id("fct_ad_spend_daily"),),
+                    AS_OF,
+                ),
+            ],
+            ["fct_ad_spend_daily"],
+            "marts",
+            {"fct_ad_spend_daily": ("platform_conversions",)},
+            lambda mart: 1512,
+        )[0]
+    )
 )
 
 
@@ -436,10 +466,15 @@ def test_the_footer_lists_the_gates_warnings(gated: str, tmp_path: Path) -> None
     archived = archive_report(psycopg.connect(gated), W46, tmp_path)
     html = archived.html_path.read_text()
     assert "Quality gate passed at" in html and "with 1 warning(s):" in html
-    assert (
-        "Warning: marts.fct_ad_spend_daily: fct_ad_spend_daily.platform_conversions_not_null"
-        ": 1 of 1512 rows (0.1%) null (expected: no nulls)"
-    ) in html
+    # in the readers' words; dbt's test name and message stay in the gate run, not the e-mail
+    sentence = "Ad spend (daily): platform conversions is empty on 3 of 1,512 rows (0.2%)"
+    assert f"Warning: {sentence}" in html
+    for technical in ("not_null_fct_ad_spend_daily", "configured to warn", "marts.fct_"):
+        assert technical not in html
+    with psycopg.connect(gated) as conn:
+        [failures] = conn.execute("select failures from revops_meta.gate_runs").fetchone()
+    assert failures[0]["check"] == "dbt.not_null_fct_ad_spend_daily_platform_conversions"
+    assert failures[0]["plain"] == sentence
     assert archived.pdf_path == tmp_path / "reports" / "weekly" / "2026-W46.pdf"
     assert archived.pdf_path.read_bytes().startswith(b"%PDF")
 

@@ -81,6 +81,10 @@ class Failure:
     check: str
     docs_page: str = ""
     """The Data Docs page of the validation that failed (a local path), when there is one."""
+    plain: str = ""
+    """The failure in the words of the report's readers (which table and column, what rule, how
+    many rows of how many), for the report's footer; '' where the gate has none. The check, the
+    expectation and the observed text stay for engineers (summary, log, JSON)."""
 
     def describe(self) -> str:
         """Three lines for a person on call: what failed where, what was seen, what should be."""
@@ -227,7 +231,7 @@ def run_gate(
         failures += [_missing_source(config, system) for system in raw_plan.missing_sources]
         failures += [_missing_mart(config, m) for m in missing]
         dbt_failures, dbt_checks = _dbt_failures(
-            warehouse_url, [m for m in marts if m in present], config, scrub
+            warehouse_url, [m for m in marts if m in present], config, scrub, catalog
         )
         failures += dbt_failures
         order = {f.check: i for i, f in enumerate(failures)}
@@ -450,16 +454,32 @@ def _extract_failures(
 
 
 def _dbt_failures(
-    url: str, marts: list[str], config: GateConfig, scrub: _Scrubber
+    url: str, marts: list[str], config: GateConfig, scrub: _Scrubber, catalog: Catalog
 ) -> tuple[list[Failure], int]:
     """What dbt's newest results say about the published marts present, and how many dbt
-    results (builds and tests) were judged."""
+    results (builds and tests) were judged. A mart with a test that did not pass is counted
+    now, so its finding can say how many of its rows the test found."""
+    from psycopg import sql
+
     from revops.warehouse import connect
 
+    columns = {m: catalog.columns(config.schema, m) for m in marts}
     with connect(url) as conn:
         results = dbt_results.read_newest(conn)
+
+        counted: dict[str, int | None] = {}
+
+        def rows(mart: str) -> int | None:
+            if mart not in counted:
+                query = sql.SQL("select count(*) from {}").format(
+                    sql.Identifier(config.schema, mart)
+                )
+                known = catalog.has(config.schema, mart)
+                counted[mart] = int(conn.execute(query).fetchone()[0]) if known else None
+            return counted[mart]
+
+        findings = dbt_results.judge(results, marts, config.schema, columns, rows)
     judged = dbt_results.relied_on(results or [], marts)
-    findings = dbt_results.judge(results, marts, config.schema)
     failures = [Failure(**{**asdict(f), "observed": scrub(f.observed)}) for f in findings]
     return failures, len(judged) + len(marts)
 
@@ -510,15 +530,22 @@ def _failure(
     meta = cfg.meta or {}
     kwargs = cfg.kwargs
     table = meta.get("table", "?")
+    expected = meta.get("expected", "see Data Docs")
+    schema, _, name = table.partition(".")
+    count = (res.result or {}).get("observed_value")
+    plain = ""
+    if schema == config.schema and "unexpected_rows_query" in kwargs and isinstance(count, int):
+        plain = dbt_results.rule_broken(dbt_results.mart_label(name), count, expected)
     return Failure(
         table=table,
         expectation_type=cfg.type,
         column=_subject(cfg, kwargs),
         severity=meta.get("severity", "blocking"),
         observed=scrub(_observed(res, kwargs, table, engine)),
-        expected=meta.get("expected", "see Data Docs"),
+        expected=expected,
         check=meta.get("check", cfg.type),
         docs_page=page,
+        plain=plain,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -231,6 +231,24 @@ def _attribution_section(report: Report, charts: dict[str, Chart]) -> Section:
     )
 
 
+def _compared(
+    label: str,
+    now: float | None,
+    before: float | None,
+    kind: str,
+    currency: str = "",
+    higher_is_better: bool = True,
+) -> list[str]:
+    """A row comparing two periods: ``label``, this period, the one before, the change."""
+    change = Change(now, before, higher_is_better)
+    return [
+        label,
+        fmt_value(now, kind, currency),
+        fmt_value(before, kind, currency),
+        fmt_change(change, kind, currency),
+    ]
+
+
 def _funnel_section(report: Report, charts: dict[str, Chart]) -> Section:
     title = "Funnel"
     funnel = report.funnel
@@ -241,12 +259,7 @@ def _funnel_section(report: Report, charts: dict[str, Chart]) -> Section:
         headers=["Stage entered", p, q, "Change"],
         align=["l", "r", "r", "r"],
         rows=[
-            [
-                label,
-                fmt_count(funnel.current.get(m)),
-                fmt_count(funnel.previous.get(m)),
-                fmt_change(Change(funnel.current.get(m), funnel.previous.get(m)), "count"),
-            ]
+            _compared(label, funnel.current.get(m), funnel.previous.get(m), "count")
             for m, label in STAGE_MEASURES
         ],
     )
@@ -254,12 +267,7 @@ def _funnel_section(report: Report, charts: dict[str, Chart]) -> Section:
         headers=["Cohort conversion", p, q, "Change"],
         align=["l", "r", "r", "r"],
         rows=[
-            [
-                label,
-                fmt_rate(funnel.rates.get(step)),
-                fmt_rate(funnel.previous_rates.get(step)),
-                fmt_change(Change(funnel.rates.get(step), funnel.previous_rates.get(step)), "rate"),
-            ]
+            _compared(label, funnel.rates.get(step), funnel.previous_rates.get(step), "rate")
             for step, label in STEPS
         ],
     )
@@ -279,10 +287,7 @@ def _spend_section(report: Report, charts: dict[str, Chart]) -> Section:
     cur = report.currency
     rows = [
         [
-            r.channel,
-            fmt_money(r.spend, cur),
-            fmt_money(r.previous_spend, cur),
-            fmt_change(Change(r.spend, r.previous_spend, higher_is_better=False), "money", cur),
+            *_compared(r.channel, r.spend, r.previous_spend, "money", cur, higher_is_better=False),
             *(fmt_roas(r.roas(m)) for m in models),
         ]
         for r in report.spend
@@ -307,10 +312,7 @@ def _spend_section(report: Report, charts: dict[str, Chart]) -> Section:
         align=["l", "r", "r", "r", *("r" for _ in models)],
         rows=rows,
         total=[
-            "Total",
-            fmt_money(spend_now, cur),
-            fmt_money(spend_before, cur),
-            fmt_change(Change(spend_now, spend_before, False), "money", cur),
+            *_compared("Total", spend_now, spend_before, "money", cur, higher_is_better=False),
             *total_roas,
         ],
     )
@@ -467,6 +469,18 @@ def _notes(report: Report) -> list[str]:
     return notes
 
 
+def gate_warning(failure: Mapping[str, Any]) -> str:
+    """One gate warning as the report's readers read it: the gate's own words for them
+    (``plain``: which table and column, what rule, how many rows of how many), else what was
+    observed against what was expected. The check's technical name stays in the gate's
+    summary, log and JSON, not in the e-mail."""
+    if failure.get("plain"):
+        return str(failure["plain"])
+    return (
+        f"{failure.get('table')}: {failure.get('observed')} (expected: {failure.get('expected')})"
+    )
+
+
 def build_view(
     report: Report,
     charts: Sequence[Chart],
@@ -496,11 +510,7 @@ def build_view(
                 else " with no warnings."
             )
         )
-        warnings = [
-            f"{w.get('table')}: {w.get('check')}: {w.get('observed')} (expected: "
-            f"{w.get('expected')})"
-            for w in gate.warnings
-        ]
+        warnings = [gate_warning(w) for w in gate.warnings]
     return View(
         title=f"revops {edition} report {report.period.label}",
         heading=f"{edition.capitalize()} report {report.period.label}",
