@@ -54,7 +54,7 @@ from typing import Any
 from revops.simulator.company import CUSTOMER_ID, AdCampaign, AdGroup, Click, Company
 from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.gaql import Condition, GaqlError, Query, parse
-from revops.simulator.oauth import GrantRules, TokenStore, granted_form
+from revops.simulator.oauth import GrantRules, TokenStore, bearer_grant, granted_form
 from revops.simulator.wire import Request, Response, json_response
 from revops.sources.versions import normalise, vendor
 
@@ -965,15 +965,8 @@ class GoogleAdsAPI:
         form = granted_form(req, self.credentials, _GRANT_RULES)
         if isinstance(form, Response):
             return form
-        token, lifetime = self.tokens.mint("google_ads", "ya29.sim-")
-        return json_response(
-            200,
-            {
-                "access_token": token,
-                "expires_in": lifetime,
-                "scope": OAUTH_SCOPE,
-                "token_type": "Bearer",
-            },
+        return bearer_grant(
+            self.tokens, "google_ads", "ya29.sim-", scope=OAUTH_SCOPE, token_type="Bearer"
         )
 
     # ---------------------------------------------------------------- api

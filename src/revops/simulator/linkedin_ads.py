@@ -56,7 +56,7 @@ from urllib.parse import parse_qs, quote
 
 from revops.simulator.company import Company
 from revops.simulator.credentials import SIM_CREDENTIALS
-from revops.simulator.oauth import GrantRules, TokenStore, granted_form
+from revops.simulator.oauth import GrantRules, TokenStore, bearer_grant, granted_form
 from revops.simulator.social import (
     LINKEDIN_ACCOUNT_ID,
     LINKEDIN_ACCOUNT_NAME,
@@ -271,16 +271,13 @@ class LinkedInAdsAPI:
         form = granted_form(req, creds, _GRANT_RULES)
         if isinstance(form, Response):
             return form
-        token, lifetime = self.tokens.mint("linkedin_ads", "AQVsim")
-        return json_response(
-            200,
-            {
-                "access_token": token,
-                "expires_in": lifetime,
-                "refresh_token": creds["refresh_token"],
-                "refresh_token_expires_in": 31_535_999,
-                "scope": "r_ads,r_ads_reporting",
-            },
+        return bearer_grant(
+            self.tokens,
+            "linkedin_ads",
+            "AQVsim",
+            refresh_token=creds["refresh_token"],
+            refresh_token_expires_in=31_535_999,
+            scope="r_ads,r_ads_reporting",
         )
 
     # ---------------------------------------------------------------- routing

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_LIFETIMES",
     "GrantRules",
     "Refusal",
+    "bearer_grant",
     "TokenState",
     "TokenStore",
     "basic_client",
@@ -206,3 +207,10 @@ def granted_form(
     if grant == "refresh_token" and form.get("refresh_token") != creds["refresh_token"]:
         return rules.answer(rules.refresh_token)
     return form
+
+
+def bearer_grant(tokens: TokenStore, system: str, prefix: str, **fields: str | int) -> Response:
+    """A granted token request: a new ``access_token`` and its ``expires_in``, then the
+    vendor's own ``fields`` in the order given."""
+    token, lifetime = tokens.mint(system, prefix)
+    return json_response(200, {"access_token": token, "expires_in": lifetime, **fields})
