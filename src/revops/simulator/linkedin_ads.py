@@ -50,6 +50,7 @@ from __future__ import annotations
 import base64
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -159,45 +160,42 @@ def parse_restli(text: str) -> Any:
     """A Rest.li 2.0 value: ``(k:v,...)`` -> dict, ``List(a,b)`` -> list, else a string."""
     pos = 0
 
+    def members(opener: str, kind: str, read: Callable[[], None]) -> None:
+        """Read comma-separated members up to the closing ``)`` (``opener`` is consumed)."""
+        nonlocal pos
+        pos += len(opener)
+        if text.startswith(")", pos):
+            pos += 1
+            return
+        while True:
+            read()
+            if pos >= len(text):
+                raise ValueError(f"unterminated {opener}")
+            if text[pos] == ",":
+                pos += 1
+                continue
+            if text[pos] == ")":
+                pos += 1
+                return
+            raise ValueError(f"unexpected {text[pos]!r} in {kind}")
+
+    def entry(obj: dict[str, Any]) -> None:
+        nonlocal pos
+        colon = text.index(":", pos)
+        key = text[pos:colon]
+        pos = colon + 1
+        obj[key] = value()
+
     def value() -> Any:
         nonlocal pos
         if text.startswith("List(", pos):
-            pos += 5
-            items = []
-            if text.startswith(")", pos):
-                pos += 1
-                return items
-            while True:
-                items.append(value())
-                if pos >= len(text):
-                    raise ValueError("unterminated List(")
-                if text[pos] == ",":
-                    pos += 1
-                    continue
-                if text[pos] == ")":
-                    pos += 1
-                    return items
-                raise ValueError(f"unexpected {text[pos]!r} in List")
+            items: list[Any] = []
+            members("List(", "List", lambda: items.append(value()))
+            return items
         if text.startswith("(", pos):
-            pos += 1
             obj: dict[str, Any] = {}
-            if text.startswith(")", pos):
-                pos += 1
-                return obj
-            while True:
-                colon = text.index(":", pos)
-                key = text[pos:colon]
-                pos = colon + 1
-                obj[key] = value()
-                if pos >= len(text):
-                    raise ValueError("unterminated (")
-                if text[pos] == ",":
-                    pos += 1
-                    continue
-                if text[pos] == ")":
-                    pos += 1
-                    return obj
-                raise ValueError(f"unexpected {text[pos]!r} in object")
+            members("(", "object", lambda: entry(obj))
+            return obj
         start = pos
         depth = 0
         while pos < len(text) and (depth > 0 or text[pos] not in ",)"):

@@ -105,36 +105,20 @@ def _not_found() -> _Problem:
     return _Problem(404, "Resource Not Found", "The requested resource could not be found.")
 
 
-def _pick(obj: Any, paths: list[list[str]]) -> Any:
-    """Keep only the dotted ``paths`` of ``obj`` (lists are filtered item by item)."""
+def _fields(obj: Any, paths: list[list[str]], keep: bool) -> Any:
+    """``obj`` with only the dotted ``paths`` (``keep``) or without them (lists are filtered
+    item by item): Mailchimp's ``fields`` and ``exclude_fields``."""
     if isinstance(obj, list):
-        return [_pick(item, paths) for item in obj]
+        return [_fields(item, paths, keep) for item in obj]
     if not isinstance(obj, dict):
         return obj
     out: dict[str, Any] = {}
     for key, value in obj.items():
         subs = [p[1:] for p in paths if p and p[0] == key]
-        if not subs:
+        whole = any(not s for s in subs)
+        if (not subs) if keep else whole:
             continue
-        if any(not s for s in subs):
-            out[key] = value
-        else:
-            out[key] = _pick(value, subs)
-    return out
-
-
-def _drop(obj: Any, paths: list[list[str]]) -> Any:
-    """Remove the dotted ``paths`` from ``obj``."""
-    if isinstance(obj, list):
-        return [_drop(item, paths) for item in obj]
-    if not isinstance(obj, dict):
-        return obj
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        subs = [p[1:] for p in paths if p and p[0] == key]
-        if any(not s for s in subs):
-            continue
-        out[key] = _drop(value, subs) if subs else value
+        out[key] = value if whole or not subs else _fields(value, subs, keep)
     return out
 
 
@@ -266,9 +250,9 @@ class MailchimpAPI:
             p.split(".") for v in req.args("exclude_fields") for p in v.split(",") if p.strip()
         ]
         if fields:
-            payload = _pick(payload, fields)
+            payload = _fields(payload, fields, keep=True)
         if exclude:
-            payload = _drop(payload, exclude)
+            payload = _fields(payload, exclude, keep=False)
         return payload
 
     @staticmethod

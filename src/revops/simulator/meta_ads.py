@@ -620,13 +620,15 @@ class MetaAdsAPI:
             "start_time": self._time(c.created_ms + 3_600_000),
         }
 
-    def _adset(self, s: MetaAdSet) -> dict[str, Any]:
-        camp = self.social.meta_campaign(s.campaign_id)
+    def _effective_status(self, campaign_id: str) -> str:
+        """An active ad set's or ad's ``effective_status``: its campaign's pause shows through."""
+        camp = self.social.meta_campaign(campaign_id)
         assert camp is not None
+        return "CAMPAIGN_PAUSED" if camp.status_at(self.company.as_of_ms) == "PAUSED" else "ACTIVE"
+
+    def _adset(self, s: MetaAdSet) -> dict[str, Any]:
         status = "ACTIVE"
-        effective = (
-            "CAMPAIGN_PAUSED" if camp.status_at(self.company.as_of_ms) == "PAUSED" else ("ACTIVE")
-        )
+        effective = self._effective_status(s.campaign_id)
         return {
             "id": s.id,
             "account_id": META_ACCOUNT_ID,
@@ -650,11 +652,7 @@ class MetaAdsAPI:
         }
 
     def _ad(self, a: MetaAd) -> dict[str, Any]:
-        camp = self.social.meta_campaign(a.campaign_id)
-        assert camp is not None
-        effective = (
-            "CAMPAIGN_PAUSED" if camp.status_at(self.company.as_of_ms) == "PAUSED" else ("ACTIVE")
-        )
+        effective = self._effective_status(a.campaign_id)
         return {
             "id": a.id,
             "account_id": META_ACCOUNT_ID,

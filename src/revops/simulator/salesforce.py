@@ -126,20 +126,15 @@ _REFERENCE_TO: dict[str, dict[str, str]] = {
     "LeadHistory": {"LeadId": "Lead"},
     "User": {"ManagerId": "User"},
 }
-_LABELS = {
-    "Lead": ("Lead", "Leads"),
-    "LeadHistory": ("Lead History", "Lead History"),
-    "Contact": ("Contact", "Contacts"),
-    "Account": ("Account", "Accounts"),
-    "Opportunity": ("Opportunity", "Opportunities"),
-    "OpportunityHistory": ("Opportunity History", "Opportunity History"),
-    "OpportunityContactRole": ("Opportunity Contact Role", "Opportunity Contact Roles"),
-    "Campaign": ("Campaign", "Campaigns"),
-    "CampaignMember": ("Campaign Member", "Campaign Members"),
-    "Task": ("Task", "Tasks"),
-    "Event": ("Event", "Events"),
-    "User": ("User", "Users"),
-}
+
+
+def _labels(obj: str) -> tuple[str, str]:
+    """An object's label and plural label: its name in words (``Opportunity Contact Role``),
+    plural in English (``History`` stays as it is)."""
+    label = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", obj)
+    if label.endswith("History"):
+        return label, label
+    return label, label[:-1] + "ies" if label.endswith("y") else label + "s"
 
 
 def _references(obj: str) -> dict[str, str]:
@@ -863,7 +858,7 @@ class SalesforceAPI:
         raise SoqlError("NOT_FOUND", "The requested resource does not exist")
 
     def _object_info(self, obj: str, prefix: str) -> dict[str, Any]:
-        label, plural = _LABELS[obj]
+        label, plural = _labels(obj)
         return {
             "name": obj,
             "label": label,
