@@ -55,7 +55,7 @@ from revops.simulator.company import CUSTOMER_ID, AdCampaign, AdGroup, Click, Co
 from revops.simulator.credentials import SIM_CREDENTIALS
 from revops.simulator.gaql import Condition, GaqlError, Query, parse
 from revops.simulator.oauth import GrantRules, TokenStore, bearer_grant, granted_form
-from revops.simulator.wire import Request, Response, json_response
+from revops.simulator.wire import Request, Response, json_response, keep_newest
 from revops.sources.versions import normalise, vendor
 
 __all__ = ["GoogleAdsAPI", "OAUTH_SCOPE", "QueryFailure", "failure_type", "run_query", "served"]
@@ -1062,10 +1062,7 @@ class GoogleAdsAPI:
         found = select_rows(self.company, query, self._memo)
         if paged:
             with self._lock:
-                self._selected[query] = found
-                self._selected.move_to_end(query)
-                while len(self._selected) > SELECT_CACHE_SIZE:
-                    self._selected.popitem(last=False)
+                keep_newest(self._selected, query, found, SELECT_CACHE_SIZE)
         return found
 
     def _versioned(self, req: Request, version: str, path: str) -> Response:

@@ -47,7 +47,6 @@ Errors are ``{"status", "serviceErrorCode", "code", "message"}``: 401 ``EXPIRED_
 
 from __future__ import annotations
 
-import base64
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -67,7 +66,7 @@ from revops.simulator.social import (
     LinkedInGroup,
     SocialDaily,
 )
-from revops.simulator.wire import Request, Response, json_response
+from revops.simulator.wire import Request, Response, json_response, position_of, position_token
 from revops.sources.versions import vendor
 
 __all__ = ["LinkedInAdsAPI", "MAX_ELEMENTS", "METRICS", "parse_restli", "version_error"]
@@ -518,14 +517,13 @@ class LinkedInAdsAPI:
         token = req.arg("pageToken")
         if token:
             try:
-                start = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
+                start = position_of(token, urlsafe=True)
             except ValueError:
                 raise _LiError(400, "ILLEGAL_ARGUMENT", "Invalid pageToken") from None
         page = items[start : start + size]
         answer: dict[str, Any] = {"elements": page, "metadata": {}}
         if start + size < len(items):
-            nxt = base64.urlsafe_b64encode(str(start + size).encode()).decode().rstrip("=")
-            answer["metadata"] = {"nextPageToken": nxt}
+            answer["metadata"] = {"nextPageToken": position_token(start + size, urlsafe=True)}
         return json_response(200, answer)
 
     # ---------------------------------------------------------------- analytics

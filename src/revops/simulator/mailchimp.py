@@ -51,6 +51,7 @@ from revops.simulator.wire import (
     dt_to_ms,
     fmt_mailchimp,
     json_response,
+    keep_newest,
     parse_iso,
 )
 
@@ -535,10 +536,7 @@ class MailchimpAPI:
                 return found
         computed = compute()
         with self._lock:
-            self._filter_cache[key] = computed
-            self._filter_cache.move_to_end(key)
-            while len(self._filter_cache) > FILTER_CACHE_SIZE:
-                self._filter_cache.popitem(last=False)
+            keep_newest(self._filter_cache, key, computed, FILTER_CACHE_SIZE)
         return computed
 
     def one_member(self, req: Request, list_id: str, subscriber_hash: str) -> dict[str, Any]:

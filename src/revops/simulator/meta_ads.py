@@ -84,7 +84,14 @@ from revops.simulator.social import (
     MetaCampaign,
     SocialDaily,
 )
-from revops.simulator.wire import Request, Response, fmt_graph, json_response
+from revops.simulator.wire import (
+    Request,
+    Response,
+    fmt_graph,
+    json_response,
+    position_of,
+    position_token,
+)
 
 __all__ = ["MetaAdsAPI", "served_versions"]
 
@@ -219,12 +226,12 @@ def _money(micros: int) -> str:
 
 
 def _cursor(n: int) -> str:
-    return base64.b64encode(str(n).encode()).decode().rstrip("=")
+    return position_token(n)
 
 
 def _uncursor(text: str) -> int:
     try:
-        return int(base64.b64decode(text + "=" * (-len(text) % 4)).decode())
+        return position_of(text)
     except ValueError:
         raise _GraphError(400, 100, "(#100) Invalid cursor", 1357046) from None
 

@@ -71,7 +71,10 @@ from revops.simulator.wire import (
     dt_to_ms,
     fmt_salesforce,
     json_response,
+    keep_newest,
     parse_iso,
+    position_of,
+    position_token,
 )
 from revops.sources.versions import vendor
 
@@ -579,10 +582,7 @@ class SalesforceAPI:
         locator = self._locator(text, all_rows, batch)
         if len(rows) > batch:
             with self._lock:
-                self._cursors[locator] = _Cursor(rows, compiled, all_rows)
-                self._cursors.move_to_end(locator)
-                while len(self._cursors) > 256:
-                    self._cursors.popitem(last=False)
+                keep_newest(self._cursors, locator, _Cursor(rows, compiled, all_rows), 256)
         return self._page(rows, compiled, prefix, 0, batch, all_rows, locator)
 
     def _page(
@@ -817,7 +817,7 @@ class SalesforceAPI:
         locator = req.arg("locator")
         if locator:
             try:
-                start = int(base64.b64decode(locator + "=" * (-len(locator) % 4)).decode())
+                start = position_of(locator)
             except ValueError:
                 start = -1
             if not 0 <= start <= len(job.records):
@@ -839,11 +839,7 @@ class SalesforceAPI:
         lines = [sep.join(_csv_cell(h) for h in job.header)]
         lines.extend(sep.join(_csv_cell(v) for v in row) for row in chunk)
         body = (eol.join(lines) + eol).encode("utf-8")
-        next_locator = (
-            base64.b64encode(str(end).encode()).decode().rstrip("=")
-            if end < len(job.records)
-            else "null"
-        )
+        next_locator = position_token(end) if end < len(job.records) else "null"
         out = dict(headers)
         out["Sforce-NumberOfRecords"] = str(len(chunk))
         out["Sforce-Locator"] = next_locator

@@ -7,7 +7,9 @@ sockets makes them easy to test and keeps every answer a function of (company, r
 
 from __future__ import annotations
 
+import base64
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -26,6 +28,9 @@ __all__ = [
     "parse_as_of",
     "fmt_salesforce",
     "fmt_graph",
+    "keep_newest",
+    "position_of",
+    "position_token",
 ]
 
 
@@ -184,3 +189,25 @@ def fmt_graph(ms: int, tz: str) -> str:
     """The Graph API's datetime format, in the ad account's zone: ``2026-11-01T15:03:27+0100``."""
     dt = datetime.fromtimestamp(ms // 1000, tz=ZoneInfo(tz))
     return dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def position_token(position: int, urlsafe: bool = False) -> str:
+    """An opaque paging token for a row position: its digits in base64, unpadded (Meta's
+    cursors, Salesforce's Bulk API locators; LinkedIn's page tokens with ``urlsafe``)."""
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return encode(str(position).encode()).decode().rstrip("=")
+
+
+def position_of(token: str, urlsafe: bool = False) -> int:
+    """The row position of a :func:`position_token` (``ValueError`` when it is not one)."""
+    decode = base64.urlsafe_b64decode if urlsafe else base64.b64decode
+    return int(decode(token + "=" * (-len(token) % 4)).decode())
+
+
+def keep_newest(cache: OrderedDict[Any, Any], key: Any, value: Any, size: int) -> None:
+    """Store ``value`` as the newest entry of the LRU ``cache``, evicting the oldest beyond
+    ``size`` (the caller holds the cache's lock)."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
