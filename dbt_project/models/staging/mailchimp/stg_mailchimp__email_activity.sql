@@ -1,17 +1,34 @@
+-- Incremental on dlt's loads (DECISIONLOG.md: incremental staging): the largest raw table, read
+-- by every run's touches and tests; a run reads only the rows of loads completed since its
+-- last (macros/incremental_by_load.sql) and deletes rows whose raw row is gone.
+{%- set raw = source('mailchimp', 'email_activity') %}
+{{ config(
+    materialized='incremental',
+    unique_key='activity_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[{'columns': ['activity_id'], 'unique': True}],
+    post_hook=[
+        "{{ delete_rows_gone_from(source('mailchimp', 'email_activity'), 'activity_id',
+            mailchimp_activity_id(source('mailchimp', 'email_activity'))) }}",
+        "analyze {{ this }}",
+    ],
+) }}
 with
 
 source as (
 
-    select * from {{ source('mailchimp', 'email_activity') }}
+    select * from {{ raw }}
+    {%- if is_incremental() %}
+    where {{ loaded_since_last_run(raw) }}
+    {%- endif %}
 
 ),
 
 renamed as (
 
     select
-        md5(campaign_id || '|' || email_id || '|' || action || '|' || "timestamp" || '|'
-            || coalesce({{ column_or_null(source('mailchimp', 'email_activity'), 'occurrence',
-                                          'text') }}, '0')) as activity_id,
+        {{ mailchimp_activity_id(raw) }} as activity_id,
         campaign_id,
         list_id,
         email_id as member_id,
@@ -20,7 +37,8 @@ renamed as (
         action,
         type as bounce_type,
         "timestamp"::timestamptz as occurred_at,
-        url as clicked_url
+        url as clicked_url,
+        {{ load_completed_at(raw) }} as _loaded_at
 
     from source
 
