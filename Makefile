@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_attribution.py
 	$(BIN)/python scripts/bench_attribution_marts.py
+	$(BIN)/python scripts/bench_next_day.py
 	$(BIN)/python scripts/bench_airflow.py
 
 lint: $(STAMP)

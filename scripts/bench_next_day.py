@@ -1,8 +1,10 @@
 """Benchmark: the next day's run on the same company at 1x and 10x its history.
 
 For each scale (``--scales``, default ``1,10``) it builds the company's warehouse at ``--as-of``
-the way ``scripts/bench_attribution_marts.py`` does (the vendor simulator, the six extracts;
-with ``--workdir`` a warehouse built earlier for the same day is reused), then:
+with the helpers of ``scripts/bench_attribution_marts.py`` (the vendor simulator in its own
+process) and the six extracts as the product runs them (``revops.pipeline.extract``, recorded
+in ``revops_meta.extract_runs``; with ``--workdir`` raw data extracted earlier for the same day is
+reused), then:
 
 1. **first full build**: a copy of it with every dbt-built schema dropped (raw data, dlt's
    state and ``revops_meta`` kept) gets the product's transform
@@ -28,8 +30,10 @@ what grows with history is named. Everything measured is also written to
 
 Each timed round starts from the same state: dlt restores its cursors from the copied
 destination (each round has its own local state directory, as a fresh Airflow worker would).
-On a 2-core machine building the 10x warehouse takes about 30 minutes (reused with
+On an idle 2-core machine extracting the 10x company takes about 30 minutes (reused with
 ``--workdir``), the first transforms a few minutes each, a round a few minutes per scale.
+``--reuse-first`` (with ``--workdir``) keeps the first full builds of an earlier run: only when
+the code is the same, since the next day starts from them.
 Nothing is written into the repository.
 """
 
