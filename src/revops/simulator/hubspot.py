@@ -84,6 +84,29 @@ OWNERS_MAX_LIMIT = 500
 ASSOC_MAX_LIMIT = 500
 
 
+def _rate_limited(policy: str) -> dict[str, str]:
+    """HubSpot's 429 body for the limit ``policy`` (``SECONDLY``, ``TEN_SECONDLY_ROLLING``)."""
+    return {
+        "status": "error",
+        "message": f"You have reached your {policy.lower()} limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": policy,
+    }
+
+
+def _batch_inputs(req: Request, cap: int) -> tuple[dict[str, Any], list[Any]]:
+    """A batch request's JSON body and its ``inputs`` (at most ``cap``)."""
+    try:
+        body = req.json() or {}
+    except ValueError:
+        raise _Invalid("Invalid input JSON") from None
+    inputs = body.get("inputs") if isinstance(body, dict) else None
+    if not isinstance(inputs, list) or len(inputs) > cap:
+        raise _Invalid(f"inputs must be a list of at most {cap} objects")
+    return body, inputs
+
+
 def _oauth_refusal(refusal: tuple[int, str, str]) -> Response:
     """HubSpot's OAuth error body: ``{"status", "message", "correlationId"}``."""
     status, code, message = refusal
@@ -667,13 +690,7 @@ class HubSpotAPI:
 
     def throttled(self, retry_after: int | None) -> Response:
         """HubSpot's secondly-limit 429 (``Retry-After`` only when asked)."""
-        body = {
-            "status": "error",
-            "message": "You have reached your secondly limit.",
-            "errorType": "RATE_LIMIT",
-            "correlationId": str(uuid.uuid4()),
-            "policyName": "SECONDLY",
-        }
+        body = _rate_limited("SECONDLY")
         headers = {
             "X-HubSpot-RateLimit-Secondly": "10",
             "X-HubSpot-RateLimit-Secondly-Remaining": "0",
@@ -724,16 +741,7 @@ class HubSpotAPI:
     def search_throttled(self) -> Response:
         """HubSpot's 429 for a search beyond its per-second limit (no rate-limit headers:
         HubSpot sends none on search answers)."""
-        return json_response(
-            429,
-            {
-                "status": "error",
-                "message": "You have reached your secondly limit.",
-                "errorType": "RATE_LIMIT",
-                "correlationId": str(uuid.uuid4()),
-                "policyName": "SECONDLY",
-            },
-        )
+        return json_response(429, _rate_limited("SECONDLY"))
 
     def handle(self, req: Request) -> Response:
         """Serve one request (paths relative to the HubSpot base URL), within the account's
@@ -749,14 +757,7 @@ class HubSpotAPI:
             return self.route(req)
         admitted, headers = self.limits.admit()
         if not admitted:
-            body = {
-                "status": "error",
-                "message": "You have reached your ten_secondly_rolling limit.",
-                "errorType": "RATE_LIMIT",
-                "correlationId": str(uuid.uuid4()),
-                "policyName": "TEN_SECONDLY_ROLLING",
-            }
-            return json_response(429, body, headers=headers)
+            return json_response(429, _rate_limited("TEN_SECONDLY_ROLLING"), headers=headers)
         answer = self.route(req)
         answer.headers.update(headers)
         return answer
@@ -1182,13 +1183,7 @@ class HubSpotAPI:
 
     def batch_read(self, req: Request, obj: str) -> Response:
         """``POST /crm/v3/objects/{object}/batch/read``."""
-        try:
-            body = req.json() or {}
-        except ValueError:
-            raise _Invalid("Invalid input JSON") from None
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or len(inputs) > 100:
-            raise _Invalid("inputs must be a list of at most 100 objects")
+        body, inputs = _batch_inputs(req, 100)
         objects = self.objects(obj)
         wanted = self._wanted(obj, objects.props, body.get("properties"))
         history = body.get("propertiesWithHistory") or None
@@ -1200,26 +1195,16 @@ class HubSpotAPI:
                 missing.append(ident)
             else:
                 results.append(self._record(obj, rec, wanted, history))
-        stamp = fmt_hubspot(self.company.as_of_ms)
-        answer: dict[str, Any] = {
-            "status": "COMPLETE",
-            "results": results,
-            "startedAt": stamp,
-            "completedAt": stamp,
-        }
-        if missing:
-            answer["numErrors"] = 1
-            answer["errors"] = [
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "message": f"Could not get some {_SINGULAR[obj].upper()} objects, they may "
-                    "be deleted or not exist.",
-                    "context": {"ids": missing},
-                }
-            ]
-            return json_response(207, answer)
-        return json_response(200, answer)
+        errors = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": f"Could not get some {_SINGULAR[obj].upper()} objects, they may "
+                "be deleted or not exist.",
+                "context": {"ids": missing},
+            }
+        ]
+        return self._batch_answer(results, errors if missing else [], 1)
 
     def properties(self, obj: str) -> Response:
         """``GET /crm/v3/properties/{object}``: the property definitions the simulator serves."""
@@ -1440,13 +1425,7 @@ class HubSpotAPI:
         src, dst = _ALIASES.get(src_raw), _ALIASES.get(dst_raw)
         if src is None or dst is None or src == dst:
             raise _Invalid(f"Unknown association {src_raw} -> {dst_raw}")
-        try:
-            body = req.json() or {}
-        except ValueError:
-            raise _Invalid("Invalid input JSON") from None
-        inputs = body.get("inputs") if isinstance(body, dict) else None
-        if not isinstance(inputs, list) or len(inputs) > 1000:
-            raise _Invalid("inputs must be a list of at most 1000 objects")
+        _, inputs = _batch_inputs(req, 1000)
         linked = self._linked(src, dst)
         known = self.objects(src).by_id
         results: list[dict[str, Any]] = []
@@ -1469,6 +1448,22 @@ class HubSpotAPI:
                 label = f"{_SINGULAR[src]}_to_{_SINGULAR[dst]}"
                 to = [{"id": o, "type": label} for o in others]
             results.append({"from": {"id": ident}, "to": to})
+        errors = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                "message": f"No {dst_raw} is associated with {_SINGULAR[src]} {ident}.",
+                "context": {"fromObjectId": [ident]},
+            }
+            for ident in missing
+        ]
+        return self._batch_answer(results, errors, len(missing))
+
+    def _batch_answer(
+        self, results: list[dict[str, Any]], errors: list[dict[str, Any]], num_errors: int
+    ) -> Response:
+        """A batch answer: 200 when every input was found, else 207 with ``errors``."""
         stamp = fmt_hubspot(self.company.as_of_ms)
         answer: dict[str, Any] = {
             "status": "COMPLETE",
@@ -1476,17 +1471,8 @@ class HubSpotAPI:
             "startedAt": stamp,
             "completedAt": stamp,
         }
-        if missing:
-            answer["numErrors"] = len(missing)
-            answer["errors"] = [
-                {
-                    "status": "error",
-                    "category": "OBJECT_NOT_FOUND",
-                    "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                    "message": f"No {dst_raw} is associated with {_SINGULAR[src]} {ident}.",
-                    "context": {"fromObjectId": [ident]},
-                }
-                for ident in missing
-            ]
-            return json_response(207, answer)
-        return json_response(200, answer)
+        if not errors:
+            return json_response(200, answer)
+        answer["numErrors"] = num_errors
+        answer["errors"] = errors
+        return json_response(207, answer)
