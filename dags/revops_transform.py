@@ -69,7 +69,7 @@ def revops_transform():
     from cosmos.operators.local import DbtBuildLocalOperator
 
     from revops.config import dbt_project_dir
-    from revops.orchestration.objects import warehouse_profile_mapping
+    from revops.orchestration.objects import dbt_parse_cache, warehouse_profile_mapping
 
     dbt = {
         "project_dir": str(dbt_project_dir()),
@@ -81,6 +81,8 @@ def revops_transform():
             ),
         ),
         "install_deps": False,
+        # dbt's partial-parse state kept between tasks and runs: no full parse per task
+        "cache_dir": dbt_parse_cache("revops_transform"),
         # `announce_marts` updates the one asset downstream DAGs use; Cosmos's own per-table
         # assets (OpenLineage URIs naming the warehouse host) would be undeclared noise
         "emit_datasets": False,

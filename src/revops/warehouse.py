@@ -443,10 +443,12 @@ class EmbeddedWarehouse:
         self.password_file = self.home / "password"
 
     # -- state -------------------------------------------------------------------------------
-    def _port(self) -> int:
-        if self.state_file.exists():
+    def _port(self, after: int | None = None) -> int:
+        """The server's port: the one remembered in ``warehouse.json``, else the first free one
+        from :data:`EMBEDDED_PORT_START` (or after ``after``), remembered from then on."""
+        if after is None and self.state_file.exists():
             return int(json.loads(self.state_file.read_text())["port"])
-        port = _free_port(EMBEDDED_PORT_START)
+        port = _free_port(EMBEDDED_PORT_START if after is None else after + 1)
         private_dir(self.home)
         self.state_file.write_text(json.dumps({"port": port}))
         return port
@@ -499,6 +501,7 @@ class EmbeddedWarehouse:
             self._grant(user)
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(pgserver, password, user)
+        chosen_now = not self.state_file.exists()
         port = self._port()
         if _accepts(("127.0.0.1", port)):
             raise WarehouseError(
@@ -507,31 +510,42 @@ class EmbeddedWarehouse:
             )
         if not _pid_alive(self.pgdata):  # a stale pid file left by a killed server
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
-        try:
-            pgserver.pg_ctl(
-                [
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    f"-h 127.0.0.1 -p {port} -k ''",
-                    "-l",
-                    str(self.log_file),
-                    "start",
-                ],
-                pgdata=self.pgdata,
-                user=user,
-                timeout=90,
-            )
-        except subprocess.CalledProcessError as err:
-            tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
-            raise WarehouseError(
-                f"the embedded warehouse did not start (pg_ctl exit {err.returncode}); "
-                f"server log {self.log_file}:\n{tail}"
-            ) from err
+        for attempt in range(_PORT_ATTEMPTS):
+            logged = self.log_file.stat().st_size if self.log_file.exists() else 0
+            try:
+                self._pg_start(pgserver, port, user)
+                break
+            except subprocess.CalledProcessError as err:
+                tail = _log_since(self.log_file, logged)
+                # a port chosen just now can be taken by another server starting at the same
+                # moment (it was only checked free): choose the next free one and try again
+                if chosen_now and _BIND_FAILED in tail and attempt + 1 < _PORT_ATTEMPTS:
+                    port = self._port(after=port)
+                    continue
+                raise WarehouseError(
+                    f"the embedded warehouse did not start (pg_ctl exit {err.returncode}); "
+                    f"server log {self.log_file}:\n{tail[-2000:]}"
+                ) from err
         self._require_passwords()
         self._ensure_database()
         return self.url
+
+    def _pg_start(self, pgserver, port: int, user: str | None) -> None:
+        pgserver.pg_ctl(
+            [
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-h 127.0.0.1 -p {port} -k ''",
+                "-l",
+                str(self.log_file),
+                "start",
+            ],
+            pgdata=self.pgdata,
+            user=user,
+            timeout=90,
+        )
 
     def stop(self) -> bool:
         """Stop the server; return False if it was not running."""
@@ -662,6 +676,19 @@ def _pgserver():
         warnings.simplefilter("ignore")
         import pgserver
     return pgserver
+
+
+_PORT_ATTEMPTS = 5
+_BIND_FAILED = "could not bind"
+"""PostgreSQL's log line when its port is taken (``could not bind IPv4 address``)."""
+
+
+def _log_since(path: Path, offset: int) -> str:
+    """What the server log gained after ``offset`` bytes (all of it if it was rotated)."""
+    if not path.exists():
+        return ""
+    data = path.read_bytes()
+    return data[offset if len(data) >= offset else 0 :].decode(errors="replace")
 
 
 def _free_port(start: int) -> int:

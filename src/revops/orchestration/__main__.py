@@ -1,4 +1,4 @@
-"""``python -m revops.orchestration DAG_ID --logical-date ISO``: one run through ``dag.test``."""
+"""``python -m revops.orchestration DAG_ID... --logical-date ISO``: each run with ``dag.test``."""
 
 import sys
 

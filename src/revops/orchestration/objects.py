@@ -110,6 +110,22 @@ def warehouse_profile_mapping(**profile_args):
     return WarehouseProfileMapping(conn_id=WAREHOUSE_CONN_ID, profile_args=profile_args)
 
 
+def dbt_parse_cache(dag_id: str) -> Path:
+    """Where Cosmos keeps dbt's partial-parse state (``target/partial_parse.msgpack`` and the
+    manifest) between the dbt tasks and runs of ``dag_id``: ``<REVOPS_HOME>/dbt/<dag_id>``.
+
+    Cosmos runs each dbt task in a new temporary copy of the project; without a cache directory
+    every task parsed the whole project from scratch (dbt's "saved manifest not found. Starting
+    full parse"), the largest fixed cost of a dbt task. With it, dbt re-parses only the files
+    that changed, and parses in full whenever its own checks say the saved state is stale (dbt
+    version, vars, profile or connection, ``env_var`` values). Computed when the DAG file is
+    parsed; created by Cosmos when a task first writes it.
+    """
+    from revops.config import state_dir
+
+    return state_dir() / "dbt" / dag_id
+
+
 def apply() -> dict:
     """Migrate the metadata DB if needed; create or update the pools and variables.
 
