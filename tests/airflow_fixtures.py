@@ -30,8 +30,20 @@ DEFAULT_DB_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 FINISHED = {"success", "failed"}
 
 
-def free_port_block(size: int, start: int = 18080) -> int:
-    """The first port P from ``start`` with P .. P+size-1 all free on 127.0.0.1."""
+def worker_index() -> int:
+    """This pytest-xdist worker's number (``gw2`` -> 2); 0 when the tests run in one process."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw") or 0)
+
+
+def free_port_block(size: int, start: int | None = None) -> int:
+    """The first port P from ``start`` with P .. P+size-1 all free on 127.0.0.1.
+
+    By default each pytest-xdist worker searches its own range (18080 + 200 per worker): a
+    block is only checked free, and two workers checking at once would pick the same one.
+    """
+    if start is None:
+        start = 18080 + 200 * worker_index()
     for base in range(start, 60000, size):
         socks = []
         try:
