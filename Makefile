@@ -30,11 +30,15 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/revops demo
 
+# the tests run on TEST_WORKERS pytest-xdist workers: most of the suite waits on subprocesses
+# and servers (Airflow, dbt, PostgreSQL, Chromium), so a 2-core machine runs 3 at once
+TEST_WORKERS ?= 3
+
 test: $(STAMP) $(BI_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
