@@ -8,6 +8,8 @@
 --   w_shaped / full_path: every touch (only the milestones while the milestones take all);
 --   markov, shapley: between one touch and every touch (a channel may get no credit).
 -- A join that doubles a touch shows as more rows than the path has; a lost touch as fewer.
+-- The tables are incremental: checked are the conversions whose credits this run wrote and
+-- those whose path the latest path build wrote (every conversion on a full build).
 {%- set first_w = var('position_based_weights')['first'] %}
 {%- set last_w = var('position_based_weights')['last'] %}
 {%- set position_rest = 1.0 - first_w - last_w %}
@@ -15,9 +17,23 @@
 {%- set z_rest = 1.0 - 4 * var('full_path_milestone_weight') %}
 with
 
+in_scope as (
+
+    select conversion_id
+    from {{ ref('fct_attribution') }}
+    where batch_at = {{ attribution_batch_at() }}
+    union
+    select conversion_id
+    from {{ ref('int_conversion_paths_joined') }}
+    where batch_at = (select max(batch_at) from {{ ref('int_conversion_paths_joined') }})
+
+),
+
 conversions as (
 
-    select conversion_id, conversion_type from {{ ref('int_conversions_unpivoted') }}
+    select conversion_id, conversion_type
+    from {{ ref('int_conversions_unpivoted') }}
+    where conversion_id in (select in_scope.conversion_id from in_scope)
 
 ),
 
@@ -25,6 +41,7 @@ path_lengths as (
 
     select conversion_id, count(*) as path_length
     from {{ ref('int_conversion_paths_joined') }}
+    where conversion_id in (select in_scope.conversion_id from in_scope)
     group by conversion_id
 
 ),
@@ -71,6 +88,7 @@ credited as (
 
     select conversion_id, model, count(*) as credited_rows
     from {{ ref('fct_attribution') }}
+    where conversion_id in (select in_scope.conversion_id from in_scope)
     group by conversion_id, model
 
 )

@@ -119,27 +119,59 @@ NON_CONVERTING_SQL = (
     "from intermediate.int_nonconversion_paths_joined "
     "where conversion_type = %(conversion_type)s"
 )
+LATEST_CONVERSION_SQL = "select max(converted_at) from intermediate.int_conversions_unpivoted"
 # dbt selections around the data-driven step: everything that does not need its credits, then
 # the attribution marts that do.
 BEFORE_ATTRIBUTION = ["build", "--exclude", "source:attribution+"]
 ATTRIBUTION_MARTS = ["build", "--select", "source:attribution+"]
 
 
-def attribute_data_driven() -> dict[str, Any]:
-    """Fit Markov and Shapley on every conversion type's paths; write credits in one go each."""
-    from revops.attribution.warehouse import compute_data_driven
+def attribute_data_driven(as_of: datetime | None = None) -> dict[str, Any]:
+    """Bring the Markov and Shapley credits of every conversion type up to date (incremental:
+    :func:`revops.attribution.warehouse.update_data_driven`; a refit every
+    ``REVOPS_ATTRIBUTION_REFIT_DAYS`` on ``REVOPS_ATTRIBUTION_FIT_WINDOW_DAYS`` of journeys).
+
+    ``as_of`` is the data's clock the cadence and the window count from (default: the latest
+    conversion in the warehouse, so a rerun over the same data does the same thing). Returns,
+    per conversion type, the rows written, whether it refitted and the fit the credits are from.
+    """
+    from revops.attribution.warehouse import update_data_driven
+    from revops.settings import current
     from revops.warehouse import connect
 
-    written = {}
+    settings = current()
+    written: dict[str, Any] = {}
     with connect() as conn:
+        if as_of is None:
+            (as_of,) = conn.execute(LATEST_CONVERSION_SQL).fetchone()  # type: ignore[misc]
+        if as_of is None:  # no conversion at all: nothing to credit
+            return written
         for conversion_type in CONVERSION_TYPES:
-            run = compute_data_driven(conn, conversion_type, non_converting_sql=NON_CONVERTING_SQL)
-            written[conversion_type] = run.rows_written
-            log.info(
-                "%s: markov+shapley credits for %d conversions (%d non-converting)",
+            run = update_data_driven(
+                conn,
                 conversion_type,
-                run.conversions,
+                as_of=as_of,
+                window_days=settings.attribution_fit_window_days,
+                refit_days=settings.attribution_refit_days,
+            )
+            written[conversion_type] = {
+                "rows": run.rows_written,
+                "refit": run.refit,
+                "fit_id": run.fit_id,
+                "credited_conversions": run.credited_conversions,
+            }
+            log.info(
+                "%s: markov+shapley %s fit %s (window %s to %s: %d conversions, %d "
+                "non-converting); %d conversions credited, %d removed",
+                conversion_type,
+                "new" if run.refit else "last",
+                run.fit_id,
+                run.window_start,
+                run.window_end,
+                run.fitted_conversions,
                 run.non_converting_journeys,
+                run.credited_conversions,
+                run.removed_conversions,
             )
     return written
 

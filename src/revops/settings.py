@@ -308,6 +308,7 @@ GROUPS = {
     "connector": "Connectors: URLs, credentials and vendor limits (`REVOPS_<SYSTEM>_*`)",
     "report": "The report and the alerts: mail",
     "gate": "The quality gate",
+    "attribution": "Attribution: when the data-driven models are refitted",
     "airflow": "Airflow: the service and the DAGs",
     "cli": "The command line",
     "tests": "The test suite",
@@ -491,6 +492,22 @@ class CoreSettings(_Base):
         None,
         "where the Data Docs folder is served, linked from alerts (unset: local paths)",
         "gate",
+    )
+    # attribution
+    attribution_fit_window_days: WholeNumber = _setting(
+        365,
+        "the trailing window, in days, of journeys the data-driven models (Markov, Shapley) "
+        "are fitted on: conversions in it and non-converting journeys whose last touch is in it",
+        "attribution",
+        ge=1,
+    )
+    attribution_refit_days: WholeNumber = _setting(
+        7,
+        "days between two fits of the data-driven models (counted on the data's clock, the "
+        "latest conversion); between fits new and changed conversions are credited with the "
+        "last fit",
+        "attribution",
+        ge=1,
     )
     # airflow
     airflow_executor: Choice("local", "celery") = _setting(  # type: ignore[valid-type]

@@ -59,13 +59,29 @@ class ShapleyResult:
     folded_paths: int
 
 
-def fold_rare_channels(paths: PathSet, max_channels: int = MAX_CHANNELS) -> tuple[PathSet, int]:
+def channel_popularity(paths: PathSet) -> np.ndarray:
+    """Per channel, the journeys (conversions plus non-conversions, in units of
+    2^:func:`~revops.attribution.markov.weight_exponent`) whose path contains it: what
+    :func:`fold_rare_channels` ranks channels by."""
+    pair_path, pair_channel, _, _ = paths.channel_touches()
+    e = weight_exponent(paths.conversions, paths.nulls)
+    journeys = np.ldexp(paths.conversions, -e) + np.ldexp(paths.nulls, -e)
+    return np.bincount(pair_channel, weights=journeys[pair_path], minlength=paths.n_channels)
+
+
+def fold_rare_channels(
+    paths: PathSet,
+    max_channels: int = MAX_CHANNELS,
+    popularity: dict[str, float] | None = None,
+) -> tuple[PathSet, int]:
     """Fold each path's rarest channels into ``other`` so it has at most ``max_channels``.
 
     Rarity is the number of journeys (conversions plus non-conversions) whose path contains the
-    channel, ties broken by name. Returns the recoded paths and how many paths were folded.
+    channel (:func:`channel_popularity`; or ``popularity`` by channel name, as a stored fit
+    ranked them, unknown channels counting 0), ties broken by name. Returns the recoded paths
+    and how many paths were folded.
     """
-    pair_path, pair_channel, _, _ = paths.channel_touches()
+    pair_path, _, _, _ = paths.channel_touches()
     distinct = np.bincount(pair_path, minlength=paths.n_paths)
     crowded = np.flatnonzero(distinct > max_channels)
     if len(crowded) == 0:
@@ -74,9 +90,9 @@ def fold_rare_channels(paths: PathSet, max_channels: int = MAX_CHANNELS) -> tupl
     if OTHER_CHANNEL not in channels:
         channels.append(OTHER_CHANNEL)
     other = channels.index(OTHER_CHANNEL)
-    e = weight_exponent(paths.conversions, paths.nulls)
-    journeys = np.ldexp(paths.conversions, -e) + np.ldexp(paths.nulls, -e)
-    popularity = np.bincount(pair_channel, weights=journeys[pair_path], minlength=len(channels))
+    if popularity is None:
+        popularity = dict(zip(paths.channels, channel_popularity(paths).tolist(), strict=True))
+    popularity = [popularity.get(c, 0.0) for c in channels]
     rank = {
         c: i
         for i, c in enumerate(

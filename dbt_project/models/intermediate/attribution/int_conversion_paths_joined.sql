@@ -2,17 +2,106 @@
 -- or for opportunity and customer of every person on the opportunity (account-based), ordered
 -- by time then touchpoint id; a conversion with no touch gets one `(none)` touch so its credit
 -- still adds up (DOMAIN.md: touchpoints and conversions).
-{%- set conversion_columns = [
-    'conversion_id', 'conversion_type', 'person_id', 'converted_at', 'conversion_value',
-    'lead_milestone_at', 'opportunity_milestone_at', 'close_milestone_at',
-] %}
+-- Incremental (DECISIONLOG.md: incremental attribution): a run recomputes the paths of the
+-- conversions its changed inputs (int_attribution_inputs_tracked) reach, and keeps the rest:
+-- a new or changed conversion; one whose stored path holds a touch that changed or is gone; one
+-- whose window [converted_at - lookback, converted_at] now holds a changed touch of one of its
+-- people. A gone conversion's rows are deleted. `batch_at` is the run that wrote the row.
+{%- set conversion_columns = attribution_conversion_columns() %}
+{%- set lookback = "interval '" ~ var("attribution_lookback_days") ~ " days'" %}
+{%- set tracked = ref('int_attribution_inputs_tracked') %}
+{%- set consumer = 'int_conversion_paths_joined' %}
+{{ config(
+    materialized='incremental',
+    unique_key='conversion_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[
+        {'columns': ['conversion_id']},
+        {'columns': ['touchpoint_id']},
+        {'columns': ['batch_at']},
+    ],
+    post_hook=[
+        "{% if attribution_change_detection() %}
+         delete from {{ this }} as paths
+         using {{ ref('int_attribution_inputs_tracked') }} as tracked
+         where tracked.input_kind = 'conversion' and tracked.is_deleted
+             and paths.conversion_id = tracked.entity_id
+         {% else %}select 1{% endif %}",
+        "{{ attribution_advance_watermark('int_conversion_paths_joined') }}",
+    ],
+) }}
 with
 
-conversions as (
+all_conversions as (
 
     select * from {{ ref('int_conversions_unpivoted') }}
 
 ),
+
+all_conversion_people as (
+
+    select conversion_id, person_id from all_conversions where opportunity_id is null
+    union
+    select all_conversions.conversion_id, roles.person_id
+    from all_conversions
+    inner join {{ ref('int_opportunity_people') }} as roles
+        on all_conversions.opportunity_id = roles.opportunity_id
+
+),
+
+{% if is_incremental() %}
+
+changes as (
+
+    {{ attribution_changed_inputs(tracked, consumer) }}
+
+),
+
+affected as (
+
+    -- new, changed and gone conversions
+    select entity_id as conversion_id
+    from changes
+    where input_kind = 'conversion'
+    union
+    -- conversions whose stored path holds a touch that changed or is gone
+    select stored.conversion_id
+    from {{ this }} as stored
+    inner join changes
+        on changes.input_kind = 'touch'
+        and stored.touchpoint_id = changes.entity_id
+    union
+    -- conversions whose window now holds a changed touch of one of their people
+    select all_conversions.conversion_id
+    from changes
+    inner join all_conversion_people
+        on changes.person_id = all_conversion_people.person_id
+    inner join all_conversions
+        on all_conversion_people.conversion_id = all_conversions.conversion_id
+    where changes.input_kind = 'touch'
+        and not changes.is_deleted
+        and changes.occurred_at <= all_conversions.converted_at
+        and changes.occurred_at >= all_conversions.converted_at - {{ lookback }}
+
+),
+
+conversions as (
+
+    select * from all_conversions
+    where conversion_id in (select affected.conversion_id from affected)
+
+),
+
+{% else %}
+
+conversions as (
+
+    select * from all_conversions
+
+),
+
+{% endif %}
 
 touches as (
 
@@ -22,12 +111,10 @@ touches as (
 
 conversion_people as (
 
-    select conversion_id, person_id from conversions where opportunity_id is null
-    union
-    select conversions.conversion_id, roles.person_id
-    from conversions
-    inner join {{ ref('int_opportunity_people') }} as roles
-        on conversions.opportunity_id = roles.opportunity_id
+    select all_conversion_people.*
+    from all_conversion_people
+    inner join conversions
+        on all_conversion_people.conversion_id = conversions.conversion_id
 
 ),
 
@@ -50,7 +137,7 @@ in_window as (
         on conversion_people.person_id = touches.person_id
         and touches.touched_at <= conversions.converted_at
         and touches.touched_at
-            >= conversions.converted_at - interval '{{ var("attribution_lookback_days") }} days'
+            >= conversions.converted_at - {{ lookback }}
 
 ),
 
@@ -88,7 +175,8 @@ numbered as (
         row_number() over (
             partition by conversion_id order by touched_at nulls first, touchpoint_id
         ) as touch_position,
-        count(*) over (partition by conversion_id) as path_length
+        count(*) over (partition by conversion_id) as path_length,
+        {{ attribution_batch_at() }} as batch_at
     from paths
 
 )

@@ -3,6 +3,27 @@
 -- written to the source `attribution.data_driven_credits` before this model builds. Every
 -- conversion's credits sum to 1 under every model that applies to its type (w_shaped:
 -- opportunity and customer; full_path: customer). Only credited touches appear.
+-- Incremental (DECISIONLOG.md: incremental attribution): a run recomputes the conversions whose
+-- path rows or data-driven credits were written since its last run, and deletes the gone
+-- conversions; `batch_at` is the run that wrote the row (the tests check only those rows).
+{{ config(
+    materialized='incremental',
+    unique_key='conversion_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    indexes=[{'columns': ['conversion_id']}, {'columns': ['batch_at']}],
+    pre_hook=[attribution_watermarks_ddl()],
+    post_hook=[
+        "{% if attribution_change_detection() %}
+         delete from {{ this }} as credited
+         using {{ ref('int_attribution_inputs_tracked') }} as tracked
+         where tracked.input_kind = 'conversion' and tracked.is_deleted
+             and credited.conversion_id = tracked.entity_id
+         {% else %}select 1{% endif %}",
+        "{{ attribution_advance_watermark('fct_attribution') }}",
+        "analyze {{ this }}",
+    ],
+) }}
 {%- set half_life = var('time_decay_half_life_days') %}
 {%- set first_w = var('position_based_weights')['first'] %}
 {%- set last_w = var('position_based_weights')['last'] %}
@@ -26,6 +47,23 @@
 
 with
 
+{% if is_incremental() %}
+
+affected as (
+
+    -- conversions whose path or data-driven credits were written since this model's last run
+    select conversion_id
+    from {{ ref('int_conversion_paths_joined') }}
+    where batch_at > {{ attribution_watermark('fct_attribution') }}
+    union
+    select conversion_id
+    from {{ source('attribution', 'data_driven_credits') }}
+    where batch_at > {{ attribution_watermark('fct_attribution') }}
+
+),
+
+{% endif %}
+
 paths as (
 
     -- time decay counts days from each conversion's newest touch (as revops.attribution does):
@@ -38,6 +76,10 @@ paths as (
         - min(greatest(date_part('epoch', converted_at - touched_at), 0) / 86400.0)
             over (partition by conversion_id) as days_after_newest_touch
     from {{ ref('int_conversion_paths_joined') }}
+    {%- if is_incremental() %}
+    where conversion_id in (select affected.conversion_id from affected)
+        {%- if not attribution_change_detection() %} and false{% endif %}
+    {%- endif %}
 
 ),
 
@@ -163,7 +205,8 @@ heuristic_long as (
         coalesce({{ model }}::numeric * conversion_value, 0) as revenue_credit,
         channel,
         campaign_id,
-        campaign_name
+        campaign_name,
+        {{ attribution_batch_at() }} as batch_at
     from heuristic
     where {{ model }} > 0
         and {{ attribution_model_applies(model) }}
@@ -186,7 +229,8 @@ data_driven as (
         coalesce(credits.credit::numeric * paths.conversion_value, 0) as revenue_credit,
         paths.channel,
         paths.campaign_id,
-        paths.campaign_name
+        paths.campaign_name,
+        {{ attribution_batch_at() }} as batch_at
     from {{ source('attribution', 'data_driven_credits') }} as credits
     inner join paths
         on credits.conversion_id = paths.conversion_id

@@ -1,0 +1,85 @@
+{#- Incremental attribution (DECISIONLOG.md: incremental attribution). The inputs of the paths
+    (touches, conversions, people's stages) are fingerprinted in int_attribution_inputs_tracked,
+    one row per input stamped `batch_at` with the dbt run that wrote it. Each consumer (the path
+    tables, fct_attribution, the data-driven credits) keeps in `attribution.watermarks` the batch
+    it has consumed through, and recomputes only what the inputs written since then reach: a
+    failed run leaves its watermark behind, so the next run catches up. -#}
+
+{#- The columns of int_conversions_unpivoted a conversion's path rows carry (and that, with the
+    people on the conversion, decide its path). -#}
+{% macro attribution_conversion_columns() %}
+    {{ return([
+        'conversion_id', 'conversion_type', 'person_id', 'converted_at', 'conversion_value',
+        'lead_milestone_at', 'opportunity_milestone_at', 'close_milestone_at',
+    ]) }}
+{% endmacro %}
+
+{#- Whether incremental runs recompute what changed (the var `attribution_change_detection`).
+    Off, an incremental run of the path tables and fct_attribution writes and deletes nothing:
+    the old rows stay. Only the tests turn it off, to show that the equality they check with a
+    full refresh comes from the change detection. -#}
+{% macro attribution_change_detection() %}
+    {{ return(var('attribution_change_detection', true) in (true, 'true', 'True', 1, '1')) }}
+{% endmacro %}
+
+{#- This dbt run's stamp, as a SQL timestamp. -#}
+{% macro attribution_batch_at() -%}
+    '{{ run_started_at }}'::timestamptz
+{%- endmacro %}
+
+{#- The watermarks table: a pre-hook of int_attribution_inputs_tracked (before the path tables)
+    and of fct_attribution; a no-op once it exists. -#}
+{% macro attribution_watermarks_ddl() %}
+    create schema if not exists attribution;
+    create table if not exists attribution.watermarks (
+        consumer text primary key,
+        through timestamptz not null
+    )
+{% endmacro %}
+
+{#- The batch a consumer has consumed inputs through ('-infinity' before its first build). -#}
+{% macro attribution_watermark(consumer) -%}
+    coalesce(
+        (select through from attribution.watermarks where consumer = '{{ consumer }}'),
+        '-infinity'::timestamptz
+    )
+{%- endmacro %}
+
+{#- A post-hook: the consumer has consumed everything through this run. -#}
+{% macro attribution_advance_watermark(consumer) %}
+    {%- if attribution_change_detection() or not is_incremental() %}
+    insert into attribution.watermarks (consumer, through)
+    values ('{{ consumer }}', {{ attribution_batch_at() }})
+    on conflict (consumer) do update set through = excluded.through
+    {%- else %}
+    select 1
+    {%- endif %}
+{% endmacro %}
+
+{#- The inputs written since the consumer's watermark, as a select over the tracked inputs. -#}
+{% macro attribution_changed_inputs(tracked, consumer) %}
+    select *
+    from {{ tracked }}
+    where batch_at > {{ attribution_watermark(consumer) }}
+    {%- if not attribution_change_detection() %}
+        and false
+    {%- endif %}
+{% endmacro %}
+
+{#- The people whose non-converting journeys (int_nonconversion_paths_joined, `stored`) an
+    incremental run recomputes, as a select of person_id: the person of every changed or gone
+    touch and of every changed reached-stages input, and the person whose stored journey holds a
+    changed or gone touch. -#}
+{% macro attribution_affected_people(tracked, stored) %}
+    select changes.person_id
+    from ({{ attribution_changed_inputs(tracked, 'int_nonconversion_paths_joined') }}) as changes
+    where changes.input_kind in ('touch', 'person')
+        and changes.person_id is not null
+    union
+    select stored.person_id
+    from {{ stored }} as stored
+    inner join ({{ attribution_changed_inputs(tracked, 'int_nonconversion_paths_joined') }})
+        as changes
+        on changes.input_kind = 'touch'
+        and stored.touchpoint_id = changes.entity_id
+{% endmacro %}

@@ -1,0 +1,249 @@
+"""Incremental attribution (DECISIONLOG.md: incremental attribution): next-day runs (the
+simulator's clock moved a day at a time, every system extracted, the transform run) leave the
+attribution tables equal to a full refresh of the same data, and the same comparison fails when
+the change detection is off; the data-driven models are refitted on their cadence, over their
+window."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+import psycopg
+import pytest
+from test_incremental_marts import extract_all
+from warehouse_checks import new_database
+
+from revops.attribution.warehouse import refit_due, update_data_driven
+from revops.pipeline import ATTRIBUTION_MARTS, BEFORE_ATTRIBUTION, attribute_data_driven
+from revops.simulator import Company, SimulatorServer
+from revops.transform import run_dbt
+
+SEED = 11
+SCALE = 0.03
+AS_OF = datetime(2026, 10, 5, 6, 0, tzinfo=UTC)
+DAYS = 2  # next-day runs after the first build
+REFIT_DAYS = 2  # so the last day refits: data-driven credits then equal a full refresh's
+WIDE_WINDOW_DAYS = 3650  # wider than the company's history: the refit covers every conversion
+OFF = ["--vars", "{attribution_change_detection: false}"]
+
+# Every incremental attribution table, as the rows a full refresh must reproduce: all columns
+# but the run stamps (`batch_at`, `fit_id`), floats rounded to 1e-9.
+TABLES = {
+    "intermediate.int_attribution_inputs_tracked": (
+        "select input_key, input_kind, entity_id, person_id, occurred_at, fingerprint"
+        " from intermediate.int_attribution_inputs_tracked where not is_deleted"
+    ),
+    "intermediate.int_conversion_paths_joined": (
+        "select conversion_id, conversion_type, person_id, converted_at, conversion_value,"
+        " lead_milestone_at, opportunity_milestone_at, close_milestone_at, touchpoint_id,"
+        " touched_at, touch_type, channel, campaign_id, campaign_name, touch_position,"
+        " path_length from intermediate.int_conversion_paths_joined"
+    ),
+    "intermediate.int_nonconversion_paths_joined": (
+        "select journey_id, conversion_type, person_id, touchpoint_id, touched_at, channel,"
+        " touch_position from intermediate.int_nonconversion_paths_joined"
+    ),
+    "attribution.data_driven_credits": (
+        "select conversion_id, conversion_type, touchpoint_id, model,"
+        " round(credit::numeric, 9) as credit from attribution.data_driven_credits"
+    ),
+    "marts.fct_attribution": (
+        "select conversion_id, conversion_type, person_id, converted_at, touchpoint_id,"
+        " touched_at, model, round(credit::numeric, 9) as credit,"
+        " round(revenue_credit, 6) as revenue_credit, channel, campaign_id, campaign_name"
+        " from marts.fct_attribution"
+    ),
+}
+
+
+def digests(url: str) -> dict[str, tuple[int, str]]:
+    """Per table, its row count and an md5 over its rows' text in a stable order."""
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(
+                f"select count(*), md5(string_agg(t::text, '|' order by t::text))"
+                f" from ({query}) as t"
+            ).fetchone()
+            for table, query in TABLES.items()
+        }
+
+
+def transform(url: str, as_of: datetime, dbt_args: tuple[str, ...] = ()) -> None:
+    """The pipeline's transform (dbt, the data-driven step, the attribution marts), with the
+    data's clock set to the simulator's day so the refit cadence is exact."""
+    with mock.patch.dict(os.environ, {"REVOPS_WAREHOUSE_URL": url}):
+        run_dbt([*BEFORE_ATTRIBUTION, *dbt_args], url, quiet=True)
+        attribute_data_driven(as_of=as_of)
+        run_dbt([*ATTRIBUTION_MARTS, *dbt_args], url, quiet=True)
+
+
+def full_refresh(url: str, as_of: datetime) -> None:
+    """Every attribution table rebuilt from nothing on the same raw data."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "truncate attribution.data_driven_credits, attribution.data_driven_fits;"
+            " delete from attribution.watermarks"
+        )
+    with mock.patch.dict(os.environ, {"REVOPS_WAREHOUSE_URL": url}):
+        run_dbt([*BEFORE_ATTRIBUTION, "--full-refresh"], url, quiet=True)
+        attribute_data_driven(as_of=as_of)
+        run_dbt([*ATTRIBUTION_MARTS, "--full-refresh"], url, quiet=True)
+
+
+def fits(url: str) -> list[tuple[str, datetime, datetime, int]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select conversion_type, window_start, window_end, conversions"
+            " from attribution.data_driven_fits order by fit_id"
+        ).fetchall()
+
+
+@dataclass
+class Days:
+    """The warehouse after the first build and DAYS next-day runs, and what each day left."""
+
+    server_url: str
+    incremental: str  # the database the days ran on
+    undetected: str  # the same, its last day run with the change detection off
+    name: str
+    fits_per_day: list[list[tuple]] = field(default_factory=list)
+    last_day: datetime = AS_OF
+
+
+@pytest.fixture(scope="module")
+def days(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Days]:
+    tmp = tmp_path_factory.mktemp("incremental_attribution")
+    env = {
+        "REVOPS_ATTRIBUTION_REFIT_DAYS": str(REFIT_DAYS),
+        "REVOPS_ATTRIBUTION_FIT_WINDOW_DAYS": str(WIDE_WINDOW_DAYS),
+    }
+    company = Company.generate(seed=SEED, scale=SCALE, as_of=AS_OF)
+    with (
+        mock.patch.dict(os.environ, env),
+        new_database(server_url, "revops_incr_attr") as url,
+        SimulatorServer(company, cert_dir=Path(tmp) / "tls") as server,
+    ):
+        extract_all(server, url, tmp / "state")
+        run_dbt(["seed"], url, quiet=True)
+        transform(url, AS_OF)
+        result = Days(server_url, url, "", url.rsplit("/", 1)[1])
+        result.fits_per_day.append(fits(url))
+        for day in range(1, DAYS + 1):
+            moment = AS_OF + timedelta(days=day)
+            server.set_as_of(moment)
+            extract_all(server, url, tmp / "state")
+            if day == DAYS:  # the same data, its last day built with the change detection off
+                with new_database(server_url, "revops_incr_off", template=result.name) as off:
+                    transform(off, moment, tuple(OFF))
+                    result.undetected = off
+                    transform(url, moment)
+                    result.fits_per_day.append(fits(url))
+                    result.last_day = moment
+                    yield result
+                    return
+            transform(url, moment)
+            result.fits_per_day.append(fits(url))
+
+
+@pytest.mark.slow
+def test_next_day_runs_equal_a_full_refresh_and_fail_without_change_detection(days) -> None:
+    incremental = digests(days.incremental)
+    undetected = digests(days.undetected)
+    with psycopg.connect(days.incremental) as conn:
+        written, total = conn.execute(
+            "select count(*) filter (where batch_at = (select max(batch_at)"
+            " from intermediate.int_conversion_paths_joined)), count(*)"
+            " from intermediate.int_conversion_paths_joined"
+        ).fetchone()
+    # the last day recomputed some paths and kept most of them
+    assert 0 < written < total / 2, (written, total)
+
+    with new_database(days.server_url, "revops_incr_full", template=days.name) as full:
+        full_refresh(full, days.last_day)
+        refreshed = digests(full)
+    assert incremental == refreshed
+    # with the change detection off the last day's changes never reach the attribution tables
+    differ = {t for t in TABLES if undetected[t] != refreshed[t]}
+    assert {
+        "intermediate.int_conversion_paths_joined",
+        "intermediate.int_nonconversion_paths_joined",
+        "marts.fct_attribution",
+    } <= differ, differ
+
+
+@pytest.mark.slow
+def test_data_driven_models_refit_on_their_cadence(days) -> None:
+    first, between, refit = (
+        days.fits_per_day[0],
+        days.fits_per_day[REFIT_DAYS - 1],
+        days.fits_per_day[REFIT_DAYS],
+    )
+    types = {row[0] for row in first}
+    assert len(first) == len(types) == 5
+    assert between == first  # no refit between
+    new = refit[len(first) :]
+    assert {row[0] for row in new} == types
+    assert {row[2] for row in new} == {AS_OF + timedelta(days=REFIT_DAYS)}
+    assert {row[1] for row in new} == {
+        AS_OF + timedelta(days=REFIT_DAYS) - timedelta(days=WIDE_WINDOW_DAYS)
+    }
+
+
+@pytest.mark.slow
+def test_a_refit_fits_and_recredits_the_conversions_of_its_window(days) -> None:
+    as_of = days.last_day + timedelta(days=REFIT_DAYS)  # the next refit
+    window = timedelta(days=30)
+    with new_database(days.server_url, "revops_incr_window", template=days.name) as url:
+        with psycopg.connect(url) as conn:
+            run = update_data_driven(
+                conn, "lead", as_of=as_of, window_days=30, refit_days=REFIT_DAYS
+            )
+            inside = {
+                row[0]
+                for row in conn.execute(
+                    "select distinct conversion_id from intermediate.int_conversion_paths_joined"
+                    " where conversion_type = 'lead' and converted_at > %s and converted_at <= %s",
+                    (as_of - window, as_of),
+                )
+            }
+            (journeys,) = conn.execute(
+                "select count(*) from (select journey_id"
+                " from intermediate.int_nonconversion_paths_joined where conversion_type = 'lead'"
+                " group by journey_id having max(touched_at) > %s and max(touched_at) <= %s) j",
+                (as_of - window, as_of),
+            ).fetchone()
+            stored = conn.execute(
+                "select window_start, window_end, conversions, non_converting_journeys"
+                " from attribution.data_driven_fits where fit_id = %s",
+                (run.fit_id,),
+            ).fetchone()
+            recredited = {
+                row[0]
+                for row in conn.execute(
+                    "select distinct conversion_id from attribution.data_driven_credits"
+                    " where fit_id = %s",
+                    (run.fit_id,),
+                )
+            }
+            (older,) = conn.execute(
+                "select count(distinct conversion_id) from attribution.data_driven_credits"
+                " where conversion_type = 'lead' and fit_id <> %s",
+                (run.fit_id,),
+            ).fetchone()
+    assert run.refit
+    assert 0 < len(inside) and journeys > 0
+    assert stored == (as_of - window, as_of, len(inside), journeys)
+    assert recredited == inside
+    assert older > 0  # conversions before the window keep the credits of their earlier fit
+
+
+def test_refit_due_counts_days_from_the_last_window() -> None:
+    end = datetime(2026, 10, 5, tzinfo=UTC)
+    assert refit_due(None, end, 7)
+    assert not refit_due(end, end + timedelta(days=6, hours=23), 7)
+    assert refit_due(end, end + timedelta(days=7), 7)
