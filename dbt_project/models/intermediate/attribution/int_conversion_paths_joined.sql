@@ -1,7 +1,7 @@
 -- Each conversion's path: the touches in [converted_at - lookback, converted_at] of its person,
 -- or for opportunity and customer of every person on the opportunity (account-based), ordered
 -- by time then touchpoint id; a conversion with no touch gets one `(none)` touch so its credit
--- still adds up (DOMAIN.md: touchpoints and conversions).
+-- still adds up (docs/definitions.md: conversions and paths).
 -- Incremental (DECISIONLOG.md: incremental attribution): a run recomputes the paths of the
 -- conversions its changed inputs (int_attribution_inputs_tracked) reach, and keeps the rest:
 -- a new or changed conversion; one whose stored path holds a touch that changed or is gone; one
