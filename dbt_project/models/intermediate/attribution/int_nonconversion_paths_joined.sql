@@ -1,6 +1,6 @@
 -- Journeys that did not convert, per conversion type: a person with touches who never reached
 -- the stage; their path is their touches in the lookback before their last touch. The Markov
--- chain needs them to end in `null` (DOMAIN.md: Markov), and Shapley's worth v(S) counts them.
+-- chain needs them to end in `null` (docs/definitions.md), and Shapley's worth v(S) counts them.
 -- Incremental (DECISIONLOG.md: incremental attribution): a run recomputes the journeys of the
 -- people its changed inputs (int_attribution_inputs_tracked) reach (a changed or gone touch, on
 -- its new person and on the person whose stored journey held it; a change of reached stages),
