@@ -1,4 +1,4 @@
--- Credit per conversion, touch and model (DOMAIN.md: attribution models). Heuristic models are
+-- Credit per conversion, touch and model (docs/definitions.md). Heuristic models are
 -- computed here in SQL; markov and shapley come from revops.attribution (exact, in Python),
 -- written to the source `attribution.data_driven_credits` before this model builds. Every
 -- conversion's credits sum to 1 under every model that applies to its type (w_shaped:
