@@ -50,7 +50,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -65,6 +65,9 @@ from revops.simulator.social import (
     LinkedInCampaign,
     LinkedInGroup,
     SocialDaily,
+    Totals,
+    in_window,
+    report_span,
 )
 from revops.simulator.wire import Request, Response, json_response, position_of, position_token
 from revops.sources.versions import vendor
@@ -612,9 +615,7 @@ class LinkedInAdsAPI:
                 f"At most {MAX_METRICS} metrics can be requested, got {len(metrics)}",
             )
         buckets: dict[tuple[str, date, date], list[SocialDaily]] = defaultdict(list)
-        for row in self.social.linkedin_daily:
-            if not first <= row.day <= last:
-                continue
+        for row in in_window(self.social.linkedin_daily, first, last):
             camp = self.social.linkedin_campaign(row.entity_id)
             assert camp is not None
             if campaigns is not None and camp.id not in campaigns:
@@ -628,15 +629,8 @@ class LinkedInAdsAPI:
                 "CAMPAIGN_GROUP": f"urn:li:sponsoredCampaignGroup:{camp.group_id}",
                 "ACCOUNT": ACCOUNT_URN,
             }[pivot]
-            if granularity == "DAILY":
-                span = (row.day, row.day)
-            elif granularity == "MONTHLY":
-                start = row.day.replace(day=1)
-                end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-                span = (max(start, first), min(end, last))
-            else:
-                span = (first, last)
-            buckets[(key, *span)].append(row)
+            by = {"DAILY": "day", "MONTHLY": "month"}.get(granularity, "all")
+            buckets[(key, *report_span(row.day, first, last, by))].append(row)
         elements = []
         for (urn, start, stop), facts in sorted(
             buckets.items(), key=lambda kv: (kv[0][1], kv[0][0])
@@ -654,13 +648,11 @@ class LinkedInAdsAPI:
     def _element(
         self, urn: str, start: date, stop: date, facts: list[SocialDaily], fields: list[str]
     ) -> dict[str, Any] | None:
-        impressions = sum(f.impressions for f in facts)
+        total = Totals.of(facts)
+        impressions = total.impressions
         if impressions <= 0:
             return None
-        clicks = sum(f.link_clicks for f in facts)
-        cost = sum(f.spend_micros for f in facts)
-        leads = sum(f.leads for f in facts)
-        engagements = sum(f.clicks for f in facts)
+        cost, engagements = total.spend_micros, total.clicks
         video = any(
             (c := self.social.linkedin_campaign(f.entity_id)) is not None and c.cpm is not None
             for f in facts
@@ -669,13 +661,13 @@ class LinkedInAdsAPI:
             "dateRange": {"start": _ymd(start), "end": _ymd(stop)},
             "pivotValues": [urn],
             "impressions": impressions,
-            "clicks": clicks,
-            "landingPageClicks": sum(f.landing_page_views for f in facts),
+            "clicks": total.link_clicks,
+            "landingPageClicks": total.landing_page_views,
             "costInLocalCurrency": _money(cost),
             "costInUsd": _money(cost),
-            "externalWebsiteConversions": leads,
+            "externalWebsiteConversions": total.leads,
             "oneClickLeads": 0,
-            "approximateUniqueImpressions": sum(f.reach for f in facts),
+            "approximateUniqueImpressions": total.reach,
             "totalEngagements": engagements,
             "likes": engagements // 9,
             "shares": engagements // 60,

@@ -83,6 +83,9 @@ from revops.simulator.social import (
     MetaAdSet,
     MetaCampaign,
     SocialDaily,
+    Totals,
+    in_window,
+    report_span,
 )
 from revops.simulator.wire import (
     Request,
@@ -960,9 +963,7 @@ class MetaAdsAPI:
                     str(v) for v in (value if isinstance(value, list) else [value])
                 }
         groups: dict[tuple[str, date, date], list[SocialDaily]] = defaultdict(list)
-        for row in self.social.meta_daily:
-            if not first <= row.day <= last:
-                continue
+        for row in in_window(self.social.meta_daily, first, last):
             ad = self.social.meta_ad(row.entity_id)
             assert ad is not None
             ids = {"campaign": ad.campaign_id, "adset": ad.adset_id, "ad": ad.id}
@@ -971,15 +972,8 @@ class MetaAdsAPI:
             if any(ids[k] not in v for k, v in wanted_ids.items()):
                 continue
             entity = META_ACCOUNT_ID if level == "account" else ids[level]
-            if increment == "1":
-                bucket = (row.day, row.day)
-            elif increment == "monthly":
-                start = row.day.replace(day=1)
-                nxt = (start + timedelta(days=32)).replace(day=1)
-                bucket = (max(start, first), min(nxt - timedelta(days=1), last))
-            else:
-                bucket = (first, last)
-            groups[(entity, *bucket)].append(row)
+            by = {"1": "day", "monthly": "month"}.get(increment, "all")
+            groups[(entity, *report_span(row.day, first, last, by))].append(row)
         rows = []
         for (entity, start, stop), facts in sorted(
             groups.items(), key=lambda kv: (kv[0][1], int(kv[0][0]))
@@ -1004,15 +998,12 @@ class MetaAdsAPI:
         facts: list[SocialDaily],
         fields: list[str],
     ) -> dict[str, Any] | None:
-        impressions = sum(f.impressions for f in facts)
+        total = Totals.of(facts)
+        impressions, clicks, reach = total.impressions, total.clicks, total.reach
         if impressions <= 0:
             return None
-        clicks = sum(f.clicks for f in facts)
-        link = sum(f.link_clicks for f in facts)
-        spend = sum(f.spend_micros for f in facts)
-        reach = sum(f.reach for f in facts)
-        leads = sum(f.leads for f in facts)
-        lpv = sum(f.landing_page_views for f in facts)
+        link, spend, leads = total.link_clicks, total.spend_micros, total.leads
+        lpv = total.landing_page_views
         ad = self.social.meta_ad(facts[0].entity_id)
         assert ad is not None
         camp = self.social.meta_campaign(ad.campaign_id)

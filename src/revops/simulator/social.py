@@ -30,6 +30,7 @@ import bisect
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -64,6 +65,9 @@ __all__ = [
     "Social",
     "SocialClick",
     "SocialDaily",
+    "Totals",
+    "in_window",
+    "report_span",
 ]
 
 META_ACCOUNT_ID = "1189450230212345"
@@ -205,6 +209,40 @@ class SocialDaily:
     leads: int
     landing_page_views: int
     people: int = 0
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The metrics of a report row: :class:`SocialDaily` facts summed over its bucket."""
+
+    impressions: int
+    clicks: int
+    link_clicks: int
+    spend_micros: int
+    reach: int
+    leads: int
+    landing_page_views: int
+
+    @classmethod
+    def of(cls, facts: list[SocialDaily]) -> Totals:
+        return cls(*(sum(getattr(f, name) for f in facts) for name in cls.__dataclass_fields__))
+
+
+def in_window(rows: Iterable[SocialDaily], first: date, last: date) -> Iterator[SocialDaily]:
+    """The facts of the days ``first``..``last`` (both included)."""
+    return (row for row in rows if first <= row.day <= last)
+
+
+def report_span(day: date, first: date, last: date, by: str) -> tuple[date, date]:
+    """The bucket ``day`` falls in, in a report over ``first``..``last``: the day itself
+    (``by="day"``), its calendar month clipped to the range (``"month"``), else the range."""
+    if by == "day":
+        return (day, day)
+    if by == "month":
+        start = day.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        return (max(start, first), min(end, last))
+    return (first, last)
 
 
 @dataclass
