@@ -12,8 +12,9 @@ reused), then:
    timed; with the extract and generation times of the build this is the first full build;
 2. **the next day**, ``--repeat`` rounds (default 2) interleaving the scales: a fresh copy of
    the warehouse as the first build left it (``create database ... template``, untimed), the
-   simulator serving the same company one day later (``as_of`` + 1 day: a day's data never
-   changes when ``as_of`` moves), then, timed, each in its own process as Airflow's tasks run:
+   simulator serving the same company one day later (``--next-as-of``, default ``as_of`` + 1
+   day; ``as_of`` defaults to the start of yesterday, since an extract never reads past now; a
+   day's data never changes when ``as_of`` moves), then, timed, each in its own process as Airflow's tasks run:
    the six extracts (``revops.pipeline.extract`` per system, incremental from dlt's cursors, as
    the extract DAGs call it), the transform and the gate.
 
@@ -421,7 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="next-day rounds (default 2)")
     parser.add_argument(
         "--as-of",
-        help="the day built (default: the start of today, UTC); the next day is one day later",
+        help="the day built (default: the start of yesterday, UTC, so the next day has ended)",
+    )
+    parser.add_argument(
+        "--next-as-of",
+        help="when the next day's run reads up to (default: one day after --as-of; an extract "
+        "never reads past now)",
     )
     parser.add_argument("--workdir", type=Path, help="keep (and reuse) the warehouses here")
     parser.add_argument(
@@ -451,11 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     scales = [float(s) for s in args.scales.split(",") if s.strip()]
-    as_of = (
-        args.as_of
-        or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
-    )
-    next_day = (datetime.fromisoformat(as_of) + timedelta(days=1)).isoformat()
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    as_of = args.as_of or (today - timedelta(days=1)).isoformat()
+    next_day = args.next_as_of or (datetime.fromisoformat(as_of) + timedelta(days=1)).isoformat()
     home = (args.workdir or Path(tempfile.mkdtemp(prefix="bench_next_day_"))).resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ.update(bam.scale_env(home, 0))  # nothing lands in the working tree
