@@ -630,23 +630,25 @@ class MetaAdsAPI:
             "start_time": self._time(c.created_ms + 3_600_000),
         }
 
-    def _effective_status(self, campaign_id: str) -> str:
-        """An active ad set's or ad's ``effective_status``: its campaign's pause shows through."""
-        camp = self.social.meta_campaign(campaign_id)
+    def _head(self, object_id: str, parents: dict[str, str], name: str) -> dict[str, Any]:
+        """The opening fields of an ad set or ad: ids, name and statuses (always ``ACTIVE``
+        itself; ``effective_status`` shows its campaign's pause)."""
+        camp = self.social.meta_campaign(parents["campaign_id"])
         assert camp is not None
-        return "CAMPAIGN_PAUSED" if camp.status_at(self.company.as_of_ms) == "PAUSED" else "ACTIVE"
+        paused = camp.status_at(self.company.as_of_ms) == "PAUSED"
+        return {
+            "id": object_id,
+            "account_id": META_ACCOUNT_ID,
+            **parents,
+            "name": name,
+            "status": "ACTIVE",
+            "configured_status": "ACTIVE",
+            "effective_status": "CAMPAIGN_PAUSED" if paused else "ACTIVE",
+        }
 
     def _adset(self, s: MetaAdSet) -> dict[str, Any]:
-        status = "ACTIVE"
-        effective = self._effective_status(s.campaign_id)
         return {
-            "id": s.id,
-            "account_id": META_ACCOUNT_ID,
-            "campaign_id": s.campaign_id,
-            "name": s.name,
-            "status": status,
-            "configured_status": status,
-            "effective_status": effective,
+            **self._head(s.id, {"campaign_id": s.campaign_id}, s.name),
             "daily_budget": str(s.daily_budget_cents),
             "optimization_goal": s.optimization_goal,
             "billing_event": s.billing_event,
@@ -662,16 +664,8 @@ class MetaAdsAPI:
         }
 
     def _ad(self, a: MetaAd) -> dict[str, Any]:
-        effective = self._effective_status(a.campaign_id)
         return {
-            "id": a.id,
-            "account_id": META_ACCOUNT_ID,
-            "campaign_id": a.campaign_id,
-            "adset_id": a.adset_id,
-            "name": a.name,
-            "status": "ACTIVE",
-            "configured_status": "ACTIVE",
-            "effective_status": effective,
+            **self._head(a.id, {"campaign_id": a.campaign_id, "adset_id": a.adset_id}, a.name),
             "creative": {"id": a.creative_id},
             "tracking_specs": [{"action.type": ["offsite_conversion"], "fb_pixel": ["7031234567"]}],
             "created_time": self._time(a.created_ms),
