@@ -14,9 +14,9 @@ reused), then:
    the warehouse as the first build left it (``create database ... template``, untimed), the
    simulator serving the same company one day later (``--next-as-of``, default ``as_of`` + 1
    day; ``as_of`` defaults to the start of yesterday, since an extract never reads past now; a
-   day's data never changes when ``as_of`` moves), then, timed, each in its own process as Airflow's tasks run:
-   the six extracts (``revops.pipeline.extract`` per system, incremental from dlt's cursors, as
-   the extract DAGs call it), the transform and the gate.
+   day's data never changes when ``as_of`` moves), then, timed, each in its own process as
+   Airflow's tasks run: the six extracts (``revops.pipeline.extract`` per system, incremental
+   from dlt's cursors, as the extract DAGs call it), the transform and the gate.
 
 It prints the first build and the next day per stage (each extract, transform, gate, total) at
 each scale, the ratio 10x / 1x (the goal: the next day's total at 10x within 1.5 times 1x's),
@@ -61,6 +61,16 @@ KEEP_SCHEMAS = ("public", "revops_meta", "information_schema")
 RESULTS_FILE = "next_day_results.json"
 RAW_MARKER = "raw.json"  # the extracted warehouse of one scale (as of, extract times)
 FIRST_MARKER = "first.json"  # the first full build's measurements (--reuse-first)
+# --tag: a second run beside the first on the same raw data (other code): its own databases,
+# dbt target and files, named with this suffix
+TAG = {"suffix": ""}
+
+
+def tagged(name: str) -> str:
+    """``name`` with the run's --tag suffix."""
+    return f"{name}{TAG['suffix']}"
+
+
 ME = Path(__file__)
 
 
@@ -236,8 +246,11 @@ def build_raw(scale: float, as_of: str, url: str, home: Path) -> dict:
 
 def stage_env(home: Path, scale: float, url: str, state: Path) -> dict[str, str]:
     """A stage's environment: the scale's dbt target, ``state`` as REVOPS_HOME, the database."""
+    base = home / bam.db_name(scale)
     return {
         **bam.scale_env(home, scale),
+        "DBT_TARGET_PATH": str(base / tagged("dbt-target")),
+        "DBT_LOG_PATH": str(base / tagged("dbt-logs")),
         "REVOPS_HOME": str(state),
         "REVOPS_WAREHOUSE_URL": url,
     }
@@ -256,7 +269,7 @@ def run_day(
     """One day of the product on ``url``: the six extracts (when ``sim_env`` is given), the
     transform and the gate, each in its own process; returns each stage's measurement."""
     env = stage_env(home, scale, url, state)
-    scratch = home / bam.db_name(scale) / "scratch"
+    scratch = home / bam.db_name(scale) / tagged("scratch")
     stages: dict = {}
     if sim_env is not None:
         for system in SYSTEMS:
@@ -281,7 +294,7 @@ def run_day(
             {
                 "run_key": f"bench-{label}",
                 "as_of": as_of,
-                "docs_dir": str(home / bam.db_name(scale) / "docs"),
+                "docs_dir": str(home / bam.db_name(scale) / tagged("docs")),
             },
         ),
     ):
@@ -438,6 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", type=Path, help=f"print the tables of a {RESULTS_FILE} written earlier"
     )
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="a suffix for this run's databases and files: a run of other code beside an "
+        "earlier one on the same extracted data (with --workdir)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -457,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     scales = [float(s) for s in args.scales.split(",") if s.strip()]
+    TAG["suffix"] = f"_{args.tag}" if args.tag else ""
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     as_of = args.as_of or (today - timedelta(days=1)).isoformat()
     next_day = args.next_as_of or (datetime.fromisoformat(as_of) + timedelta(days=1)).isoformat()
@@ -489,8 +509,8 @@ def main(argv: list[str] | None = None) -> int:
                 bam.ensure_database(admin_url, name, fresh=True)
                 infos[scale] = build_raw(scale, as_of, f"{base_url}/{name}", home)
                 marker.write_text(json.dumps(infos[scale]))
-            day0 = f"{name}_day0"
-            first_marker = home / name / FIRST_MARKER
+            day0 = tagged(f"{name}_day0")
+            first_marker = home / name / tagged(FIRST_MARKER)
             if args.reuse_first and first_marker.exists():
                 first[scale] = json.loads(first_marker.read_text())
                 bam._say(f"[scale {scale:g}] reusing the first full build of an earlier run")
@@ -501,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"[scale {scale:g}] first full build on a copy ({copied:.0f}s to copy; dropped "
                 f"{', '.join(dropped) or 'nothing'})"
             )
-            state = home / name / "state-day0"
+            state = home / name / tagged("state-day0")
             shutil.rmtree(state, ignore_errors=True)
             first[scale] = run_day(
                 home,
@@ -529,9 +549,9 @@ def main(argv: list[str] | None = None) -> int:
             this_round: dict[float, dict] = {}
             for scale in scales:
                 name = bam.db_name(scale)
-                target = f"{name}_next"
-                copied = copy_database(admin_url, f"{name}_day0", target)
-                state = home / name / "state-next"
+                target = tagged(f"{name}_next")
+                copied = copy_database(admin_url, tagged(f"{name}_day0"), target)
+                state = home / name / tagged("state-next")
                 shutil.rmtree(state, ignore_errors=True)  # a fresh worker: cursors from the db
                 label = f"round {number}/{args.repeat} {scale:g}x"
                 bam._say(f"  {label}: copied the day-0 warehouse in {copied:.0f}s (untimed)")
@@ -548,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
                 bam._say(f"  {label}: next day {total:.1f}s")
             rounds.append(this_round)
 
-        (home / RESULTS_FILE).write_text(
+        (home / tagged(RESULTS_FILE)).write_text(
             json.dumps(
                 {
                     "as_of": as_of,
@@ -562,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if rounds:
             summarize(scales, first, rounds, infos)
-        bam._say(f"\nresults in {home / RESULTS_FILE}")
+        bam._say(f"\nresults in {home / tagged(RESULTS_FILE)}")
         bam._say(f"finished at {datetime.now(UTC).isoformat(timespec='seconds')}")
         return 0
     except bam.ChildFailed as err:
