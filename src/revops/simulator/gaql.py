@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from revops.simulator._lexer import QueryError, Token, scan
+
 __all__ = ["Condition", "GaqlError", "OrderBy", "Query", "parse", "DURING_CONSTANTS"]
 
 DURING_CONSTANTS = frozenset(
@@ -88,27 +90,8 @@ _TOKEN = re.compile(
 )
 
 
-class GaqlError(ValueError):
+class GaqlError(QueryError):
     """A GAQL query the API would reject; ``code`` is the ``QueryError`` enum name."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Token:
-    """One lexical token: kind is string|number|op|punct|name|keyword|end."""
-
-    kind: str
-    text: str
-    pos: int
-
-    @property
-    def upper(self) -> str:
-        """The text upper-cased (for keyword matching)."""
-        return self.text.upper()
 
 
 @dataclass(frozen=True)
@@ -140,30 +123,27 @@ class Query:
     parameters: dict[str, str] = field(default_factory=dict)
 
 
+def _bad_symbol(text: str, pos: int) -> GaqlError:
+    return GaqlError(
+        "BAD_SYMBOL", f"Error in query: unexpected symbol {text[pos]!r} at position {pos}."
+    )
+
+
 def _tokenize(text: str) -> list[Token]:
+    """Tokens of kind string|number|op|punct|name|keyword, then ``end``."""
     tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise GaqlError(
-                "BAD_SYMBOL", f"Error in query: unexpected symbol {text[pos]!r} at position {pos}."
-            )
-        kind = m.lastgroup or ""
+    for m in scan(_TOKEN, text, lambda pos: _bad_symbol(text, pos)):
+        kind, value, pos = m.lastgroup or "", m.group(), m.start()
         if kind == "unterminated":
             raise GaqlError(
                 "STRING_NOT_TERMINATED",
                 f"Error in query: string starting at position {pos} is not terminated.",
             )
-        if kind != "ws":
-            value = m.group()
-            if kind == "string":
-                body = value[1:-1]
-                value = re.sub(r"\\(.)", r"\1", body)
-            elif kind == "name" and value.upper() in _KEYWORDS:
-                kind = "keyword"
-            tokens.append(Token(kind, value, pos))
-        pos = m.end()
+        if kind == "string":
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        elif kind == "name" and value.upper() in _KEYWORDS:
+            kind = "keyword"
+        tokens.append(Token(kind, value, pos))
     tokens.append(Token("end", "", len(text)))
     return tokens
 

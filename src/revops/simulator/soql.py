@@ -28,23 +28,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from revops.simulator._lexer import QueryError, Token, scan
+
 __all__ = ["Compiled", "Query", "SoqlError", "compile_query", "parse"]
 
 
-class SoqlError(ValueError):
+class SoqlError(QueryError):
     """A query Salesforce rejects: ``code`` is its ``errorCode``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Tok:
-    kind: str  # word | str | num | op | punct | datetime | date | eof
-    text: str
-    pos: int
 
 
 _TOKEN = re.compile(
@@ -62,18 +52,14 @@ _TOKEN = re.compile(
 )
 
 
-def _tokens(text: str) -> list[Tok]:
-    out: list[Tok] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{text[pos : pos + 10]}'")
-        kind = m.lastgroup or ""
-        if kind != "ws":
-            out.append(Tok(kind, m.group(0), pos))
-        pos = m.end()
-    out.append(Tok("eof", "", len(text)))
+def _tokens(text: str) -> list[Token]:
+    """Tokens of kind word|str|num|op|punct|datetime|date, then ``eof``."""
+
+    def bad_symbol(pos: int) -> SoqlError:
+        return SoqlError("MALFORMED_QUERY", f"unexpected token: '{text[pos : pos + 10]}'")
+
+    out = [Token(m.lastgroup or "", m.group(0), m.start()) for m in scan(_TOKEN, text, bad_symbol)]
+    out.append(Token("eof", "", len(text)))
     return out
 
 
@@ -121,10 +107,10 @@ class _Parser:
         self.toks = _tokens(text)
         self.i = 0
 
-    def peek(self) -> Tok:
+    def peek(self) -> Token:
         return self.toks[self.i]
 
-    def next(self) -> Tok:
+    def next(self) -> Token:
         tok = self.toks[self.i]
         self.i += 1
         return tok
@@ -138,7 +124,7 @@ class _Parser:
         if tok.kind != "word" or tok.text.upper() != word:
             raise self.unexpected(tok)
 
-    def unexpected(self, tok: Tok) -> SoqlError:
+    def unexpected(self, tok: Token) -> SoqlError:
         shown = tok.text or "<EOF>"
         return SoqlError(
             "MALFORMED_QUERY",
@@ -206,23 +192,13 @@ class _Parser:
                     self.next()
                     continue
                 break
-        if self.kw("LIMIT"):
-            self.next()
-            tok = self.next()
-            if tok.kind != "num" or "." in tok.text:
-                raise self.unexpected(tok)
-            q.limit = int(tok.text)
-        if self.kw("OFFSET"):
-            self.next()
-            tok = self.next()
-            if tok.kind != "num" or "." in tok.text:
-                raise self.unexpected(tok)
-            q.offset = int(tok.text)
-            if q.offset > 2000:
-                raise SoqlError(
-                    "NUMBER_OUTSIDE_VALID_RANGE",
-                    f"Maximum SOQL offset allowed is 2000, but was {q.offset}",
-                )
+        q.limit = self.count_clause("LIMIT")
+        q.offset = self.count_clause("OFFSET")
+        if q.offset is not None and q.offset > 2000:
+            raise SoqlError(
+                "NUMBER_OUTSIDE_VALID_RANGE",
+                f"Maximum SOQL offset allowed is 2000, but was {q.offset}",
+            )
         if self.peek().kind != "eof":
             raise self.unexpected(self.peek())
         if fields_fn in ("ALL", "CUSTOM") and (q.limit is None or q.limit > 200):
@@ -232,19 +208,29 @@ class _Parser:
             )
         return q
 
-    def or_expr(self) -> Any:
-        parts = [self.and_expr()]
-        while self.kw("OR"):
+    def count_clause(self, word: str) -> int | None:
+        """``LIMIT n`` / ``OFFSET n`` when the next keyword is ``word`` (n a whole number)."""
+        if not self.kw(word):
+            return None
+        self.next()
+        tok = self.next()
+        if tok.kind != "num" or "." in tok.text:
+            raise self.unexpected(tok)
+        return int(tok.text)
+
+    def joined(self, op: str, operand: Callable[[], Any]) -> Any:
+        """``operand [op operand]...``: one operand alone, else a :class:`BoolExpr`."""
+        parts = [operand()]
+        while self.kw(op):
             self.next()
-            parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else BoolExpr("OR", parts)
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else BoolExpr(op, parts)
+
+    def or_expr(self) -> Any:
+        return self.joined("OR", self.and_expr)
 
     def and_expr(self) -> Any:
-        parts = [self.not_expr()]
-        while self.kw("AND"):
-            self.next()
-            parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else BoolExpr("AND", parts)
+        return self.joined("AND", self.not_expr)
 
     def not_expr(self) -> Any:
         if self.kw("NOT"):
