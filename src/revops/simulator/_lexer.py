@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["QueryError", "Token", "scan"]
+__all__ = ["Cursor", "QueryError", "Token", "scan"]
 
 
 class QueryError(ValueError):
@@ -47,3 +47,26 @@ def scan(
         if m.lastgroup != "ws":
             yield m
         pos = m.end()
+
+
+class Cursor:
+    """A parser's place in its token list; keywords are tokens of ``keyword_kind``."""
+
+    keyword_kind = "keyword"
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> Token:
+        return self.tokens[self.i]
+
+    def next(self) -> Token:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def kw(self, *words: str) -> bool:
+        """Whether the next token is one of the keywords ``words`` (upper case)."""
+        tok = self.peek()
+        return tok.kind == self.keyword_kind and tok.upper in words

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from revops.simulator._lexer import QueryError, Token, scan
+from revops.simulator._lexer import Cursor, QueryError, Token, scan
 
 __all__ = ["Condition", "GaqlError", "OrderBy", "Query", "parse", "DURING_CONSTANTS"]
 
@@ -148,30 +148,20 @@ def _tokenize(text: str) -> list[Token]:
     return tokens
 
 
-class _Parser:
+class _Parser(Cursor):
     def __init__(self, text: str) -> None:
-        self.tokens = _tokenize(text)
-        self.i = 0
-
-    def peek(self) -> Token:
-        return self.tokens[self.i]
+        super().__init__(_tokenize(text))
 
     def next(self) -> Token:
-        tok = self.tokens[self.i]
-        if tok.kind == "end":
+        if self.peek().kind == "end":
             raise GaqlError("UNEXPECTED_END_OF_QUERY", "Error in query: unexpected end of query.")
-        self.i += 1
-        return tok
-
-    def is_kw(self, *words: str) -> bool:
-        tok = self.peek()
-        return tok.kind == "keyword" and tok.upper in words
+        return super().next()
 
     def expect_kw(self, word: str, code: str) -> None:
         tok = self.peek()
         if tok.kind == "end":
             raise GaqlError("UNEXPECTED_END_OF_QUERY", "Error in query: unexpected end of query.")
-        if not self.is_kw(word):
+        if not self.kw(word):
             raise GaqlError(
                 code,
                 f"Error in query: expected {word} but found {tok.text!r} at position {tok.pos}.",
@@ -253,7 +243,7 @@ class _Parser:
             return Condition(name, "IN", self.value_list())
         if word == "BETWEEN":
             low = self.value()
-            if not self.is_kw("AND"):
+            if not self.kw("AND"):
                 raise GaqlError(
                     "EXPECTED_AND", "Error in query: expected AND between the values of BETWEEN."
                 )
@@ -270,7 +260,7 @@ class _Parser:
         if word in ("LIKE", "REGEXP_MATCH"):
             return Condition(name, word, (self.value(),))
         if word == "IS":
-            if self.is_kw("NOT"):
+            if self.kw("NOT"):
                 self.next()
                 self.expect_kw("NULL", "BAD_VALUE")
                 return Condition(name, "IS NOT NULL")
@@ -306,25 +296,25 @@ class _Parser:
         order: list[OrderBy] = []
         limit: int | None = None
         params: dict[str, str] = {}
-        if self.is_kw("WHERE"):
+        if self.kw("WHERE"):
             self.next()
             conditions.append(self.condition())
-            while self.is_kw("AND"):
+            while self.kw("AND"):
                 self.next()
                 conditions.append(self.condition())
-        if self.is_kw("ORDER"):
+        if self.kw("ORDER"):
             self.next()
             self.expect_kw("BY", "EXPECTED_BY")
             while True:
                 name = self.field_name()
                 desc = False
-                if self.is_kw("ASC", "DESC"):
+                if self.kw("ASC", "DESC"):
                     desc = self.next().upper == "DESC"
                 order.append(OrderBy(name, desc))
                 if self.peek().text != ",":
                     break
                 self.next()
-        if self.is_kw("LIMIT"):
+        if self.kw("LIMIT"):
             self.next()
             tok = self.next()
             if tok.kind != "number" or "." in tok.text or int(tok.text) <= 0:
@@ -332,7 +322,7 @@ class _Parser:
                     "BAD_LIMIT_VALUE", f"Error in query: invalid LIMIT value {tok.text!r}."
                 )
             limit = int(tok.text)
-        if self.is_kw("PARAMETERS"):
+        if self.kw("PARAMETERS"):
             self.next()
             while True:
                 pname = self.field_name("parameter")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from revops.simulator._lexer import QueryError, Token, scan
+from revops.simulator._lexer import Cursor, QueryError, Token, scan
 
 __all__ = ["Compiled", "Query", "SoqlError", "compile_query", "parse"]
 
@@ -101,23 +101,12 @@ class Query:
     fields_fn: str | None = None
 
 
-class _Parser:
+class _Parser(Cursor):
+    keyword_kind = "word"
+
     def __init__(self, text: str) -> None:
+        super().__init__(_tokens(text))
         self.text = text
-        self.toks = _tokens(text)
-        self.i = 0
-
-    def peek(self) -> Token:
-        return self.toks[self.i]
-
-    def next(self) -> Token:
-        tok = self.toks[self.i]
-        self.i += 1
-        return tok
-
-    def kw(self, *words: str) -> bool:
-        tok = self.peek()
-        return tok.kind == "word" and tok.text.upper() in words
 
     def expect_kw(self, word: str) -> None:
         tok = self.next()
@@ -137,14 +126,14 @@ class _Parser:
         fields: list[str] = []
         count = False
         fields_fn = None
-        if self.kw("COUNT") and self.toks[self.i + 1].text == "(":
+        if self.kw("COUNT") and self.tokens[self.i + 1].text == "(":
             self.next()
             self.next()
             if self.peek().text != ")":
                 raise SoqlError("MALFORMED_QUERY", "only COUNT() is supported by the simulator")
             self.next()
             count = True
-        elif self.kw("FIELDS") and self.toks[self.i + 1].text == "(":
+        elif self.kw("FIELDS") and self.tokens[self.i + 1].text == "(":
             self.next()
             self.next()
             tok = self.next()
@@ -152,7 +141,7 @@ class _Parser:
                 raise self.unexpected(tok)
             fields_fn = tok.text.upper()
             if self.next().text != ")":
-                raise self.unexpected(self.toks[self.i - 1])
+                raise self.unexpected(self.tokens[self.i - 1])
         else:
             while True:
                 tok = self.next()
@@ -240,7 +229,7 @@ class _Parser:
             self.next()
             inner = self.or_expr()
             if self.next().text != ")":
-                raise self.unexpected(self.toks[self.i - 1])
+                raise self.unexpected(self.tokens[self.i - 1])
             return inner
         return self.comparison()
 
@@ -276,7 +265,7 @@ class _Parser:
         if tok.kind != "word":
             raise self.unexpected(tok)
         name = tok.text
-        if self.kw("NOT") and self.toks[self.i + 1].text.upper() == "IN":
+        if self.kw("NOT") and self.tokens[self.i + 1].text.upper() == "IN":
             self.next()
             self.next()
             return Cond(name, "NOT IN", values=self.value_list())
@@ -297,7 +286,7 @@ class _Parser:
 
     def value_list(self) -> tuple[Any, ...]:
         if self.next().text != "(":
-            raise self.unexpected(self.toks[self.i - 1])
+            raise self.unexpected(self.tokens[self.i - 1])
         values = []
         while True:
             values.append(self.literal())
