@@ -1,4 +1,4 @@
-{#- Paths in the aggregated form other attribution tools read (DOMAIN.md; revops.attribution.paths
+{#- Paths in the aggregated form other attribution tools read (docs/definitions.md; revops.attribution.paths
     uses the same separator): channels in touch order joined by ' > ', consecutive repeats of a
     channel collapsed into one. `from_collapsed_touches` is the FROM and WHERE of a query over
     `relation`'s touches (one row per touch, numbered by touch_position within `path_id`) that

@@ -1,5 +1,4 @@
-{#- A touch's channel from its UTM source and medium (DOMAIN.md: the mapping from source/medium
-    to channel is a seed): joins the seed channel_mapping as `alias` on `relation`'s utm_source
+{#- A touch's channel from its UTM source and medium (docs/definitions.md: touchpoints): joins the seed channel_mapping as `alias` on `relation`'s utm_source
     and utm_medium; a pair the seed does not list leaves `alias`.channel null for the caller's
     default. -#}
 {% macro join_utm_channel(relation, alias='mapping') -%}

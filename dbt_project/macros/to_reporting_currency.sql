@@ -1,6 +1,6 @@
 {#- The amount in the reporting currency, at the day's rate from `rates` (joined by the caller).
     A missing rate is an error that names the currency and the day, never a silent 1.0
-    (DOMAIN.md: money): the cast of the message to numeric fails the build with it. -#}
+    (docs/definitions.md: money): the cast of the message to numeric fails the build with it. -#}
 {% macro to_reporting_currency(amount, currency, day, rate) -%}
     case
         when {{ amount }} is null then null

@@ -1,5 +1,5 @@
 -- fct_funnel: a person's stage times never decrease down the funnel, and a person who reached a
--- stage has a time for every earlier one (DOMAIN.md: a skipped stage is passed at the time of
+-- stage has a time for every earlier one (docs/definitions.md: a skipped stage is passed at the time of
 -- the next stage reached).
 {%- set stages = var('funnel_stages').keys() | list %}
 select person_id, {% for stage in stages %}{{ stage }}_at{% if not loop.last %}, {% endif %}{% endfor %}
