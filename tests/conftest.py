@@ -4,19 +4,21 @@ By default the tests start their own embedded warehouse (pgserver) in a temporar
 set ``REVOPS_TEST_WAREHOUSE_URL`` to a server URL (e.g. the machine's PostgreSQL 15) to use that
 instead. Each test that asks for ``fresh_db`` gets a new, empty database, dropped afterwards.
 
-``make test`` runs the tests on several pytest-xdist workers with ``--dist loadgroup``: each
-worker has its own embedded warehouse (``server_url`` is per worker), and
-:func:`pytest_collection_modifyitems` decides what must share a worker and what starts first:
+``make test`` runs the tests on several pytest-xdist workers with ``--dist loadfile``: each
+test file runs on one worker, so a module-scoped fixture (a built warehouse, a running Airflow
+or Superset) is built once; each worker has its own embedded warehouse (``server_url`` is per
+worker). :func:`pytest_collection_modifyitems` sets the order the files start in (xdist keeps
+it with ``--no-loadscope-reorder``): the files of :data:`ORDER` first, in that order, then the
+other files with slow tests, then the rest, so that the longest tests do not start last.
 
-- the tests of a module that uses a module-scoped fixture (a built warehouse, a running
-  Airflow or Superset) form one group, so the fixture is built once, on one worker;
-- the end-to-end tests that each start a real Airflow come first, then the other slow tests,
-  then the rest in file order, so the longest tests do not start last and leave a long tail.
-
-Everything else that two tests could share is kept apart where it is made: databases have
-random names, Airflow services take a block of ports per worker
+Everything else two tests could share is kept apart where it is made: databases have random
+names, Airflow services take a block of ports per worker
 (:func:`airflow_fixtures.free_port_block`), Celery runs on its own Redis queue, and state
 directories are ``tmp_path``.
+
+(``--dist loadgroup`` with ``xdist_group`` markers would be finer, but pytest-xdist 3.8.0
+marks a group by rewriting ``item._nodeid``, which pytest 9.2 no longer reads: the groups are
+silently ignored.)
 """
 
 from __future__ import annotations
@@ -32,46 +34,38 @@ from warehouse_checks import new_database
 
 from revops.warehouse import EmbeddedWarehouse
 
-FIRST = (
-    # the longest tests, each a whole pipeline through a real Airflow (minutes each): started
-    # first, longest first, so that they overlap with everything else
+ORDER = (
+    # each a whole pipeline through a real Airflow or the demo (minutes each): first, so they
+    # overlap with everything else
     "test_airflow_celery.py",
     "test_demo_e2e.py",
-    "test_airflow_service.py::test_scheduler_runs_the_chain",
+    "test_airflow_service.py",
+    # a worker takes two files at a time and does not give the second back: shorter slow files
+    # here, so the next long ones go to whichever worker frees up first
+    "test_attribution_properties.py",
+    "test_sources_e2e.py",
+    "test_warehouse_urls.py",
     "test_airflow_ui_browser.py",
     "test_bi_superset.py",
 )
+"""Test files that start first, in this order (the longest first)."""
 
 
-def _first_rank(item: pytest.Item) -> int:
-    nodeid = item.nodeid.split("/")[-1]
-    for rank, prefix in enumerate(FIRST):
-        if nodeid.startswith(prefix):
-            return rank
-    return len(FIRST)
-
-
-def _module_scoped(item: pytest.Item) -> bool:
-    """Whether the test uses a fixture shared by its module (or a class or package)."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(
-        definition.scope in ("module", "class", "package")
-        for definitions in info.name2fixturedefs.values()
-        for definition in definitions
-    )
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests that share a module fixture; put the longest tests first."""
-    shared_modules = {item.path for item in items if _module_scoped(item)}
-    for item in items:
-        if item.path in shared_modules and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
-    # stable: within each rank the tests keep their file order (Python's sort is stable)
-    items.sort(key=lambda item: (_first_rank(item), item.get_closest_marker("slow") is None))
+    """Start the files of :data:`ORDER` first, then the files with slow tests, then the rest;
+    a file's tests stay together and in their order."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    first_seen: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(item.path, index)
+
+    def rank(item: pytest.Item) -> tuple[int, bool, int]:
+        name = item.path.name
+        position = ORDER.index(name) if name in ORDER else len(ORDER)
+        return position, item.path not in slow, first_seen[item.path]
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
 
 
 @pytest.fixture(scope="session")
