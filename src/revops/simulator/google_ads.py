@@ -171,6 +171,26 @@ class _Field:
         return self.name.split(".", 1)[0]
 
 
+def _of(part: str, attr: str) -> Callable[[_Ctx], Any]:
+    """The getter of a row's ``<part>.<attr>`` (``None`` on rows without that ``part``)."""
+
+    def get(c: _Ctx) -> Any:
+        obj = getattr(c, part)
+        return getattr(obj, attr) if obj else None
+
+    return get
+
+
+def _named(part: str, collection: str, key: Callable[[Any], str]) -> Callable[[_Ctx], Any]:
+    """The getter of a resource name ``customers/{id}/<collection>/<key of the row's part>``."""
+
+    def get(c: _Ctx) -> Any:
+        obj = getattr(c, part)
+        return f"customers/{CUSTOMER_ID}/{collection}/{key(obj)}" if obj else None
+
+    return get
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
 
@@ -187,52 +207,29 @@ def _catalog() -> dict[str, _Field]:
         _Field("customer.manager", "bool", lambda c: False),
         _Field("customer.test_account", "bool", lambda c: False),
         _Field("customer.auto_tagging_enabled", "bool", lambda c: True),
-        _Field("campaign.id", "int64", lambda c: c.campaign.id if c.campaign else None),
-        _Field(
-            "campaign.resource_name",
-            "string",
-            lambda c: c.campaign.resource_name if c.campaign else None,
-        ),
-        _Field("campaign.name", "string", lambda c: c.campaign.name if c.campaign else None),
-        _Field(
-            "campaign.status", "enum", lambda c: c.campaign.status if c.campaign else None, "status"
-        ),
+        _Field("campaign.id", "int64", _of("campaign", "id")),
+        _Field("campaign.resource_name", "string", _of("campaign", "resource_name")),
+        _Field("campaign.name", "string", _of("campaign", "name")),
+        _Field("campaign.status", "enum", _of("campaign", "status"), "status"),
         _Field("campaign.serving_status", "enum", lambda c: "SERVING" if c.campaign else None),
         _Field(
-            "campaign.advertising_channel_type",
-            "enum",
-            lambda c: c.campaign.channel_type if c.campaign else None,
-            "channel",
+            "campaign.advertising_channel_type", "enum", _of("campaign", "channel_type"), "channel"
         ),
-        _Field(
-            "campaign.bidding_strategy_type",
-            "enum",
-            lambda c: c.campaign.bidding_strategy_type if c.campaign else None,
-        ),
+        _Field("campaign.bidding_strategy_type", "enum", _of("campaign", "bidding_strategy_type")),
         _Field("campaign.start_date", "string", lambda c: "2024-01-15" if c.campaign else None),
-        _Field("ad_group.id", "int64", lambda c: c.group.id if c.group else None),
+        _Field("ad_group.id", "int64", _of("group", "id")),
+        _Field("ad_group.resource_name", "string", _named("group", "adGroups", lambda g: g.id)),
+        _Field("ad_group.name", "string", _of("group", "name")),
+        _Field("ad_group.status", "enum", _of("group", "status"), "status"),
+        _Field("ad_group.type", "enum", _of("group", "type")),
         _Field(
-            "ad_group.resource_name",
-            "string",
-            lambda c: f"customers/{cid}/adGroups/{c.group.id}" if c.group else None,
+            "ad_group.campaign", "string", _named("group", "campaigns", lambda g: g.campaign_id)
         ),
-        _Field("ad_group.name", "string", lambda c: c.group.name if c.group else None),
-        _Field("ad_group.status", "enum", lambda c: c.group.status if c.group else None, "status"),
-        _Field("ad_group.type", "enum", lambda c: c.group.type if c.group else None),
-        _Field(
-            "ad_group.campaign",
-            "string",
-            lambda c: f"customers/{cid}/campaigns/{c.group.campaign_id}" if c.group else None,
-        ),
-        _Field("click_view.gclid", "string", lambda c: c.click.gclid if c.click else None),
+        _Field("click_view.gclid", "string", _of("click", "gclid")),
         _Field(
             "click_view.resource_name",
             "string",
-            lambda c: (
-                f"customers/{cid}/clickViews/{c.click.date.isoformat()}~{c.click.gclid}"
-                if c.click
-                else None
-            ),
+            _named("click", "clickViews", lambda k: f"{k.date.isoformat()}~{k.gclid}"),
         ),
         _Field(
             "click_view.ad_group_ad",
@@ -285,7 +282,7 @@ def _catalog() -> dict[str, _Field]:
             lambda c: _DAYS_OF_WEEK[c.day.weekday()] if c.day else None,
         ),
         _Field("segments.ad_network_type", "enum", lambda c: c.network),
-        _Field("segments.device", "enum", lambda c: c.click.device if c.click else None),
+        _Field("segments.device", "enum", _of("click", "device")),
         _Field("metrics.impressions", "int64", lambda c: int(c.metrics.get("impressions", 0))),
         _Field("metrics.clicks", "int64", lambda c: int(c.metrics.get("clicks", 0))),
         _Field("metrics.cost_micros", "int64", lambda c: int(c.metrics.get("cost_micros", 0))),
