@@ -27,7 +27,6 @@ Choices where the documentation leaves room (connectors must not depend on anyth
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 import threading
@@ -44,7 +43,7 @@ from revops.simulator.company import (
     RecipientActivity,
 )
 from revops.simulator.credentials import SIM_CREDENTIALS
-from revops.simulator.oauth import TokenStore
+from revops.simulator.oauth import TokenStore, basic_client
 from revops.simulator.wire import (
     Request,
     Response,
@@ -181,11 +180,8 @@ class MailchimpAPI:
         key = None
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                decoded = ""
-            key = decoded.partition(":")[2] if ":" in decoded else None
+            basic = basic_client(req)  # any user name, the API key as password
+            key = basic[1] if basic else None
         elif scheme.lower() in ("bearer", "apikey", "oauth"):
             key = value.strip()
             if self.tokens.check("mailchimp", key) == "valid":
