@@ -13,11 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import psycopg
 import pytest
 from test_incremental_marts import extract_all
 from warehouse_checks import new_database
 
+from revops.attribution import fitted
+from revops.attribution.pathset import PathSet
 from revops.attribution.warehouse import refit_due, update_data_driven
 from revops.pipeline import ATTRIBUTION_MARTS, BEFORE_ATTRIBUTION, attribute_data_driven
 from revops.simulator import Company, SimulatorServer
@@ -207,15 +210,15 @@ def test_a_refit_fits_and_recredits_the_conversions_of_its_window(days) -> None:
                 row[0]
                 for row in conn.execute(
                     "select distinct conversion_id from intermediate.int_conversion_paths_joined"
-                    " where conversion_type = 'lead' and converted_at > %s and converted_at <= %s",
-                    (as_of - window, as_of),
+                    " where conversion_type = 'lead' and converted_at > %s",
+                    (as_of - window,),
                 )
             }
             (journeys,) = conn.execute(
                 "select count(*) from (select journey_id"
                 " from intermediate.int_nonconversion_paths_joined where conversion_type = 'lead'"
-                " group by journey_id having max(touched_at) > %s and max(touched_at) <= %s) j",
-                (as_of - window, as_of),
+                " group by journey_id having max(touched_at) > %s) j",
+                (as_of - window,),
             ).fetchone()
             stored = conn.execute(
                 "select window_start, window_end, conversions, non_converting_journeys"
@@ -247,3 +250,28 @@ def test_refit_due_counts_days_from_the_last_window() -> None:
     assert refit_due(None, end, 7)
     assert not refit_due(end, end + timedelta(days=6, hours=23), 7)
     assert refit_due(end, end + timedelta(days=7), 7)
+
+
+def test_a_stored_fit_credits_its_own_paths_as_the_fit_did() -> None:
+    rng = np.random.default_rng(7)
+    channels = list("abcdefghijklmn")  # more than shapley.MAX_CHANNELS: some paths fold
+    sequences = [list(rng.choice(channels, size=rng.integers(1, 15))) for _ in range(800)]
+    converted = (rng.random(800) < 0.4).astype(float)
+    paths = PathSet.from_sequences(sequences, converted, nulls=1 - converted)
+    stored, credits = fitted.fit(paths)
+    again = fitted.StoredFit.from_json(**stored.to_json())
+    applied = fitted.apply(paths, again)
+    assert np.array_equal(applied["markov"], credits["markov"])
+    assert np.abs(applied["shapley"] - credits["shapley"]).max() < 1e-12
+
+
+def test_a_stored_fit_gives_an_unseen_channel_nothing() -> None:
+    paths = PathSet.from_sequences([["a", "b"], ["b"], ["a"]], [1, 1, 0], nulls=[0, 0, 1])
+    stored, _ = fitted.fit(paths)  # b always converts, a alone never: a's removal effect < b's
+    new = PathSet.from_sequences([["a", "z", "b"]], [1])
+    applied = fitted.apply(new, stored)
+    for model in ("markov", "shapley"):
+        assert applied[model][1] == 0.0  # z: never seen, no removal effect, no worth
+        assert applied[model].sum() == pytest.approx(1.0)
+    # shapley: v({b}) = 1, v({a, b}) = 1, v({a}) = 0: b takes everything
+    assert applied["shapley"].tolist() == [0.0, 0.0, 1.0]

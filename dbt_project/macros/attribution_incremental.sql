@@ -37,10 +37,29 @@
     )
 {% endmacro %}
 
+{#- A consumer's key in attribution.watermarks: its name and a digest of the vars its rows are
+    computed with, so a change of the lookback or of a model's weights starts a new watermark
+    ('-infinity') and the next run recomputes every row, with no full refresh needed. -#}
+{% macro attribution_watermark_key(consumer) -%}
+    {%- set settings = {} -%}
+    {%- for name in [
+        'attribution_lookback_days', 'time_decay_half_life_days', 'position_based_weights',
+        'w_shaped_milestone_weight', 'full_path_milestone_weight', 'attribution_models',
+        'data_driven_models', 'attribution_model_conversion_types', 'conversion_types',
+        'valued_conversion_types',
+    ] -%}
+        {%- do settings.update({name: var(name)}) -%}
+    {%- endfor -%}
+    {{ consumer }}@{{ local_md5(tojson(settings, sort_keys=true))[:12] }}
+{%- endmacro %}
+
 {#- The batch a consumer has consumed inputs through ('-infinity' before its first build). -#}
 {% macro attribution_watermark(consumer) -%}
     coalesce(
-        (select through from attribution.watermarks where consumer = '{{ consumer }}'),
+        (
+            select through from attribution.watermarks
+            where consumer = '{{ attribution_watermark_key(consumer) }}'
+        ),
         '-infinity'::timestamptz
     )
 {%- endmacro %}
@@ -49,7 +68,7 @@
 {% macro attribution_advance_watermark(consumer) %}
     {%- if attribution_change_detection() or not is_incremental() %}
     insert into attribution.watermarks (consumer, through)
-    values ('{{ consumer }}', {{ attribution_batch_at() }})
+    values ('{{ attribution_watermark_key(consumer) }}', {{ attribution_batch_at() }})
     on conflict (consumer) do update set through = excluded.through
     {%- else %}
     select 1

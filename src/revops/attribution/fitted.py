@@ -49,9 +49,7 @@ class StoredFit:
         }
 
     @classmethod
-    def from_json(
-        cls, removal_effects: object, set_worth: object, popularity: object
-    ) -> StoredFit:
+    def from_json(cls, removal_effects: object, set_worth: object, popularity: object) -> StoredFit:
         """Back from :meth:`to_json`'s texts (or the dicts a jsonb column gives)."""
 
         def load(value: object) -> dict:
@@ -92,13 +90,9 @@ def fit(paths: PathSet) -> tuple[StoredFit, dict[str, np.ndarray]]:
         for mask, w in zip(game.sets, game.worth.tolist(), strict=True)
         if w
     }
-    popularity = dict(
-        zip(paths.channels, shapley.channel_popularity(paths).tolist(), strict=True)
-    )
+    popularity = dict(zip(paths.channels, shapley.channel_popularity(paths).tolist(), strict=True))
     stored = StoredFit(
-        removal_effects=dict(
-            zip(chain.channels, chain.removal_effects.tolist(), strict=True)
-        ),
+        removal_effects=dict(zip(chain.channels, chain.removal_effects.tolist(), strict=True)),
         set_worth=set_worth,
         popularity=popularity,
     )

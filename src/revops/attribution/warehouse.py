@@ -250,9 +250,7 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
 CreditRow = tuple[str, str, str | None, str, float]
 
 
-def _write_rows(
-    conn: psycopg.Connection, rows: list[CreditRow], fit_id: int | None
-) -> None:
+def _write_rows(conn: psycopg.Connection, rows: list[CreditRow], fit_id: int | None) -> None:
     """Append ``rows``, stamped with ``fit_id`` and this transaction's start."""
     table = sql.Identifier(CREDITS_SCHEMA, CREDITS_TABLE)
     (batch_at,) = conn.execute("select now()").fetchone()  # type: ignore[misc]
@@ -305,7 +303,10 @@ def refit_due(last_window_end: datetime | None, as_of: datetime, refit_days: int
 
 
 def _converting(
-    conn: psycopg.Connection, paths_relation: str, conversion_type: str, where: sql.Composable,
+    conn: psycopg.Connection,
+    paths_relation: str,
+    conversion_type: str,
+    where: sql.Composable,
     params: dict[str, object],
 ) -> pd.DataFrame:
     return _read_touches(
@@ -359,8 +360,9 @@ def update_data_driven(  # noqa: PLR0913
 
     ``as_of`` is the data's clock (the pipeline passes the latest conversion time). When a refit
     is due (:func:`refit_due`; or the type has no fit or no credits yet), both models are fitted
-    on the conversions with ``converted_at`` in ``(as_of - window_days, as_of]`` and the
-    non-converting journeys whose last touch is in it, the fit is recorded in
+    on the conversions with ``converted_at`` after ``as_of - window_days`` and the
+    non-converting journeys whose last touch is after it (the window ends with the data: a touch
+    a source dates after ``as_of``, a meeting booked ahead, is in it), the fit is recorded in
     ``attribution.data_driven_fits`` and those conversions are re-credited with it; on the first
     fit of a type every older conversion is credited with it too. Conversions whose path rows
     dbt wrote since the last call (``batch_at`` past the watermark
@@ -385,9 +387,7 @@ def update_data_driven(  # noqa: PLR0913
             (conversion_type,),
         ).fetchone()
         has_credits = conn.execute(
-            sql.SQL("select exists (select 1 from {t} where conversion_type = %s)").format(
-                t=table
-            ),
+            sql.SQL("select exists (select 1 from {t} where conversion_type = %s)").format(t=table),
             (conversion_type,),
         ).fetchone()[0]  # type: ignore[index]
         refit = last is None or not has_credits or refit_due(last[1], as_of, refit_days)
@@ -408,7 +408,7 @@ def update_data_driven(  # noqa: PLR0913
                 conn,
                 paths_relation,
                 conversion_type,
-                sql.SQL("converted_at > %(start)s and converted_at <= %(end)s"),
+                sql.SQL("converted_at > %(start)s"),
                 window,
             )
             lost = _read_touches(
@@ -418,7 +418,7 @@ def update_data_driven(  # noqa: PLR0913
                     " where conversion_type = %(conversion_type)s and journey_id in ("
                     " select journey_id from {rel} where conversion_type = %(conversion_type)s"
                     " group by journey_id"
-                    " having max(touched_at) > %(start)s and max(touched_at) <= %(end)s)"
+                    " having max(touched_at) > %(start)s)"
                 ).format(rel=_relation(nonconversion_relation)),
                 {"conversion_type": conversion_type, **window},
             )
@@ -443,8 +443,14 @@ def update_data_driven(  # noqa: PLR0913
                     " set_worth, popularity) values (%s, %s, %s, %s, %s, %s, %s, %s)"
                     " returning fit_id",
                     (
-                        conversion_type, window_start, window_end, n_fitted, n_null,
-                        texts["removal_effects"], texts["set_worth"], texts["popularity"],
+                        conversion_type,
+                        window_start,
+                        window_end,
+                        n_fitted,
+                        n_null,
+                        texts["removal_effects"],
+                        texts["set_worth"],
+                        texts["popularity"],
                     ),
                 ).fetchone()
                 rows += _rows(inside, conversion_type, credits, len(inside))
@@ -465,16 +471,18 @@ def update_data_driven(  # noqa: PLR0913
         if last_stored is not None:
             rows += _applied_rows(changed, conversion_type, last_stored)
         recredited.update(changed["conversion_id"].tolist() if len(changed) else [])
-        gone = [
-            r[0]
-            for r in conn.execute(
-                sql.SQL(
-                    "select entity_id from {rel} where input_kind = 'conversion'"
-                    " and is_deleted and batch_at > %s"
-                ).format(rel=_relation(tracked_relation)),
-                (watermark or datetime.min.replace(tzinfo=as_of.tzinfo),),
-            ).fetchall()
-        ] if watermark is not None else []
+        gone: list[str] = []  # conversions dbt deleted since the watermark (none before one)
+        if watermark is not None:
+            gone = [
+                r[0]
+                for r in conn.execute(
+                    sql.SQL(
+                        "select entity_id from {rel} where input_kind = 'conversion'"
+                        " and is_deleted and batch_at > %s"
+                    ).format(rel=_relation(tracked_relation)),
+                    (watermark,),
+                )
+            ]
         conn.execute(
             sql.SQL(
                 "delete from {t} where conversion_type = %s and conversion_id = any(%s)"
