@@ -6,16 +6,13 @@ behind the runner's loses a record. A cursor moved to the window's end loses bot
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from unittest import mock
 
 import psycopg
 import pytest
+from test_sources_e2e import pointed_at
 
 import revops.simulator.hubspot as simulated
 import revops.sources.hubspot as connector
@@ -70,21 +67,9 @@ def assert_holds(url: str, company: Company) -> None:
         assert not wrong, f"{obj}: {len(wrong)} records missing or stale, e.g. {wrong}"
 
 
-@contextmanager
-def pointed_at(server: SimulatorServer, home: Path) -> Iterator[None]:
-    env = {
-        **server.env(),
-        "REVOPS_HOME": str(home),
-        "REVOPS_HTTP_BASE_DELAY": "0.01",
-        "REVOPS_HUBSPOT_SEARCH_OVERLAP_MINUTES": str(LAG),
-    }
-    with mock.patch.dict(os.environ, env):
-        yield
-
-
 def extract(server: SimulatorServer, url: str, home: Path, until: datetime) -> None:
     """One incremental run of the three searched streams, the runner's window ending ``until``."""
-    with pointed_at(server, home):
+    with pointed_at(server, home, REVOPS_HUBSPOT_SEARCH_OVERLAP_MINUTES=str(LAG)):
         run_extract("hubspot", url, until=until, streams=list(OBJECTS))
 
 

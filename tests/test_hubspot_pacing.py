@@ -50,6 +50,16 @@ def read_contacts(api) -> list[str]:
     return [r["id"] for page in pages for r in page]
 
 
+def search(server: SimulatorServer) -> requests.Response:
+    """One contacts search straight to the simulator (no client, no pacing)."""
+    return requests.post(
+        f"{server.urls['hubspot']}/crm/v3/objects/contacts/search",
+        json={},
+        headers=AUTH,
+        timeout=10,
+    )
+
+
 def test_search_is_paced_below_the_limit_the_simulator_enforces(company, served) -> None:
     server, limits = served
     clock = FakeClock()
@@ -75,30 +85,15 @@ def test_unpaced_search_meets_hubspots_secondly_429(company, served) -> None:
     assert limits.searches == 6 and limits.refused["SECONDLY"] == 1  # the sixth in a second
     # what a throttled search looks like on the wire: HubSpot's body, no rate-limit headers
     for _ in range(5):
-        requests.post(
-            f"{server.urls['hubspot']}/crm/v3/objects/contacts/search",
-            json={},
-            headers=AUTH,
-            timeout=10,
-        )
-    refused = requests.post(
-        f"{server.urls['hubspot']}/crm/v3/objects/contacts/search",
-        json={},
-        headers=AUTH,
-        timeout=10,
-    )
+        search(server)
+    refused = search(server)
     assert refused.status_code == 429
     body = refused.json()
     assert body["policyName"] == "SECONDLY" and body["errorType"] == "RATE_LIMIT"
     assert body["message"] == "You have reached your secondly limit." and body["correlationId"]
     assert not [h for h in refused.headers if h.lower().startswith("x-hubspot-ratelimit")]
     clock.now += 1.0  # a second later search answers again, still without the headers
-    again = requests.post(
-        f"{server.urls['hubspot']}/crm/v3/objects/contacts/search",
-        json={},
-        headers=AUTH,
-        timeout=10,
-    )
+    again = search(server)
     assert again.status_code == 200
     assert not [h for h in again.headers if h.lower().startswith("x-hubspot-ratelimit")]
 

@@ -282,3 +282,13 @@ def test_scheduled_runs_share_one_run_key_and_manual_runs_have_their_own(
     run_type: str | None, key: str
 ) -> None:
     assert run_key_for("revops_publish", "manual__2026-11-16", run_type) == key
+
+
+def test_the_alert_names_every_report_the_gate_held_back() -> None:
+    from revops.quality.alert import held_reports
+
+    assert held_reports([W46]) == "the weekly report 2026-W46 was"
+    assert held_reports([W46, parse_period("2026-11")]) == (
+        "the weekly report 2026-W46 and the monthly report 2026-11 were"
+    )
+    assert held_reports([]) == "the report was"

@@ -13,7 +13,6 @@ import smtplib
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,6 +38,7 @@ from revops.reports.send import (
     send_report,
     write_report,
 )
+from revops.simulator.tls import ensure_certificates
 
 W46 = parse_period("2026-W46")
 W45 = parse_period("2026-W45")
@@ -688,52 +688,15 @@ def test_send_report_refuses_a_connection_inside_a_transaction(
 PASSWORD = "pa55-Very-Secret"
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    import ipaddress
-
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 def test_starttls_and_login_are_used_and_a_wrong_password_is_not_revealed(
     gated: str, tmp_path: Path
 ) -> None:
-    cert, key = _self_signed(tmp_path)
+    # a relay whose certificate a private CA signed (the simulator's CA: the same files)
+    files = ensure_certificates(tmp_path / "tls")
     with MailCatcher(
-        tmp_path / "box", credentials=("reports", PASSWORD), tls=(cert, key)
+        tmp_path / "box", credentials=("reports", PASSWORD), tls=(files.cert, files.key)
     ) as catcher:
-        tls = {"starttls": True, "ca_file": str(cert), "user": "reports"}
+        tls = {"starttls": True, "ca_file": str(files.ca_bundle), "user": "reports"}
         wrong = settings_for(catcher, **tls, password=PASSWORD + "-typo")
         with psycopg.connect(gated) as conn:
             with pytest.raises(ReportSendError) as err:

@@ -16,15 +16,15 @@ cursor of W2 moves; the backfill run again changes no table; the runs are record
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import psycopg
 import pytest
+from test_sources_e2e import pointed_at as simulator_env
+from test_sources_e2e import raw_columns
 from warehouse_checks import new_database
 
 from revops import pipeline
@@ -57,20 +57,15 @@ HISTORY_START = (D0 - timedelta(days=20)).date()
 @contextmanager
 def pointed_at(server: SimulatorServer, warehouse: str, home) -> Iterator[None]:
     """The environment of an extract into ``warehouse`` from the simulator."""
-    env = {
-        **server.env(),
-        "REVOPS_WAREHOUSE_URL": warehouse,
-        "REVOPS_HOME": str(home),
-        "REVOPS_HTTP_BASE_DELAY": "0.01",
-        # what a run read is found by its _dlt_load_id (loaded()): every row read is rewritten,
-        # not only the rows that changed (the default, which keeps an unchanged row's load id)
-        "REVOPS_LOAD_SKIP_UNCHANGED": "false",
-        **{
-            f"REVOPS_{system.upper()}_START_DATE": HISTORY_START.isoformat()
-            for system in ("google_ads", "meta_ads", "linkedin_ads")
-        },
-    }
-    with mock.patch.dict(os.environ, env):
+    # what a run read is found by its _dlt_load_id (loaded()): every row read is rewritten,
+    # not only the rows that changed (the default, which keeps an unchanged row's load id)
+    with simulator_env(
+        server,
+        home,
+        HISTORY_START,
+        REVOPS_WAREHOUSE_URL=warehouse,
+        REVOPS_LOAD_SKIP_UNCHANGED="false",
+    ):
         yield
 
 
@@ -155,23 +150,8 @@ def digests(url: str, system: str) -> dict[str, tuple]:
     """Row count and md5 of every ``raw_<system>`` table, dlt's load columns left out."""
     out = {}
     with psycopg.connect(url) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "select table_name from information_schema.tables where table_schema = %s "
-                "and table_name not like '\\_dlt%%'",
-                (dataset_name(system),),
-            )
-        ]
-        for table in tables:
-            columns = [
-                f'"{row[0]}"'
-                for row in conn.execute(
-                    "select column_name from information_schema.columns where table_schema = %s "
-                    "and table_name = %s and column_name not like '\\_dlt%%' order by 1",
-                    (dataset_name(system), table),
-                )
-            ]
+        for table, names in raw_columns(conn, dataset_name(system)).items():
+            columns = [f'"{name}"' for name in names]
             out[table] = conn.execute(
                 f"select count(*), md5(string_agg(t.r, '|' order by t.r)) from (select "
                 f'row({", ".join(columns)})::text as r from {dataset_name(system)}."{table}") t'

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
@@ -101,15 +101,19 @@ def databases(server_url) -> Iterator[Databases]:
 
 
 @contextmanager
-def pointed_at(server: SimulatorServer, home: Path, **extra: str) -> Iterator[None]:
-    """The environment of a connector run against ``server`` with dlt state under ``home``."""
+def pointed_at(
+    server: SimulatorServer, home: Path, history_start: date = HISTORY_START, **extra: str
+) -> Iterator[None]:
+    """The environment of a connector run against ``server`` with dlt state under ``home``
+    (ad platforms read history from ``history_start``; ``extra``: more settings). The one
+    copy for every test that runs connectors against the simulator."""
     env = {
         **server.env(),
         "REVOPS_HOME": str(home),
         "REVOPS_HTTP_BASE_DELAY": "0.01",
         "REVOPS_HTTP_MAX_DELAY": "5",
         **{
-            f"REVOPS_{system.upper()}_START_DATE": HISTORY_START.isoformat()
+            f"REVOPS_{system.upper()}_START_DATE": history_start.isoformat()
             for system in ("google_ads", "meta_ads", "linkedin_ads")
         },
         **extra,
@@ -127,27 +131,25 @@ def extract(system: str, url: str, server: SimulatorServer, home: Path, **extra:
 Snapshot = dict[str, tuple[tuple[str, ...], list[tuple]]]
 
 
+def raw_columns(conn: psycopg.Connection, schema: str) -> dict[str, tuple[str, ...]]:
+    """The tables of a raw schema and their columns, dlt's own tables and load columns left
+    out, in name order."""
+    found: dict[str, tuple[str, ...]] = {}
+    for table, column in conn.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = %s and table_name not like '\\_dlt%%' "
+        "and column_name not like '\\_dlt%%' order by 1, 2",
+        (schema,),
+    ):
+        found[table] = (*found.get(table, ()), column)
+    return found
+
+
 def snapshot(url: str, system: str) -> Snapshot:
     """Every row of every table of ``raw_<system>`` (dlt's load columns aside), sorted."""
     out: Snapshot = {}
     with psycopg.connect(url) as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                "select table_name from information_schema.tables where table_schema = %s "
-                "and table_name not like '\\_dlt%%' order by 1",
-                (f"raw_{system}",),
-            )
-        ]
-        for table in tables:
-            columns = tuple(
-                row[0]
-                for row in conn.execute(
-                    "select column_name from information_schema.columns where table_schema = %s "
-                    "and table_name = %s and column_name not like '\\_dlt%%' order by 1",
-                    (f"raw_{system}", table),
-                )
-            )
+        for table, columns in raw_columns(conn, f"raw_{system}").items():
             select = ", ".join(f'"{c}"::text' for c in columns)
             rows = conn.execute(f'select {select} from raw_{system}."{table}"').fetchall()
             out[table] = (columns, sorted(rows, key=lambda r: tuple(v or "" for v in r)))
@@ -242,25 +244,21 @@ def expected_counts(company: Company, system: str) -> dict[str, int]:
             "click_views": sum(len(company.clicks_on(day)) for day in _last_days(company, 89)),
         }
     if system == "meta_ads":
-        social, window = company.social, _window(company)
+        social = company.social
         return {
             "ad_accounts": 1,
             "campaigns": len(_created(social.meta_campaigns, company)),
             "ad_sets": len(_created(social.meta_adsets, company)),
             "ads": len(_created(social.meta_ads, company)),
-            "ad_insights": sum(
-                1 for r in social.meta_daily if r.day in window and r.impressions > 0
-            ),
+            "ad_insights": len(_reported(company, social.meta_daily)),
         }
     if system == "linkedin_ads":
-        social, window = company.social, _window(company)
+        social = company.social
         return {
             "ad_accounts": 1,
             "campaign_groups": len(_created(social.linkedin_groups, company)),
             "campaigns": len(_created(social.linkedin_campaigns, company)),
-            "campaign_analytics": sum(
-                1 for r in social.linkedin_daily if r.day in window and r.impressions > 0
-            ),
+            "campaign_analytics": len(_reported(company, social.linkedin_daily)),
         }
     if system == "mailchimp":
         sent = [c for c in company.email_campaigns if c.status == "sent"]
@@ -274,8 +272,43 @@ def expected_counts(company: Company, system: str) -> dict[str, int]:
     raise ValueError(system)
 
 
+def _assert_spend(values, rows) -> None:
+    """The warehouse's spend (decimal strings) is the simulator's ``spend_micros`` of ``rows``,
+    within half a cent a row (the vendors round each row's money to cents)."""
+    expected = Decimal(sum(r.spend_micros for r in rows)) / 1_000_000
+    assert abs(_decimal_sum(values) - expected) < len(rows) * Decimal("0.005")
+
+
 def _decimal_sum(values) -> Decimal:
     return sum((Decimal(v) for v in values if v is not None), Decimal(0))
+
+
+def _reported(company: Company, daily: list) -> list:
+    """The simulator's daily ad rows a platform reports for the window: its days, with
+    impressions (the platforms send no row without)."""
+    window = _window(company)
+    return [r for r in daily if r.day in window and r.impressions > 0]
+
+
+SOCIAL_CHECKS = {
+    # system: the simulator's daily rows, the raw table, (a counted column, the simulator's
+    # field), the money column, columns with one known value
+    "meta_ads": (
+        "meta_daily",
+        "ad_insights",
+        ("impressions", "impressions"),
+        "spend",
+        {"account_currency": {"EUR"}, "account_timezone": {"Europe/Berlin"}},
+    ),
+    # LinkedIn's ``clicks`` are clicks on the ad's link (the simulator's link_clicks)
+    "linkedin_ads": (
+        "linkedin_daily",
+        "campaign_analytics",
+        ("clicks", "link_clicks"),
+        "cost_in_local_currency",
+        {"account_currency": {"USD"}},
+    ),
+}
 
 
 def check_content(company: Company, system: str, snap: Snapshot) -> None:
@@ -343,30 +376,15 @@ def check_content(company: Company, system: str, snap: Snapshot) -> None:
         }
         gclids = {c.gclid for day in _last_days(company, 89) for c in company.clicks_on(day)}
         assert set(column(snap, "click_views", "click_view__gclid")) == gclids
-    elif system == "meta_ads":
-        window = _window(company)
-        rows = [r for r in company.social.meta_daily if r.day in window and r.impressions > 0]
-        assert sum(int(v) for v in column(snap, "ad_insights", "impressions")) == sum(
-            r.impressions for r in rows
+    elif system in SOCIAL_CHECKS:
+        daily, table, (counted, field), money, fixed = SOCIAL_CHECKS[system]
+        rows = _reported(company, getattr(company.social, daily))
+        assert sum(int(v) for v in column(snap, table, counted)) == sum(
+            getattr(r, field) for r in rows
         )
-        spend = _decimal_sum(column(snap, "ad_insights", "spend"))
-        assert abs(spend - Decimal(sum(r.spend_micros for r in rows)) / 1_000_000) < len(
-            rows
-        ) * Decimal("0.005")
-        assert set(column(snap, "ad_insights", "account_currency")) == {"EUR"}
-        assert set(column(snap, "ad_insights", "account_timezone")) == {"Europe/Berlin"}
-    elif system == "linkedin_ads":
-        window = _window(company)
-        rows = [r for r in company.social.linkedin_daily if r.day in window and r.impressions > 0]
-        # LinkedIn's ``clicks`` are clicks on the ad's link (the simulator's link_clicks)
-        assert sum(int(v) for v in column(snap, "campaign_analytics", "clicks")) == sum(
-            r.link_clicks for r in rows
-        )
-        cost = _decimal_sum(column(snap, "campaign_analytics", "cost_in_local_currency"))
-        assert abs(cost - Decimal(sum(r.spend_micros for r in rows)) / 1_000_000) < len(
-            rows
-        ) * Decimal("0.005")
-        assert set(column(snap, "campaign_analytics", "account_currency")) == {"USD"}
+        _assert_spend(column(snap, table, money), rows)
+        for name, values in fixed.items():
+            assert set(column(snap, table, name)) == values
     elif system == "mailchimp":
         assert sorted(column(snap, "members", "email_address")) == sorted(
             m.email for m in company.members

@@ -45,6 +45,13 @@ def alert_subject(result: GateResult, periods: Sequence[Any]) -> str:
     )
 
 
+def held_reports(periods: Sequence[Any]) -> str:
+    """What the failed gate held back, as the alert says it: ``the weekly report 2026-W46
+    was`` (``... and the monthly report 2026-11 were``; ``the report was`` without periods)."""
+    names = [f"the {p.edition} report {p.label}" for p in periods] or ["the report"]
+    return f"{' and '.join(names)} {'was' if len(names) == 1 else 'were'}"
+
+
 def _describe(failure: Failure, docs_dir: Path, base_url: str | None) -> list[str]:
     lines = [
         f"{failure.table}: {failure.check}",
@@ -65,10 +72,10 @@ def alert_text(
 ) -> str:
     """The plain-text alert: every failure with observed vs expected and its Data Docs page."""
     docs_dir = result.docs_index.parent
-    held = ", ".join(f"the {p.edition} report {p.label}" for p in periods) or "the report"
+    held = held_reports(periods)
     lines = [
         f"The revops quality gate failed (judged as of {result.as_of or 'now'}, run key "
-        f"{run_key}). {held[0].upper()}{held[1:]} was NOT sent.",
+        f"{run_key}). {held[0].upper()}{held[1:]} NOT sent.",
         "",
         f"{len(result.blocking)} blocking failure(s) on: {', '.join(result.failed_tables)}",
         "",
@@ -128,14 +135,14 @@ def alert_html(
         f'<th style="{_TD}color:#4a5563;border-bottom:2px solid #c8ced6;">{h}</th>'
         for h in ("severity", "table / check", "observed", "expected", "")
     )
-    held = ", ".join(f"{p.edition} report {p.label}" for p in periods) or "report"
+    held = held_reports(periods)
     index = docs_link(result.docs_index, docs_dir, base_url)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(alert_subject(result, periods))}</title></head>"
         '<body style="margin:0;padding:16px;background-color:#ffffff;">'
-        f'<p style="{_TD}border:0;font-size:15px;"><strong>The quality gate failed; the '
-        f"{esc(held)} was not sent.</strong><br>Judged as of {esc(result.as_of or 'now')}, "
+        f'<p style="{_TD}border:0;font-size:15px;"><strong>The quality gate failed; '
+        f"{esc(held)} not sent.</strong><br>Judged as of {esc(result.as_of or 'now')}, "
         f"run key {esc(run_key)}.</p>"
         '<table role="presentation" cellpadding="0" cellspacing="0" border="0" width="100%">'
         f"<tr>{head}</tr>{''.join(rows)}</table>"

@@ -21,7 +21,7 @@ report's footer.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -156,39 +156,53 @@ class GateStart:
     started_at: datetime
 
 
+def ensure_meta_table(
+    conn: psycopg.Connection[Any],
+    table: str,
+    ddl: str,
+    added: Mapping[str, str],
+    then: Sequence[str] = (),
+) -> None:
+    """Create a ``revops_meta`` table from ``ddl`` if missing, or add the ``added`` columns a
+    table from an earlier release lacks, then run ``then`` (upgrades of old rows, indexes, the
+    table's comment); nothing when the table has every column already. Safe to run
+    concurrently (an advisory lock per table)."""
+    with conn.transaction():
+        exists = conn.execute("select to_regclass(%s)", (table,)).fetchone()
+        if exists is not None and exists[0] is not None:
+            if set(added) <= table_columns(conn, table):
+                return
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (table,))
+        conn.execute("create schema if not exists revops_meta")
+        conn.execute(ddl)
+        for column, kind in added.items():
+            conn.execute(f"alter table {table} add column if not exists {column} {kind}")
+        for statement in then:
+            conn.execute(statement)
+
+
 def ensure_gate_runs_table(conn: psycopg.Connection[Any]) -> None:
     """Create ``revops_meta.gate_runs`` (and its schema) if missing, or add the columns a table
     from an earlier release lacks (its rows get ``status`` from ``passed`` and no fingerprint,
     so they never authorise a send); safe to run concurrently."""
-    with conn.transaction():
-        exists = conn.execute("select to_regclass(%s)", (GATE_RUNS_TABLE,)).fetchone()
-        if exists is not None and exists[0] is not None:
-            present = table_columns(conn, GATE_RUNS_TABLE)
-            if set(_ADDED) <= present:
-                return
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (GATE_RUNS_TABLE,))
-        conn.execute("create schema if not exists revops_meta")
-        conn.execute(_DDL)
-        for column, kind in _ADDED.items():
-            conn.execute(f"alter table {GATE_RUNS_TABLE} add column if not exists {column} {kind}")
-        conn.execute(
+    ensure_meta_table(
+        conn,
+        GATE_RUNS_TABLE,
+        _DDL,
+        _ADDED,
+        [
             f"update {GATE_RUNS_TABLE} set status = case when passed then 'passed' "
             "else 'failed' end, started_at = checked_at, finished_at = checked_at "
-            "where status is null"
-        )
-        conn.execute(
+            "where status is null",
             f"create index if not exists gate_runs_period on {GATE_RUNS_TABLE} "
-            "(edition, period, checked_at desc)"
-        )
-        conn.execute(
+            "(edition, period, checked_at desc)",
             f"create index if not exists gate_runs_started on {GATE_RUNS_TABLE} "
-            "(edition, period, started_at desc, gate_run_id desc)"
-        )
-        conn.execute(
+            "(edition, period, started_at desc, gate_run_id desc)",
             f"comment on table {GATE_RUNS_TABLE} is 'One row per quality gate run and report "
             "period: its status, the fingerprint of the data it checked, the failures, the "
-            "Data Docs (revops.quality.runs).'"
-        )
+            "Data Docs (revops.quality.runs).'",
+        ],
+    )
 
 
 def begin_gate_runs(

@@ -75,11 +75,15 @@ from psycopg.types.json import Jsonb
 
 from revops.config import private_dir, write_private
 from revops.quality.fingerprint import data_fingerprint
-from revops.quality.runs import GateRun, latest_gate_run, require_gate_current
+from revops.quality.runs import (
+    GateRun,
+    ensure_meta_table,
+    latest_gate_run,
+    require_gate_current,
+)
 from revops.reports.periods import Period
 from revops.reports.render import RenderedReport, build_report, render_report
 from revops.settings import ConfigError
-from revops.warehouse import table_columns
 
 log = logging.getLogger(__name__)
 
@@ -544,22 +548,17 @@ def ensure_sends_table(conn: psycopg.Connection[Any]) -> None:
     ``sent_at`` is null only inside the transaction that is sending; committed rows are sent
     (to ``delivered_to``; a row from before that column was added counts as sent to all).
     """
-    with conn.transaction():
-        exists = conn.execute("select to_regclass(%s)", (SENDS_TABLE,)).fetchone()
-        if exists is not None and exists[0] is not None:
-            present = table_columns(conn, SENDS_TABLE)
-            if set(_ADDED) <= present:
-                return
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (SENDS_TABLE,))
-        conn.execute("create schema if not exists revops_meta")
-        conn.execute(_DDL)
-        for column, kind in _ADDED.items():  # a table from an earlier release gains them
-            conn.execute(f"alter table {SENDS_TABLE} add column if not exists {column} {kind}")
-        conn.execute(
+    ensure_meta_table(
+        conn,
+        SENDS_TABLE,
+        _DDL,
+        _ADDED,  # a table from an earlier release gains them
+        [
             f"comment on table {SENDS_TABLE} is 'One row per leadership report publication, "
             "unique per edition, period and run key: who got it, who was refused, the gate "
             "run and data fingerprint it was sent under (revops.reports.send).'"
-        )
+        ],
+    )
 
 
 def _result(row: tuple[Any, ...], already_sent: bool, archived: Archived) -> SendResult:
