@@ -589,9 +589,11 @@ select date_trunc('week', mql_at at time zone 'UTC')::date as week_start, owner_
     max(owner_name) as owner_name, count(*) as mqls,
     count(handoff_hours) as handed_off,
     count(*) filter (where handoff_sla_met) as handed_off_within_sla,
+    count(handoff_sla_met) as sla_decided,
     count(*) - count(handoff_hours) as still_waiting,
     percentile_cont(0.5) within group (order by handoff_hours) as median_handoff_hours,
-    count(*) filter (where handoff_sla_met)::double precision / count(*) as sla_met_rate
+    count(*) filter (where handoff_sla_met)::double precision
+        / nullif(count(handoff_sla_met), 0) as sla_met_rate
 from marts.fct_funnel where mql_at is not null group by 1, 2;
 
 create table marts.rpt_lead_quality as

@@ -201,3 +201,51 @@ def test_roas_per_channel_and_model_is_an_mf_query_of_the_same_period(
             assert spend.roas(model) == (value if value is None else pytest.approx(value))
             checked += value is not None
     assert checked >= 6
+
+
+def test_handoff_median_and_sla_share_are_over_the_mqls_for_any_grouping(
+    world: str, analyst: dict[str, str]
+) -> None:
+    """A month over all owners, and the report's month per owner: the median is the median of
+    the MQLs' handoff hours (not a mean of weekly medians), and the SLA share counts only MQLs
+    whose SLA is decided."""
+    reference = """
+        select {owner} as owner,
+            percentile_cont(0.5) within group (order by handoff_hours) as median_hours,
+            count(*) filter (where handoff_sla_met)::double precision
+                / nullif(count(handoff_sla_met), 0) as sla_share
+        from marts.fct_funnel
+        where mql_at is not null
+            and date_trunc('month', date_trunc('week', mql_at at time zone 'UTC'))::date = %s
+        group by 1
+    """
+    with psycopg.connect(world) as conn:
+        overall = conn.execute(reference.format(owner="'all'"), (OCT.start,)).fetchone()
+        per_owner = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                reference.format(owner="coalesce(owner_id, '(unassigned)')"), (OCT.start,)
+            )
+        }
+        report = build_report(conn, OCT)
+    (row,) = mf_query(
+        analyst,
+        ["handoff_median_hours", "handoff_sla_share"],
+        ["metric_time__month"],
+        [semantic.period_filter("month", [OCT.start])],
+    )
+    assert float(row["handoff_median_hours"]) == pytest.approx(overall[1], rel=1e-12)
+    assert float(row["handoff_sla_share"]) == pytest.approx(overall[2], rel=1e-12)
+    owners = mf_query(
+        analyst,
+        ["handoff_median_hours"],
+        ["metric_time__month", "handoff__owner"],
+        [semantic.period_filter("month", [OCT.start])],
+    )
+    assert {r["handoff__owner"]: float(r["handoff_median_hours"]) for r in owners} == {
+        owner: pytest.approx(values[0], rel=1e-12) for owner, values in per_owner.items()
+    }
+    assert len(per_owner) >= 2
+    assert sorted(r.median_hours for r in report.handoff) == pytest.approx(
+        sorted(values[0] for values in per_owner.values()), rel=1e-12
+    )

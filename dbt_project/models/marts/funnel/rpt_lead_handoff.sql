@@ -1,5 +1,6 @@
 -- The handoff from Marketing to Sales per week (of the MQL, UTC) and lead owner: MQLs, how many
--- got a first sales activity, how many within the SLA, how many still wait, median hours.
+-- got a first sales activity, how many within the SLA, how many are decided (handed off, or
+-- waiting past the SLA), how many still wait, median hours.
 with
 
 funnel as (
@@ -23,6 +24,7 @@ final as (
         count(*) as mqls,
         count(funnel.first_sales_activity_at) as handed_off,
         count(*) filter (where funnel.handoff_sla_met) as handed_off_within_sla,
+        count(funnel.handoff_sla_met) as sla_decided,
         count(*) filter (where funnel.first_sales_activity_at is null) as still_waiting,
         percentile_cont(0.5) within group (order by funnel.handoff_hours)
             filter (where funnel.handoff_hours is not null) as median_handoff_hours,
