@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from revops.simulator._gen import (
@@ -243,6 +243,18 @@ def report_span(day: date, first: date, last: date, by: str) -> tuple[date, date
         end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
         return (max(start, first), min(end, last))
     return (first, last)
+
+
+class _Priced(NamedTuple):
+    """What a platform's daily facts are drawn from, per ad (Meta) or campaign (LinkedIn)."""
+
+    id: str
+    created_ms: int
+    paused_ms: int | None
+    base_clicks: float
+    cpc: float
+    ctr: float
+    cpm: float | None
 
 
 @dataclass
@@ -608,59 +620,69 @@ class Social:
         for click in self.clicks:
             by_key[(click.platform, click.day, click.entity_id)].append(click)
         created = {r.id: r.created_ms for r in raws}
-        meta: list[SocialDaily] = []
-        day = self.meta_today - timedelta(days=HISTORY_DAYS)
-        while day <= self.meta_today:
-            bounds = day_bounds(day, META_TZ)
-            for ad in self.meta_ads:
-                camp = self._meta_campaign[ad.campaign_id]
-                if ad.created_ms >= bounds[1] or (
-                    camp.paused_ms is not None and camp.paused_ms <= bounds[0]
+        # Meta bills impressions: spend is impressions x the ad's effective CPM.
+        meta = [
+            _Priced(
+                ad.id,
+                ad.created_ms,
+                self._meta_campaign[ad.campaign_id].paused_ms,
+                ad.base_clicks,
+                ad.cpc,
+                ad.ctr,
+                ad.cpm if ad.cpm is not None else ad.cpc * ad.ctr * 1000,
+            )
+            for ad in self.meta_ads
+        ]
+        linkedin = [
+            _Priced(lc.id, lc.created_ms, None, lc.base_clicks, lc.cpc, lc.ctr, lc.cpm)
+            for lc in self.linkedin_campaigns
+        ]
+        self.meta_daily: list[SocialDaily] = self._platform_daily(
+            "meta_ads", self.meta_today, META_TZ, meta, by_key, created, 10_000
+        )
+        self.linkedin_daily: list[SocialDaily] = self._platform_daily(
+            "linkedin_ads", self.linkedin_today, ZoneInfo("UTC"), linkedin, by_key, created, 1_000
+        )
+
+    def _platform_daily(
+        self,
+        platform: str,
+        today: date,
+        tz: ZoneInfo,
+        entities: list[_Priced],
+        by_key: dict[tuple[str, date, str], list[SocialClick]],
+        created: dict[str, int],
+        unit_micros: int,
+    ) -> list[SocialDaily]:
+        """One platform's daily facts over its last 365 days (its own time zone's days): one
+        row per entity and day from its creation until its campaign is paused."""
+        rows: list[SocialDaily] = []
+        day = today - timedelta(days=HISTORY_DAYS)
+        while day <= today:
+            bounds = day_bounds(day, tz)
+            for e in entities:
+                if e.created_ms >= bounds[1] or (
+                    e.paused_ms is not None and e.paused_ms <= bounds[0]
                 ):
                     continue
-                # Meta bills impressions: spend is impressions x the ad's effective CPM.
                 row = self._daily_row(
-                    "meta_ads",
+                    platform,
                     day,
-                    ad.id,
-                    ad.base_clicks,
-                    ad.cpc,
-                    ad.ctr,
-                    ad.cpm if ad.cpm is not None else ad.cpc * ad.ctr * 1000,
+                    e.id,
+                    e.base_clicks,
+                    e.cpc,
+                    e.ctr,
+                    e.cpm,
                     bounds,
-                    by_key.get(("meta_ads", day, ad.id), []),
+                    by_key.get((platform, day, e.id), []),
                     created,
-                    10_000,
-                    paused_ms=camp.paused_ms,
+                    unit_micros,
+                    paused_ms=e.paused_ms,
                 )
                 if row is not None:
-                    meta.append(row)
+                    rows.append(row)
             day += timedelta(days=1)
-        linkedin: list[SocialDaily] = []
-        day = self.linkedin_today - timedelta(days=HISTORY_DAYS)
-        while day <= self.linkedin_today:
-            bounds = day_bounds(day, ZoneInfo("UTC"))
-            for lc in self.linkedin_campaigns:
-                if lc.created_ms >= bounds[1]:
-                    continue
-                row = self._daily_row(
-                    "linkedin_ads",
-                    day,
-                    lc.id,
-                    lc.base_clicks,
-                    lc.cpc,
-                    lc.ctr,
-                    lc.cpm,
-                    bounds,
-                    by_key.get(("linkedin_ads", day, lc.id), []),
-                    created,
-                    1_000,
-                )
-                if row is not None:
-                    linkedin.append(row)
-            day += timedelta(days=1)
-        self.meta_daily: list[SocialDaily] = meta
-        self.linkedin_daily: list[SocialDaily] = linkedin
+        return rows
 
     def _daily_row(
         self,
