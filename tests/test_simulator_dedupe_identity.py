@@ -19,13 +19,13 @@ from revops.simulator.soql import SoqlError
 from revops.simulator.soql import parse as parse_soql
 from revops.simulator.wire import Request, keep_newest, position_of, position_token
 
+CHECKS = ("method", "body", "grant", "client_id", "client_secret", "refresh_token")
+# each check refuses with its own status and names itself (the grant's names the grant sent)
 RULES = GrantRules(
-    method=(405, "invalid_request", "use POST"),
-    body=(400, "invalid_request", "bad body"),
-    grant=(400, "unsupported_grant_type", "no grant {grant}"),
-    client_id=(401, "invalid_client", "who"),
-    client_secret=(401, "invalid_client", "secret"),
-    refresh_token=(400, "invalid_grant", "refresh"),
+    **{
+        check: (400 + i, check, f"no {check}" + (" {grant}" if check == "grant" else ""))
+        for i, check in enumerate(CHECKS)
+    }
 )
 CREDS = {"client_id": "id", "client_secret": "s", "refresh_token": "r"}
 GOOD = "grant_type=refresh_token&client_id=id&client_secret=s&refresh_token=r"
@@ -39,12 +39,19 @@ def token_request(body: str, method: str = "POST", **headers: str) -> Request:
 @pytest.mark.parametrize(
     ("request_", "expected"),
     [
-        (token_request(GOOD, method="GET"), (405, "use POST")),
-        (token_request("grant_type=password&client_id=id"), (400, "no grant password")),
-        (token_request("client_id=id"), (400, "no grant ")),
-        (token_request(GOOD.replace("client_id=id", "client_id=x")), (401, "who")),
-        (token_request(GOOD.replace("client_secret=s", "client_secret=x")), (401, "secret")),
-        (token_request(GOOD.replace("refresh_token=r", "refresh_token=x")), (400, "refresh")),
+        (token_request(GOOD, method="GET"), (400, "no method")),
+        (token_request("[1]", **{"Content-Type": "application/json"}), (401, "no body")),
+        (token_request("grant_type=password&client_id=id"), (402, "no grant password")),
+        (token_request("client_id=id"), (402, "no grant ")),
+        (token_request(GOOD.replace("client_id=id", "client_id=x")), (403, "no client_id")),
+        (
+            token_request(GOOD.replace("client_secret=s", "client_secret=x")),
+            (404, "no client_secret"),
+        ),
+        (
+            token_request(GOOD.replace("refresh_token=r", "refresh_token=x")),
+            (405, "no refresh_token"),
+        ),
     ],
 )
 def test_a_token_request_is_refused_by_the_first_check_it_fails(request_, expected) -> None:
@@ -63,7 +70,7 @@ def test_a_basic_header_supplies_the_client_and_a_grant_passes_every_check() -> 
         "client_secret": "s",
     }
     no_basic = GrantRules(**{**RULES.__dict__, "basic": False})
-    assert granted_form(req, CREDS, no_basic).status == 401
+    assert granted_form(req, CREDS, no_basic).status == 403  # no client id
 
 
 def test_a_granted_token_leads_with_the_token_then_the_vendors_fields() -> None:
