@@ -204,19 +204,19 @@ def test_a_refit_fits_and_recredits_the_conversions_of_its_window(days) -> None:
     with new_database(days.server_url, "revops_incr_window", template=days.name) as url:
         with psycopg.connect(url) as conn:
             run = update_data_driven(
-                conn, "lead", as_of=as_of, window_days=30, refit_days=REFIT_DAYS
+                conn, "mql", as_of=as_of, window_days=30, refit_days=REFIT_DAYS
             )
             inside = {
                 row[0]
                 for row in conn.execute(
                     "select distinct conversion_id from intermediate.int_conversion_paths_joined"
-                    " where conversion_type = 'lead' and converted_at > %s",
+                    " where conversion_type = 'mql' and converted_at > %s",
                     (as_of - window,),
                 )
             }
             (journeys,) = conn.execute(
                 "select count(*) from (select journey_id"
-                " from intermediate.int_nonconversion_paths_joined where conversion_type = 'lead'"
+                " from intermediate.int_nonconversion_paths_joined where conversion_type = 'mql'"
                 " group by journey_id having max(touched_at) > %s) j",
                 (as_of - window,),
             ).fetchone()
@@ -235,7 +235,7 @@ def test_a_refit_fits_and_recredits_the_conversions_of_its_window(days) -> None:
             }
             (older,) = conn.execute(
                 "select count(distinct conversion_id) from attribution.data_driven_credits"
-                " where conversion_type = 'lead' and fit_id <> %s",
+                " where conversion_type = 'mql' and fit_id <> %s",
                 (run.fit_id,),
             ).fetchone()
     assert run.refit

@@ -22,7 +22,8 @@
         {'columns': ['batch_at']},
     ],
     post_hook=[
-        "{% if attribution_change_detection() %}
+        "{% if attribution_change_detection()
+             and load_relation(ref('int_attribution_inputs_tracked')) is not none %}
          delete from {{ this }} as paths
          using {{ ref('int_attribution_inputs_tracked') }} as tracked
          where tracked.input_kind = 'conversion' and tracked.is_deleted

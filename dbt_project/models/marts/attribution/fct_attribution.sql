@@ -14,7 +14,8 @@
     indexes=[{'columns': ['conversion_id']}, {'columns': ['batch_at']}],
     pre_hook=[attribution_watermarks_ddl()],
     post_hook=[
-        "{% if attribution_change_detection() %}
+        "{% if attribution_change_detection()
+             and load_relation(ref('int_attribution_inputs_tracked')) is not none %}
          delete from {{ this }} as credited
          using {{ ref('int_attribution_inputs_tracked') }} as tracked
          where tracked.input_kind = 'conversion' and tracked.is_deleted
