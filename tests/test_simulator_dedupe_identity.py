@@ -23,7 +23,7 @@ CHECKS = ("method", "body", "grant", "client_id", "client_secret", "refresh_toke
 # each check refuses with its own status and names itself (the grant's names the grant sent)
 RULES = GrantRules(
     **{
-        check: (400 + i, check, f"no {check}" + (" {grant}" if check == "grant" else ""))
+        check: (400 + i, f"no {check}" + (" {grant}" if check == "grant" else ""), check)
         for i, check in enumerate(CHECKS)
     }
 )
@@ -58,6 +58,13 @@ def test_a_token_request_is_refused_by_the_first_check_it_fails(request_, expect
     answer = granted_form(request_, CREDS, RULES)
     assert not isinstance(answer, dict)
     assert (answer.status, answer.json()["error_description"]) == expected
+    assert answer.json()["error"] == expected[1].split()[1]  # the code given with the refusal
+
+
+def test_a_refusal_without_a_code_takes_rfc_6749s_for_its_check() -> None:
+    rules = GrantRules(**{check: (400, "no") for check in CHECKS})
+    answer = granted_form(token_request(GOOD.replace("=s", "=x")), CREDS, rules)
+    assert answer.json() == {"error": "invalid_client", "error_description": "no"}
 
 
 def test_a_basic_header_supplies_the_client_and_a_grant_passes_every_check() -> None:

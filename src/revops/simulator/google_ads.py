@@ -61,14 +61,14 @@ from revops.sources.versions import normalise, vendor
 __all__ = ["GoogleAdsAPI", "OAUTH_SCOPE", "QueryFailure", "failure_type", "run_query", "served"]
 
 OAUTH_SCOPE = "https://www.googleapis.com/auth/adwords"
-_BAD_CLIENT = (401, "invalid_client", "The OAuth client was not found.")
-_GRANT_RULES = GrantRules(
-    method=(405, "invalid_request", "Method not allowed"),
-    body=(400, "invalid_request", "Invalid request body"),
-    grant=(400, "unsupported_grant_type", "Invalid grant_type: {grant}"),
+_BAD_CLIENT = (401, "The OAuth client was not found.")
+_GRANT_RULES = GrantRules(  # RFC 6749's error codes
+    method=(405, "Method not allowed"),
+    body=(400, "Invalid request body"),
+    grant=(400, "Invalid grant_type: {grant}"),
     client_id=_BAD_CLIENT,
     client_secret=_BAD_CLIENT,
-    refresh_token=(400, "invalid_grant", "Bad Request"),
+    refresh_token=(400, "Bad Request"),
 )
 BATCH_ROWS = 10_000
 SELECT_CACHE_SIZE = 32

@@ -115,13 +115,13 @@ def _oauth_refusal(refusal: tuple[int, str, str]) -> Response:
     )
 
 
-_GRANT_RULES = GrantRules(
-    method=(400, "BAD_REQUEST", "Method not allowed; use POST"),
-    body=(400, "BAD_REQUEST", "Invalid request body"),
-    grant=(400, "BAD_GRANT_TYPE", "grant_type must be refresh_token"),
-    client_id=(400, "BAD_CLIENT_ID", "missing or unknown client id"),
-    client_secret=(400, "BAD_CLIENT_SECRET", "missing or invalid client secret"),
-    refresh_token=(400, "BAD_REFRESH_TOKEN", "missing or unknown refresh token"),
+_GRANT_RULES = GrantRules(  # HubSpot's own codes, in its own error body
+    method=(400, "Method not allowed; use POST", "BAD_REQUEST"),
+    body=(400, "Invalid request body", "BAD_REQUEST"),
+    grant=(400, "grant_type must be refresh_token", "BAD_GRANT_TYPE"),
+    client_id=(400, "missing or unknown client id", "BAD_CLIENT_ID"),
+    client_secret=(400, "missing or invalid client secret", "BAD_CLIENT_SECRET"),
+    refresh_token=(400, "missing or unknown refresh token", "BAD_REFRESH_TOKEN"),
     basic=False,
     answer=_oauth_refusal,
 )

@@ -81,21 +81,17 @@ MAX_METRICS = 20
 MAX_ELEMENTS = 15_000
 """LinkedIn's documented ceiling on the elements of one adAnalytics response (no paging)."""
 MAX_QUERY_STRING = 4096
-_BAD_CLIENT = (401, "invalid_client", "Client authentication failed")
-_GRANT_RULES = GrantRules(
-    method=(405, "invalid_request", "Use POST"),
-    body=(400, "invalid_request", "Invalid request body"),
-    grant=(
-        400,
-        "unsupported_grant_type",
-        'A required parameter "grant_type" is missing or not supported',
-    ),
+_BAD_CLIENT = (401, "Client authentication failed")
+_GRANT_RULES = GrantRules(  # RFC 6749's error codes, but a bad refresh token is invalid_request
+    method=(405, "Use POST"),
+    body=(400, "Invalid request body"),
+    grant=(400, 'A required parameter "grant_type" is missing or not supported'),
     client_id=_BAD_CLIENT,
     client_secret=_BAD_CLIENT,
     refresh_token=(
         400,
-        "invalid_request",
         "The provided authorization grant or refresh token is invalid, expired or revoked",
+        "invalid_request",
     ),
 )
 """LinkedIn's documented ceiling on a query string (4 KB; longer: 414, use query tunneling)."""

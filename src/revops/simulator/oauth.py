@@ -29,6 +29,7 @@ from revops.simulator.wire import Request, Response, json_response
 __all__ = [
     "DEFAULT_LIFETIMES",
     "GrantRules",
+    "RFC6749_ERRORS",
     "Refusal",
     "bearer_grant",
     "TokenState",
@@ -151,11 +152,22 @@ def basic_client(req: Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-Refusal = tuple[int, str, str]
-"""One way a token endpoint says no: HTTP status, error code, description."""
+Refusal = tuple[int, str] | tuple[int, str, str]
+"""How a token endpoint refuses one check: HTTP status and description, then the error code
+where the vendor does not use RFC 6749's code for that check (:data:`RFC6749_ERRORS`)."""
+
+RFC6749_ERRORS: dict[str, str] = {
+    "method": "invalid_request",
+    "body": "invalid_request",
+    "grant": "unsupported_grant_type",
+    "client_id": "invalid_client",
+    "client_secret": "invalid_client",
+    "refresh_token": "invalid_grant",
+}
+"""The error code RFC 6749 (5.2) gives each check of a token request."""
 
 
-def oauth_refusal(refusal: Refusal) -> Response:
+def oauth_refusal(refusal: tuple[int, str, str]) -> Response:
     """The OAuth 2.0 error body (RFC 6749 5.2): ``{"error", "error_description"}``."""
     status, error, description = refusal
     return json_response(status, {"error": error, "error_description": description})
@@ -169,7 +181,7 @@ class GrantRules:
     a grant type in ``grants``, the client id, the client secret, then (for the
     ``refresh_token`` grant) the refresh token. ``grant``'s description may name the grant sent
     as ``{grant}``. ``basic`` takes the client from an HTTP Basic header too; ``answer`` words
-    a refusal as the vendor's error body.
+    a refusal (status, error code, description) as the vendor's error body.
     """
 
     method: Refusal
@@ -180,7 +192,14 @@ class GrantRules:
     refresh_token: Refusal
     grants: tuple[str, ...] = ("refresh_token",)
     basic: bool = True
-    answer: Callable[[Refusal], Response] = oauth_refusal
+    answer: Callable[[tuple[int, str, str]], Response] = oauth_refusal
+
+    def refuse(self, check: str, grant: str | None = None) -> Response:
+        """The vendor's answer to a request that fails ``check``."""
+        status, description, *code = getattr(self, check)
+        if check == "grant":
+            description = description.format(grant=grant or "")
+        return self.answer((status, code[0] if code else RFC6749_ERRORS[check], description))
 
 
 def granted_form(
@@ -188,24 +207,22 @@ def granted_form(
 ) -> dict[str, str] | Response:
     """The token request's form when ``creds`` grant it; else the vendor's refusal."""
     if req.method != "POST":
-        return rules.answer(rules.method)
+        return rules.refuse("method")
     form = form_of(req)
     if form is None:
-        return rules.answer(rules.body)
+        return rules.refuse("body")
     basic = basic_client(req) if rules.basic else None
     if basic is not None:
         form.setdefault("client_id", basic[0])
         form.setdefault("client_secret", basic[1])
     grant = form.get("grant_type")
     if grant not in rules.grants:
-        status, error, description = rules.grant
-        return rules.answer((status, error, description.format(grant=grant or "")))
-    if form.get("client_id") != creds["client_id"]:
-        return rules.answer(rules.client_id)
-    if form.get("client_secret") != creds["client_secret"]:
-        return rules.answer(rules.client_secret)
+        return rules.refuse("grant", grant)
+    for check in ("client_id", "client_secret"):
+        if form.get(check) != creds[check]:
+            return rules.refuse(check)
     if grant == "refresh_token" and form.get("refresh_token") != creds["refresh_token"]:
-        return rules.answer(rules.refresh_token)
+        return rules.refuse("refresh_token")
     return form
 
 

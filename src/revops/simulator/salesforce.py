@@ -91,13 +91,13 @@ BULK_DEFAULT_RECORDS = 50_000
 itself; the simple-salesforce client asks for 50,000)."""
 BULK_DAILY_JOBS = 10_000  # query jobs per rolling 24 hours (Bulk API 2.0 limits)
 BULK_FIRST_VERSION = 47.0  # Bulk API 2.0 query jobs exist from API version 47.0
-_GRANT_RULES = GrantRules(
-    method=(400, "invalid_request", "must use HTTP POST"),
-    body=(400, "invalid_request", "invalid request body"),
-    grant=(400, "unsupported_grant_type", "grant type not supported"),
-    client_id=(400, "invalid_client_id", "client identifier invalid"),
-    client_secret=(400, "invalid_client", "invalid client credentials"),
-    refresh_token=(400, "invalid_grant", "expired access/refresh token"),
+_GRANT_RULES = GrantRules(  # RFC 6749's error codes, but an unknown client is invalid_client_id
+    method=(400, "must use HTTP POST"),
+    body=(400, "invalid request body"),
+    grant=(400, "grant type not supported"),
+    client_id=(400, "client identifier invalid", "invalid_client_id"),
+    client_secret=(400, "invalid client credentials"),
+    refresh_token=(400, "expired access/refresh token"),
     grants=("refresh_token", "client_credentials"),
 )
 _DELIMITERS = {
