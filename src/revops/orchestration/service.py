@@ -58,6 +58,10 @@ TUNING = {
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__API__WORKERS": "1",
+    # how long a task waits for the api-server's execution API (default 5 s, retried 5 times):
+    # one api-server worker on 2 busy cores answered in up to 36 s, and Celery tasks failed
+    # with ReadTimeout before they started (measured with three services running at once)
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
     # no usage pings from company runs (dbt's are off in dbt_project.yml)
     "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
 }
