@@ -2,9 +2,10 @@
     `_dlt_load_id` names the load that last changed it (merges skip unchanged rows); a load is
     complete once dlt lists it in the dataset's `_dlt_loads`, at `inserted_at`. An incremental
     run reads the raw rows of the loads completed since `load_reread_hours` before the newest
-    load it has read (the margin covers a load listed a moment after a later one) and of loads
-    not listed (incomplete or abandoned; none in a healthy warehouse), so every row a full
-    refresh reads is read at least once after its last change. `incremental_change_detection:
+    load it has read (the margin covers a load listed a moment after a later one) that it does
+    not hold yet (a listed load was read whole: its rows committed before it was listed), and
+    of loads not listed (incomplete or abandoned; none in a healthy warehouse), so every row a
+    full refresh reads is read at least once after its last change. `incremental_change_detection:
     false` reads none (tests prove the check fails without it). -#}
 
 {#- the loads a staging model over `relation` reads: a where-clause on the raw rows -#}
@@ -16,6 +17,13 @@
         select loads.load_id
         from {{ relation.schema }}._dlt_loads as loads
         where loads.inserted_at <= (
+            select coalesce(max(_loaded_at), '-infinity'::timestamptz) from {{ this }}
+        ) - interval '{{ var("load_reread_hours", 24) }} hours'
+        union all
+        -- within the margin, a listed load already in the table was read whole: skip it
+        select distinct held._dlt_load_id
+        from {{ this }} as held
+        where held._loaded_at > (
             select coalesce(max(_loaded_at), '-infinity'::timestamptz) from {{ this }}
         ) - interval '{{ var("load_reread_hours", 24) }} hours'
     )

@@ -7,7 +7,7 @@
     unique_key='activity_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    indexes=[{'columns': ['activity_id'], 'unique': True}],
+    indexes=[{'columns': ['activity_id'], 'unique': True}, {'columns': ['_loaded_at']}],
     post_hook=[
         "{{ delete_rows_gone_from(source('mailchimp', 'email_activity'), 'activity_id',
             mailchimp_activity_id(source('mailchimp', 'email_activity'))) }}",
@@ -38,6 +38,7 @@ renamed as (
         type as bounce_type,
         "timestamp"::timestamptz as occurred_at,
         url as clicked_url,
+        _dlt_load_id,
         {{ load_completed_at(raw) }} as _loaded_at
 
     from source
