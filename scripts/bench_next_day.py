@@ -67,8 +67,9 @@ TAG = {"suffix": ""}
 
 
 def tagged(name: str) -> str:
-    """``name`` with the run's --tag suffix."""
-    return f"{name}{TAG['suffix']}"
+    """``name`` with the run's --tag suffix (before a file name's extension)."""
+    stem, dot, extension = name.rpartition(".") if name.endswith(".json") else (name, "", "")
+    return f"{stem}{TAG['suffix']}{dot}{extension}"
 
 
 ME = Path(__file__)
