@@ -275,3 +275,81 @@ def test_a_stored_fit_gives_an_unseen_channel_nothing() -> None:
         assert applied[model].sum() == pytest.approx(1.0)
     # shapley: v({b}) = 1, v({a, b}) = 1, v({a}) = 0: b takes everything
     assert applied["shapley"].tolist() == [0.0, 0.0, 1.0]
+
+
+HAND_TABLES = """
+create schema intermediate;
+create table intermediate.int_conversion_paths_joined (
+    conversion_id text, conversion_type text, converted_at timestamptz, touchpoint_id text,
+    touched_at timestamptz, channel text, touch_position int, batch_at timestamptz
+);
+create table intermediate.int_nonconversion_paths_joined (
+    journey_id text, conversion_type text, touchpoint_id text, touched_at timestamptz,
+    channel text, touch_position int
+);
+create table intermediate.int_attribution_inputs_tracked (
+    input_kind text, entity_id text, is_deleted boolean, batch_at timestamptz
+);
+"""
+
+
+def _credits(conn: psycopg.Connection) -> dict[tuple[str, str, str], tuple[float, int]]:
+    rows = conn.execute(
+        "select conversion_id, touchpoint_id, model, credit, fit_id"
+        " from attribution.data_driven_credits"
+    ).fetchall()
+    return {(c, t, m): (credit, fit) for c, t, m, credit, fit in rows}
+
+
+def test_between_refits_new_conversions_take_the_last_fit_and_gone_ones_lose_credits(
+    fresh_db: str,
+) -> None:
+    day0 = datetime(2026, 10, 5, tzinfo=UTC)
+    batch1, batch2 = day0, day0 + timedelta(days=1)
+    insert = (
+        "insert into intermediate.int_conversion_paths_joined values"
+        " (%s, 'mql', %s, %s, %s, %s, %s, %s)"
+    )
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute(HAND_TABLES)
+        for row in [
+            ("c1", day0, "t1", day0, "email", 1, batch1),
+            ("c1", day0, "t2", day0, "paid_search", 2, batch1),
+            ("c2", day0, "t3", day0, "paid_search", 1, batch1),
+        ]:
+            conn.execute(insert, row)
+        conn.execute(
+            "insert into intermediate.int_nonconversion_paths_joined values"
+            " ('p9:mql:none', 'mql', 't9', %s, 'email', 1)",
+            (day0,),
+        )
+        first = update_data_driven(conn, "mql", as_of=day0, window_days=365, refit_days=7)
+        before = _credits(conn)
+        # the next day dbt writes a new conversion c3 (c1's path) and deletes c2
+        conn.execute(
+            "delete from intermediate.int_conversion_paths_joined where conversion_id = 'c2'"
+        )
+        for row in [
+            ("c3", batch2, "t4", batch2, "email", 1, batch2),
+            ("c3", batch2, "t5", batch2, "paid_search", 2, batch2),
+        ]:
+            conn.execute(insert, row)
+        conn.execute(
+            "insert into intermediate.int_attribution_inputs_tracked values"
+            " ('conversion', 'c2', true, %s)",
+            (batch2,),
+        )
+        between = update_data_driven(conn, "mql", as_of=batch2, window_days=365, refit_days=7)
+        after = _credits(conn)
+        later = update_data_driven(
+            conn, "mql", as_of=day0 + timedelta(days=7), window_days=365, refit_days=7
+        )
+        (fits,) = conn.execute("select count(*) from attribution.data_driven_fits").fetchone()
+    assert first.refit and not between.refit and later.refit and fits == 2
+    assert (between.credited_conversions, between.removed_conversions) == (1, 1)
+    assert not any(c == "c2" for c, _, _ in after)
+    for model in ("markov", "shapley"):
+        # c3 has c1's path: the last fit credits it as it credited c1; c1's row is kept
+        for old, new in (("t1", "t4"), ("t2", "t5")):
+            assert after[("c3", new, model)] == (before[("c1", old, model)][0], first.fit_id)
+            assert after[("c1", old, model)] == before[("c1", old, model)]
