@@ -4,6 +4,10 @@ archived records, property histories, paging, the 10,000 cap, filters, auth, the
 
 from __future__ import annotations
 
+import ast
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -483,3 +487,23 @@ def test_official_client_pages_contacts_and_deals(company: Company, base: str, c
         }
     )
     assert found.total == sum(1 for p in company.people if p.lifecyclestage == "customer")
+
+
+def test_owner_team_ids_are_the_same_in_every_process() -> None:
+    """Python salts str hashes per process: an id made from hash() changed between runs."""
+    script = (
+        "from revops.simulator.hubspot import team_id; "
+        "print([team_id(t) for t in ('SDR', 'Account Executives', 'Marketing')])"
+    )
+    answers = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(answers) == 1
+    assert len(set(ast.literal_eval(answers.pop()))) == 3

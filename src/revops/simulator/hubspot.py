@@ -74,6 +74,13 @@ from revops.simulator.crm import DEAL_STAGES, HubSpotRecord
 from revops.simulator.oauth import GrantRules, TokenStore, granted_form
 from revops.simulator.wire import Request, Response, dt_to_ms, fmt_hubspot, json_response, parse_iso
 
+
+def team_id(team: str) -> str:
+    """A HubSpot team's id: stable across processes (``hash()`` of a str is salted per
+    process, so the same company served different ids from one run to the next)."""
+    return str(int(hashlib.sha256(team.encode()).hexdigest(), 16) % 90_000_000 + 10_000_000)
+
+
 __all__ = ["HubSpotAPI", "HubSpotLimits", "OBJECT_PROPERTIES", "PROPERTIES", "SEARCH_CAP"]
 
 SEARCH_CAP = 10_000
@@ -1289,7 +1296,7 @@ class HubSpotAPI:
             "archived": False,
             "teams": [
                 {
-                    "id": str(abs(hash(team)) % 90_000_000 + 10_000_000),
+                    "id": team_id(team),
                     "name": team,
                     "primary": True,
                 }
