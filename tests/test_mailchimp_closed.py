@@ -196,3 +196,36 @@ def test_the_activity_window_setting(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("REVOPS_MAILCHIMP_ACTIVITY_DAYS", bad)
         with pytest.raises(ConfigError, match="REVOPS_MAILCHIMP_ACTIVITY_DAYS"):
             activity_days()
+
+
+def test_number_fields_are_double_even_when_the_first_values_are_whole(
+    server: SimulatorServer, warehouse: str, tmp_path: Path
+) -> None:
+    """Members whose first stats are whole (JSON ``0``, no decimal point) and later 0.3077 load
+    both times: the rates are declared double, not typed bigint from the first value seen."""
+    from revops.simulator import mailchimp as simulated
+
+    whole = {"round": lambda value, digits=None: int(value)}  # every rate served as 0 or 1
+    with mock.patch.dict(simulated.__dict__, whole):
+        extract(server, warehouse, tmp_path, until=AS_OF)
+    # the same members again, now with their fractional rates (a backfill re-reads them all)
+    extract(server, warehouse, tmp_path, since=AS_OF - timedelta(days=3650), until=AS_OF)
+    with psycopg.connect(warehouse) as conn:
+        types = dict(
+            conn.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'raw_mailchimp' and table_name = 'members' "
+                "and (column_name like 'stats__avg%%' or column_name like 'location__l%%itude')"
+            ).fetchall()
+        )
+        fractions = conn.execute(
+            "select count(*) from raw_mailchimp.members "
+            "where stats__avg_open_rate > 0 and stats__avg_open_rate < 1"
+        ).fetchone()[0]
+    assert types == {
+        "stats__avg_open_rate": "double precision",
+        "stats__avg_click_rate": "double precision",
+        "location__latitude": "double precision",
+        "location__longitude": "double precision",
+    }
+    assert fractions > 0  # the second run's fractions were loaded

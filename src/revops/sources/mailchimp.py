@@ -73,6 +73,54 @@ ACTIVITY_COLUMNS = {
 }
 ACTIVITY_COLUMNS["occurrence"] = {"data_type": "bigint"}
 
+# The fields Mailchimp's API reference types as "number" (rates, amounts, coordinates). JSON
+# carries a whole number without a decimal point (0, 1, 40), and a column typed from such a first
+# value (bigint) refuses every later fraction: the load fails on every run after. They are
+# declared double, whatever arrives first. (Flattened names: dlt joins nested keys with "__".)
+NUMBER_FIELDS: dict[str, tuple[str, ...]] = {
+    "lists": tuple(
+        f"stats__{name}"
+        for name in ("avg_sub_rate", "avg_unsub_rate", "target_sub_rate", "open_rate", "click_rate")
+    ),
+    "members": (
+        "stats__avg_open_rate",
+        "stats__avg_click_rate",
+        "stats__ecommerce_data__total_revenue",
+        "location__latitude",
+        "location__longitude",
+    ),
+    "campaigns": (
+        "report_summary__open_rate",
+        "report_summary__click_rate",
+        "report_summary__ecommerce__total_revenue",
+        "report_summary__ecommerce__total_spent",
+    ),
+    "reports": (
+        "opens__open_rate",
+        "clicks__click_rate",
+        *(f"list_stats__{name}" for name in ("sub_rate", "unsub_rate", "open_rate", "click_rate")),
+        *(
+            f"industry_stats__{name}"
+            for name in (
+                "open_rate",
+                "click_rate",
+                "bounce_rate",
+                "unopen_rate",
+                "unsub_rate",
+                "abuse_rate",
+            )
+        ),
+        "ecommerce__total_revenue",
+        "ecommerce__total_spent",
+    ),
+}
+
+
+def number_columns(stream: str) -> dict[str, dict[str, str]]:
+    """The dlt column hints that type ``stream``'s number fields double."""
+    return {name: {"data_type": "double"} for name in NUMBER_FIELDS.get(stream, ())}
+
+
 STREAMS = {
     "lists": Stream("lists", "id", None, "lists", OffsetPaginator("lists", PAGE_SIZE)),
     "members": Stream(
@@ -177,7 +225,7 @@ def mailchimp_source(
     open_for = timedelta(days=activity_days())
 
     def full(stream: Stream):
-        @dlt.resource(**resource_hints(stream))
+        @dlt.resource(**resource_hints(stream, columns=number_columns(stream.name)))
         def read() -> Iterator[Any]:
             with tracked_stream(SYSTEM, stream.name):
                 for page in stream.pages(api):
@@ -230,7 +278,7 @@ def mailchimp_source(
 
     members_stream = STREAMS["members"]
 
-    @dlt.resource(**resource_hints(members_stream))
+    @dlt.resource(**resource_hints(members_stream, columns=number_columns("members")))
     def members() -> Iterator[Any]:
         def read(path: str, since: str, newest: Newest) -> Iterator[Any]:
             for page in members_stream.pages(api, path, since_last_changed=since):
