@@ -7,7 +7,7 @@ six channels, three sales owners, 24 Google Ads campaigns in two accounts (USD a
 Mailchimp activity every day, opportunities in USD and EUR, four attribution models. The
 gate runs as of Monday 16 Nov 2026 06:00 UTC; the report's week is 2026-W46 (9-15 Nov).
 
-The marts here are built with plain SQL the way the dbt models define them (DOMAIN.md), not by
+The marts here are built with plain SQL the way the dbt models define them (docs/definitions.md), not by
 dbt: these tests are about the gate and the report, and must not wait for a dbt build. The
 tests in this module check the world itself.
 """
@@ -108,6 +108,11 @@ def _people() -> list[Person]:
         if "mql" in at:
             if "sal" in at:
                 handoff = round((at["sal"] - at["mql"]).total_seconds() / 3600, 2)
+                # every fifth MQL Sales worked but did not qualify is rejected after all (no
+                # draw from rnd, so the rest of the world stays as it was)
+                moment = at["sal"] + timedelta(hours=6)
+                if "sql" not in at and i % 5 == 0 and moment < AS_OF:
+                    disqualified_at, reason = moment, REASONS[i % len(REASONS)]
             elif rnd.random() < 0.75:
                 moment = at["mql"] + timedelta(hours=rnd.uniform(3, 40))
                 if moment < AS_OF:
@@ -599,7 +604,8 @@ from marts.fct_funnel where mql_at is not null group by 1, 2;
 create table marts.rpt_lead_quality as
 select p.period_type, date_trunc(p.period_type, mql_at at time zone 'UTC')::date
         as period_start, source_channel as channel, source_campaign as campaign_name,
-    count(*) as mqls, count(sal_at) as accepted, count(disqualified_at) as rejected,
+    count(*) as mqls, count(sal_at) filter (where disqualified_at is null) as accepted,
+    count(disqualified_at) as rejected,
     count(sql_at)::double precision / count(*) as mql_to_sql_rate,
     count(customer_at)::double precision / nullif(count(sql_at), 0) as sql_to_won_rate
 from marts.fct_funnel cross join (values ('week'), ('month')) as p (period_type)
