@@ -28,8 +28,11 @@
 {%- endmacro %}
 
 {#- The watermarks table: a pre-hook of int_attribution_inputs_tracked (before the path tables)
-    and of fct_attribution; a no-op once it exists. -#}
+    and of fct_attribution; a no-op once it exists. The lock makes it safe when two builds (or
+    two dbt threads) reach it at once: PostgreSQL's `if not exists` is not, and the loser fails
+    on pg_namespace's unique index. It is held to the end of the model's transaction. -#}
 {% macro attribution_watermarks_ddl() %}
+    select pg_advisory_xact_lock(hashtext('revops.attribution_watermarks_ddl'));
     create schema if not exists attribution;
     create table if not exists attribution.watermarks (
         consumer text primary key,

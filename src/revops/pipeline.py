@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from revops.config import out_dir
+from revops.vocabulary import CONVERSION_TYPES  # the data-driven models credit every type
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,6 @@ def extract(
     }
 
 
-CONVERSION_TYPES = ("lead", "mql", "sql", "opportunity", "customer")
 NON_CONVERTING_SQL = (
     "select journey_id, touchpoint_id, channel, touch_position "
     "from intermediate.int_nonconversion_paths_joined "
