@@ -7,16 +7,17 @@ with
 
 attributed as (
 
-    {% call(period) union_periods() %}
+    -- the credit per period, conversion type, channel and model: rpt_channel_attribution's,
+    -- summed over campaigns (one scan of fct_attribution serves both)
     select
-        {{ period_columns(period, 'converted_at') }},
+        period_type,
+        period_start,
         conversion_type,
         channel,
         model,
-        sum(credit) as conversions
-    from {{ ref('fct_attribution') }}
+        sum(attributed_conversions) as conversions
+    from {{ ref('rpt_channel_attribution') }}
     group by 1, 2, 3, 4, 5
-    {% endcall %}
 
 ),
 

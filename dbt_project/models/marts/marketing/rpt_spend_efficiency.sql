@@ -7,75 +7,25 @@
 
 with
 
-spend as (
+rolled_up as (
 
+    -- fct_attributed_spend_daily per period: spend on the platform's day, conversions on their
+    -- UTC day, as there (one owner of the spend-beside-credit join)
     {% call(period) union_periods() %}
     select
         {{ period_columns(period, 'date_day', utc=false) }},
-        channel,
-        coalesce(campaign_id, '(none)') as campaign_id,
-        max(campaign_name) as campaign_name,
-        sum(spend_reporting) as spend
-    from {{ ref('fct_ad_spend_daily') }}
-    group by 1, 2, 3, 4
-    {% endcall %}
-
-),
-
-attributed as (
-
-    {% call(period) union_periods() %}
-    select
-        {{ period_columns(period, 'converted_at') }},
         model as attribution_model,
         channel,
-        coalesce(campaign_id, '(none)') as campaign_id,
+        campaign_id,
         max(campaign_name) as campaign_name,
+        sum(spend_reporting) as spend_reporting,
         {% for type in types %}
-        sum(credit) filter (where conversion_type = '{{ type }}') as {{ plural[type] }}
+        sum({{ plural[type] }}) as {{ plural[type] }}
         {%- if not loop.last %},{% endif %}
         {% endfor %}
-    from {{ ref('fct_attribution') }}
+    from {{ ref('fct_attributed_spend_daily') }}
     group by 1, 2, 3, 4, 5
     {% endcall %}
-
-),
-
-models as (
-
-    select distinct model as attribution_model from {{ ref('fct_attribution') }}
-
-),
-
-spend_per_model as (
-
-    select spend.*, models.attribution_model
-    from spend
-    cross join models
-
-),
-
-joined as (
-
-    select
-        coalesce(s.period_type, a.period_type) as period_type,
-        coalesce(s.period_start, a.period_start) as period_start,
-        coalesce(s.attribution_model, a.attribution_model) as attribution_model,
-        coalesce(s.channel, a.channel) as channel,
-        coalesce(s.campaign_id, a.campaign_id) as campaign_id,
-        coalesce(s.campaign_name, a.campaign_name) as campaign_name,
-        coalesce(s.spend, 0) as spend_reporting,
-        {% for type in types %}
-        coalesce(a.{{ plural[type] }}, 0)::double precision as {{ plural[type] }}
-        {%- if not loop.last %},{% endif %}
-        {% endfor %}
-    from spend_per_model as s
-    full outer join attributed as a
-        on s.period_type = a.period_type
-        and s.period_start = a.period_start
-        and s.attribution_model = a.attribution_model
-        and s.channel = a.channel
-        and s.campaign_id = a.campaign_id
 
 ),
 
@@ -87,7 +37,7 @@ final as (
         spend_reporting / nullif({{ plural[type] }}, 0)::numeric as cost_per_{{ type }},
         {% endfor %}
         spend_reporting / nullif(customers, 0)::numeric as cac
-    from joined
+    from rolled_up
 
 )
 
