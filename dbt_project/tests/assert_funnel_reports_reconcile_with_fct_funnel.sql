@@ -15,7 +15,9 @@ funnel as (
     from {{ ref('fct_funnel') }}
     union all
     {% endfor %}
-    select 'accepted', count(sal_at) from {{ ref('fct_funnel') }} where mql_at is not null
+    -- accepted: reached SAL and not rejected since (a rejection is Sales' verdict)
+    select 'accepted', count(sal_at) from {{ ref('fct_funnel') }}
+    where mql_at is not null and disqualified_at is null
     union all
     select 'rejected_mqls', count(disqualified_at) from {{ ref('fct_funnel') }}
     where mql_at is not null
