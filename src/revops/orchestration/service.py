@@ -39,6 +39,8 @@ DEFAULT_BROKER: str = default("celery_broker_url")
 AIRFLOW_DB = "airflow"
 START_TIMEOUT_S = 240
 STOP_GRACE_S = 30
+API_TIMEOUT_S = 120
+"""How long a REST call to the service may take before it fails."""
 
 # Tuned for a small project (8 DAG files) on a small machine. Each is an Airflow 3.3 option.
 TUNING = {
@@ -391,7 +393,8 @@ class Api:
         request = urllib.request.Request(
             self.settings.ui_url + path, data=data, headers=headers, method=method
         )
-        with _no_proxy_opener().open(request, timeout=30) as response:
+        # one api-server worker on a busy 2-core machine answered in up to 36 s (measured)
+        with _no_proxy_opener().open(request, timeout=API_TIMEOUT_S) as response:
             payload = response.read()
         return json.loads(payload) if payload else None
 
