@@ -402,7 +402,7 @@ def test_scheduler_runs_the_chain_and_holds_the_report_when_a_vendor_is_down(
             def extracts_started() -> bool:
                 return all(airflow.runs(dag_id) for dag_id in EXTRACTS)
 
-            airflow.wait("a scheduled run of every extract", extracts_started, 60, DAGS)
+            airflow.wait("a scheduled run of every extract", extracts_started, 300, DAGS)
 
             def day_one_published() -> bool:
                 runs = {dag_id: airflow.runs(dag_id) for dag_id in DAGS}

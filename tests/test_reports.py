@@ -200,9 +200,9 @@ def expected_headline(url: str, period) -> dict[str, float | None]:
         "select count(sql_at), count(*) from marts.fct_funnel where mql_at >= %s and mql_at < %s",
         (period.start_at, period.end_at),
     )
-    within, handoff_mqls = one(
+    within, decided = one(
         url,
-        "select sum(handed_off_within_sla), sum(mqls) from "
+        "select sum(handed_off_within_sla), sum(sla_decided) from "
         "marts.rpt_lead_handoff where week_start >= %s "
         "and week_start < %s",
         (period.start, period.end),
@@ -213,7 +213,7 @@ def expected_headline(url: str, period) -> dict[str, float | None]:
         "cac": float(spend) / float(customers) if customers else None,
         "mqls": float(mqls),
         "mql_to_sql_rate": sqls / cohort if cohort else None,
-        "handoff_sla_met": float(within) / float(handoff_mqls) if handoff_mqls else None,
+        "handoff_sla_met": float(within) / float(decided) if decided else None,
     }
 
 

@@ -213,11 +213,13 @@ class HandoffRow:
     mqls: int
     handed_off: int
     within_sla: int
+    sla_decided: int
+    """MQLs whose SLA is decided: handed off, or waiting past the SLA."""
     still_waiting: int
     median_hours: float | None
     sla_met_rate: float | None
-    """MQLs handed off within the SLA / MQLs (metric ``handoff_sla_share``); None without
-    MQLs."""
+    """MQLs handed off within the SLA / MQLs whose SLA is decided (metric
+    ``handoff_sla_share``); None before any is decided."""
 
 
 @dataclass(frozen=True)
@@ -487,6 +489,7 @@ def _handoff(conn: psycopg.Connection[Any], period: Period) -> tuple[HandoffRow,
             "handoff_mqls",
             "handed_off",
             "handed_off_within_sla",
+            "handoff_sla_decided",
             "handoff_still_waiting",
             "handoff_median_hours",
             "handoff_sla_share",
@@ -501,6 +504,7 @@ def _handoff(conn: psycopg.Connection[Any], period: Period) -> tuple[HandoffRow,
             int(row["handoff_mqls"] or 0),
             int(row["handed_off"] or 0),
             int(row["handed_off_within_sla"] or 0),
+            int(row["handoff_sla_decided"] or 0),
             int(row["handoff_still_waiting"] or 0),
             _opt(row["handoff_median_hours"]),
             _opt(row["handoff_sla_share"]),

@@ -411,15 +411,22 @@ def _handoff_section(report: Report) -> Section:
         )
     mqls = sum(r.mqls for r in rows)
     within = sum(r.within_sla for r in rows)
-    median_label = "Median handoff" if report.period.edition == "weekly" else "Median handoff*"
+    decided = sum(r.sla_decided for r in rows)
     return Section(
         "handoff",
         title,
         intro="How fast sales picks up the MQLs of the period: SLA met = handed off within the "
-        "SLA / MQLs; still waiting = no sales activity yet.",
+        "SLA / MQLs handed off or waiting past the SLA; still waiting = no sales activity yet.",
         tables=[
             Table(
-                headers=["Owner", "MQLs", "Within SLA", "Still waiting", median_label, "SLA met"],
+                headers=[
+                    "Owner",
+                    "MQLs",
+                    "Within SLA",
+                    "Still waiting",
+                    "Median handoff",
+                    "SLA met",
+                ],
                 align=["l", "r", "r", "r", "r", "r"],
                 rows=[
                     [
@@ -438,7 +445,7 @@ def _handoff_section(report: Report) -> Section:
                     fmt_count(within),
                     fmt_count(sum(r.still_waiting for r in rows)),
                     "",
-                    fmt_rate(within / mqls if mqls else None),
+                    fmt_rate(within / decided if decided else None),
                 ],
             )
         ],
@@ -458,14 +465,10 @@ def _notes(report: Report) -> list[str]:
         "it.",
         "CAC = ad spend / new customers in the period. ROAS = attributed won revenue / ad "
         "spend, under the model named.",
-        "Handoff SLA met = MQLs handed off within the SLA / MQLs, over the weeks that start in "
-        "the period.",
+        "Handoff SLA met = MQLs handed off within the SLA / MQLs handed off or still waiting "
+        "past it (an MQL inside its SLA counts neither way), over the weeks that start in the "
+        "period; the median handoff is over those MQLs.",
     ]
-    if report.period.edition == "monthly":
-        notes.append(
-            "* A month's median handoff is the weeks' medians weighted by handoffs "
-            "(the mart keeps weeks)."
-        )
     return notes
 
 
