@@ -278,8 +278,9 @@ def worker_of(dep: Deployment, task: TaskTry) -> str | None:
 
 
 def warehouse_digests(url: str) -> dict[str, tuple[int, str]]:
-    """Row count and md5 of every table in the raw and marts schemas, dlt's load columns
-    (``_dlt_load_id``, ``_dlt_id``) and tables left out: two loads of the same data are equal."""
+    """Row count and md5 of every table in the raw and marts schemas, the columns that name the
+    load or build that wrote a row left out (dlt's ``_dlt_load_id``, ``_dlt_id`` and tables;
+    incremental attribution's ``batch_at``): two loads of the same data are equal."""
     out = {}
     with psycopg.connect(url) as conn:
         tables = conn.execute(
@@ -293,7 +294,8 @@ def warehouse_digests(url: str) -> dict[str, tuple[int, str]]:
                 f'"{row[0]}"'
                 for row in conn.execute(
                     "select column_name from information_schema.columns where table_schema = %s "
-                    "and table_name = %s and column_name not like '\\_dlt%%' order by 1",
+                    "and table_name = %s and column_name not like '\\_dlt%%' "
+                    "and column_name <> 'batch_at' order by 1",
                     (schema, table),
                 )
             ]
