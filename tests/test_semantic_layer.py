@@ -253,21 +253,25 @@ def test_handoff_median_and_sla_share_are_over_the_mqls_for_any_grouping(
 
 def test_each_mql_counts_once_in_the_acceptance_rate(world: str, analyst: dict[str, str]) -> None:
     """Accepted (reached SAL, not rejected since) and rejected never overlap: their sum is the
-    MQLs Sales has decided on, and the rate is accepted over that."""
+    MQLs Sales has decided on, and the rate is accepted over that; the MQL -> SAL cohort rate
+    still counts every MQL that reached SAL."""
     with psycopg.connect(world) as conn:
-        accepted, rejected, worked_then_rejected = conn.execute(
+        accepted, rejected, worked_then_rejected, reached_sal, mqls = conn.execute(
             "select count(*) filter (where sal_at is not null and disqualified_at is null), "
             "count(disqualified_at), count(*) filter (where sal_at is not null "
-            "and disqualified_at is not null) from marts.fct_funnel where mql_at is not null "
+            "and disqualified_at is not null), count(sal_at), count(*) "
+            "from marts.fct_funnel where mql_at is not null "
             "and date_trunc('month', mql_at at time zone 'UTC')::date = %s",
             (OCT.start,),
         ).fetchone()
     (row,) = mf_query(
         analyst,
-        ["mqls_accepted", "mqls_rejected", "mql_acceptance_rate"],
+        ["mqls_accepted", "mqls_rejected", "mql_acceptance_rate", "mql_to_sal_rate"],
         ["metric_time__month"],
         [semantic.period_filter("month", [OCT.start])],
     )
     assert worked_then_rejected > 0  # the world has the case this is about
     assert (int(row["mqls_accepted"]), int(row["mqls_rejected"])) == (accepted, rejected)
     assert float(row["mql_acceptance_rate"]) == pytest.approx(accepted / (accepted + rejected))
+    # the MQL -> SAL cohort rate still counts everyone who reached SAL, rejected later or not
+    assert float(row["mql_to_sal_rate"]) == pytest.approx(reached_sal / mqls)
