@@ -36,12 +36,7 @@ stages as (
 
 conversion_people as (
 
-    select conversion_id, person_id from conversions where opportunity_id is null
-    union
-    select conversions.conversion_id, roles.person_id
-    from conversions
-    inner join {{ ref('int_opportunity_people') }} as roles
-        on conversions.opportunity_id = roles.opportunity_id
+    {{ conversion_people('conversions') }}
 
 ),
 

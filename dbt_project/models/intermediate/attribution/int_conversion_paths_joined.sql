@@ -42,12 +42,7 @@ all_conversions as (
 
 all_conversion_people as (
 
-    select conversion_id, person_id from all_conversions where opportunity_id is null
-    union
-    select all_conversions.conversion_id, roles.person_id
-    from all_conversions
-    inner join {{ ref('int_opportunity_people') }} as roles
-        on all_conversions.opportunity_id = roles.opportunity_id
+    {{ conversion_people('all_conversions') }}
 
 ),
 
