@@ -4,9 +4,9 @@
 vendor simulator (a small company), a local SMTP server and ``revops airflow start`` (through
 :func:`airflow_fixtures.running_airflow`, metadata in a new database on the machine's
 PostgreSQL). :func:`run_chain` runs the six extracts, then transform and publish on their assets,
-through the scheduler and returns when publish succeeded. The Celery test, the UI browser test
-and ``scripts/bench_airflow.py`` share them; the metadata DB and the workers' logs say which
-worker ran which task (:func:`task_tries`, :func:`worker_of`).
+through the scheduler and returns when publish succeeded. The Celery test (with the UI browser
+test on its deployment) and ``scripts/bench_airflow.py`` share them; the metadata DB and the
+workers' logs say which worker ran which task (:func:`task_tries`, :func:`worker_of`).
 """
 
 from __future__ import annotations

@@ -28,6 +28,14 @@ from revops.orchestration import service
 DB_SERVER_ENV = "REVOPS_TEST_AIRFLOW_DB_SERVER"
 DEFAULT_DB_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 FINISHED = {"success", "failed"}
+TEST_TUNING = {
+    # the DAG files do not change during a test: parse them at start and not again (the
+    # service re-parses each file every minute, and the transform DAG's parse imports Cosmos;
+    # on 2 cores, with three services running at once, that was CPU the tasks waited for)
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3600",
+}
+"""Airflow settings a test service runs with on top of the service's own tuning."""
 
 
 def worker_index() -> int:
@@ -194,7 +202,10 @@ def running_airflow(
         workers=workers,
     )
     try:
-        service.start(settings, progress=print)
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in TEST_TUNING.items():
+                patch.setenv(key, value)
+            service.start(settings, progress=print)
         yield AirflowHandle(settings, service.Api(settings))
     finally:
         service.stop(settings, progress=print)

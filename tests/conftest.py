@@ -45,10 +45,26 @@ ORDER = (
     "test_attribution_properties.py",
     "test_sources_e2e.py",
     "test_warehouse_urls.py",
-    "test_airflow_ui_browser.py",
     "test_bi_superset.py",
 )
 """Test files that start first, in this order (the longest first)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each worker's dbt calls write their own target directory (manifest, partial-parse state,
+    run results): workers sharing ``dbt_project/target`` overwrote each other's files, and
+    each saw the other's partial-parse state as stale and parsed the project in full."""
+    owner = os.environ.get(_DBT_TARGET_OWNER)
+    if "DBT_TARGET_PATH" in os.environ and owner is None:
+        return  # the caller's own
+    if owner != str(os.getpid()):  # unset, or inherited from the xdist controller
+        target = tempfile.mkdtemp(prefix="revops-test-dbt-target-")
+        os.environ["DBT_TARGET_PATH"] = target
+        os.environ[_DBT_TARGET_OWNER] = str(os.getpid())
+        config.add_cleanup(lambda: shutil.rmtree(target, ignore_errors=True))
+
+
+_DBT_TARGET_OWNER = "PYTEST_REVOPS_DBT_TARGET_PID"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -16,6 +16,11 @@ its own process group.
    message in Redis's unacked set, redelivered only after the visibility timeout (24 h), and
    Airflow ignores a redelivery of a try that is no longer queued: the retry comes from the
    scheduler. The raw and marts tables then equal the clean chain's, table by table.
+
+Between the two, the Airflow UI as an operator sees it after the clean chain, in headless
+Chromium (:mod:`airflow_ui`): it lists the project's eight DAGs, each with its latest run
+succeeded. It runs on this deployment rather than on one of its own: a second Airflow and chain
+would only repeat the first (the UI does not depend on the executor).
 """
 
 from __future__ import annotations
@@ -23,14 +28,17 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from threading import Thread
 
 import psycopg
 import pytest
 from airflow_chain import (
+    DAGS,
     EXTRACTS,
     LEADERSHIP,
+    ChainRun,
     Deployment,
     TaskTry,
     celery_broker,
@@ -42,6 +50,7 @@ from airflow_chain import (
     worker_of,
     worker_tries,
 )
+from airflow_ui import chromium, latest_run_states  # noqa: F401 (chromium: a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -141,21 +150,55 @@ def celery(tmp_path_factory, server_url):
             yield dep
 
 
-def test_the_chain_runs_on_both_workers_and_survives_a_killed_worker(celery: Deployment):
-    # -- 1. a clean chain: tasks on both workers, one report
-    clean = run_chain(celery)
-    print(f"clean chain on Celery: {clean.wall_s:.0f}s")
-    tries = task_tries(celery.metadata_url, clean)
+@dataclass(frozen=True)
+class CleanChain:
+    """The first chain of the deployment and the raw and marts tables it left."""
+
+    run: ChainRun
+    digests: dict[str, tuple[int, str]]
+
+
+@pytest.fixture(scope="module")
+def clean_chain(celery: Deployment) -> CleanChain:
+    run = run_chain(celery)
+    print(f"clean chain on Celery: {run.wall_s:.0f}s")
+    return CleanChain(run, warehouse_digests(celery.warehouse_url))
+
+
+def test_a_clean_chain_runs_on_both_workers_and_sends_one_report(
+    celery: Deployment, clean_chain: CleanChain
+):
+    tries = task_tries(celery.metadata_url, clean_chain.run)
     workers = {task: worker_of(celery, task) for task in tries}
     assert None not in workers.values(), [t for t, w in workers.items() if w is None]
     assert set(workers.values()) == {"worker-1", "worker-2"}, workers
     assert all(task.state == "success" for task in tries), tries
     assert len(_reports(celery.outbox)) == 1
-    reference = warehouse_digests(celery.warehouse_url)
+    reference = clean_chain.digests
     assert {name.split(".")[0] for name in reference} >= {"marts", "raw_hubspot"}
     assert reference["marts.fct_funnel"][0] > 0 and reference["raw_hubspot.contacts"][0] > 0
 
-    # -- 2. the same chain from an empty warehouse, worker-1 killed while it runs an extract
+
+@pytest.mark.browser
+@pytest.mark.usefixtures("chromium")
+def test_the_ui_shows_every_dag_with_its_last_run_succeeded(
+    celery: Deployment, clean_chain: CleanChain, tmp_path: Path
+):
+    from revops.orchestration import service
+
+    settings = celery.airflow.settings
+    screenshot = tmp_path / "airflow-dags.png"
+    states = latest_run_states(settings.ui_url, service.admin_password(settings), screenshot)
+    assert states == {dag_id: "success" for dag_id in DAGS}
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"screenshot: {screenshot}")
+
+
+def test_a_killed_worker_is_retried_on_the_other_and_the_tables_equal_the_clean_chains(
+    celery: Deployment, clean_chain: CleanChain
+):
+    reference = clean_chain.digests
+    # the same chain from an empty warehouse, worker-1 killed while it runs an extract
     reset_warehouse(celery)
     started = time.monotonic()
     victim: TaskTry | None = None

@@ -13,6 +13,7 @@ definitions without a build step of its own.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import os
@@ -59,14 +60,21 @@ def manifest_path() -> Path:
     if path.exists():
         return path
     cache.parent.mkdir(parents=True, exist_ok=True)
-    target = Path(tempfile.mkdtemp(prefix="parse-", dir=cache.parent))
-    try:
-        run_dbt(["parse", "--target-path", str(target), "--no-partial-parse"], _PARSE_URL, True)
-    except DbtError as err:
-        raise SemanticLayerError(f"the semantic layer's definitions do not parse: {err}") from err
-    cache.mkdir(parents=True, exist_ok=True)
-    os.replace(target / MANIFEST, path)
-    shutil.rmtree(target, ignore_errors=True)
+    # one process parses, others starting meanwhile (parallel Airflow tasks) wait for its result
+    with open(cache.parent / f"{cache.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return path
+        target = Path(tempfile.mkdtemp(prefix="parse-", dir=cache.parent))
+        try:
+            args = ["parse", "--target-path", str(target), "--no-partial-parse"]
+            run_dbt(args, _PARSE_URL, True)
+        except DbtError as err:
+            message = f"the semantic layer's definitions do not parse: {err}"
+            raise SemanticLayerError(message) from err
+        cache.mkdir(parents=True, exist_ok=True)
+        os.replace(target / MANIFEST, path)
+        shutil.rmtree(target, ignore_errors=True)
     return path
 
 
