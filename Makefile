@@ -34,7 +34,9 @@ demo: $(STAMP)
 # and servers (Airflow, dbt, PostgreSQL, Chromium), so a 2-core machine runs 3 at once
 TEST_WORKERS ?= 3
 
-test: $(STAMP) $(BI_STAMP)
+# the two virtual environments install side by side (each pip mostly waits on unpacking)
+test:
+	@$(MAKE) --no-print-directory -j2 $(STAMP) $(BI_STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 test-fast: $(STAMP)
