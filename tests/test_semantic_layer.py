@@ -54,7 +54,8 @@ def analyst(world: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, s
     shutil.copytree(
         dbt_project_dir(), project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
     )
-    env = {**os.environ, **Warehouse.parse(world).dbt_env(), "DBT_PROFILES_DIR": str(project)}
+    shell = {k: v for k, v in os.environ.items() if k != "DBT_TARGET_PATH"}  # the test run's
+    env = {**shell, **Warehouse.parse(world).dbt_env(), "DBT_PROFILES_DIR": str(project)}
     parsed = subprocess.run(
         [BIN / "dbt", "parse", "--project-dir", project, "--profiles-dir", project],
         env=env,

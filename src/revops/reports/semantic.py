@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,10 @@ from revops.config import dbt_project_dir
 from revops.transform import DbtError, run_dbt
 
 MANIFEST = "semantic_manifest.json"
+# MetricFlow logs the timing of every planning step at INFO (about 130 lines per report in the
+# send_report task log); its warnings and errors still show
+for _logger in ("metricflow", "metricflow_semantics"):
+    logging.getLogger(_logger).setLevel(logging.WARNING)
 _PROJECT_PARTS = ("dbt_project.yml", "models", "macros", "seeds")
 # dbt parse renders the profile's connection but never connects: any well-formed URL does
 _PARSE_URL = "postgresql://parse@localhost:5432/parse"
