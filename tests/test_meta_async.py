@@ -73,7 +73,7 @@ def truth(company: Company, first: date, last: date) -> set[tuple[str, str]]:
 def read(api, server, first=FIRST, last=LAST, settings=None):
     rows, done = [], []
     for page, through in meta_ads.report_pages(
-        api, account(server), first, last, settings or meta_ads.JobSettings()
+        api, account(server), first, last, settings or meta_ads.JobSettings(concurrency=1)
     ):
         rows.extend(page)
         if through is not None:
@@ -117,7 +117,7 @@ def test_a_job_that_keeps_failing_ends_in_a_clear_error(server, sim, client) -> 
     sim.fail_jobs = 1.0
     before = len(sim._runs)
     with pytest.raises(SourceError) as err:
-        read(api, server, settings=meta_ads.JobSettings(retries=2))
+        read(api, server, settings=meta_ads.JobSettings(retries=2, concurrency=1))
     assert len(sim._runs) - before == 3  # the first submission and two more
     message = str(err.value)
     assert message.startswith("meta_ads stream 'ad_insights': ")
@@ -131,7 +131,7 @@ def test_a_job_still_running_past_the_timeout_counts_as_failed(server, sim, clie
     sim.job_polls = (6, 6)  # waits 0.5 + 1 s, then 2 s more would pass the 3 s timeout
     before = len(sim._runs)
     with pytest.raises(SourceError) as err:
-        read(api, server, settings=meta_ads.JobSettings(retries=1, timeout=3))
+        read(api, server, settings=meta_ads.JobSettings(retries=1, timeout=3, concurrency=1))
     runs = list(sim._runs.values())[before:]
     assert [(r.first, r.last) for r in runs] == [(FIRST, LAST), (FIRST, date(2026, 10, 12))]
     assert "still 'Job Running'" in str(err.value)
@@ -207,3 +207,83 @@ def test_a_full_extract_through_failing_jobs_loads_every_ad_day(
             for ad, day in conn.execute("select ad_id, date_start from raw_meta_ads.ad_insights")
         }
     assert loaded == truth(company, start, AS_OF.date() - timedelta(days=1))
+
+
+# -- several report runs in flight ---------------------------------------------------------------
+
+YEAR = (date(2025, 10, 20), date(2026, 10, 19))  # 365 days: 27 chunks of at most 14 days
+
+
+class Recording:
+    """Wraps the client's calls: which report runs were in flight (submitted, not read yet)
+    at each status read."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.submitted: list[str] = []
+        self.read: set[str] = set()
+        self.in_flight: list[int] = []
+        post, get_json, pages = api.post_json, api.get_json, meta_ads.STREAMS["ad_insights"].pages
+
+        def recording_post(path, stream, **kwargs):
+            answer = post(path, stream, **kwargs)
+            self.submitted.append(answer["report_run_id"])
+            return answer
+
+        def recording_get(path, stream, **kwargs):
+            if path in self.submitted:  # a status read
+                self.in_flight.append(len([r for r in self.submitted if r not in self.read]))
+            elif path.endswith("/insights"):
+                self.read.add(path.split("/")[0])
+            return get_json(path, stream, **kwargs)
+
+        api.post_json, api.get_json = recording_post, recording_get
+        self._pages = pages
+
+
+def test_up_to_n_report_runs_are_in_flight_and_rows_come_in_day_order(
+    server, company, sim, client
+) -> None:
+    api, slept = client
+    sim.job_polls = (2, 5)
+    one_at_a_time = read(api, server, *YEAR, settings=meta_ads.JobSettings(concurrency=1))
+    sleeps_alone = len(slept)
+    slept.clear()
+    recorded = Recording(api)
+    rows, done = read(api, server, *YEAR, settings=meta_ads.JobSettings(concurrency=3))
+
+    assert max(recorded.in_flight) == 3 and len(recorded.submitted) == 27
+    assert sorted(map(str, rows)) == sorted(map(str, one_at_a_time[0]))
+    assert {(r["ad_id"], r["date_start"].isoformat()) for r in rows} == truth(company, *YEAR)
+    # the cursor moves chunk by chunk, in day order, to the year's last day
+    assert done == one_at_a_time[1] and done == sorted(done) and len(done) == 27
+    assert [r["date_start"] for r in rows] == sorted(r["date_start"] for r in rows)
+    # the waits overlap: fewer rounds than one run after another
+    print(f"waits for a year: {sleeps_alone} one at a time, {len(slept)} with 3 in flight")
+    assert len(slept) < sleeps_alone * 0.6
+
+
+def test_a_run_behind_the_earliest_that_fails_is_split_when_its_turn_comes(
+    server, company, sim, client
+) -> None:
+    api, _ = client
+    before = len(sim._runs)
+    # the year's first two chunks fail (jobs are numbered over the simulator's life): the
+    # second fails while the first is still the earliest
+    sim.fail_first_jobs = before + 2
+    rows, done = read(api, server, *YEAR, settings=meta_ads.JobSettings(concurrency=3))
+    runs = list(sim._runs.values())[before:]
+    failed = [(r.first, r.last) for r in runs if r.failure]
+    assert failed == [
+        (date(2025, 10, 20), date(2025, 11, 2)),
+        (date(2025, 11, 3), date(2025, 11, 16)),
+    ]
+    keys = [(r["ad_id"], r["date_start"].isoformat()) for r in rows]
+    assert set(keys) == truth(company, *YEAR) and len(keys) == len(set(keys))
+    # each failed chunk was read as its two halves, in order, before the chunks after it
+    assert done[:4] == [
+        date(2025, 10, 26),
+        date(2025, 11, 2),
+        date(2025, 11, 9),
+        date(2025, 11, 16),
+    ]
+    assert done == sorted(done) and done[-1] == YEAR[1]

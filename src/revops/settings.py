@@ -776,6 +776,15 @@ CONNECTOR_KEYS: tuple[ConnectorKey, ...] = (
         constraints=(("ge", 1),),
     ),
     ConnectorKey(
+        "job_concurrency",
+        WholeNumber,
+        "insights report runs in flight at once per ad account, read in day order (Meta "
+        "documents no cap on concurrent async report runs; its usage headers pace them)",
+        ("meta_ads",),
+        3,
+        constraints=(("ge", 1), ("le", 20)),
+    ),
+    ConnectorKey(
         "usage_threshold",
         Number,
         "usage (%) in Meta's headers above which the "

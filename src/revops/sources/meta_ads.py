@@ -15,7 +15,10 @@
   act_<id>/insights`` gives a ``report_run_id``; ``GET /<report_run_id>`` is polled, waiting
   ``REVOPS_HTTP_BASE_DELAY`` doubling up to ``REVOPS_HTTP_MAX_DELAY`` between polls, at most
   ``REVOPS_META_ADS_JOB_TIMEOUT`` seconds, until ``Job Completed`` at 100 %; its rows are then
-  paged from ``GET /<report_run_id>/insights``. A run that ends ``Job Failed`` or ``Job
+  paged from ``GET /<report_run_id>/insights``. ``REVOPS_META_ADS_JOB_CONCURRENCY`` (default
+  3) runs are in flight at once per account, the earliest unread chunks: each round reads the
+  status of each and waits once, and rows are read, and the cursor moves, in day order (a
+  year is 27 chunks: one after another they took 27 waits for a job each). A run that ends ``Job Failed`` or ``Job
   Skipped``, does not finish in time, or is answered "reduce the amount of data" (code 1, an
   insights timeout: :class:`revops.sources.http.RequestTooLarge`) is submitted again with its
   days split in two (a single day again as it is), at most ``REVOPS_META_ADS_JOB_RETRIES``
@@ -73,6 +76,7 @@ DEFAULT_URL = "https://graph.facebook.com"
 CHUNK_DAYS = 14
 JOB_RETRIES = 5  # resubmissions of failed report runs per chunk (REVOPS_META_ADS_JOB_RETRIES)
 JOB_TIMEOUT = 3600.0  # Meta: an async report "can take up to an hour" (REVOPS_META_ADS_JOB_TIMEOUT)
+JOB_CONCURRENCY = 3  # report runs in flight per account (REVOPS_META_ADS_JOB_CONCURRENCY)
 USAGE_THRESHOLD = 75.0  # percent of a usage figure where pacing starts
 USAGE_SPAN = 300.0  # seconds Meta's ad account score takes to decay (standard tier)
 JOB_DONE = "Job Completed"
@@ -199,16 +203,22 @@ class MetaPacer:
 
 @dataclass(frozen=True)
 class JobSettings:
-    """How report runs are waited for and retried."""
+    """How report runs are waited for, retried and overlapped."""
 
     retries: int = JOB_RETRIES
     timeout: float = JOB_TIMEOUT
+    concurrency: int = JOB_CONCURRENCY
 
     @classmethod
     def from_env(cls) -> JobSettings:
-        """``REVOPS_META_ADS_JOB_RETRIES`` (0-50) and ``REVOPS_META_ADS_JOB_TIMEOUT`` (seconds)."""
+        """``REVOPS_META_ADS_JOB_RETRIES`` (0-50), ``REVOPS_META_ADS_JOB_TIMEOUT`` (seconds) and
+        ``REVOPS_META_ADS_JOB_CONCURRENCY`` (report runs in flight per account)."""
         settings = current()
-        return cls(retries=settings.meta_ads_job_retries, timeout=settings.meta_ads_job_timeout)
+        return cls(
+            retries=settings.meta_ads_job_retries,
+            timeout=settings.meta_ads_job_timeout,
+            concurrency=settings.meta_ads_job_concurrency,
+        )
 
 
 class JobFailed(Exception):
@@ -233,47 +243,44 @@ def submit_report(api: ApiClient, account: str, first: date, last: date) -> str:
     return str(run_id)
 
 
-def wait_for_report(api: ApiClient, run_id: str, settings: JobSettings) -> None:
-    """Poll a report run until ``Job Completed`` at 100 %, waiting the client's back-off
-    (base delay doubling, capped at its maximum) between polls; :class:`JobFailed` when it
-    fails, is skipped, or is still running after ``settings.timeout`` seconds."""
-    waited, polls = 0.0, 0
-    while True:
-        status = api.get_json(run_id, "ad_insights")
-        state = str(status.get("async_status", ""))
-        percent = status.get("async_percent_completion")
-        if state == JOB_DONE and (percent is None or float(percent) >= 100):
-            return
-        if state in JOB_FAILED:
-            detail = "; ".join(
-                str(status[k])
-                for k in ("error_code", "error_subcode", "error_message", "error_user_msg")
-                if status.get(k) not in (None, "")
-            )
-            raise JobFailed(
-                f"report run {run_id} ended {state!r}" + (f" ({detail})" if detail else "")
-            )
-        if state not in JOB_PENDING and state != JOB_DONE:
-            log.warning(
-                "meta_ads: report run %s has an unknown status %r; polling on", run_id, state
-            )
-        delay = min(api.policy.max_delay, api.policy.base_delay * 2**polls)
-        if waited + delay > settings.timeout:
-            raise JobFailed(
-                f"report run {run_id} still {state!r} ({percent} %) after {waited:.0f} s "
-                f"({env_name(SYSTEM, 'job_timeout')}={settings.timeout:g})"
-            )
-        api.sleep(delay)
-        waited += delay
-        polls += 1
+@dataclass
+class _Run:
+    """One day range of a report: its run once submitted, and how its wait is going."""
+
+    first: date
+    last: date
+    chunk: int  # which of the requested chunks it belongs to (retries are counted per chunk)
+    run_id: str | None = None
+    done: bool = False
+    failure: Exception | None = None
+    state: str = "Job Not Started"
+    percent: Any = None
+    polls: int = 0
+    waited: float = 0.0
 
 
-def halves(first: date, last: date) -> list[tuple[date, date]]:
-    """A day range split in two (a single day stays whole)."""
-    if first >= last:
-        return [(first, last)]
-    middle = first + timedelta(days=(last - first).days // 2)
-    return [(first, middle), (middle + timedelta(days=1), last)]
+def report_status(api: ApiClient, run: _Run) -> None:
+    """One status read of a submitted report run: ``run.done`` once ``Job Completed`` at
+    100 %; :class:`JobFailed` when it ended ``Job Failed`` or ``Job Skipped``."""
+    status = api.get_json(str(run.run_id), "ad_insights")
+    state = str(status.get("async_status", ""))
+    percent = status.get("async_percent_completion")
+    run.state, run.percent = state, percent
+    if state == JOB_DONE and (percent is None or float(percent) >= 100):
+        run.done = True
+        return
+    if state in JOB_FAILED:
+        detail = "; ".join(
+            str(status[k])
+            for k in ("error_code", "error_subcode", "error_message", "error_user_msg")
+            if status.get(k) not in (None, "")
+        )
+        ended = f"report run {run.run_id} ended {state!r}"
+        raise JobFailed(ended + (f" ({detail})" if detail else ""))
+    if state not in JOB_PENDING and state != JOB_DONE:
+        log.warning(
+            "meta_ads: report run %s has an unknown status %r; polling on", run.run_id, state
+        )
 
 
 def report_pages(
@@ -284,44 +291,93 @@ def report_pages(
     settings: JobSettings,
     time_zone: str | None = None,
 ) -> Iterator[tuple[list[dict[str, Any]], date | None]]:
-    """The insight rows of ``first``..``last`` through async report runs, page by page as
-    ``(rows, None)``, and ``([], day)`` each time every day up to ``day`` has been read.
+    """The insight rows of ``first``..``last`` through async report runs of at most
+    :data:`CHUNK_DAYS` days each, page by page as ``(rows, None)``, and ``([], day)`` each time
+    every day up to ``day`` has been read: strictly in day order.
 
-    A report run that fails, is skipped, times out, or is answered "reduce the amount of data"
-    is submitted again with its days split in two, at most ``settings.retries`` times in all;
-    then :class:`SourceError` names the account, the days and the last failure.
+    Up to ``settings.concurrency`` report runs are in flight at once: the first ones not read
+    yet, in day order. Each round reads the status of every one of them, reads the rows of the
+    earliest as soon as it is complete, and otherwise waits once (the earliest run's back-off:
+    the client's base delay doubling, capped at its maximum). A report run that fails, is
+    skipped, is still running after ``settings.timeout`` seconds, or is answered "reduce the
+    amount of data" is submitted again with its days split in two when it is the earliest, at
+    most ``settings.retries`` times per chunk; then :class:`SourceError` names the account, the
+    chunk's days and the last failure.
     """
-    pending = [(first, last)]
-    failures: list[str] = []
-    while pending:
-        low, high = pending.pop(0)
-        try:
-            run_id = submit_report(api, account, low, high)
-            wait_for_report(api, run_id, settings)
-            for page in STREAMS["ad_insights"].pages(api, f"{run_id}/insights"):
-                yield [insight_row(r, time_zone) for r in page], None
-        except (JobFailed, RequestTooLarge) as why:
-            failures.append(str(why))
-            if len(failures) > settings.retries:
-                raise SourceError(
-                    SYSTEM,
-                    "ad_insights",
-                    None,
-                    f"the async insights report for {account}, days {low}..{high}, did not "
-                    f"complete: {why}; {len(failures)} report runs for {first}..{last} failed "
-                    f"({env_name(SYSTEM, 'job_retries')}={settings.retries}). Meta advises "
-                    "trying again later or asking for fewer days or fields",
-                ) from why
-            parts = halves(low, high)
-            log.warning(
-                "meta_ads ad_insights: %s; submitting %s again as %s",
-                why,
-                f"{low}..{high}",
-                ", ".join(f"{a}..{b}" for a, b in parts),
+    end = last + timedelta(days=1)
+    chunks = day_chunks(first, end, CHUNK_DAYS)
+    queue = [_Run(low, high, index) for index, (low, high) in enumerate(chunks)]
+    failures: dict[int, list[str]] = {}
+    width = max(1, settings.concurrency)
+    while queue:
+        window = queue[:width]
+        for run in window:  # submit what is in the window and not submitted yet, in order
+            if run.run_id is None and run.failure is None:
+                try:
+                    run.run_id = submit_report(api, account, run.first, run.last)
+                except RequestTooLarge as why:
+                    run.failure = why
+        for run in window:  # one status read of each run still going
+            if run.run_id is not None and not run.done and run.failure is None:
+                try:
+                    report_status(api, run)
+                except JobFailed as why:
+                    run.failure = why
+                run.polls += 1
+        head = queue[0]
+        if head.done and head.failure is None:
+            try:
+                for page in STREAMS["ad_insights"].pages(api, f"{head.run_id}/insights"):
+                    yield [insight_row(r, time_zone) for r in page], None
+            except RequestTooLarge as why:
+                head.failure = why
+            else:
+                queue.pop(0)
+                yield [], head.last
+                continue
+        if head.failure is None:
+            delay = min(api.policy.max_delay, api.policy.base_delay * 2 ** (head.polls - 1))
+            if head.waited + delay <= settings.timeout:
+                api.sleep(delay)
+                for run in window:
+                    if run.run_id is not None and not run.done and run.failure is None:
+                        run.waited += delay
+                continue
+            head.failure = JobFailed(
+                f"report run {head.run_id} still {head.state!r} ({head.percent} %) after "
+                f"{head.waited:.0f} s "
+                f"({env_name(SYSTEM, 'job_timeout')}={settings.timeout:g})"
             )
-            pending[:0] = parts
-            continue
-        yield [], high
+        # the earliest run failed: again with its days split in two, or the stream fails
+        failed = failures.setdefault(head.chunk, [])
+        failed.append(str(head.failure))
+        if len(failed) > settings.retries:
+            low, high = chunks[head.chunk]
+            raise SourceError(
+                SYSTEM,
+                "ad_insights",
+                None,
+                f"the async insights report for {account}, days {head.first}..{head.last}, did "
+                f"not complete: {head.failure}; {len(failed)} report runs for {low}..{high} "
+                f"failed ({env_name(SYSTEM, 'job_retries')}={settings.retries}). Meta advises "
+                "trying again later or asking for fewer days or fields",
+            ) from head.failure
+        parts = halves(head.first, head.last)
+        log.warning(
+            "meta_ads ad_insights: %s; submitting %s again as %s",
+            head.failure,
+            f"{head.first}..{head.last}",
+            ", ".join(f"{a}..{b}" for a, b in parts),
+        )
+        queue[:1] = [_Run(a, b, head.chunk) for a, b in parts]
+
+
+def halves(first: date, last: date) -> list[tuple[date, date]]:
+    """A day range split in two (a single day stays whole)."""
+    if first >= last:
+        return [(first, last)]
+    middle = first + timedelta(days=(last - first).days // 2)
+    return [(first, middle), (middle + timedelta(days=1), last)]
 
 
 def account_ids() -> list[str]:
@@ -397,12 +453,14 @@ def meta_ads_source(
                 cursor = date.fromisoformat(cursors[account]) if account in cursors else None
                 start = window.first_day(cursor, initial, insights.lookback_days)
                 time_zone = account_time_zone(account)
-                for first, last in day_chunks(start, end_day, CHUNK_DAYS):
-                    for rows, done in report_pages(api, account, first, last, jobs, time_zone):
-                        if rows:
-                            yield from screened(insights, rows)
-                        if done is not None:  # every day up to ``done`` read
-                            cursors[account] = (done + timedelta(days=1)).isoformat()
+                if start >= end_day:
+                    continue
+                last = end_day - timedelta(days=1)
+                for rows, done in report_pages(api, account, start, last, jobs, time_zone):
+                    if rows:
+                        yield from screened(insights, rows)
+                    if done is not None:  # every day up to ``done`` read
+                        cursors[account] = (done + timedelta(days=1)).isoformat()
 
     return (
         entities(STREAMS["ad_accounts"]),
