@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from browser_flags import CHROMIUM_ARGS
 from PIL import Image
 from test_publish_data import build_world
 
@@ -25,16 +26,7 @@ from revops.reports.send import archive_report
 pytestmark = pytest.mark.browser
 
 W46 = parse_period("2026-W46")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--hide-scrollbars",
-)
+CHROMIUM_FLAGS = (*CHROMIUM_ARGS, "--hide-scrollbars")
 PROBE = """<script>
 window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images).map(function (img) {

@@ -7,9 +7,9 @@ six channels, three sales owners, 24 Google Ads campaigns in two accounts (USD a
 Mailchimp activity every day, opportunities in USD and EUR, four attribution models. The
 gate runs as of Monday 16 Nov 2026 06:00 UTC; the report's week is 2026-W46 (9-15 Nov).
 
-The marts here are built with plain SQL the way the dbt models define them (docs/definitions.md), not by
-dbt: these tests are about the gate and the report, and must not wait for a dbt build. The
-tests in this module check the world itself.
+The marts here are built with plain SQL the way the dbt models define them
+(docs/definitions.md), not by dbt: these tests are about the gate and the report, and must not
+wait for a dbt build. The tests in this module check the world itself.
 """
 
 from __future__ import annotations

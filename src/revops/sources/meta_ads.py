@@ -10,20 +10,20 @@
   :data:`CHUNK_DAYS` days, re-reading 28 days behind the cursor because Meta restates recent
   days (attribution windows). Each row keeps Meta's ``account_currency`` and gains the
   account's ``account_timezone``: ``date_start`` is a day in that time zone.
-* Each chunk is an asynchronous report run, as Meta's insights limits page advises for large
-  reads (synchronous queries fail with timeouts or out-of-memory errors): ``POST
-  act_<id>/insights`` gives a ``report_run_id``; ``GET /<report_run_id>`` is polled, waiting
+* Each chunk is an asynchronous report run, as Meta's insights limits page advises for large reads
+  (synchronous queries fail with timeouts or out-of-memory errors): ``POST act_<id>/insights``
+  gives a ``report_run_id``; ``GET /<report_run_id>`` is polled, waiting
   ``REVOPS_HTTP_BASE_DELAY`` doubling up to ``REVOPS_HTTP_MAX_DELAY`` between polls, at most
   ``REVOPS_META_ADS_JOB_TIMEOUT`` seconds, until ``Job Completed`` at 100 %; its rows are then
-  paged from ``GET /<report_run_id>/insights``. ``REVOPS_META_ADS_JOB_CONCURRENCY`` (default
-  3) runs are in flight at once per account, the earliest unread chunks: each round reads the
-  status of each and waits once, and rows are read, and the cursor moves, in day order (a
-  year is 27 chunks: one after another they took 27 waits for a job each). A run that ends ``Job Failed`` or ``Job
-  Skipped``, does not finish in time, or is answered "reduce the amount of data" (code 1, an
-  insights timeout: :class:`revops.sources.http.RequestTooLarge`) is submitted again with its
-  days split in two (a single day again as it is), at most ``REVOPS_META_ADS_JOB_RETRIES``
-  times per chunk; then the stream fails naming the account, the days and Meta's error. The
-  cursor moves to the day after each completed range, so a run that stops resumes there.
+  paged from ``GET /<report_run_id>/insights``. ``REVOPS_META_ADS_JOB_CONCURRENCY`` (default 3)
+  runs are in flight at once per account, the earliest unread chunks: each round reads the status
+  of each and waits once, and rows are read, and the cursor moves, in day order (a year is 27
+  chunks: one after another they took 27 waits for a job each). A run that ends ``Job Failed`` or
+  ``Job Skipped``, does not finish in time, or is answered "reduce the amount of data" (code 1, an
+  insights timeout: :class:`revops.sources.http.RequestTooLarge`) is submitted again with its days
+  split in two (a single day again as it is), at most ``REVOPS_META_ADS_JOB_RETRIES`` times per
+  chunk; then the stream fails naming the account, the days and Meta's error. The cursor moves to
+  the day after each completed range, so a run that stops resumes there.
 * :class:`MetaPacer` reads Meta's usage headers (``X-Business-Use-Case-Usage``,
   ``X-Ad-Account-Usage``, ``X-App-Usage``) from every answer and, once a figure passes
   ``REVOPS_META_ADS_USAGE_THRESHOLD`` percent, waits before the next request, longer the
