@@ -222,7 +222,7 @@ class Recording:
         self.submitted: list[str] = []
         self.read: set[str] = set()
         self.in_flight: list[int] = []
-        post, get_json, pages = api.post_json, api.get_json, meta_ads.STREAMS["ad_insights"].pages
+        post, get_json = api.post_json, api.get_json
 
         def recording_post(path, stream, **kwargs):
             answer = post(path, stream, **kwargs)
@@ -237,7 +237,6 @@ class Recording:
             return get_json(path, stream, **kwargs)
 
         api.post_json, api.get_json = recording_post, recording_get
-        self._pages = pages
 
 
 def test_up_to_n_report_runs_are_in_flight_and_rows_come_in_day_order(
