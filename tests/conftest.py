@@ -50,6 +50,11 @@ ORDER = (
 """Test files that start first, in this order (the longest first)."""
 
 
+_DBT_TARGET_OWNER = "PYTEST_REVOPS_DBT_TARGET_PID"
+"""Names the process that made this run's ``DBT_TARGET_PATH`` (workers inherit the controller's
+environment, and make their own)."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Each worker's dbt calls write their own target directory (manifest, partial-parse state,
     run results): workers sharing ``dbt_project/target`` overwrote each other's files, and
@@ -62,9 +67,6 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["DBT_TARGET_PATH"] = target
         os.environ[_DBT_TARGET_OWNER] = str(os.getpid())
         config.add_cleanup(lambda: shutil.rmtree(target, ignore_errors=True))
-
-
-_DBT_TARGET_OWNER = "PYTEST_REVOPS_DBT_TARGET_PID"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -258,6 +258,11 @@ class _Run:
     polls: int = 0
     waited: float = 0.0
 
+    @property
+    def running(self) -> bool:
+        """Submitted, and neither complete nor failed yet."""
+        return self.run_id is not None and not self.done and self.failure is None
+
 
 def report_status(api: ApiClient, run: _Run) -> None:
     """One status read of a submitted report run: ``run.done`` once ``Job Completed`` at
@@ -318,7 +323,7 @@ def report_pages(
                 except RequestTooLarge as why:
                     run.failure = why
         for run in window:  # one status read of each run still going
-            if run.run_id is not None and not run.done and run.failure is None:
+            if run.running:
                 try:
                     report_status(api, run)
                 except JobFailed as why:
@@ -340,7 +345,7 @@ def report_pages(
             if head.waited + delay <= settings.timeout:
                 api.sleep(delay)
                 for run in window:
-                    if run.run_id is not None and not run.done and run.failure is None:
+                    if run.running:
                         run.waited += delay
                 continue
             head.failure = JobFailed(
