@@ -70,6 +70,7 @@ def revops_transform():
 
     from revops.config import dbt_project_dir
     from revops.orchestration.objects import dbt_parse_cache, warehouse_profile_mapping
+    from revops.pipeline import ATTRIBUTION_SELECTOR, BUILD_FLAGS
 
     dbt = {
         "project_dir": str(dbt_project_dir()),
@@ -81,6 +82,7 @@ def revops_transform():
             ),
         ),
         "install_deps": False,
+        "dbt_cmd_flags": BUILD_FLAGS,  # no unit tests on the daily build: CI runs them
         # dbt's partial-parse state kept between tasks and runs: no full parse per task
         "cache_dir": dbt_parse_cache("revops_transform"),
         # `announce_marts` updates the one asset downstream DAGs use; Cosmos's own per-table
@@ -103,7 +105,7 @@ def revops_transform():
 
     # everything that does not need the data-driven credits (staging, intermediate, marts)
     build_models = DbtBuildLocalOperator(
-        task_id="build_models", exclude=["source:attribution+"], **dbt
+        task_id="build_models", exclude=[ATTRIBUTION_SELECTOR], **dbt
     )
 
     @task
@@ -114,7 +116,7 @@ def revops_transform():
 
     # the attribution marts, once markov and shapley credits are written
     build_attribution_marts = DbtBuildLocalOperator(
-        task_id="build_attribution_marts", select=["source:attribution+"], **dbt
+        task_id="build_attribution_marts", select=[ATTRIBUTION_SELECTOR], **dbt
     )
 
     @task(outlets=[MARTS])

@@ -89,6 +89,8 @@ def test_transform_runs_when_every_raw_schema_updated_or_at_a_daily_time(dagbag)
 def test_transform_builds_dbt_on_the_revops_warehouse_connection(dagbag) -> None:
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+    from revops.pipeline import ATTRIBUTION_SELECTOR, BUILD_FLAGS
+
     dag = dagbag.dags["revops_transform"]
     builds = [t for t in dag.tasks if t.task_id.startswith("build_")]
     assert [t.task_id for t in builds] == ["build_models", "build_attribution_marts"]
@@ -100,6 +102,9 @@ def test_transform_builds_dbt_on_the_revops_warehouse_connection(dagbag) -> None
         assert build.profile_config.target_name == "warehouse"
         assert not any(k.startswith("REVOPS_PG_") for k in (build.env or {}))
         assert build.emit_datasets is False
+        # the same selections and flags as `revops transform`: no dbt unit tests on the data
+        assert build.dbt_cmd_flags == BUILD_FLAGS == ["--exclude-resource-type", "unit_test"]
+    assert builds[0].exclude == [ATTRIBUTION_SELECTOR] == builds[1].select
     # the marts asset is announced last, by the task that passes the backfill mark on
     announce = dag.get_task("announce_marts")
     assert {a.name for a in announce.outlets} == {"marts"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email
+import json
+import os
 import re
 from datetime import UTC, datetime
 from email import policy
@@ -10,8 +12,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from warehouse_checks import table_digest
 
+from revops.config import dbt_project_dir
 from revops.demo import _raw_and_mart_counts, run_demo
 from revops.reports.periods import last_complete_week
 from revops.transform import run_dbt
@@ -57,6 +61,8 @@ def test_demo_runs_the_dags_twice_with_the_same_tables_and_one_email_each(
     incremental = table_digest(fresh_db, "marts.fct_ad_spend_daily")
     run_dbt(["build", "--select", "fct_ad_spend_daily", "--full-refresh"], fresh_db, quiet=True)
     assert table_digest(fresh_db, "marts.fct_ad_spend_daily") == incremental
+
+    check_dbt_unit_tests_pass(fresh_db)
 
     message = email.message_from_bytes(Path(messages[-1]).read_bytes(), policy=policy.default)
     html = message.get_body(("html",)).get_content()
@@ -137,3 +143,24 @@ def check_bi_reader_reads_marts_only(url: str) -> None:
         finally:
             conn.execute("reset role")
             conn.execute(f"drop role {login}")
+
+
+def check_dbt_unit_tests_pass(url: str) -> None:
+    """dbt's unit tests, which the daily build leaves out (revops.pipeline.BUILD_FLAGS), run
+    here on the demo's warehouse (they need the tested models' parents to exist): every one
+    declared in the project ran and passed (a failure raises)."""
+    project = dbt_project_dir()
+    declared = {
+        case["name"]
+        for path in project.glob("models/**/*.yml")
+        for case in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
+    }
+    run_dbt(["test", "--select", "test_type:unit"], url, quiet=True)
+    target = Path(os.environ.get("DBT_TARGET_PATH") or project / "target")
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    ran = {
+        r["unique_id"].rsplit(".", 1)[-1]: r["status"]
+        for r in results
+        if r["unique_id"].startswith("unit_test.")
+    }
+    assert declared and ran == dict.fromkeys(declared, "pass"), ran
