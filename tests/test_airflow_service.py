@@ -3,7 +3,7 @@
 ``revops airflow start`` (LocalExecutor, metadata in a new database on the machine's
 PostgreSQL), the simulator and a local SMTP server. Day 1: the six extracts are unpaused and
 the scheduler runs them, then (on their assets) transform and publish: the marts have rows and
-exactly one report e-mail goes out. Then every extract is backfilled over the three days
+exactly one report e-mail goes out. Then every extract is backfilled over the two days
 before day 1's interval (``POST /backfills``): each run re-extracts its day, no incremental
 cursor moves, and the transform and publish runs the backfill triggers send no report.
 Day 2: one vendor's port stops answering; its extract fails, the other five load, transform
@@ -95,8 +95,8 @@ def _chain_settled(airflow: AirflowHandle, metadata: str, after: datetime) -> bo
     )
 
 
-def _backfill_three_days(airflow: AirflowHandle, metadata: str, warehouse: str) -> float:
-    """Backfill every extract over the three days before the latest run's interval (through
+def _backfill_two_days(airflow: AirflowHandle, metadata: str, warehouse: str) -> float:
+    """Backfill every extract over the two days before the latest run's interval (through
     ``POST /backfills``, as ``airflow backfill create`` does) and check what it did; seconds.
 
     Each backfill run re-extracts exactly its data interval, every row of those days is
@@ -112,7 +112,7 @@ def _backfill_three_days(airflow: AirflowHandle, metadata: str, warehouse: str) 
         datetime.fromisoformat(airflow.runs(dag_id)[-1]["data_interval_start"])
         for dag_id in EXTRACTS
     )
-    days = [(latest - timedelta(n), latest - timedelta(n - 1)) for n in (3, 2, 1)]
+    days = [(latest - timedelta(n), latest - timedelta(n - 1)) for n in (2, 1)]
     with psycopg.connect(warehouse) as conn:
         newest_before = latest_incremental_runs(conn)
     cursors_before = {system: cursors(warehouse, system) for system in EXTRACT_SYSTEMS}
@@ -175,7 +175,7 @@ def _backfill_three_days(airflow: AirflowHandle, metadata: str, warehouse: str) 
         for dag_id, dag_runs in runs.items()
         for r in dag_runs
     }
-    assert len(recorded) == len(expected) == 18 and set(recorded) == expected, recorded
+    assert len(recorded) == len(expected) == 12 and set(recorded) == expected, recorded
 
     # no incremental cursor moved: dlt's committed state and the gate's view are as they were
     assert {system: cursors(warehouse, system) for system in EXTRACT_SYSTEMS} == cursors_before
@@ -425,9 +425,9 @@ def test_scheduler_runs_the_chain_and_holds_the_report_when_a_vendor_is_down(
             assert set(day_one_rows) == {f"raw_{s}" for s in EXTRACT_SYSTEMS}
             assert all(rows > 0 for rows in day_one_rows.values()), day_one_rows
 
-            # -- a backfill of the three days before day 1's interval, after day 1 ran
-            took = _backfill_three_days(airflow, metadata, fresh_db)
-            print(f"backfill of three days through the scheduler: {took:.0f}s")
+            # -- a backfill of the two days before day 1's interval, after day 1 ran
+            took = _backfill_two_days(airflow, metadata, fresh_db)
+            print(f"backfill of two days through the scheduler: {took:.0f}s")
             assert len(_messages(outbox, LEADERSHIP)) == 1  # backfills don't e-mail leadership
             assert _raw_rows(fresh_db) == day_one_rows  # re-extracted rows merged onto their own
             alerts_before = len(_messages(outbox, ONCALL))
