@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import email
-import json
-import os
 import re
 from datetime import UTC, datetime
 from email import policy
@@ -148,19 +146,18 @@ def check_bi_reader_reads_marts_only(url: str) -> None:
 def check_dbt_unit_tests_pass(url: str) -> None:
     """dbt's unit tests, which the daily build leaves out (revops.pipeline.BUILD_FLAGS), run
     here on the demo's warehouse (they need the tested models' parents to exist): every one
-    declared in the project ran and passed (a failure raises)."""
-    project = dbt_project_dir()
+    declared in the project ran and passed, as the `record_dbt_results` hook recorded them (a
+    failure also raises)."""
+    from revops.quality.dbt_results import read_newest
+
     declared = {
         case["name"]
-        for path in project.glob("models/**/*.yml")
+        for path in dbt_project_dir().glob("models/**/*.yml")
         for case in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
     }
     run_dbt(["test", "--select", "test_type:unit"], url, quiet=True)
-    target = Path(os.environ.get("DBT_TARGET_PATH") or project / "target")
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    ran = {
-        r["unique_id"].rsplit(".", 1)[-1]: r["status"]
-        for r in results
-        if r["unique_id"].startswith("unit_test.")
-    }
+    with psycopg.connect(url) as conn:
+        results = [r for r in read_newest(conn) or [] if r.resource_type == "unit_test"]
+    newest = max(results, key=lambda r: r.recorded_at).invocation_id if results else None
+    ran = {r.name: r.status for r in results if r.invocation_id == newest}
     assert declared and ran == dict.fromkeys(declared, "pass"), ran
