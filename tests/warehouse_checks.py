@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -15,22 +15,47 @@ def with_database(url: str, dbname: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
 
 
+_HELD: set[tuple[str, str]] = set()
+"""(server, database) pairs this process's :func:`new_database` calls hold right now."""
+
+
 @contextmanager
 def new_database(
     server_url: str, prefix: str = "revops_test", template: str | None = None
 ) -> Iterator[str]:
-    """URL of a new database ``<prefix>_<random>`` on the server, dropped afterwards: empty, or a
-    copy of the database ``template`` (a file copy, well under a second)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    """URL of a new database on the server, dropped afterwards: empty, or a copy of the
+    database ``template`` (a file copy, well under a second).
+
+    Named ``<prefix>_<xdist worker>_<n>``, ``n`` the lowest number this process does not hold
+    and the server does not have: the tests of a file, one after another, get the same name.
+    dbt keys its saved parse on the connection (database name included) and parses the whole
+    project again (15 s and more) for a new one, so random names cost a full parse per test.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     admin = with_database(server_url, "postgres")
     copy = f' template "{template}"' if template else ""
+    server = urlsplit(server_url).netloc
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"{copy}')
+        for n in range(1000):
+            name = f"{prefix}_{worker}_{n}"
+            if (server, name) in _HELD:
+                continue
+            try:
+                conn.execute(f'create database "{name}"{copy}')
+                break
+            except psycopg.errors.DuplicateDatabase:
+                continue  # another run's (a session beside this one on a shared server)
+        else:
+            raise RuntimeError(f"no free database name {prefix}_{worker}_<n> on {server}")
+    _HELD.add((server, name))
     try:
         yield with_database(server_url, name)
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        try:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'drop database if exists "{name}" with (force)')
+        finally:
+            _HELD.discard((server, name))
 
 
 def table_digest(url: str, table: str) -> tuple[int, str]:
