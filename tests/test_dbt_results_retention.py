@@ -9,6 +9,7 @@ finds the newest result of a mart that was not rebuilt since.
 from __future__ import annotations
 
 import psycopg
+from warehouse_checks import own_dbt_target
 
 from revops.transform import run_dbt
 
@@ -53,7 +54,8 @@ def test_the_retention_is_a_dbt_var(fresh_db: str) -> None:
     run_dbt(SELECT, fresh_db, quiet=True)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         insert_result(conn, NODE, 10, "ten-days-ago")
-    run_dbt([*SELECT, "--vars", "{dbt_results_retention_days: 5}"], fresh_db, quiet=True)
+    with own_dbt_target("retention-5"):  # its own saved parse
+        run_dbt([*SELECT, "--vars", "{dbt_results_retention_days: 5}"], fresh_db, quiet=True)
     with psycopg.connect(fresh_db) as conn:
         left = conn.execute(
             "select count(*) from revops_meta.dbt_results where invocation_id = 'ten-days-ago'"

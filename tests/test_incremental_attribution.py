@@ -17,7 +17,7 @@ import numpy as np
 import psycopg
 import pytest
 from test_incremental_marts import extract_all
-from warehouse_checks import new_database
+from warehouse_checks import new_database, own_dbt_target
 
 from revops.attribution import fitted
 from revops.attribution.pathset import PathSet
@@ -153,7 +153,8 @@ def days(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             extract_all(server, url, tmp / "state")
             if day == DAYS:  # the same data, its last day built with the change detection off
                 with new_database(server_url, "revops_incr_off", template=result.name) as off:
-                    transform(off, moment, tuple(OFF))
+                    with own_dbt_target("detection-off"):  # its own saved parse
+                        transform(off, moment, tuple(OFF))
                     result.undetected = off
                     transform(url, moment)
                     result.fits_per_day.append(fits(url))

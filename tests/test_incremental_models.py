@@ -11,7 +11,7 @@ from unittest import mock
 
 import psycopg
 import pytest
-from warehouse_checks import table_digest
+from warehouse_checks import own_dbt_target, table_digest
 
 from revops.simulator import Company, SimulatorServer
 from revops.sources import run_extract
@@ -67,7 +67,8 @@ def test_incremental_days_equal_a_full_refresh(model, fresh_db, tmp_path) -> Non
             if day == 2:
                 delete_one_click(fresh_db)
             if day == DAYS:
-                build(fresh_db, [model], *DETECTION_OFF)
+                with own_dbt_target("detection-off"):
+                    build(fresh_db, [model], *DETECTION_OFF)
                 without_detection = table_digest(fresh_db, model)
             build(fresh_db, [model])
         incremental = table_digest(fresh_db, model)

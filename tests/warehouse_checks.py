@@ -58,6 +58,25 @@ def new_database(
             _HELD.discard((server, name))
 
 
+@contextmanager
+def own_dbt_target(label: str) -> Iterator[None]:
+    """dbt calls in the block write their own target directory (``<DBT_TARGET_PATH>/<label>``).
+
+    dbt parses the whole project again when ``--vars`` (or the database) differ from its
+    saved parse: a test that builds once with other vars and then goes on as before keeps
+    both saved parses this way, instead of two full parses.
+    """
+    base = os.environ.get("DBT_TARGET_PATH")
+    if base is None:
+        yield
+        return
+    os.environ["DBT_TARGET_PATH"] = os.path.join(base, label)
+    try:
+        yield
+    finally:
+        os.environ["DBT_TARGET_PATH"] = base
+
+
 def table_digest(url: str, table: str) -> tuple[int, str]:
     """Row count and an md5 over every row's text, in a stable order."""
     with psycopg.connect(url) as conn:
