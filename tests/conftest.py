@@ -98,11 +98,28 @@ def server_url() -> Iterator[str]:
     home = Path(tempfile.mkdtemp(prefix="revops-test-warehouse-"))
     warehouse = EmbeddedWarehouse(home)
     url = warehouse.start()
+    _without_durability(url)
     try:
         yield url
     finally:
         warehouse.stop()
         shutil.rmtree(home, ignore_errors=True)
+
+
+TEST_SERVER_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+"""A test warehouse's server does not wait for the disk: its data lives for one session (a
+crash loses nothing a test needs), and each database the tests create and drop, each dlt load
+and dbt build committed, otherwise waited for its writes to reach the disk."""
+
+
+def _without_durability(url: str) -> None:
+    """Apply :data:`TEST_SERVER_SETTINGS` to the embedded test server (all reloadable)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, value in TEST_SERVER_SETTINGS.items():
+            conn.execute(f"alter system set {name} = '{value}'")
+        conn.execute("select pg_reload_conf()")
 
 
 @pytest.fixture
