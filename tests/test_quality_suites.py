@@ -333,3 +333,19 @@ def test_the_alert_lists_each_failure_with_observed_expected_and_its_data_docs_p
         "https://docs.example.com/gate/validations/marts/fct_ad_spend_daily/run/page.html"
         in hosted.get_body(("plain",)).get_content()
     )
+
+
+def test_importing_the_gate_logs_nothing_of_great_expectations_at_info() -> None:
+    """A task log at INFO (as Airflow's) gets none of GX's import-time lines: before, about
+    200 of a check_quality task log's 230 lines were GX registering its functions."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; logging.basicConfig(level=logging.INFO); "
+        "import revops.quality.gate; "
+        "logging.getLogger('great_expectations.x').warning('gx warnings still show')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    lines = [line for line in done.stderr.splitlines() if "great_expectations" in line]
+    assert lines == ["WARNING:great_expectations.x:gx warnings still show"], lines[:5]

@@ -13,3 +13,11 @@
 
 Import the modules directly; this package stays import-light (GX is slow to load).
 """
+
+import logging
+
+# Great Expectations logs at INFO each function it registers while it is imported (about 200
+# lines), each expectation it builds and each asset it adds (about 2,000 lines, 0.9 MB, per gate
+# run): in every check_quality task log they hid the gate's own lines and cost the task's time.
+# Set here, before any module of this package imports GX. Its warnings and errors still show.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)

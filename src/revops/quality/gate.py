@@ -60,10 +60,6 @@ from revops.quality.suites import (
 from revops.warehouse import Warehouse, WarehouseError, redact
 
 log = logging.getLogger(__name__)
-# Great Expectations logs each expectation it builds and each asset it adds at INFO: about 2,000
-# lines (0.9 MB) in every check_quality task log, which hid the gate's own lines and cost the
-# task's time. Its warnings and errors still show.
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 DOCS_SITE = "revops_gate"
 CHECKPOINT = "revops_publish_gate"
