@@ -104,8 +104,9 @@ class AirflowHandle:
 
     settings: service.Settings
     api: service.Api
-    _runs: dict[str, list[dict]] | None = field(default=None, init=False, repr=False)
-    """Every DAG's runs as one poll of :meth:`wait` read them (None outside a poll)."""
+    _poll: dict[str, dict[str, list[dict]]] | None = field(default=None, init=False, repr=False)
+    """Inside a poll of :meth:`wait`: every DAG's runs, read once at the poll's first
+    :meth:`runs` (key ``"runs"``); None outside a poll."""
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 120) -> None:
         """Wait until the dag-processor has parsed these DAGs (fail on import errors)."""
@@ -152,8 +153,11 @@ class AirflowHandle:
 
     def runs(self, dag_id: str) -> list[dict]:
         """The DAG's runs, oldest first (inside a poll of :meth:`wait`, as the poll read them)."""
-        runs = self._runs if self._runs is not None else self._every_run()
-        return runs.get(dag_id, [])
+        if self._poll is None:
+            return self._every_run().get(dag_id, [])
+        if "runs" not in self._poll:
+            self._poll["runs"] = self._every_run()
+        return self._poll["runs"].get(dag_id, [])
 
     def _every_run(self) -> dict[str, list[dict]]:
         """Every DAG's runs, oldest first, in as few requests as the page limit allows (one
@@ -197,12 +201,12 @@ class AirflowHandle:
         """Poll ``done`` until true; fail naming ``what`` and every run's state. Seconds taken."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:
-            self._runs = self._every_run()  # what done() reads of runs, once per poll
+            self._poll = {}  # done() reads every DAG's runs once per poll, if at all
             try:
                 if done():
                     return time.monotonic() - began
             finally:
-                self._runs = None
+                self._poll = None
             time.sleep(poll)
         pytest.fail(
             f"timed out after {timeout:.0f}s waiting for {what}\n{self.describe(dag_ids)}\n"

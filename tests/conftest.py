@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from warehouse_checks import new_database
 
@@ -114,8 +115,6 @@ and dbt build committed, otherwise waited for its writes to reach the disk."""
 
 def _without_durability(url: str) -> None:
     """Apply :data:`TEST_SERVER_SETTINGS` to the embedded test server (all reloadable)."""
-    import psycopg
-
     with psycopg.connect(url, autocommit=True) as conn:
         for name, value in TEST_SERVER_SETTINGS.items():
             conn.execute(f"alter system set {name} = '{value}'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -70,11 +71,8 @@ def own_dbt_target(label: str) -> Iterator[None]:
     if base is None:
         yield
         return
-    os.environ["DBT_TARGET_PATH"] = os.path.join(base, label)
-    try:
+    with mock.patch.dict(os.environ, {"DBT_TARGET_PATH": os.path.join(base, label)}):
         yield
-    finally:
-        os.environ["DBT_TARGET_PATH"] = base
 
 
 def table_digest(url: str, table: str) -> tuple[int, str]:
