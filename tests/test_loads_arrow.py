@@ -28,6 +28,7 @@ from revops.sources.base import (
     reset_notes,
     resource_hints,
     screened,
+    with_row_ids,
 )
 
 
@@ -78,6 +79,15 @@ def test_a_value_dlt_could_not_coerce_keeps_its_row_a_dict():
     assert apart == [{"id": "2", "n": "not a number"}]
     assert table.column("id").to_pylist() == ["1", "3"]
     assert table.column("n").to_pylist() == [1, 2]
+
+
+def test_row_ids_sort_in_the_order_the_rows_were_read():
+    first = with_row_ids(pa.table({"n": list(range(300))}))
+    second = with_row_ids(pa.table({"n": list(range(5))}))  # made at once: the clock may not move
+    ids = first.column("_dlt_id").to_pylist() + second.column("_dlt_id").to_pylist()
+    assert ids == sorted(ids) and len(set(ids)) == len(ids) == 305
+    assert {len(i) for i in ids} == {24} and set("".join(ids)) <= set("0123456789abcdef")
+    assert first.schema.field("_dlt_id").nullable is False
 
 
 def test_batch_size_setting_is_checked(monkeypatch):
@@ -256,8 +266,9 @@ def test_a_first_load_appends_and_a_later_load_merges(fresh_db, tmp_path):
     assert schema.tables["items"]["x-merge-strategy"] == "upsert"
     assert schema.tables["items"]["x-merge-skip-unchanged-rows"] is True
     assert schema.tables["items"]["columns"]["_dlt_id"]["row_key"] is True  # never compared
-    # a routed variant has no row-key hint on _dlt_id: it merges by delete and insert
-    assert schema.tables["item_history"]["x-merge-strategy"] == "delete-insert"
+    # a routed variant's _dlt_id is a row key too: it merges the same way
+    assert schema.tables["item_history"]["x-merge-strategy"] == "upsert"
+    assert schema.tables["item_history"]["columns"]["_dlt_id"]["row_key"] is True
     assert {"items", "item_history"} <= _staged(fresh_db)
     cols, rows = _contents(fresh_db)["items"]
     assert len(rows) == 7
@@ -290,9 +301,16 @@ def test_a_key_repeated_across_batches_of_a_first_load_turns_it_to_merge(fresh_d
     schema = info.load_packages[0].schema
     assert schema.tables["items"]["write_disposition"] == "merge"
     assert schema.tables["items"][DEDUPLICATED_HINT] is False  # dlt's merge dedups it
-    cols, rows = _contents(fresh_db)["items"]
+    # of a key's rows in the load, dlt's merge keeps the one with the highest _dlt_id: the last read
+    for table in ("items", "item_history"):
+        assert schema.tables[table]["columns"]["_dlt_id"]["dedup_sort"] == "desc"
+    contents = _contents(fresh_db)
+    cols, rows = contents["items"]
     assert len(rows) == 7
     assert [r[cols.index("count")] for r in rows if r[cols.index("id")] == "2"] == ["101"]
+    cols, rows = contents["item_history"]
+    assert len(rows) == 7
+    assert [r[cols.index("count")] for r in rows if r[cols.index("item_id")] == "2"] == ["101"]
 
 
 def test_without_skipping_unchanged_rows_a_merge_deletes_and_inserts(fresh_db, tmp_path):

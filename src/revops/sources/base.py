@@ -989,34 +989,66 @@ def _coerced(value: Any, data_type: str) -> Any:
     return value
 
 
-ROW_ID_BYTES = 12
-"""Random bytes of one ``_dlt_id`` (16 base64 characters, no padding; dlt's own are 10 bytes)."""
+ROW_ID_WIDTH = (13, 6, 5)
+"""Hex digits of each part of a ``_dlt_id``: the batch's sequence number, the row's position in
+its batch, random digits (24 characters; dlt's own ids are 14 random base64 characters)."""
+
+_last_batch = 0
+
+
+def _batch_sequence() -> int:
+    """A number larger than any this process gave before: microseconds since the epoch, or one
+    more than the last when the clock has not moved (13 hex digits last until the year 2112)."""
+    global _last_batch
+    _last_batch = max(_last_batch + 1, time.time_ns() // 1000)
+    return _last_batch
 
 
 def with_row_ids(table: Any) -> Any:
-    """``table`` with dlt's random row id ``_dlt_id`` appended, made for the whole table at
-    once: one base64 text cut into equal slices by offsets (dlt's normalizer encodes each id in
-    a Python loop, 0.13 s of 119,040 rows' 0.19 s normalize here). Raw tables keep the column
-    dicts and Arrow tables alike have had; :data:`ROW_ID_COLUMN` declares it as dlt does."""
-    import base64
+    """``table`` with dlt's row id ``_dlt_id`` appended, in the order the rows were read: the
+    batch's sequence number, the row's position and random digits, in hex of fixed width, so a
+    later row's id sorts after an earlier one's (in any collation: digits and a-f only).
+
+    dlt's merge keeps, of the rows a load holds for one key, the one with the highest
+    ``_dlt_id`` (``dedup_sort`` in :data:`ROW_ID_COLUMN`): the last read, as :class:`Batcher`
+    promises. dlt's own ids are random, so which row it kept was not defined. The ids are made
+    for the whole table at once (dlt's normalizer encodes each of its ids in a Python loop)."""
     import secrets
 
     import numpy as np
     import pyarrow as pa
 
     rows = table.num_rows
-    width = ROW_ID_BYTES * 4 // 3
-    text = base64.b64encode(secrets.token_bytes(rows * ROW_ID_BYTES))
+    seq_width, at_width, random_width = ROW_ID_WIDTH
+    if rows >= 16**at_width:  # REVOPS_LOAD_BATCH_ROWS stops at 5,000,000
+        raise ValueError(f"a batch of {rows} rows: a row id counts up to {16**at_width - 1}")
+    width = seq_width + at_width + random_width
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    text = np.empty((rows, width), dtype=np.uint8)
+    text[:, :seq_width] = np.frombuffer(f"{_batch_sequence():0{seq_width}x}".encode(), np.uint8)
+    at = np.arange(rows, dtype=np.int64)
+    for place in range(at_width):
+        shift = 4 * (at_width - 1 - place)
+        text[:, seq_width + place] = digits[(at >> shift) & 15]
+    noise = np.frombuffer(secrets.token_bytes(rows * random_width), dtype=np.uint8)
+    text[:, seq_width + at_width :] = digits[noise.reshape(rows, random_width) & 15]
     offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
     ids = pa.StringArray.from_buffers(rows, pa.py_buffer(offsets.tobytes()), pa.py_buffer(text))
     return table.append_column(pa.field("_dlt_id", pa.string(), nullable=False), ids)
 
 
 ROW_ID_COLUMN = {
-    "_dlt_id": {"data_type": "text", "nullable": False, "unique": True, "row_key": True}
+    "_dlt_id": {
+        "data_type": "text",
+        "nullable": False,
+        "unique": True,
+        "row_key": True,
+        "dedup_sort": "desc",
+    }
 }
 """dlt's hints for ``_dlt_id`` (dlt.common.schema.utils.dlt_id_column): a row key, so a merge
-never compares it (an unchanged row is still unchanged with a new random id)."""
+never compares it (an unchanged row is still unchanged with a new id); and the merge's dedup
+keeps the row with the highest id, the last read (:func:`with_row_ids`)."""
 
 
 def arrow_batch(
@@ -1161,9 +1193,12 @@ class Batcher:
                 buffer.first_load = not seen
                 buffer.keys = set()
                 merge_key = hints.get("merge_key") if variant else self._resource_hint("merge_key")
-                # a variant's _dlt_id carries no row-key hint (see _flush): a merge that skips
-                # unchanged rows would compare it, so variants merge by delete and insert
-                buffer.upsert = self.skip_unchanged and not merge_key and not variant
+                buffer.upsert = self.skip_unchanged and not merge_key
+            if variant:
+                # dlt starts a variant's hints from the resource's, columns included, and merges
+                # the columns an item declares onto them: cleared here, the variant has only its
+                # own (and _dlt_id's, which every batch declares)
+                self.resource.apply_hints(table_name=table, columns={}, create_table_variant=True)
             self.buffers[table] = buffer
         if hints:
             declared = hints.get("columns")
@@ -1246,8 +1281,7 @@ class Batcher:
             arrow, apart, json_columns = None, rows, {}
         if arrow is not None:
             arrow = with_row_ids(arrow)
-            if not buffer.variant:  # a variant's columns={} clears what it would inherit
-                json_columns = {**json_columns, **ROW_ID_COLUMN}
+            json_columns = {**json_columns, **ROW_ID_COLUMN}
         hints = dict(buffer.hints) if buffer.variant else {}
         if buffer.keyed and buffer.first_load and buffer.unique:
             hints["write_disposition"] = "append"
@@ -1316,12 +1350,20 @@ def batched(
 
 
 class _JsonAsTextNote(logging.Filter):
-    """Drops dlt's warning that an Arrow table's column hints differ from the schema's: the
-    batches carry JSON columns as text on purpose (pyarrow's CSV writer cannot write nested
-    values) and declare them ``json``, which dlt keeps; every other type is the declared one."""
+    """Drops two dlt warnings about what the batches do on purpose:
+
+    - an Arrow table's column hints differ from the schema's: the batches carry JSON columns as
+      text (pyarrow's CSV writer cannot write nested values) and declare them ``json``, which
+      dlt keeps; every other type is the declared one;
+    - ``dedup_sort`` on ``_dlt_id`` is ignored: every batch declares it (:data:`ROW_ID_COLUMN`),
+      and it is used only by the loads whose merge dedups (a key read in two batches)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "several column hints were different" not in record.getMessage()
+        message = record.getMessage()
+        if "several column hints were different" in message:
+            return False
+        ours = '"dedup_sort" column hint for column "_dlt_id"' in message
+        return not (ours and "ignored" in message)
 
 
 _JSON_NOTE = _JsonAsTextNote()
