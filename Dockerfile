@@ -33,5 +33,8 @@ RUN pip install --no-cache-dir -c /opt/revops/build/constraints.txt \
 
 WORKDIR /opt/airflow
 COPY --chown=airflow:0 dags ./dags
+# revops' airflow_local_settings.py: the scheduler and Celery workers preload what tasks import
+COPY --chown=airflow:0 airflow_config ./airflow_config
+ENV PYTHONPATH=/opt/airflow/airflow_config
 COPY --chown=airflow:0 dbt_project ./dbt_project
 COPY --chown=airflow:0 expectations ./expectations

@@ -19,12 +19,14 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make bi     - Superset (in .venv-bi) on the warehouse's marts, as bi_reader"
 
+# --no-compile: pip would byte-compile every file of every package (half of a fresh install's
+# time here); Python compiles a module the first time it is imported instead
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "revops needs Python 3.11; set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing revops and its pinned dependencies into $(VENV) (first time: a few minutes)"
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -50,11 +52,11 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_airflow.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src dags tests scripts
-	$(BIN)/ruff format --check src dags tests scripts
+	$(BIN)/ruff check src dags tests scripts airflow_config
+	$(BIN)/ruff format --check src dags tests scripts airflow_config
 
 format: $(STAMP)
-	$(BIN)/ruff format src dags tests scripts
+	$(BIN)/ruff format src dags tests scripts airflow_config
 
 warehouse-start: $(STAMP)
 	$(BIN)/revops warehouse status >/dev/null || $(BIN)/revops warehouse start
@@ -67,7 +69,7 @@ $(BI_STAMP): bi/requirements.txt
 	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
 	@echo "installing Superset into $(BI_VENV) (first time: about a minute)"
 	@$(BI_VENV)/bin/python -m pip install -q --upgrade pip
-	@$(BI_VENV)/bin/python -m pip install -q -r bi/requirements.txt
+	@$(BI_VENV)/bin/python -m pip install -q --no-compile -r bi/requirements.txt
 	@touch $(BI_STAMP)
 
 bi: $(STAMP) $(BI_STAMP)

@@ -514,7 +514,11 @@ def test_dags_dbt_project_and_expectations_are_where_airflow_and_revops_look():
         dags_folder = airflow_setting(env(service), "core", "dags_folder")
         dags_folder = dags_folder.replace("{AIRFLOW_HOME}", "/opt/airflow")
         assert dags_folder == f"{workdir}/dags", name
-        for folder, marker in [("dags", "revops_publish.py"), ("dbt_project", "dbt_project.yml")]:
+        for folder, marker in [
+            ("dags", "revops_publish.py"),
+            ("dbt_project", "dbt_project.yml"),
+            ("airflow_config", "airflow_local_settings.py"),
+        ]:
             assert (ROOT / folder / marker).exists()
             in_image = resolve(docker["copies"].get(folder, ""), workdir)
             mounted = {
@@ -524,8 +528,12 @@ def test_dags_dbt_project_and_expectations_are_where_airflow_and_revops_look():
             }
             assert f"{workdir}/{folder}" in mounted | {in_image}, (name, folder)
         assert resolve(docker["copies"]["expectations"], workdir) == f"{workdir}/expectations"
+        # Airflow imports revops' airflow_local_settings from there (PYTHONPATH, as the service)
+        pythonpath = {**docker["env"], **env(service)}.get("PYTHONPATH", "").split(":")
+        assert f"{workdir}/airflow_config" in pythonpath, name
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert not {"src", "dags", "dbt_project", "expectations", "constraints.txt"} & set(ignored)
+    kept = {"src", "dags", "dbt_project", "expectations", "airflow_config", "constraints.txt"}
+    assert not kept & set(ignored)
 
 
 def test_init_migrates_and_applies_the_projects_airflow_objects_and_the_ui_login():

@@ -218,6 +218,12 @@ def _sqlalchemy_url(url: str, driver: str = "psycopg2") -> str:
 # -- the environment every process shares ---------------------------------------------------
 
 
+def airflow_config_dir() -> Path:
+    """The folder of revops' ``airflow_local_settings.py`` (the Docker image copies it to
+    ``$AIRFLOW_HOME/config``, which Airflow puts on ``sys.path``)."""
+    return project_root() / "airflow_config"
+
+
 def service_env(settings: Settings, db_url: str, warehouse_url: str) -> dict[str, str]:
     """Variables that configure Airflow for this service (no inherited environment)."""
     from revops.orchestration.objects import WAREHOUSE_CONN_ENV, warehouse_connection_uri
@@ -269,6 +275,12 @@ def process_env(settings: Settings, airflow: Mapping[str, str]) -> dict[str, str
     path = inherited.get("PATH", "")
     if bin_dir not in path.split(os.pathsep):
         inherited["PATH"] = bin_dir + os.pathsep + path
+    # Airflow's local settings for revops (each process imports them at start: they preload
+    # what the tasks import in the processes that fork them, revops.orchestration.preload)
+    config = str(airflow_config_dir())
+    paths = [p for p in inherited.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if config not in paths:
+        inherited["PYTHONPATH"] = os.pathsep.join([config, *paths])
     no_proxy = inherited.get("NO_PROXY", "")
     inherited["NO_PROXY"] = ",".join(filter(None, [no_proxy, "127.0.0.1", "localhost"]))
     # an explicit AIRFLOW__* in the shell wins over the service's tuning, not over its wiring
