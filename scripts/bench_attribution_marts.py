@@ -51,10 +51,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SEED = 42
+SIZE: dict = {"by": "scale", "scale": 1.0, "as_of": None}
+"""What 1x, 10x... multiply: ``by: scale``, the company's size (``Company.generate(scale=x)``);
+``by: history``, its past at ``scale`` (``history_days`` = x years: the same company, the same
+people per day, a longer history; the ad extracts read it all, Meta its 37 months at most).
+``as_of``: the day built (the ad extracts' start dates count back from it)."""
+META_HISTORY_DAYS = 37 * 30  # Meta's insights go back 37 months (error 3018 before that)
 HEARTBEAT_SECONDS = 60
 
 # what the pipeline runs (revops.pipeline.transform), split into the steps timed here
@@ -161,7 +167,12 @@ def child_main(kind: str, spec: dict, result_path: str) -> None:
         from revops.simulator import Company, SimulatorServer
 
         began = time.perf_counter()
-        company = Company.generate(seed=spec["seed"], scale=spec["scale"], as_of=spec["as_of"])
+        company = Company.generate(
+            seed=spec["seed"],
+            scale=spec["scale"],
+            as_of=spec["as_of"],
+            history_days=spec["history_days"],
+        )
         server = SimulatorServer(company, cert_dir=spec["cert_dir"]).start()
         generated = time.perf_counter() - began
         stop = threading.Event()
@@ -365,7 +376,7 @@ def start_simulator(
     generating the company took."""
     result_path = home / "simulator.json"
     result_path.unlink(missing_ok=True)
-    spec = {"seed": SEED, "scale": scale, "as_of": as_of, "cert_dir": str(home / "tls")}
+    spec = {"seed": SEED, **company_size(scale), "as_of": as_of, "cert_dir": str(home / "tls")}
     proc = subprocess.Popen(
         _child_command("simulator", spec, result_path), env={**os.environ, **env}
     )
@@ -395,9 +406,42 @@ def stop_process(proc: subprocess.Popen) -> None:
     _ACTIVE.discard(proc)
 
 
+def company_size(x: float) -> dict:
+    """``Company.generate``'s ``scale`` and ``history_days`` for the size ``x`` (:data:`SIZE`)."""
+    from revops.simulator.company import HISTORY_DAYS
+
+    if SIZE["by"] == "history":
+        return {"scale": SIZE["scale"], "history_days": round(HISTORY_DAYS * x)}
+    return {"scale": x, "history_days": HISTORY_DAYS}
+
+
+def size_label(x: float) -> str:
+    """``1x scale``, ``10x history``: what the size ``x`` multiplies."""
+    return f"{x:g}x {SIZE['by']}"
+
+
+def history_env(x: float) -> dict[str, str]:
+    """With ``by: history``, the ad extracts' start dates: the company's first day (Meta: at
+    most :data:`META_HISTORY_DAYS` back), so the warehouse holds the whole longer past."""
+    if SIZE["by"] != "history" or x <= 0:
+        return {}
+    from datetime import date
+
+    as_of = date.fromisoformat(str(SIZE["as_of"])[:10])
+    first = as_of - timedelta(days=company_size(x)["history_days"])
+    meta_first = max(first, as_of - timedelta(days=META_HISTORY_DAYS))
+    return {
+        "REVOPS_GOOGLE_ADS_START_DATE": first.isoformat(),
+        "REVOPS_LINKEDIN_ADS_START_DATE": first.isoformat(),
+        "REVOPS_META_ADS_START_DATE": meta_first.isoformat(),
+    }
+
+
 def db_name(scale: float) -> str:
-    """The database holding one scale's warehouse: ``bench_s1``, ``bench_s0_2``."""
-    return "bench_s" + f"{scale:g}".replace(".", "_")
+    """The database holding one size's warehouse: ``bench_s1``, ``bench_s0_2`` (by scale),
+    ``bench_h10`` (by history)."""
+    kind = "h" if SIZE["by"] == "history" else "s"
+    return f"bench_{kind}" + f"{scale:g}".replace(".", "_")
 
 
 def scale_env(home: Path, scale: float) -> dict[str, str]:
@@ -409,6 +453,7 @@ def scale_env(home: Path, scale: float) -> dict[str, str]:
         "DBT_TARGET_PATH": str(base / "dbt-target"),
         "DBT_LOG_PATH": str(base / "dbt-logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **history_env(scale),
     }
 
 
@@ -420,7 +465,7 @@ def build_scale(scale: float, as_of: str, url: str, home: Path) -> dict:
     env = scale_env(home, scale)
     scratch = home / db_name(scale) / "scratch"
     info: dict = {"scale": scale, "as_of": as_of, "extract": {}}
-    _say(f"[scale {scale:g}] generating the company (seed {SEED}, as of {as_of})")
+    _say(f"[{size_label(scale)}] generating the company (seed {SEED}, as of {as_of})")
     sim_home = home / db_name(scale) / "simulator"
     sim_home.mkdir(parents=True, exist_ok=True)
     sim, sim_env, generated = start_simulator(scale, as_of, sim_home, env)
@@ -449,7 +494,7 @@ def build_scale(scale: float, as_of: str, url: str, home: Path) -> dict:
         f"      extract total: {info['raw_rows']:,d} rows in {info['extract_seconds']:.0f}s "
         f"({info['extract_seconds'] / 60:.1f} min)"
     )
-    _say(f"[scale {scale:g}] dbt {' '.join(BEFORE_ATTRIBUTION)} (dbt's own progress follows)")
+    _say(f"[{size_label(scale)}] dbt {' '.join(BEFORE_ATTRIBUTION)} (dbt's own progress follows)")
     done = run_child(
         "dbt",
         {"args": BEFORE_ATTRIBUTION, "url": url, "quiet": False},
@@ -661,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
             if marker.exists() and json.loads(marker.read_text())["as_of"] == as_of:
                 infos[scale] = json.loads(marker.read_text())
                 ensure_database(f"{base_url}/postgres", db_name(scale), fresh=False)
-                _say(f"[scale {scale:g}] reusing the warehouse built earlier in {home}")
+                _say(f"[{size_label(scale)}] reusing the warehouse built earlier in {home}")
             else:
                 ensure_database(f"{base_url}/postgres", db_name(scale), fresh=True)
                 infos[scale] = build_scale(scale, as_of, scale_url, home)

@@ -1,6 +1,9 @@
 """Benchmark: the next day's run on the same company at 1x and 10x its history.
 
-For each scale (``--scales``, default ``1,10``) it builds the company's warehouse at ``--as-of``
+Sizes (``--scales``, default ``1,10``) multiply the company's history (``--by history``, the
+default: ``Company.generate(history_days=365 * x)`` at ``--scale``, so the same people, deals and
+ad spend per day over a longer past, the ad extracts reading all of it, Meta its 37 months) or
+its size (``--by scale``). For each size it builds the company's warehouse at ``--as-of``
 with the helpers of ``scripts/bench_attribution_marts.py`` (the vendor simulator in its own
 process) and the six extracts as the product runs them (``revops.pipeline.extract``, recorded
 in ``revops_meta.extract_runs``; with ``--workdir`` raw data extracted earlier for the same day is
@@ -27,6 +30,7 @@ what grows with history is named. Everything measured is also written to
 
     python scripts/bench_next_day.py                           # make bench: 1x and 10x
     python scripts/bench_next_day.py --scales 0.1,1 --repeat 1 # a quicker look
+    python scripts/bench_next_day.py --scale 0.1 --repeat 1     # 1x and 10x history, smaller
     python scripts/bench_next_day.py --workdir /tmp/bnd        # keep (and reuse) the builds
 
 Each timed round starts from the same state: dlt restores its cursors from the copied
@@ -215,7 +219,7 @@ def build_raw(scale: float, as_of: str, url: str, home: Path) -> dict:
     info: dict = {"scale": scale, "as_of": as_of, "extract": {}}
     sim_home = home / bam.db_name(scale) / "simulator"
     sim_home.mkdir(parents=True, exist_ok=True)
-    bam._say(f"[scale {scale:g}] generating the company (seed {bam.SEED}, as of {as_of})")
+    bam._say(f"[{bam.size_label(scale)}] generating the company (seed {bam.SEED}, as of {as_of})")
     sim, sim_env, generated = bam.start_simulator(
         scale, as_of, sim_home, bam.scale_env(home, scale)
     )
@@ -433,6 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     """Build (or reuse) the warehouses, time the first build and the next day, print both."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", default="1,10", help="comma-separated (default 1,10)")
+    parser.add_argument(
+        "--by",
+        choices=["history", "scale"],
+        default="history",
+        help="what the scales multiply: the company's history (default: the same company with "
+        "a longer past, at --scale) or its size",
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="the company's size with --by history"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="next-day rounds (default 2)")
     parser.add_argument(
         "--as-of",
@@ -483,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     next_day = args.next_as_of or (datetime.fromisoformat(as_of) + timedelta(days=1)).isoformat()
     home = (args.workdir or Path(tempfile.mkdtemp(prefix="bench_next_day_"))).resolve()
     home.mkdir(parents=True, exist_ok=True)
+    bam.SIZE.update(by=args.by, scale=args.scale, as_of=as_of)
     os.environ.update(bam.scale_env(home, 0))  # nothing lands in the working tree
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from revops.warehouse import EmbeddedWarehouse
@@ -495,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         base_url = url.rsplit("/", 1)[0]
         admin_url = f"{base_url}/postgres"
         bam._say(
-            f"next-day benchmark: scales {', '.join(f'{s:g}' for s in scales)}, seed {bam.SEED}, "
+            f"next-day benchmark: {', '.join(bam.size_label(s) for s in scales)} (scale "
+            f"{bam.company_size(scales[0])['scale']:g}), seed {bam.SEED}, "
             f"built as of {as_of}, next day {next_day}, {args.repeat} rounds; under {home}"
         )
         infos: dict[float, dict] = {}
@@ -505,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
             marker = home / name / RAW_MARKER
             if marker.exists() and json.loads(marker.read_text())["as_of"] == as_of:
                 infos[scale] = json.loads(marker.read_text())
-                bam._say(f"[scale {scale:g}] reusing the raw data extracted earlier in {home}")
+                label = bam.size_label(scale)
+                bam._say(f"[{label}] reusing the raw data extracted earlier in {home}")
             else:
                 bam.ensure_database(admin_url, name, fresh=True)
                 infos[scale] = build_raw(scale, as_of, f"{base_url}/{name}", home)
@@ -514,12 +531,14 @@ def main(argv: list[str] | None = None) -> int:
             first_marker = home / name / tagged(FIRST_MARKER)
             if args.reuse_first and first_marker.exists():
                 first[scale] = json.loads(first_marker.read_text())
-                bam._say(f"[scale {scale:g}] reusing the first full build of an earlier run")
+                label = bam.size_label(scale)
+                bam._say(f"[{label}] reusing the first full build of an earlier run")
                 continue
             copied = copy_database(admin_url, name, day0)
             dropped = drop_dbt_schemas(f"{base_url}/{day0}")
             bam._say(
-                f"[scale {scale:g}] first full build on a copy ({copied:.0f}s to copy; dropped "
+                f"[{bam.size_label(scale)}] first full build on a copy ({copied:.0f}s to copy; "
+                "dropped "
                 f"{', '.join(dropped) or 'nothing'})"
             )
             state = home / name / tagged("state-day0")
@@ -538,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         for scale in scales if args.repeat > 0 else ():
             sim_home = home / bam.db_name(scale) / "simulator-next"
             sim_home.mkdir(parents=True, exist_ok=True)
-            bam._say(f"[scale {scale:g}] the simulator one day later ({next_day})")
+            bam._say(f"[{bam.size_label(scale)}] the simulator one day later ({next_day})")
             proc, sim_env, generated = bam.start_simulator(
                 scale, next_day, sim_home, bam.scale_env(home, scale)
             )

@@ -543,3 +543,27 @@ def test_unsubscribes_per_campaign_are_counted_once_and_stay_right() -> None:
     assert first == dict(counted) and sum(first.values()) > 0
     first.clear()  # a caller changing its copy changes nothing for the next
     assert fresh.unsubscribes_by_campaign() == dict(counted)
+
+
+def test_a_longer_history_is_the_same_company_further_back() -> None:
+    """``history_days``: the same people per day over a longer past (the benchmark's 10x
+    history); the people of the last year are the same people, from the same sources."""
+    from revops.simulator.social import structure_epoch
+
+    short = Company.generate(seed=42, scale=0.02, as_of=AS_OF)
+    long = Company.generate(seed=42, scale=0.02, as_of=AS_OF, history_days=3 * 365)
+    assert long.start_day == short.start_day - timedelta(days=2 * 365)
+    since = datetime.combine(short.start_day, datetime.min.time(), UTC) + timedelta(days=30)
+
+    def last_year(c: Company) -> set[tuple[str, str, str]]:
+        return {(p.id, p.email, p.source) for p in c.people if p.created_at >= since}
+
+    assert last_year(long) == last_year(short) and len(last_year(short)) > 100
+    assert 2.5 < len(long.people) / len(short.people) < 3.5
+    # every paid-social person of the long past came through an ad that existed then
+    assert {p.source for p in long.people if p.created_at < since} >= {"PAID_SOCIAL"}
+    # the ad accounts' structure starts early enough, and the same on consecutive days
+    start = long.start_day
+    assert structure_epoch(start) == structure_epoch(start + timedelta(days=1))
+    assert structure_epoch(start).date() < start - timedelta(days=150)
+    assert structure_epoch(short.start_day) == datetime(2024, 2, 5, 9, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """The ``revops`` command: run any stage by hand, with the same code the Airflow DAGs run.
 
 revops warehouse start|stop|url|status
-revops simulate serve [--seed N] [--scale X] [--port P]
+revops simulate serve [--seed N] [--scale X] [--history-days D] [--port P]
 revops simulate env --port P
 revops extract SYSTEM|all [--until ISO] [--since ISO]
 revops transform [-- DBT ARGS]
@@ -74,6 +74,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             port=args.port,
             faults=args.faults,
             as_of=args.as_of,
+            history_days=args.history_days,
         )
         return 0
     simulator.print_env(port=args.port, host=args.host)
@@ -328,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("action", choices=["serve", "env"])
     sim.add_argument("--seed", type=int, default=42)
     sim.add_argument("--scale", type=float, default=1.0)
+    sim.add_argument(
+        "--history-days",
+        type=int,
+        default=None,
+        help="how far back the company's data goes (default a year; the same people per day)",
+    )
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument(
         "--port", type=int, default=8765, help="first of six consecutive ports (one per vendor)"

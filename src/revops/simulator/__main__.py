@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("action", nargs="?", choices=["serve", "env"], default="serve")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--history-days", type=int, default=None, help="default a year")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--faults", default=None, help="RATE[:KINDS], e.g. 0.1")
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         faults=args.faults,
         as_of=args.as_of,
         cert_dir=args.cert_dir,
+        history_days=args.history_days,
     )
 
 

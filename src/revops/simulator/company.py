@@ -488,9 +488,14 @@ class Company:
     time_zone = ACCOUNT_TIME_ZONE
     list_name = "Newsletter"
 
-    def __init__(self, seed: int, scale: float, as_of: datetime) -> None:
+    def __init__(
+        self, seed: int, scale: float, as_of: datetime, history_days: int = HISTORY_DAYS
+    ) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
+        if history_days < 1:
+            raise ValueError("history_days must be at least 1")
+        self.history_days = history_days
         if as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=UTC)
         self.seed = seed
@@ -498,7 +503,7 @@ class Company:
         self.as_of = as_of.astimezone(UTC)
         self.as_of_ms = _ms(self.as_of)
         self.today: date = self.as_of.astimezone(TZ).date()
-        self.start_day: date = self.today - timedelta(days=HISTORY_DAYS)
+        self.start_day: date = self.today - timedelta(days=history_days)
         self.list_id = _md5(f"{seed}:list")[:10]
         self.list_web_id = int(_md5(f"{seed}:list:web")[:6], 16) % 900000 + 100000
         self.list_created_ms = _ms(datetime(2019, 3, 14, 16, 2, 11, tzinfo=UTC))
@@ -528,17 +533,23 @@ class Company:
 
     @classmethod
     def generate(
-        cls, seed: int = 42, scale: float = 1.0, as_of: datetime | date | str | None = None
+        cls,
+        seed: int = 42,
+        scale: float = 1.0,
+        as_of: datetime | date | str | None = None,
+        history_days: int = HISTORY_DAYS,
     ) -> Company:
         """Generate the company for ``seed`` and ``scale`` as seen at ``as_of``.
 
         ``as_of`` is a datetime (naive means UTC), a date (its UTC midnight) or an ISO string;
-        it defaults to now, truncated to the whole minute. The same arguments always give the
-        same company, and so byte-identical API answers.
+        it defaults to now, truncated to the whole minute. ``history_days``: how far back its
+        people, deals and ad data go (the same company with a longer past: the same people
+        per day). The same arguments always give the same company, and so byte-identical API
+        answers.
         """
         if as_of is None:
             as_of = datetime.now(UTC).replace(second=0, microsecond=0)
-        company = cls(seed, scale, parse_as_of(as_of))
+        company = cls(seed, scale, parse_as_of(as_of), history_days)
         freeze_generated()
         return company
 
@@ -896,7 +907,7 @@ class Company:
         self._ghosts = ghosts
 
     def _build_social(self) -> None:
-        social = Social(self.seed, self.scale, self.as_of_ms)
+        social = Social(self.seed, self.scale, self.as_of_ms, self.history_days)
         clicks = []
         for r in (*self._ghosts, *self._raws):
             if r.source == "PAID_SOCIAL":

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
 
-from revops.simulator.company import Company, freeze_generated
+from revops.simulator.company import HISTORY_DAYS, Company, freeze_generated
 from revops.simulator.credentials import SIM_CREDENTIALS, SYSTEMS, env_exports
 from revops.simulator.faults import FaultConfig, FaultPlan
 from revops.simulator.oauth import TokenStore
@@ -442,12 +442,14 @@ def run(
     faults: FaultConfig | str | None = None,
     as_of: datetime | str | None = None,
     cert_dir: Path | str | None = None,
+    history_days: int | None = None,
 ) -> None:
     """Generate the company and serve it in the foreground until Ctrl-C or SIGTERM (``revops
     simulate serve``; ``docker compose stop`` sends SIGTERM).
 
     ``faults`` is a :class:`FaultConfig` or a ``RATE[:KINDS]`` string; ``as_of`` an ISO date or
-    date-time (default: now, truncated to the minute).
+    date-time (default: now, truncated to the minute); ``history_days`` how far back the
+    company's data goes (default :data:`~revops.simulator.company.HISTORY_DAYS`).
     """
     if threading.current_thread() is threading.main_thread():
         # stop cleanly on both, even when started by a parent that ignores SIGINT (a background
@@ -458,13 +460,15 @@ def run(
         faults = FaultConfig.parse(faults, seed=seed)
     when = parse_as_of(as_of) if isinstance(as_of, str) else as_of
     started = time.monotonic()
-    company = Company.generate(seed=seed, scale=scale, as_of=when)
+    history_days = history_days or HISTORY_DAYS
+    company = Company.generate(seed=seed, scale=scale, as_of=when, history_days=history_days)
     company.crm.warm()  # build the CRM views now, not on the first connector's request
     freeze_generated()  # and keep them out of the garbage collector's walks
     server = SimulatorServer(company, host=host, port=port, faults=faults, cert_dir=cert_dir)
     urls = ", ".join(f"{s}={u}" for s, u in server.urls.items())
     print(
-        f"revops simulator serving seed={seed} scale={scale} as_of={company.as_of.isoformat()} "
+        f"revops simulator serving seed={seed} scale={scale} history_days={history_days} "
+        f"as_of={company.as_of.isoformat()} "
         f'at {server.base_url} - point connectors at it with: eval "$(revops simulate env '
         f'--port {server.port})"',
         flush=True,

@@ -79,12 +79,29 @@ LINKEDIN_ACCOUNT_ID = "508912345"
 LINKEDIN_ACCOUNT_NAME = "Lumenary Inc. - LinkedIn Ads"
 LINKEDIN_CURRENCY = "USD"
 LINKEDIN_ORG = "urn:li:organization:76543210"
-HISTORY_DAYS = 365
 _DOW = (1.05, 1.1, 1.1, 1.05, 0.95, 0.55, 0.5)
 _DOW_MEAN = sum(_DOW) / 7
 _HOURS = (2, 1, 1, 1, 1, 2, 4, 7, 10, 12, 13, 13, 12, 12, 12, 12, 11, 10, 9, 8, 7, 6, 4, 3)
 _HOURS_CUM = cumulative(_HOURS)
 _EPOCH = datetime(2024, 2, 5, 9, 0, tzinfo=UTC)
+"""When the ad accounts' structure starts (the first campaigns' creation), for a history that
+starts after it; a longer history moves it back in whole steps of :data:`_EPOCH_STEP_DAYS`."""
+_EPOCH_STEP_DAYS = 364  # whole weeks: the same weekday and hour; moves once a year at most
+_EPOCH_LEAD_DAYS = 400  # before the earliest person with an ad click (ghosts included)
+
+
+def structure_epoch(history_start: date) -> datetime:
+    """When the ad accounts' structure starts for a company whose history starts on
+    ``history_start``: :data:`_EPOCH`, or as many whole steps earlier as it takes to lie
+    :data:`_EPOCH_LEAD_DAYS` before it (the same for every ``as_of`` of a year, so a day's data
+    does not change when the company is seen a day later)."""
+    needed = datetime.combine(history_start, datetime.min.time(), UTC) - timedelta(
+        days=_EPOCH_LEAD_DAYS
+    )
+    if needed >= _EPOCH:
+        return _EPOCH
+    steps = -(-(_EPOCH - needed).days // _EPOCH_STEP_DAYS)
+    return _EPOCH - timedelta(days=steps * _EPOCH_STEP_DAYS)
 
 
 @dataclass(frozen=True)
@@ -276,12 +293,14 @@ def _li_fat_id(rng: random.Random) -> str:
 class Social:
     """Both ad accounts for one company: static structure, people's clicks, daily facts."""
 
-    def __init__(self, seed: int, scale: float, as_of_ms: int) -> None:
+    def __init__(self, seed: int, scale: float, as_of_ms: int, history_days: int) -> None:
         self.seed = seed
         self.scale = scale
         self.as_of_ms = as_of_ms
+        self.history_days = history_days  # the company's: daily facts go back as far
         self.meta_today = datetime.fromtimestamp(as_of_ms / 1000, tz=META_TZ).date()
         self.linkedin_today = datetime.fromtimestamp(as_of_ms / 1000, tz=UTC).date()
+        self.epoch = structure_epoch(self.linkedin_today - timedelta(days=history_days))
         self._build_static()
         self.clicks: list[SocialClick] = []
 
@@ -294,7 +313,7 @@ class Social:
             return str(rng.randrange(23_850_000_000_000_000, 23_860_000_000_000_000))
 
         def at(days: int, hours: int = 0) -> int:
-            return ms_of(_EPOCH + timedelta(days=days, hours=hours))
+            return ms_of(self.epoch + timedelta(days=days, hours=hours))
 
         campaigns: list[MetaCampaign] = []
         spec = [
@@ -615,7 +634,7 @@ class Social:
         return _Day(impressions, total, spend, times)
 
     def build_daily(self, raws: list[_Raw]) -> None:
-        """Daily facts of both platforms for their last 365 days, as reported at ``as_of``."""
+        """Daily facts of both platforms over the company's history, as reported at ``as_of``."""
         by_key: dict[tuple[str, date, str], list[SocialClick]] = defaultdict(list)
         for click in self.clicks:
             by_key[(click.platform, click.day, click.entity_id)].append(click)
@@ -654,10 +673,10 @@ class Social:
         created: dict[str, int],
         unit_micros: int,
     ) -> list[SocialDaily]:
-        """One platform's daily facts over its last 365 days (its own time zone's days): one
-        row per entity and day from its creation until its campaign is paused."""
+        """One platform's daily facts over the company's history (its own time zone's days):
+        one row per entity and day from its creation until its campaign is paused."""
         rows: list[SocialDaily] = []
-        day = today - timedelta(days=HISTORY_DAYS)
+        day = today - timedelta(days=self.history_days)
         while day <= today:
             bounds = day_bounds(day, tz)
             for e in entities:
