@@ -21,7 +21,7 @@ help:
 
 # pip byte-compiles every package as it installs (about half of a fresh install's 58 s here).
 # Kept: with PYTHONDONTWRITEBYTECODE set (as on this machine) nothing else writes .pyc files, and
-# every process would compile each module it imports (a fresh clone's tests: 511 -> 652 s)
+# every process would compile each module it imports (a fresh clone's pytest: 652 s, not 530 s)
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "revops needs Python 3.11; set PYTHON=/path/to/python3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

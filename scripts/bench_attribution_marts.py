@@ -439,9 +439,11 @@ def history_env(x: float) -> dict[str, str]:
 
 def db_name(scale: float) -> str:
     """The database holding one size's warehouse: ``bench_s1``, ``bench_s0_2`` (by scale),
-    ``bench_h10`` (by history)."""
-    kind = "h" if SIZE["by"] == "history" else "s"
-    return f"bench_{kind}" + f"{scale:g}".replace(".", "_")
+    ``bench_h10_s0_1`` (by history, at scale 0.1)."""
+    name = f"bench_s{scale:g}"
+    if SIZE["by"] == "history":
+        name = f"bench_h{scale:g}_s{SIZE['scale']:g}"
+    return name.replace(".", "_")
 
 
 def scale_env(home: Path, scale: float) -> dict[str, str]:

@@ -1,13 +1,14 @@
-"""Benchmark: the next day's run on the same company at 1x and 10x its history.
+"""Benchmark: the next day's run on the company at 1x and 10x.
 
-Sizes (``--scales``, default ``1,10``) multiply the company's history (``--by history``, the
-default: ``Company.generate(history_days=365 * x)`` at ``--scale``, so the same people, deals and
-ad spend per day over a longer past, the ad extracts reading all of it, Meta its 37 months) or
-its size (``--by scale``). For each size it builds the company's warehouse at ``--as-of``
-with the helpers of ``scripts/bench_attribution_marts.py`` (the vendor simulator in its own
-process) and the six extracts as the product runs them (``revops.pipeline.extract``, recorded
-in ``revops_meta.extract_runs``; with ``--workdir`` raw data extracted earlier for the same day is
-reused), then:
+Sizes (``--scales``, default ``1,10``) multiply the company's size (``--by scale``, the default)
+or its history (``--by history``: ``Company.generate(history_days=365 * x)`` at ``--scale``, the
+same people, deals and ad spend per day over a longer past, the ad extracts reading all of it,
+Meta its 37 months; the synthetic FX rates start in 2024, so a history reaching further back
+fails the first transform on a missing rate). For each size it builds the company's warehouse
+at ``--as-of`` with the helpers of ``scripts/bench_attribution_marts.py`` (the vendor simulator in
+its own process) and the six extracts as the product runs them (``revops.pipeline.extract``,
+recorded in ``revops_meta.extract_runs``; with ``--workdir`` raw data extracted earlier for the
+same day is reused), then:
 
 1. **first full build**: a copy of it with every dbt-built schema dropped (raw data, dlt's
    state and ``revops_meta`` kept) gets the product's transform
@@ -30,7 +31,7 @@ what grows with history is named. Everything measured is also written to
 
     python scripts/bench_next_day.py                           # make bench: 1x and 10x
     python scripts/bench_next_day.py --scales 0.1,1 --repeat 1 # a quicker look
-    python scripts/bench_next_day.py --scale 0.1 --repeat 1     # 1x and 10x history, smaller
+    python scripts/bench_next_day.py --by history --scale 0.1  # 1x and 10x history, smaller
     python scripts/bench_next_day.py --workdir /tmp/bnd        # keep (and reuse) the builds
 
 Each timed round starts from the same state: dlt restores its cursors from the copied
@@ -439,10 +440,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default="1,10", help="comma-separated (default 1,10)")
     parser.add_argument(
         "--by",
-        choices=["history", "scale"],
-        default="history",
-        help="what the scales multiply: the company's history (default: the same company with "
-        "a longer past, at --scale) or its size",
+        choices=["scale", "history"],
+        default="scale",
+        help="what the scales multiply: the company's size (default), or its history (the same "
+        "company with a longer past, at --scale; needs FX rates for the whole history)",
     )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="the company's size with --by history"

@@ -4,7 +4,7 @@ Airflow runs each task in a process forked from the LocalExecutor's workers (the
 from the scheduler) or from a Celery worker's pool. A module the forking process has imported
 is there in every task it forks; one it has not is imported again by every task: dlt, pyarrow
 and pandas by each extract, dbt and Cosmos by each dbt task, Great Expectations by the gate
-(about 0.9 s, 2.2 s and 2.2 s of CPU per task on a 2-core machine). ``airflow_local_settings``
+(about 0.8 s, 2.3 s and 2.2 s of CPU per task on a 2-core machine). ``airflow_local_settings``
 (``airflow_config/`` in the repository; Airflow imports it at start in every process) calls
 :func:`preload`, which imports them in the scheduler and in Celery workers only: the API
 server, triggerer and DAG processor fork no tasks. A module that fails to import is logged and

@@ -219,8 +219,8 @@ def _sqlalchemy_url(url: str, driver: str = "psycopg2") -> str:
 
 
 def airflow_config_dir() -> Path:
-    """The folder of revops' ``airflow_local_settings.py`` (the Docker image copies it to
-    ``$AIRFLOW_HOME/config``, which Airflow puts on ``sys.path``)."""
+    """The folder of revops' ``airflow_local_settings.py``, on every process's ``PYTHONPATH``
+    (the Docker image has it at ``/opt/airflow/airflow_config``, on its ``PYTHONPATH``)."""
     return project_root() / "airflow_config"
 
 

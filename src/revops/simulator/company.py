@@ -22,7 +22,8 @@ Everything is a function of ``(seed, scale, as_of)``:
 * **as_of is "now".** Nothing at or after ``as_of`` is visible anywhere: people not yet created
   do not exist, stage dates in the future are null, clicks and email events after it have not
   happened. Today's ad day (in each platform's zone) is partial; the last days restate.
-* **History window.** The 365 account-time-zone days before ``as_of``'s day, plus that day.
+* **History window.** The ``history_days`` (default :data:`HISTORY_DAYS`, 365) account-time-zone
+  days before ``as_of``'s day, plus that day.
   People created before the window do not exist, so aggregates that span people (a Mailchimp
   campaign's ``emails_sent``, list member counts) lose those who age out as ``as_of`` moves;
   every individual record (a contact, a lead, a click, one recipient's activity) stays

@@ -460,7 +460,7 @@ def run(
         faults = FaultConfig.parse(faults, seed=seed)
     when = parse_as_of(as_of) if isinstance(as_of, str) else as_of
     started = time.monotonic()
-    history_days = history_days or HISTORY_DAYS
+    history_days = HISTORY_DAYS if history_days is None else history_days
     company = Company.generate(seed=seed, scale=scale, as_of=when, history_days=history_days)
     company.crm.warm()  # build the CRM views now, not on the first connector's request
     freeze_generated()  # and keep them out of the garbage collector's walks

@@ -86,22 +86,21 @@ _HOURS_CUM = cumulative(_HOURS)
 _EPOCH = datetime(2024, 2, 5, 9, 0, tzinfo=UTC)
 """When the ad accounts' structure starts (the first campaigns' creation), for a history that
 starts after it; a longer history moves it back in whole steps of :data:`_EPOCH_STEP_DAYS`."""
-_EPOCH_STEP_DAYS = 364  # whole weeks: the same weekday and hour; moves once a year at most
-_EPOCH_LEAD_DAYS = 400  # before the earliest person with an ad click (ghosts included)
+_EPOCH_STEP_DAYS = 364  # whole weeks: the same weekday and hour
 
 
-def structure_epoch(history_start: date) -> datetime:
-    """When the ad accounts' structure starts for a company whose history starts on
-    ``history_start``: :data:`_EPOCH`, or as many whole steps earlier as it takes to lie
-    :data:`_EPOCH_LEAD_DAYS` before it (the same for every ``as_of`` of a year, so a day's data
-    does not change when the company is seen a day later)."""
-    needed = datetime.combine(history_start, datetime.min.time(), UTC) - timedelta(
-        days=_EPOCH_LEAD_DAYS
-    )
-    if needed >= _EPOCH:
+def structure_epoch(history_days: int) -> datetime:
+    """When the ad accounts' structure starts for a company with ``history_days`` of history:
+    :data:`_EPOCH` for a year (every ``as_of`` from 2026-03-11 on has its earliest paid-social
+    person, ghosts included, after it), as many whole :data:`_EPOCH_STEP_DAYS` earlier as a
+    longer history adds. It depends on the history's length only, so a day's data does not
+    change as ``as_of`` moves."""
+    from revops.simulator.company import HISTORY_DAYS
+
+    extra = history_days - HISTORY_DAYS
+    if extra <= 0:
         return _EPOCH
-    steps = -(-(_EPOCH - needed).days // _EPOCH_STEP_DAYS)
-    return _EPOCH - timedelta(days=steps * _EPOCH_STEP_DAYS)
+    return _EPOCH - timedelta(days=-(-extra // _EPOCH_STEP_DAYS) * _EPOCH_STEP_DAYS)
 
 
 @dataclass(frozen=True)
@@ -300,7 +299,7 @@ class Social:
         self.history_days = history_days  # the company's: daily facts go back as far
         self.meta_today = datetime.fromtimestamp(as_of_ms / 1000, tz=META_TZ).date()
         self.linkedin_today = datetime.fromtimestamp(as_of_ms / 1000, tz=UTC).date()
-        self.epoch = structure_epoch(self.linkedin_today - timedelta(days=history_days))
+        self.epoch = structure_epoch(history_days)
         self._build_static()
         self.clicks: list[SocialClick] = []
 

@@ -989,9 +989,9 @@ def _coerced(value: Any, data_type: str) -> Any:
     return value
 
 
-ROW_ID_WIDTH = (13, 6, 5)
+ROW_ID_WIDTH = (13, 6, 8)
 """Hex digits of each part of a ``_dlt_id``: the batch's sequence number, the row's position in
-its batch, random digits (24 characters; dlt's own ids are 14 random base64 characters)."""
+its batch, random digits (27 characters; dlt's own ids are 14 random base64 characters)."""
 
 _last_batch = 0
 
@@ -1007,7 +1007,7 @@ def _batch_sequence() -> int:
 def with_row_ids(table: Any) -> Any:
     """``table`` with dlt's row id ``_dlt_id`` appended, in the order the rows were read: the
     batch's sequence number, the row's position and random digits, in hex of fixed width, so a
-    later row's id sorts after an earlier one's (in any collation: digits and a-f only).
+    later row's id sorts after an earlier one's (in C and glibc collations: digits and a-f only).
 
     dlt's merge keeps, of the rows a load holds for one key, the one with the highest
     ``_dlt_id`` (``dedup_sort`` in :data:`ROW_ID_COLUMN`): the last read, as :class:`Batcher`
