@@ -278,9 +278,9 @@ def process_env(settings: Settings, airflow: Mapping[str, str]) -> dict[str, str
     # Airflow's local settings for revops (each process imports them at start: they preload
     # what the tasks import in the processes that fork them, revops.orchestration.preload)
     config = str(airflow_config_dir())
-    paths = [p for p in inherited.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if config not in paths:
-        inherited["PYTHONPATH"] = os.pathsep.join([config, *paths])
+    python_path = inherited.get("PYTHONPATH", "")
+    if config not in python_path.split(os.pathsep):
+        inherited["PYTHONPATH"] = os.pathsep.join(filter(None, [config, python_path]))
     no_proxy = inherited.get("NO_PROXY", "")
     inherited["NO_PROXY"] = ",".join(filter(None, [no_proxy, "127.0.0.1", "localhost"]))
     # an explicit AIRFLOW__* in the shell wins over the service's tuning, not over its wiring

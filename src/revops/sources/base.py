@@ -1349,7 +1349,7 @@ def batched(
     yield from batcher.flush()
 
 
-class _JsonAsTextNote(logging.Filter):
+class _NotesOnPurpose(logging.Filter):
     """Drops two dlt warnings about what the batches do on purpose:
 
     - an Arrow table's column hints differ from the schema's: the batches carry JSON columns as
@@ -1366,7 +1366,7 @@ class _JsonAsTextNote(logging.Filter):
         return not (ours and "ignored" in message)
 
 
-_JSON_NOTE = _JsonAsTextNote()
+_DLT_NOTES = _NotesOnPurpose()
 
 
 def batch_resources(
@@ -1390,8 +1390,8 @@ def batch_resources(
     # load of 119,040 rows in two files: load 0.34-0.39 s -> 0.26 s here)
     os.environ.setdefault("NORMALIZE__DATA_WRITER__FILE_MAX_ITEMS", str(size))
     dlt_log = logging.getLogger("dlt")
-    if _JSON_NOTE not in dlt_log.filters:
-        dlt_log.addFilter(_JSON_NOTE)
+    if _DLT_NOTES not in dlt_log.filters:
+        dlt_log.addFilter(_DLT_NOTES)
     for resource in source.selected_resources.values():
         pipe = resource._pipe
         if pipe.has_parent:  # transformers get their items from their parent's batches
