@@ -18,6 +18,11 @@ nothing has been extracted yet (a fresh deployment), and skips a timed run when 
 already include every raw load (the six extracts triggered a build earlier that day). Runs
 triggered by raw assets, or by hand, always build.
 
+**Seeds.** dbt would reload every seed on every build; `check_new_data` also plans which seeds
+the warehouse holds already as the project has them (`revops_meta.seed_loads`: same file and
+configuration, no rows lost), and `build_models` leaves those out. A changed seed is loaded and
+tested as before, and recorded by `announce_marts` once the run succeeded.
+
 **Warehouse.** dbt connects through the Airflow connection `revops_warehouse` (Cosmos
 `PostgresUserPasswordProfileMapping`, extended for a unix-socket host, no password and every
 libpq option of the connection's extras; schema `marts`): the same warehouse as the extracts
@@ -93,19 +98,29 @@ def revops_transform():
     @task.short_circuit
     def check_new_data() -> str | None:
         """Build only when there is raw data the marts do not include yet (see doc_md)."""
-        from revops.transform import build_due
+        from revops.transform import build_due, seeds_plan
         from revops.warehouse import connect
 
         run_type = get_current_context()["dag_run"].run_type
         timed = str(getattr(run_type, "value", run_type)).lower() == "scheduled"
         with connect(autocommit=True) as conn:
             due, why, loaded = build_due(conn, timed=timed)
+            seeds = seeds_plan(conn) if due and loaded else None
         print(f"{'building' if due else 'skipping'}: {why}")
-        return loaded.isoformat() if due and loaded else None
+        if not seeds:
+            return None
+        print(f"seeds loaded already, left out of the build: {seeds['unchanged'] or 'none'}")
+        return {"loaded_through": loaded.isoformat(), "seeds": seeds}
 
-    # everything that does not need the data-driven credits (staging, intermediate, marts)
+    # everything that does not need the data-driven credits (staging, intermediate, marts),
+    # without the seeds the warehouse holds as they are
     build_models = DbtBuildLocalOperator(
-        task_id="build_models", exclude=[ATTRIBUTION_SELECTOR], **dbt
+        task_id="build_models",
+        exclude=[
+            ATTRIBUTION_SELECTOR,
+            "{{ ti.xcom_pull(task_ids='check_new_data')['seeds']['exclude'] }}",
+        ],
+        **dbt,
     )
 
     @task
@@ -120,18 +135,20 @@ def revops_transform():
     )
 
     @task(outlets=[MARTS])
-    def announce_marts(loaded_through: str) -> dict:
-        """Record the build and update the `marts` asset, saying whether only backfills fed
-        this build."""
+    def announce_marts(check: dict) -> dict:
+        """Record the build and the seeds it loaded, and update the `marts` asset, saying
+        whether only backfills fed this build."""
         from datetime import datetime
 
         from revops.reports.publish import marts_event_extra
-        from revops.transform import record_build
+        from revops.transform import record_build, record_seeds
         from revops.warehouse import connect
 
         context = get_current_context()
+        loaded_through = datetime.fromisoformat(check["loaded_through"])
         with connect(autocommit=True) as conn:
-            record_build(conn, context["dag_run"].run_id, datetime.fromisoformat(loaded_through))
+            record_seeds(conn, check["seeds"])
+            record_build(conn, context["dag_run"].run_id, loaded_through)
         raw = {asset.name for asset in RAW}
         events = [
             event

@@ -104,7 +104,11 @@ def test_transform_builds_dbt_on_the_revops_warehouse_connection(dagbag) -> None
         assert build.emit_datasets is False
         # the same selections and flags as `revops transform`: no dbt unit tests on the data
         assert build.dbt_cmd_flags == BUILD_FLAGS == ["--exclude-resource-type", "unit_test"]
-    assert builds[0].exclude == [ATTRIBUTION_SELECTOR] == builds[1].select
+    assert builds[1].select == [ATTRIBUTION_SELECTOR] == builds[0].exclude[:1]
+    # and the seeds the warehouse holds as they are (check_new_data's plan, a template)
+    assert builds[0].exclude[1:] == [
+        "{{ ti.xcom_pull(task_ids='check_new_data')['seeds']['exclude'] }}"
+    ]
     # the marts asset is announced last, by the task that passes the backfill mark on
     announce = dag.get_task("announce_marts")
     assert {a.name for a in announce.outlets} == {"marts"}

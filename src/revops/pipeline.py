@@ -130,6 +130,12 @@ BEFORE_ATTRIBUTION = ["build", "--exclude", ATTRIBUTION_SELECTOR, *BUILD_FLAGS]
 ATTRIBUTION_MARTS = ["build", "--select", ATTRIBUTION_SELECTOR, *BUILD_FLAGS]
 
 
+def before_attribution(seeds_exclude: str) -> list[str]:
+    """:data:`BEFORE_ATTRIBUTION` leaving out, too, the seeds the warehouse already holds as they
+    are (``seeds_exclude``: :func:`revops.transform.seeds_plan`'s ``exclude``)."""
+    return ["build", "--exclude", f"{ATTRIBUTION_SELECTOR} {seeds_exclude}".strip(), *BUILD_FLAGS]
+
+
 def attribute_data_driven(as_of: datetime | None = None) -> dict[str, Any]:
     """Bring the Markov and Shapley credits of every conversion type up to date (incremental:
     :func:`revops.attribution.warehouse.update_data_driven`; a refit every
@@ -182,17 +188,19 @@ def attribute_data_driven(as_of: datetime | None = None) -> dict[str, Any]:
 
 def transform() -> None:
     """The whole dbt build with the data-driven attribution step in the middle (CLI path)."""
-    from revops.transform import raw_loaded_through, record_build, run_dbt
+    from revops.transform import raw_loaded_through, record_build, record_seeds, run_dbt, seeds_plan
     from revops.warehouse import connect, warehouse_url
 
     url = warehouse_url()
-    with connect(url) as conn:
+    with connect(url, autocommit=True) as conn:
         loaded = raw_loaded_through(conn)
-    run_dbt(BEFORE_ATTRIBUTION, url)
+        seeds = seeds_plan(conn)
+    run_dbt(before_attribution(seeds["exclude"]), url)
     attribute_data_driven()
     run_dbt(ATTRIBUTION_MARTS, url)
-    if loaded is not None:  # the daily timed transform run then knows these loads are built
-        with connect(url, autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
+        record_seeds(conn, seeds)
+        if loaded is not None:  # the daily timed transform run then knows these loads are built
             record_build(conn, "revops transform", loaded)
 
 

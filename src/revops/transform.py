@@ -6,9 +6,14 @@ The Airflow DAG runs dbt through Astronomer Cosmos; ``revops transform`` and the
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import yaml
 
 from revops.config import dbt_project_dir
 from revops.warehouse import Warehouse
@@ -136,3 +141,115 @@ def build_due(conn, timed: bool) -> tuple[bool, str, datetime | None]:
     if built is not None and loaded <= built:
         return False, f"the marts already include every raw load (through {loaded})", loaded
     return True, f"raw data loaded through {loaded}, marts built through {built}", loaded
+
+
+# -- seeds: loaded when they change ------------------------------------------------------------
+# dbt reloads every seed on every build (truncate, then inserts built in Python): the 27,000
+# FX rates took several seconds of each daily run and of every test build, for files that change
+# a few times a year. A build excludes the seeds this warehouse already holds as the project has
+# them (:func:`seeds_plan`); a seed whose file or configuration changed, or whose table is
+# missing or lost rows, is loaded and tested by the build as before, and recorded after it
+# (:func:`record_seeds`).
+
+SEED_LOADS_TABLE = "revops_meta.seed_loads"
+_SEED_LOADS_DDL = f"""
+create table if not exists {SEED_LOADS_TABLE} (
+    seed text primary key,
+    digest text not null,
+    relation text not null,
+    row_count bigint not null,
+    loaded_at timestamptz not null default clock_timestamp()
+)
+"""
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One seed of the dbt project: its file (relative to the project), the table dbt loads it
+    into, and a digest of what loading it depends on."""
+
+    name: str
+    file: str
+    relation: str
+    digest: str
+
+
+def project_seeds() -> dict[str, Seed]:
+    """The dbt project's seeds by name. The digest covers the CSV file, ``dbt_project.yml`` and
+    every property file beside the seeds; the table is in the project's seed schema
+    (``dbt_project.yml``: ``seeds: <project>: +schema``, used as it is by
+    macros/generate_schema_name.sql)."""
+    root = dbt_project_dir()
+    with (root / "dbt_project.yml").open() as handle:
+        project = yaml.safe_load(handle)
+    folders = [root / path for path in project.get("seed-paths") or ["seeds"]]
+    schema = ((project.get("seeds") or {}).get(project["name"]) or {}).get("+schema", "marts")
+    config = hashlib.sha256()
+    for path in [root / "dbt_project.yml", *sorted(p for f in folders for p in f.rglob("*.yml"))]:
+        config.update(f"{path.relative_to(root)}\0".encode() + path.read_bytes() + b"\0")
+    return {
+        csv.stem: Seed(
+            name=csv.stem,
+            file=str(csv.relative_to(root)),
+            relation=f"{schema}.{csv.stem}",
+            digest=hashlib.sha256(config.digest() + csv.read_bytes()).hexdigest(),
+        )
+        for csv in sorted(p for folder in folders for p in folder.rglob("*.csv"))
+    }
+
+
+def _row_count(conn, relation: str) -> int | None:
+    from psycopg import sql
+
+    if conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0] is None:
+        return None
+    table = sql.Identifier(*relation.split("."))
+    return conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
+
+
+def seeds_plan(conn) -> dict[str, Any]:
+    """What the next build does with the seeds: ``digests`` (every seed's, for
+    :func:`record_seeds`), ``unchanged`` (the seeds this warehouse holds loaded from the same
+    file and configuration, with every row still there) and ``exclude``, a dbt selector for
+    ``--exclude`` naming those by file (so a model of the same name is never excluded; empty
+    when there are none)."""
+    seeds = project_seeds()
+    conn.execute("create schema if not exists revops_meta")
+    conn.execute(_SEED_LOADS_DDL)
+    loaded = conn.execute(f"select seed, digest, relation, row_count from {SEED_LOADS_TABLE}")
+    unchanged = sorted(
+        name
+        for name, digest, relation, row_count in loaded.fetchall()
+        if name in seeds
+        and (seeds[name].digest, seeds[name].relation) == (digest, relation)
+        and _row_count(conn, relation) == row_count
+    )
+    return {
+        "digests": {name: seed.digest for name, seed in seeds.items()},
+        "unchanged": unchanged,
+        "exclude": " ".join(f"path:{seeds[name].file}" for name in unchanged),
+    }
+
+
+def record_seeds(conn, plan: dict[str, Any]) -> list[str]:
+    """After a successful build on ``plan`` (:func:`seeds_plan`): record the seeds it loaded
+    (all but the unchanged) with the digest planned and their tables' row counts; returns their
+    names. A seed whose file changed during the build keeps the planned digest, so the next
+    build loads it again."""
+    seeds = project_seeds()
+    conn.execute("create schema if not exists revops_meta")
+    conn.execute(_SEED_LOADS_DDL)
+    loaded = sorted(set(plan["digests"]) - set(plan["unchanged"]))
+    for name in loaded:
+        relation = seeds[name].relation if name in seeds else None
+        count = _row_count(conn, relation) if relation else None
+        if count is None:  # the seed left the project during the build: nothing to record
+            continue
+        conn.execute(
+            f"insert into {SEED_LOADS_TABLE} (seed, digest, relation, row_count) "
+            "values (%s, %s, %s, %s) on conflict (seed) do update set digest = excluded.digest, "
+            "relation = excluded.relation, row_count = excluded.row_count, "
+            "loaded_at = clock_timestamp()",
+            (name, plan["digests"][name], relation, count),
+        )
+    return loaded
