@@ -98,7 +98,7 @@ def test_broken_raw_data_is_caught_and_named_per_source_and_table(
         assert fine not in failed
     summary = result.summary()
     assert (
-        "BLOCKING raw_google_ads.campaign_daily: unexpected_rows_expectation on rows of the "
+        "BLOCKING raw_google_ads.campaign_daily: offending_rows_expectation on rows of the "
         "newest complete day of segments__date [raw_google_ads.campaign_daily.volume]" in summary
     )
 

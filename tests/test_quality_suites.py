@@ -277,7 +277,7 @@ def test_require_pass_raises_with_the_summary_only_on_blocking_failures() -> Non
 def test_the_summary_counts_raw_tables_and_lists_failed_tables() -> None:
     raw_failure = Failure(
         table="raw_google_ads.campaign_daily",
-        expectation_type="unexpected_rows_expectation",
+        expectation_type="offending_rows_expectation",
         column="rows of the newest complete day of segments__date",
         severity="blocking",
         observed="1 offending row: (newest_day=2026-11-15, rows_that_day=10)",

@@ -640,7 +640,7 @@ def test_a_period_whose_gate_has_not_passed_is_not_sent(
             failures=[
                 Failure(
                     "raw_mailchimp._dlt_loads",
-                    "unexpected_rows_expectation",
+                    "offending_rows_expectation",
                     "newest load",
                     "blocking",
                     "1 offending row",

@@ -399,6 +399,12 @@ class MailchimpAPI:
         self._check_list(list_id)
         return self._list_object()
 
+    def warm(self) -> None:
+        """Build now what the first audience requests build otherwise: every sent campaign's
+        email activity and report, and each member's rates."""
+        self._list_object()
+        self._stats()
+
     # ---------------------------------------------------------------- members
 
     def _stats(self) -> dict[str, tuple[float, float]]:

@@ -110,6 +110,14 @@ class Simulator:
         with self._lock:
             self.company, self.apis = company, apis
 
+    def warm(self) -> None:
+        """Build now what the first requests of a full extract build otherwise: the CRM views
+        and Mailchimp's email activity and member statistics (ten years of newsletters take
+        the first audience request tens of seconds), then freeze them out of the collector."""
+        self.company.crm.warm()
+        self.apis["mailchimp"].warm()  # type: ignore[attr-defined]
+        freeze_generated()
+
     @property
     def request_counts(self) -> dict[str, int]:
         """Requests seen per vendor (faulted ones included, OAuth token requests not)."""
@@ -462,9 +470,8 @@ def run(
     started = time.monotonic()
     history_days = HISTORY_DAYS if history_days is None else history_days
     company = Company.generate(seed=seed, scale=scale, as_of=when, history_days=history_days)
-    company.crm.warm()  # build the CRM views now, not on the first connector's request
-    freeze_generated()  # and keep them out of the garbage collector's walks
     server = SimulatorServer(company, host=host, port=port, faults=faults, cert_dir=cert_dir)
+    server.simulator.warm()  # serving means ready: no connector's first request builds views
     urls = ", ".join(f"{s}={u}" for s, u in server.urls.items())
     print(
         f"revops simulator serving seed={seed} scale={scale} history_days={history_days} "
