@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,10 +40,12 @@ OFF = ["--vars", "{attribution_change_detection: false}"]
 CAUTIOUS = ["--indirect-selection", "cautious"]
 BEFORE = [
     *BEFORE_ATTRIBUTION,
-    *("--select", "+fct_attribution", "+int_nonconversion_paths_joined"),
+    *("--select", "+fct_attribution", "+int_nonconversion_paths_joined", "+fct_ad_spend_daily"),
     *CAUTIOUS,
 ]
-MARTS = ["build", "--select", "fct_attribution", *BUILD_FLAGS, *CAUTIOUS]
+# fct_attribution and the marts summing its credits per day and period
+SUMS = ("fct_attributed_spend_daily", "rpt_spend_efficiency", "rpt_channel_attribution")
+MARTS = ["build", "--select", "fct_attribution", *SUMS, *BUILD_FLAGS, *CAUTIOUS]
 
 # Every incremental attribution table, as the rows a full refresh must reproduce: all columns
 # but the run stamps (`batch_at`, `fit_id`), floats rounded to 1e-9.
@@ -71,7 +74,27 @@ TABLES = {
         " round(revenue_credit, 6) as revenue_credit, channel, campaign_id, campaign_name"
         " from marts.fct_attribution"
     ),
+    # the sums: every column but the run stamp, numbers rounded to 1e-6 (float sums of the same
+    # credits in another order differ in the last bits)
+    **{f"marts.{mart}": None for mart in SUMS},
 }
+
+
+def _rounded(conn: psycopg.Connection, table: str) -> str:
+    """A select of ``table``'s columns but ``batch_at``, numbers rounded to 1e-6."""
+    schema, name = table.split(".")
+    columns = [
+        f"round({column}::numeric, 6) as {column}"
+        if kind in ("numeric", "double precision", "real")
+        else column
+        for column, kind in conn.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = %s and table_name = %s and column_name <> 'batch_at'"
+            " order by ordinal_position",
+            (schema, name),
+        )
+    ]
+    return f"select {', '.join(columns)} from {table}"
 
 
 def digests(url: str) -> dict[str, tuple[int, str]]:
@@ -80,7 +103,7 @@ def digests(url: str) -> dict[str, tuple[int, str]]:
         return {
             table: conn.execute(
                 f"select count(*), md5(string_agg(t::text, '|' order by t::text))"
-                f" from ({query}) as t"
+                f" from ({query or _rounded(conn, table)}) as t"
             ).fetchone()
             for table, query in TABLES.items()
         }
@@ -117,6 +140,24 @@ def fits(url: str) -> list[tuple[str, datetime, datetime, int]]:
         ).fetchall()
 
 
+def archive_oldest_converted_contact(url: str) -> datetime:
+    """Archive (delete, in HubSpot's terms) the contact of the person known only to HubSpot
+    with the oldest credited conversion; returns that conversion's time. Its credits leave a day
+    nothing else changes, which the marts summing credits per day must recompute."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        contact, converted_at = conn.execute(
+            "select people.hubspot_contact_id, min(credits.converted_at)"
+            " from marts.fct_attribution as credits"
+            " join intermediate.int_people_resolved as people"
+            " on people.person_id = credits.person_id"
+            " where people.salesforce_lead_id is null and people.salesforce_contact_id is null"
+            " and people.hubspot_contact_id is not null"
+            " group by 1 order by 2 limit 1"
+        ).fetchone()
+        conn.execute("update raw_hubspot.contacts set archived = true where id = %s", [contact])
+    return converted_at
+
+
 @dataclass
 class Days:
     """The warehouse after the first build and DAYS next-day runs, and what each day left."""
@@ -127,6 +168,9 @@ class Days:
     name: str
     fits_per_day: list[list[tuple]] = field(default_factory=list)
     last_day: datetime = AS_OF
+    day_one: str = ""  # a copy of the warehouse after the first next-day run (no refit)
+    day_one_moment: datetime = AS_OF
+    gone_day: datetime = AS_OF  # when the conversion the first next day deleted happened
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +182,7 @@ def days(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     }
     company = Company.generate(seed=SEED, scale=SCALE, as_of=AS_OF)
     with (
+        ExitStack() as stack,
         mock.patch.dict(os.environ, env),
         new_database(server_url, "revops_incr_attr") as url,
         SimulatorServer(company, cert_dir=Path(tmp) / "tls") as server,
@@ -151,6 +196,8 @@ def days(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             moment = AS_OF + timedelta(days=day)
             server.set_as_of(moment)
             extract_all(server, url, tmp / "state")
+            if day == 1:  # a HubSpot-only person's oldest conversions vanish (contact deleted)
+                result.gone_day = archive_oldest_converted_contact(url)
             if day == DAYS:  # the same data, its last day built with the change detection off
                 with new_database(server_url, "revops_incr_off", template=result.name) as off:
                     with own_dbt_target("detection-off"):  # its own saved parse
@@ -163,6 +210,11 @@ def days(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     return
             transform(url, moment)
             result.fits_per_day.append(fits(url))
+            if day == 1:  # a day without a refit: only some conversions' credits rewritten
+                result.day_one = stack.enter_context(
+                    new_database(server_url, "revops_incr_day1", template=result.name)
+                )
+                result.day_one_moment = moment
 
 
 @pytest.mark.slow
@@ -188,7 +240,37 @@ def test_next_day_runs_equal_a_full_refresh_and_fail_without_change_detection(da
         "intermediate.int_conversion_paths_joined",
         "intermediate.int_nonconversion_paths_joined",
         "marts.fct_attribution",
+        *(f"marts.{mart}" for mart in SUMS),
     } <= differ, differ
+
+
+@pytest.mark.slow
+def test_a_next_day_without_a_refit_equals_a_full_refresh(days) -> None:
+    """The first next day rewrites the credits of some conversions only, so the marts summing
+    credits and spend per day and period recompute only the days and periods they touch."""
+    with psycopg.connect(days.day_one) as conn:
+        written, total = conn.execute(
+            "select count(*) filter (where batch_at = (select max(batch_at)"
+            " from marts.fct_attributed_spend_daily)), count(*)"
+            " from marts.fct_attributed_spend_daily"
+        ).fetchone()
+    assert 0 < written < total / 2, (written, total)
+    with psycopg.connect(days.day_one) as conn:  # the day a deleted conversion left was rewritten
+        assert conn.execute(
+            "select count(*) > 0 and bool_and(batch_at = (select max(batch_at)"
+            " from marts.fct_attributed_spend_daily)) from marts.fct_attributed_spend_daily"
+            " where date_day = (%s at time zone 'UTC')::date",
+            [days.gone_day],
+        ).fetchone() == (True,)
+    incremental = digests(days.day_one)
+    day_one = days.day_one.rsplit("/", 1)[1]
+    with new_database(days.server_url, "revops_incr_full1", template=day_one) as full:
+        # dbt's tables rebuilt from nothing; the data-driven credits kept as the day left them
+        # (no refit that day: a refit now would fit another window)
+        with mock.patch.dict(os.environ, {"REVOPS_WAREHOUSE_URL": full}):
+            run_dbt([*BEFORE, "--full-refresh"], full, quiet=True)
+            run_dbt([*MARTS, "--full-refresh"], full, quiet=True)
+        assert digests(full) == incremental
 
 
 @pytest.mark.slow

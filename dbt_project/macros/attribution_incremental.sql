@@ -37,6 +37,10 @@
     create table if not exists attribution.watermarks (
         consumer text primary key,
         through timestamptz not null
+    );
+    create table if not exists attribution.replaced_days (
+        day date not null,
+        batch_at timestamptz not null
     )
 {% endmacro %}
 
@@ -104,4 +108,92 @@
         as changes
         on changes.input_kind = 'touch'
         and stored.touchpoint_id = changes.entity_id
+{% endmacro %}
+
+{#- The conversions whose credits an incremental run of fct_attribution recomputes, as a select
+    of conversion_id: those whose path rows or data-driven credits were written since its last
+    run. -#}
+{% macro attribution_changed_conversions() %}
+    select conversion_id
+    from {{ ref('int_conversion_paths_joined') }}
+    where batch_at > {{ attribution_watermark('fct_attribution') }}
+    union
+    select conversion_id
+    from {{ source('attribution', 'data_driven_credits') }}
+    where batch_at > {{ attribution_watermark('fct_attribution') }}
+{% endmacro %}
+
+{#- A pre-hook of fct_attribution: before an incremental run replaces or deletes conversions'
+    credits, it records the UTC days those credits were on (`attribution.replaced_days`), so
+    the marts summing credits per day or period recompute the days a conversion left (its day
+    changed, or it is gone), not only the days it is on now. -#}
+{% macro attribution_record_replaced_days() %}
+    {%- if is_incremental() and attribution_change_detection() %}
+    insert into attribution.replaced_days (day, batch_at)
+    select distinct (credited.converted_at at time zone 'UTC')::date, {{ attribution_batch_at() }}
+    from {{ this }} as credited
+    where credited.conversion_id in (
+        {{ attribution_changed_conversions() }}
+        union
+        select entity_id
+        from {{ ref('int_attribution_inputs_tracked') }}
+        where input_kind = 'conversion' and is_deleted
+    )
+    {%- else %}
+    select 1
+    {%- endif %}
+{% endmacro %}
+
+{#- The days (UTC days of conversions, platform days of spend) whose sums a mart over credits
+    and spend (`consumer`) recomputes on an incremental run, as a select of `day`: the days of
+    the credits written since its last run, the days credits left (attribution.replaced_days),
+    the days of the spend written since then; every day when it has no watermark (its first
+    incremental run, or the attribution vars changed). None with the change detection off. -#}
+{% macro attribution_changed_days(consumer) %}
+    {%- set since = attribution_watermark(consumer) %}
+    {%- if attribution_change_detection() %}
+    select (converted_at at time zone 'UTC')::date as day
+    from {{ ref('fct_attribution') }}
+    where batch_at > {{ since }} or {{ since }} = '-infinity'
+    union
+    select day from attribution.replaced_days where batch_at > {{ since }}
+    union
+    select date_day
+    from {{ ref('fct_ad_spend_daily') }}
+    where batch_at > {{ since }} or {{ since }} = '-infinity'
+    {%- else %}
+    select null::date as day where false
+    {%- endif %}
+{% endmacro %}
+
+{#- The report periods (var `report_periods`) holding a changed day (attribution_changed_days),
+    as a select of period_type, period_start. -#}
+{% macro attribution_changed_periods(consumer) %}
+    select distinct periods.period_type, date_trunc(periods.period_type, days.day)::date as period_start
+    from ({{ attribution_changed_days(consumer) }}) as days
+    cross join (
+        {%- for period in var('report_periods') %}
+        select '{{ period }}' as period_type{{ ' union all' if not loop.last }}
+        {%- endfor %}
+    ) as periods
+{% endmacro %}
+
+{#- A pre-hook of a mart over credits and spend: on an incremental run, delete its rows of the
+    changed days (`column`: their day) or periods (`column` none: period_type, period_start),
+    which the run then writes again; every row when it has no watermark. -#}
+{% macro attribution_delete_changed(consumer, column=none) %}
+    {%- if is_incremental() and attribution_change_detection() %}
+    delete from {{ this }}
+    where {{ attribution_watermark(consumer) }} = '-infinity'
+    {%- if column %}
+        or {{ column }} in ({{ attribution_changed_days(consumer) }})
+    {%- else %}
+        or (period_type, period_start) in (
+            select period_type, period_start
+            from ({{ attribution_changed_periods(consumer) }}) as changed
+        )
+    {%- endif %}
+    {%- else %}
+    select 1
+    {%- endif %}
 {% endmacro %}

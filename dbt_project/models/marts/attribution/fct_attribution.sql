@@ -12,7 +12,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
     indexes=[{'columns': ['conversion_id']}, {'columns': ['batch_at']}],
-    pre_hook=[attribution_watermarks_ddl()],
+    pre_hook=[attribution_watermarks_ddl(), "{{ attribution_record_replaced_days() }}"],
     post_hook=[
         "{% if attribution_change_detection()
              and load_relation(ref('int_attribution_inputs_tracked')) is not none %}
@@ -53,13 +53,7 @@ with
 affected as (
 
     -- conversions whose path or data-driven credits were written since this model's last run
-    select conversion_id
-    from {{ ref('int_conversion_paths_joined') }}
-    where batch_at > {{ attribution_watermark('fct_attribution') }}
-    union
-    select conversion_id
-    from {{ source('attribution', 'data_driven_credits') }}
-    where batch_at > {{ attribution_watermark('fct_attribution') }}
+    {{ attribution_changed_conversions() }}
 
 ),
 

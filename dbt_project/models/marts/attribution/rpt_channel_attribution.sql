@@ -1,8 +1,33 @@
 -- Per period (week, month), conversion type, model, channel and campaign: conversions the model
 -- attributes, the spend in the same grouping, and cost per attributed conversion
 -- and ROAS = attributed revenue / spend (docs/definitions.md: cost per X, CAC and ROAS).
+-- Incremental: a run rewrites the periods holding a changed day (attribution_changed_periods).
+-- depends_on: {{ ref('fct_ad_spend_daily') }} (the changed days)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook=[
+        attribution_watermarks_ddl(),
+        "{{ attribution_delete_changed('rpt_channel_attribution') }}",
+    ],
+    post_hook=[
+        "{{ attribution_advance_watermark('rpt_channel_attribution') }}",
+        "analyze {{ this }}",
+    ],
+) }}
 
 with
+
+{% if is_incremental() %}
+
+changed as (
+
+    {{ attribution_changed_periods('rpt_channel_attribution') }}
+
+),
+
+{% endif %}
 
 attributed as (
 
@@ -17,6 +42,11 @@ attributed as (
         sum(credit) as attributed_conversions,
         sum(revenue_credit) as attributed_revenue
     from {{ ref('fct_attribution') }}
+    {%- if is_incremental() %}
+    where date_trunc('{{ period }}', converted_at at time zone 'UTC')::date in (
+        select changed.period_start from changed where changed.period_type = '{{ period }}'
+    )
+    {%- endif %}
     group by 1, 2, 3, 4, 5, 6
     {% endcall %}
 
@@ -27,6 +57,9 @@ spend as (
     select period_type, period_start, attribution_model as model, channel, campaign_id,
         max(spend_reporting) as spend_reporting
     from {{ ref('rpt_spend_efficiency') }}
+    {%- if is_incremental() %}
+    where (period_type, period_start) in (select * from changed)
+    {%- endif %}
     group by 1, 2, 3, 4, 5
 
 ),
@@ -47,7 +80,8 @@ final as (
         attributed.attributed_revenue / nullif(spend.spend_reporting, 0) as roas,
         coalesce(spend.spend_reporting, 0)
             / nullif(attributed.attributed_conversions, 0)::numeric
-            as cost_per_attributed_conversion
+            as cost_per_attributed_conversion,
+        {{ attribution_batch_at() }} as batch_at
     from attributed
     left join spend
         on attributed.period_type = spend.period_type

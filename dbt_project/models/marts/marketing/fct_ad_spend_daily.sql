@@ -117,7 +117,8 @@ unioned as (
 
 )
 
-select * from unioned
+-- batch_at: the run that wrote the row (the marts over spend recompute the days it wrote)
+select *, {{ attribution_batch_at() }} as batch_at from unioned
 {% if is_incremental() %}
 where date_day >= (
     select coalesce(max(date_day), '1900-01-01'::date) - {{ var('spend_restatement_days') }}

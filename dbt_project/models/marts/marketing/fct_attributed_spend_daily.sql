@@ -3,10 +3,36 @@
 -- per X, CAC and ROAS group by channel, campaign and model (docs/definitions.md: where the
 -- grouping is a channel or campaign, X and revenue come from a named model). Spend stays on the
 -- platform's day, conversions on their UTC day. The semantic model `attributed_spend` reads it.
+-- Incremental (DECISIONLOG.md: incremental attribution): a run rewrites the days whose credits
+-- or spend were written, or that credits left, since its last run (attribution_changed_days).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    indexes=[{'columns': ['date_day']}],
+    pre_hook=[
+        attribution_watermarks_ddl(),
+        "{{ attribution_delete_changed('fct_attributed_spend_daily', 'date_day') }}",
+    ],
+    post_hook=[
+        "{{ attribution_advance_watermark('fct_attributed_spend_daily') }}",
+        "analyze {{ this }}",
+    ],
+) }}
 {%- set types = var('conversion_types') %}
 {%- set counts = var('funnel_stages') %}
 
 with
+
+{% if is_incremental() %}
+
+changed as (
+
+    {{ attribution_changed_days('fct_attributed_spend_daily') }}
+
+),
+
+{% endif %}
 
 spend as (
 
@@ -17,6 +43,9 @@ spend as (
         max(campaign_name) as campaign_name,
         sum(spend_reporting) as spend_reporting
     from {{ ref('fct_ad_spend_daily') }}
+    {%- if is_incremental() %}
+    where date_day in (select changed.day from changed)
+    {%- endif %}
     group by 1, 2, 3
 
 ),
@@ -52,6 +81,9 @@ attributed as (
         sum(revenue_credit) filter (where conversion_type = 'opportunity') as pipeline,
         sum(revenue_credit) filter (where conversion_type = 'customer') as revenue
     from {{ ref('fct_attribution') }}
+    {%- if is_incremental() %}
+    where (converted_at at time zone 'UTC')::date in (select changed.day from changed)
+    {%- endif %}
     group by 1, 2, 3, 4
 
 ),
@@ -69,7 +101,8 @@ final as (
         coalesce(a.{{ counts[type] }}, 0)::double precision as {{ counts[type] }},
         {% endfor %}
         coalesce(a.pipeline, 0)::numeric as pipeline,
-        coalesce(a.revenue, 0)::numeric as revenue
+        coalesce(a.revenue, 0)::numeric as revenue,
+        {{ attribution_batch_at() }} as batch_at
     from spend_per_model as s
     full outer join attributed as a
         on s.date_day = a.date_day

@@ -2,10 +2,36 @@
 -- reporting currency, the conversions an attribution model credits to the channel/campaign,
 -- and cost per lead, MQL, SQL, opportunity and customer (CAC). The model is named in
 -- `attribution_model` (docs/definitions.md: cost per X, CAC and ROAS).
+-- Incremental: a run rewrites the periods holding a day fct_attributed_spend_daily rewrote
+-- (attribution_changed_periods, from the same changes since this model's last run).
+-- depends_on: {{ ref('fct_attribution') }}, {{ ref('fct_ad_spend_daily') }} (the changed days)
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook=[
+        attribution_watermarks_ddl(),
+        "{{ attribution_delete_changed('rpt_spend_efficiency') }}",
+    ],
+    post_hook=[
+        "{{ attribution_advance_watermark('rpt_spend_efficiency') }}",
+        "analyze {{ this }}",
+    ],
+) }}
 {%- set types = var('conversion_types') %}
 {%- set plural = var('funnel_stages') %}
 
 with
+
+{% if is_incremental() %}
+
+changed as (
+
+    {{ attribution_changed_periods('rpt_spend_efficiency') }}
+
+),
+
+{% endif %}
 
 rolled_up as (
 
@@ -24,6 +50,11 @@ rolled_up as (
         {%- if not loop.last %},{% endif %}
         {% endfor %}
     from {{ ref('fct_attributed_spend_daily') }}
+    {%- if is_incremental() %}
+    where date_trunc('{{ period }}', date_day)::date in (
+        select changed.period_start from changed where changed.period_type = '{{ period }}'
+    )
+    {%- endif %}
     group by 1, 2, 3, 4, 5
     {% endcall %}
 
@@ -36,7 +67,8 @@ final as (
         {% for type in types %}
         spend_reporting / nullif({{ plural[type] }}, 0)::numeric as cost_per_{{ type }},
         {% endfor %}
-        spend_reporting / nullif(customers, 0)::numeric as cac
+        spend_reporting / nullif(customers, 0)::numeric as cac,
+        {{ attribution_batch_at() }} as batch_at
     from rolled_up
 
 )
