@@ -274,6 +274,41 @@ def test_a_next_day_without_a_refit_equals_a_full_refresh(days) -> None:
 
 
 @pytest.mark.slow
+def test_email_clicks_staged_before_their_tags_were_read_keep_their_channel(days) -> None:
+    """Staging reads a clicked link's UTM tags once; rows staged by an older revops (no tags,
+    ``utm_parsed`` null) get them read by the touches, so an upgrade needs no full refresh.
+    Five such rows here link with another source than the default, so only reading the link
+    gives their touches the source ``partner``."""
+    touches = (
+        "select touchpoint_id, person_id, channel, source, medium"
+        " from intermediate.int_touchpoints_unioned where touch_type = 'email_click'"
+    )
+    with new_database(days.server_url, "revops_incr_tags", template=days.name) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            before = dict((row[0], row) for row in conn.execute(touches).fetchall())
+            older = [
+                f"mailchimp_click:{activity_id}"
+                for (activity_id,) in conn.execute(
+                    "update staging.stg_mailchimp__email_activity"
+                    " set clicked_url = replace(clicked_url, 'utm_source=mailchimp',"
+                    " 'utm_source=partner'), utm_parsed = null, utm_source = null,"
+                    " utm_medium = null where activity_id in (select activity_id"
+                    " from staging.stg_mailchimp__email_activity where action = 'click'"
+                    " and utm_source = 'mailchimp' order by activity_id limit 5)"
+                    " returning activity_id"
+                ).fetchall()
+            ]
+        run_dbt(["run", "--select", "int_touchpoints_unioned"], url, quiet=True)
+        with psycopg.connect(url) as conn:
+            after = dict((row[0], row) for row in conn.execute(touches).fetchall())
+    assert len(older) == 5 and set(older) <= set(before)
+    assert {after[t][3] for t in older} == {"partner"}
+    assert {t: row for t, row in after.items() if t not in older} == {
+        t: row for t, row in before.items() if t not in older
+    }
+
+
+@pytest.mark.slow
 def test_data_driven_models_refit_on_their_cadence(days) -> None:
     first, between, refit = (
         days.fits_per_day[0],

@@ -150,33 +150,52 @@
     the days of the spend written since then; every day when it has no watermark (its first
     incremental run, or the attribution vars changed). None with the change detection off. -#}
 {% macro attribution_changed_days(consumer) %}
+    {#- each table read twice: by its batch_at (fct_attribution's index), and whole in a branch
+        whose one-time filter skips it unless the consumer has no watermark -#}
     {%- set since = attribution_watermark(consumer) %}
     {%- if attribution_change_detection() %}
-    select (converted_at at time zone 'UTC')::date as day
-    from {{ ref('fct_attribution') }}
-    where batch_at > {{ since }} or {{ since }} = '-infinity'
+    {%- for table, day in [(ref('fct_attribution'), "(converted_at at time zone 'UTC')::date"),
+                           (ref('fct_ad_spend_daily'), 'date_day')] %}
+    select {{ day }} as day from {{ table }} where batch_at > {{ since }}
     union
+    select {{ day }} as day from {{ table }} where {{ since }} = '-infinity'
+    union
+    {%- endfor %}
     select day from attribution.replaced_days where batch_at > {{ since }}
-    union
-    select date_day
-    from {{ ref('fct_ad_spend_daily') }}
-    where batch_at > {{ since }} or {{ since }} = '-infinity'
     {%- else %}
     select null::date as day where false
     {%- endif %}
 {% endmacro %}
 
 {#- The report periods (var `report_periods`) holding a changed day (attribution_changed_days),
-    as a select of period_type, period_start. -#}
+    as a select of period_type, period_start and period_end (the next period's start). -#}
 {% macro attribution_changed_periods(consumer) %}
-    select distinct periods.period_type, date_trunc(periods.period_type, days.day)::date as period_start
+    select distinct
+        periods.period_type,
+        date_trunc(periods.period_type, days.day)::date as period_start,
+        (date_trunc(periods.period_type, days.day) + periods.length)::date as period_end
     from ({{ attribution_changed_days(consumer) }}) as days
     cross join (
         {%- for period in var('report_periods') %}
-        select '{{ period }}' as period_type{{ ' union all' if not loop.last }}
+        select '{{ period }}' as period_type, interval '1 {{ period }}' as length
+        {{- ' union all' if not loop.last }}
         {%- endfor %}
     ) as periods
 {% endmacro %}
+
+{#- Join `alias`'s rows whose time `column` (a timestamptz; a date with `utc=false`) falls in
+    one of `changed`'s days (`day`) or, with `period`, in one of its periods of that type: index
+    ranges, where a day computed from every row would read the whole table. -#}
+{% macro attribution_join_changed(changed, alias, column, period=none, utc=true) -%}
+    {%- set start = changed ~ ('.period_start' if period else '.day') -%}
+    {%- set end = changed ~ '.period_end' if period else '(' ~ changed ~ '.day + 1)' -%}
+    inner join {{ changed }}
+        on {{ alias }}.{{ column }} >= {{ start }}{{ "::timestamp at time zone 'UTC'" if utc }}
+        and {{ alias }}.{{ column }} < {{ end }}{{ "::timestamp at time zone 'UTC'" if utc }}
+        {%- if period %}
+        and {{ changed }}.period_type = '{{ period }}'
+        {%- endif %}
+{%- endmacro %}
 
 {#- A pre-hook of a mart over credits and spend: on an incremental run, delete its rows of the
     changed days (`column`: their day) or periods (`column` none: period_type, period_start),

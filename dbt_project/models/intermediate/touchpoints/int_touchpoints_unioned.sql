@@ -153,10 +153,19 @@ social_clicks as (
 
 email_clicks_parsed as (
 
+    -- staging reads the UTM tags when it loads a row (`utm_parsed`); rows staged before it
+    -- did (a warehouse upgraded without a full refresh) are read here
     select
-        activity.*,
-        lower(substring(activity.clicked_url from '[?&]utm_source=([^&#]+)')) as utm_source,
-        lower(substring(activity.clicked_url from '[?&]utm_medium=([^&#]+)')) as utm_medium
+        activity.activity_id,
+        activity.email_normalized,
+        activity.occurred_at,
+        activity.campaign_id,
+        {%- for tag in ['utm_source', 'utm_medium'] %}
+        case
+            when activity.utm_parsed then activity.{{ tag }}
+            else {{ url_parameter('activity.clicked_url', tag) }}
+        end as {{ tag }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from {{ ref('stg_mailchimp__email_activity') }} as activity
     where activity.action = 'click'
 

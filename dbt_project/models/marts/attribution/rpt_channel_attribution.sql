@@ -41,11 +41,9 @@ attributed as (
         max(campaign_name) as campaign_name,
         sum(credit) as attributed_conversions,
         sum(revenue_credit) as attributed_revenue
-    from {{ ref('fct_attribution') }}
+    from {{ ref('fct_attribution') }} as credits
     {%- if is_incremental() %}
-    where date_trunc('{{ period }}', converted_at at time zone 'UTC')::date in (
-        select changed.period_start from changed where changed.period_type = '{{ period }}'
-    )
+    {{ attribution_join_changed('changed', 'credits', 'converted_at', period) }}
     {%- endif %}
     group by 1, 2, 3, 4, 5, 6
     {% endcall %}
@@ -58,7 +56,7 @@ spend as (
         max(spend_reporting) as spend_reporting
     from {{ ref('rpt_spend_efficiency') }}
     {%- if is_incremental() %}
-    where (period_type, period_start) in (select * from changed)
+    where (period_type, period_start) in (select period_type, period_start from changed)
     {%- endif %}
     group by 1, 2, 3, 4, 5
 

@@ -80,9 +80,9 @@ attributed as (
         {% endfor %}
         sum(revenue_credit) filter (where conversion_type = 'opportunity') as pipeline,
         sum(revenue_credit) filter (where conversion_type = 'customer') as revenue
-    from {{ ref('fct_attribution') }}
+    from {{ ref('fct_attribution') }} as credits
     {%- if is_incremental() %}
-    where (converted_at at time zone 'UTC')::date in (select changed.day from changed)
+    {{ attribution_join_changed('changed', 'credits', 'converted_at') }}
     {%- endif %}
     group by 1, 2, 3, 4
 

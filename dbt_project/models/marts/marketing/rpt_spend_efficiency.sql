@@ -49,11 +49,9 @@ rolled_up as (
         sum({{ plural[type] }}) as {{ plural[type] }}
         {%- if not loop.last %},{% endif %}
         {% endfor %}
-    from {{ ref('fct_attributed_spend_daily') }}
+    from {{ ref('fct_attributed_spend_daily') }} as daily
     {%- if is_incremental() %}
-    where date_trunc('{{ period }}', date_day)::date in (
-        select changed.period_start from changed where changed.period_type = '{{ period }}'
-    )
+    {{ attribution_join_changed('changed', 'daily', 'date_day', period, utc=false) }}
     {%- endif %}
     group by 1, 2, 3, 4, 5
     {% endcall %}

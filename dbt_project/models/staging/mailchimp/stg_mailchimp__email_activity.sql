@@ -38,6 +38,10 @@ renamed as (
         type as bounce_type,
         "timestamp"::timestamptz as occurred_at,
         url as clicked_url,
+        -- the clicked link's UTM tags, read once here rather than by every run's touches
+        {{ url_parameter('url', 'utm_source') }} as utm_source,
+        {{ url_parameter('url', 'utm_medium') }} as utm_medium,
+        true as utm_parsed,
         _dlt_load_id,
         {{ load_completed_at(raw) }} as _loaded_at
 
