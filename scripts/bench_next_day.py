@@ -16,8 +16,8 @@ same day is reused), then:
    state and ``revops_meta`` kept) gets the product's transform
    (``revops.pipeline.transform``) and gate (``revops.pipeline.quality_gate``) at ``as_of``,
    timed; with the extract and generation times of the build this is the first full build;
-2. **the next day**, ``--repeat`` rounds (default 2) interleaving the scales: a fresh copy of
-   the warehouse as the first build left it (``create database ... template``, untimed), the
+2. **the next day**, ``--repeat`` rounds (default 3: two rounds moved the ratio by 0.2 here)
+   interleaving the scales: a fresh copy of the warehouse as the first build left it (``create database ... template``, untimed), the
    simulator serving the same company one day later (``--next-as-of``, default ``as_of`` + 1
    day; ``as_of`` defaults to the start of yesterday, since an extract never reads past now; a
    day's data never changes when ``as_of`` moves), then, timed, each in its own process as
@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the company's size with --by history (default 0.1 of the demo's: the 10x history "
         "extracts in about 5 minutes; 1 is the demo's company, about 45)",
     )
-    parser.add_argument("--repeat", type=int, default=2, help="next-day rounds (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="next-day rounds (default 3)")
     parser.add_argument(
         "--as-of",
         help="the day built (default: the start of yesterday, UTC, so the next day has ended)",
