@@ -17,12 +17,12 @@ same day is reused), then:
    (``revops.pipeline.transform``) and gate (``revops.pipeline.quality_gate``) at ``as_of``,
    timed; with the extract and generation times of the build this is the first full build;
 2. **the next day**, ``--repeat`` rounds (default 3: two rounds moved the ratio by 0.2 here)
-   interleaving the scales: a fresh copy of the warehouse as the first build left it (``create database ... template``, untimed), the
-   simulator serving the same company one day later (``--next-as-of``, default ``as_of`` + 1
-   day; ``as_of`` defaults to the start of yesterday, since an extract never reads past now; a
-   day's data never changes when ``as_of`` moves), then, timed, each in its own process as
-   Airflow's tasks run: the six extracts (``revops.pipeline.extract`` per system, incremental
-   from dlt's cursors, as the extract DAGs call it), the transform and the gate.
+   interleaving the scales: a fresh copy of the warehouse as the first build left it (``create
+   database ... template``, untimed), the simulator serving the same company one day later
+   (``--next-as-of``, default ``as_of`` + 1 day; ``as_of`` defaults to the start of yesterday, since
+   an extract never reads past now; a day's data never changes when ``as_of`` moves), then, timed,
+   each in its own process as Airflow's tasks run: the six extracts (``revops.pipeline.extract`` per
+   system, incremental from dlt's cursors, as the extract DAGs call it), the transform and the gate.
 
 It prints the first build and the next day per stage (each extract, transform, gate, total) at
 each scale, the ratio 10x / 1x (the goal: the next day's total at 10x within 1.5 times 1x's),
