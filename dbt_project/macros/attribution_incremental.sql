@@ -216,3 +216,22 @@
     select 1
     {%- endif %}
 {% endmacro %}
+
+{#- A post-hook: an index on `column` of this model, created when the table has none. dbt's
+    `indexes` config builds indexes only with the table, so a table that existed before the
+    index was declared (an upgraded warehouse) would never get one. Found by column, not name:
+    on a full refresh the old table, still there when post-hooks run, holds any named one. -#}
+{% macro ensure_index(column) -%}
+    do $ensure_index$ begin
+        if not exists (
+            select 1
+            from pg_catalog.pg_index as i
+            join pg_catalog.pg_attribute as a
+                on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+            where i.indrelid = '"{{ this.schema }}"."{{ this.identifier }}"'::regclass
+                and i.indnatts = 1 and a.attname = '{{ column }}'
+        ) then
+            create index on {{ this }} ({{ column }});
+        end if;
+    end $ensure_index$
+{%- endmacro %}

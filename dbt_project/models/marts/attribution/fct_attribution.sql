@@ -11,7 +11,7 @@
     unique_key='conversion_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    indexes=[{'columns': ['conversion_id']}, {'columns': ['batch_at']}, {'columns': ['converted_at']}],
+    indexes=[{'columns': ['conversion_id']}, {'columns': ['batch_at']}],
     pre_hook=[attribution_watermarks_ddl(), "{{ attribution_record_replaced_days() }}"],
     post_hook=[
         "{% if attribution_change_detection()
@@ -22,6 +22,7 @@
              and credited.conversion_id = tracked.entity_id
          {% else %}select 1{% endif %}",
         "{{ attribution_advance_watermark('fct_attribution') }}",
+        "{{ ensure_index('converted_at') }}",
         "analyze {{ this }}",
     ],
 ) }}

@@ -9,13 +9,13 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    indexes=[{'columns': ['date_day']}],
     pre_hook=[
         attribution_watermarks_ddl(),
         "{{ attribution_delete_changed('fct_attributed_spend_daily', 'date_day') }}",
     ],
     post_hook=[
         "{{ attribution_advance_watermark('fct_attributed_spend_daily') }}",
+        "{{ ensure_index('date_day') }}",
         "analyze {{ this }}",
     ],
 ) }}
