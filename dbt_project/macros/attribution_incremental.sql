@@ -235,3 +235,23 @@
         end if;
     end $ensure_index$
 {%- endmacro %}
+
+{#- The config of a mart summing credits and spend per day (`day_column`) or per report period
+    (none): appended after a pre-hook deletes what changed since its watermark (keyed by the
+    model's name), the watermark advanced after; `index`: a column to keep an index on. -#}
+{% macro attribution_sums_config(day_column=none, index=none) %}
+    {%- set delete_args = "this.name" ~ (", '" ~ day_column ~ "'" if day_column else "") -%}
+    {%- set post_hook = ["{{ attribution_advance_watermark(this.name) }}"] -%}
+    {%- if index %}{% do post_hook.append("{{ ensure_index('" ~ index ~ "') }}") %}{% endif -%}
+    {%- do post_hook.append("analyze {{ this }}") -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'append_new_columns',
+        'pre_hook': [
+            attribution_watermarks_ddl(),
+            "{{ attribution_delete_changed(" ~ delete_args ~ ") }}",
+        ],
+        'post_hook': post_hook,
+    }) }}
+{% endmacro %}

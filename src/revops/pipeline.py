@@ -126,14 +126,17 @@ ATTRIBUTION_SELECTOR = "source:attribution+"
 # the daily build runs the models and their data tests, not dbt's unit tests: those check the
 # SQL on fixed inputs, so they belong to CI (`make test` runs them), as dbt recommends
 BUILD_FLAGS = ["--exclude-resource-type", "unit_test"]
-BEFORE_ATTRIBUTION = ["build", "--exclude", ATTRIBUTION_SELECTOR, *BUILD_FLAGS]
-ATTRIBUTION_MARTS = ["build", "--select", ATTRIBUTION_SELECTOR, *BUILD_FLAGS]
 
 
-def before_attribution(seeds_exclude: str) -> list[str]:
-    """:data:`BEFORE_ATTRIBUTION` leaving out, too, the seeds the warehouse already holds as they
-    are (``seeds_exclude``: :func:`revops.transform.seeds_plan`'s ``exclude``)."""
+def before_attribution(seeds_exclude: str = "") -> list[str]:
+    """The build of everything that does not need the data-driven credits, leaving out too the
+    seeds the warehouse already holds as they are (``seeds_exclude``:
+    :func:`revops.transform.seeds_plan`'s ``exclude``)."""
     return ["build", "--exclude", f"{ATTRIBUTION_SELECTOR} {seeds_exclude}".strip(), *BUILD_FLAGS]
+
+
+BEFORE_ATTRIBUTION = before_attribution()
+ATTRIBUTION_MARTS = ["build", "--select", ATTRIBUTION_SELECTOR, *BUILD_FLAGS]
 
 
 def attribute_data_driven(as_of: datetime | None = None) -> dict[str, Any]:

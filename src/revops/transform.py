@@ -207,15 +207,19 @@ def _row_count(conn, relation: str) -> int | None:
     return conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
 
 
+def _ensure_seed_loads_table(conn) -> None:
+    conn.execute("create schema if not exists revops_meta")
+    conn.execute(_SEED_LOADS_DDL)
+
+
 def seeds_plan(conn) -> dict[str, Any]:
-    """What the next build does with the seeds: ``digests`` (every seed's, for
-    :func:`record_seeds`), ``unchanged`` (the seeds this warehouse holds loaded from the same
+    """What the next build does with the seeds: ``digests`` and ``relations`` (every seed's,
+    for :func:`record_seeds`), ``unchanged`` (the seeds this warehouse holds loaded from the same
     file and configuration, with every row still there) and ``exclude``, a dbt selector for
     ``--exclude`` naming those by file (so a model of the same name is never excluded; empty
     when there are none)."""
     seeds = project_seeds()
-    conn.execute("create schema if not exists revops_meta")
-    conn.execute(_SEED_LOADS_DDL)
+    _ensure_seed_loads_table(conn)
     loaded = conn.execute(f"select seed, digest, relation, row_count from {SEED_LOADS_TABLE}")
     unchanged = sorted(
         name
@@ -226,6 +230,7 @@ def seeds_plan(conn) -> dict[str, Any]:
     )
     return {
         "digests": {name: seed.digest for name, seed in seeds.items()},
+        "relations": {name: seed.relation for name, seed in seeds.items()},
         "unchanged": unchanged,
         "exclude": " ".join(f"path:{seeds[name].file}" for name in unchanged),
     }
@@ -236,14 +241,12 @@ def record_seeds(conn, plan: dict[str, Any]) -> list[str]:
     (all but the unchanged) with the digest planned and their tables' row counts; returns their
     names. A seed whose file changed during the build keeps the planned digest, so the next
     build loads it again."""
-    seeds = project_seeds()
-    conn.execute("create schema if not exists revops_meta")
-    conn.execute(_SEED_LOADS_DDL)
+    _ensure_seed_loads_table(conn)
     loaded = sorted(set(plan["digests"]) - set(plan["unchanged"]))
     for name in loaded:
-        relation = seeds[name].relation if name in seeds else None
-        count = _row_count(conn, relation) if relation else None
-        if count is None:  # the seed left the project during the build: nothing to record
+        relation = plan["relations"][name]
+        count = _row_count(conn, relation)
+        if count is None:  # the seed's table is gone (it left the project): nothing to record
             continue
         conn.execute(
             f"insert into {SEED_LOADS_TABLE} (seed, digest, relation, row_count) "

@@ -3,19 +3,7 @@
 -- and ROAS = attributed revenue / spend (docs/definitions.md: cost per X, CAC and ROAS).
 -- Incremental: a run rewrites the periods holding a changed day (attribution_changed_periods).
 -- depends_on: {{ ref('fct_ad_spend_daily') }} (the changed days)
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook=[
-        attribution_watermarks_ddl(),
-        "{{ attribution_delete_changed('rpt_channel_attribution') }}",
-    ],
-    post_hook=[
-        "{{ attribution_advance_watermark('rpt_channel_attribution') }}",
-        "analyze {{ this }}",
-    ],
-) }}
+{{ config(**attribution_sums_config()) }}
 
 with
 
@@ -23,7 +11,7 @@ with
 
 changed as (
 
-    {{ attribution_changed_periods('rpt_channel_attribution') }}
+    {{ attribution_changed_periods(this.name) }}
 
 ),
 

@@ -5,20 +5,7 @@
 -- platform's day, conversions on their UTC day. The semantic model `attributed_spend` reads it.
 -- Incremental (DECISIONLOG.md: incremental attribution): a run rewrites the days whose credits
 -- or spend were written, or that credits left, since its last run (attribution_changed_days).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook=[
-        attribution_watermarks_ddl(),
-        "{{ attribution_delete_changed('fct_attributed_spend_daily', 'date_day') }}",
-    ],
-    post_hook=[
-        "{{ attribution_advance_watermark('fct_attributed_spend_daily') }}",
-        "{{ ensure_index('date_day') }}",
-        "analyze {{ this }}",
-    ],
-) }}
+{{ config(**attribution_sums_config('date_day', index='date_day')) }}
 {%- set types = var('conversion_types') %}
 {%- set counts = var('funnel_stages') %}
 
@@ -28,7 +15,7 @@ with
 
 changed as (
 
-    {{ attribution_changed_days('fct_attributed_spend_daily') }}
+    {{ attribution_changed_days(this.name) }}
 
 ),
 

@@ -5,19 +5,7 @@
 -- Incremental: a run rewrites the periods holding a day fct_attributed_spend_daily rewrote
 -- (attribution_changed_periods, from the same changes since this model's last run).
 -- depends_on: {{ ref('fct_attribution') }}, {{ ref('fct_ad_spend_daily') }} (the changed days)
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook=[
-        attribution_watermarks_ddl(),
-        "{{ attribution_delete_changed('rpt_spend_efficiency') }}",
-    ],
-    post_hook=[
-        "{{ attribution_advance_watermark('rpt_spend_efficiency') }}",
-        "analyze {{ this }}",
-    ],
-) }}
+{{ config(**attribution_sums_config()) }}
 {%- set types = var('conversion_types') %}
 {%- set plural = var('funnel_stages') %}
 
@@ -27,7 +15,7 @@ with
 
 changed as (
 
-    {{ attribution_changed_periods('rpt_spend_efficiency') }}
+    {{ attribution_changed_periods(this.name) }}
 
 ),
 
