@@ -109,6 +109,15 @@ def digests(url: str) -> dict[str, tuple[int, str]]:
         }
 
 
+def written_by_last_run(url: str, table: str) -> tuple[int, int]:
+    """How many of ``table``'s rows the newest run wrote (its ``batch_at``), and all its rows."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f"select count(*) filter (where batch_at = (select max(batch_at) from {table})),"
+            f" count(*) from {table}"
+        ).fetchone()
+
+
 def transform(url: str, as_of: datetime, dbt_args: tuple[str, ...] = ()) -> None:
     """The pipeline's transform (dbt, the data-driven step, the attribution marts) on the
     compared tables' lineage, with the data's clock set to the simulator's day so the refit
@@ -221,12 +230,8 @@ def days(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def test_next_day_runs_equal_a_full_refresh_and_fail_without_change_detection(days) -> None:
     incremental = digests(days.incremental)
     undetected = digests(days.undetected)
-    with psycopg.connect(days.incremental) as conn:
-        written, total = conn.execute(
-            "select count(*) filter (where batch_at = (select max(batch_at)"
-            " from intermediate.int_conversion_paths_joined)), count(*)"
-            " from intermediate.int_conversion_paths_joined"
-        ).fetchone()
+    paths = "intermediate.int_conversion_paths_joined"
+    written, total = written_by_last_run(days.incremental, paths)
     # the last day recomputed some paths and kept most of them
     assert 0 < written < total / 2, (written, total)
 
@@ -248,12 +253,7 @@ def test_next_day_runs_equal_a_full_refresh_and_fail_without_change_detection(da
 def test_a_next_day_without_a_refit_equals_a_full_refresh(days) -> None:
     """The first next day rewrites the credits of some conversions only, so the marts summing
     credits and spend per day and period recompute only the days and periods they touch."""
-    with psycopg.connect(days.day_one) as conn:
-        written, total = conn.execute(
-            "select count(*) filter (where batch_at = (select max(batch_at)"
-            " from marts.fct_attributed_spend_daily)), count(*)"
-            " from marts.fct_attributed_spend_daily"
-        ).fetchone()
+    written, total = written_by_last_run(days.day_one, "marts.fct_attributed_spend_daily")
     assert 0 < written < total / 2, (written, total)
     with psycopg.connect(days.day_one) as conn:  # the day a deleted conversion left was rewritten
         assert conn.execute(
